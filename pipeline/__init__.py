@@ -1,0 +1,1 @@
+"""teilhabe-monitor: quarterly monitoring of integration programmes in rural districts."""

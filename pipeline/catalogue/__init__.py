@@ -1,0 +1,148 @@
+"""The programme catalogue: programmes and districts as data files, validated on load.
+
+An evaluator edits programmes.yaml / districts.csv (or a home's own catalogue/ folder); nothing
+here needs a programmer. Errors name the file, the entry and what is wrong.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+SHIPPED_DIR = Path(__file__).resolve().parent
+AGS_PATTERN = re.compile(r"^\d{5}$")
+
+
+class CatalogueError(ValueError):
+    """The catalogue is inconsistent; `problems` lists every finding, not just the first."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("Katalog fehlerhaft / catalogue invalid:\n- " + "\n- ".join(problems))
+
+
+@dataclass(frozen=True)
+class Programme:
+    id: str
+    name_de: str
+    name_en: str
+    funder: str
+    carrier: str
+    start: dt.date
+    end: dt.date
+    target_level: str
+    districts: tuple[str, ...]
+    comparison_districts: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    directory: Path
+    programmes: tuple[Programme, ...]
+    districts: pd.DataFrame  # indexed by ags
+
+    def programme(self, programme_id: str) -> Programme:
+        return next(p for p in self.programmes if p.id == programme_id)
+
+    @functools.cached_property
+    def membership(self) -> pd.DataFrame:
+        """One row per (district, programme): role `programme` or `comparison`, with the period."""
+        rows = [(ags, p.id, p.start, p.end, role)
+                for p in self.programmes
+                for role, members in (("programme", p.districts), ("comparison", p.comparison_districts))
+                for ags in members]
+        frame = pd.DataFrame(rows, columns=["district_ags", "programme_id", "start", "end", "role"])
+        frame["start"] = pd.to_datetime(frame["start"])
+        frame["end"] = pd.to_datetime(frame["end"])
+        return frame
+
+    @property
+    def first_day(self) -> dt.date:
+        return min(p.start for p in self.programmes)
+
+    def district_name(self, ags: str) -> str:
+        return str(self.districts.loc[ags, "name"]) if ags in self.districts.index else ags
+
+
+def _date(value, where: str, problems: list[str]) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        problems.append(f"{where}: '{value}' ist kein Datum JJJJ-MM-TT / is not a date YYYY-MM-DD")
+        return None
+
+
+def _load_districts(path: Path, problems: list[str]) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for i, row in frame.iterrows():
+        where = f"{path.name} Zeile/row {i + 2}"
+        if not AGS_PATTERN.match(row["ags"]):
+            problems.append(f"{where}: AGS '{row['ags']}' hat nicht 5 Ziffern / is not 5 digits")
+        if not row["population"].isdigit() or int(row["population"]) <= 0:
+            problems.append(f"{where}: Einwohnerzahl '{row['population']}' ungültig / population invalid")
+        if not row["population_source"]:
+            problems.append(f"{where}: Quelle der Einwohnerzahl fehlt / population source missing")
+    duplicated = frame.loc[frame["ags"].duplicated(), "ags"].tolist()
+    if duplicated:
+        problems.append(f"{path.name}: AGS doppelt / duplicate AGS: {', '.join(duplicated)}")
+    frame["population"] = pd.to_numeric(frame["population"], errors="coerce")
+    frame["foreign_population"] = pd.to_numeric(frame["foreign_population"], errors="coerce")
+    return frame.drop_duplicates("ags").set_index("ags", drop=False)
+
+
+def _load_programmes(path: Path, districts: pd.DataFrame, problems: list[str]) -> tuple[Programme, ...]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    programmes, seen = [], set()
+    for i, entry in enumerate(data.get("programmes", [])):
+        pid = str(entry.get("id", ""))
+        where = f"{path.name} programme '{pid or i + 1}'"
+        if not pid:
+            problems.append(f"{where}: id fehlt / id missing")
+        elif pid in seen:
+            problems.append(f"{where}: id doppelt / duplicate id")
+        seen.add(pid)
+        missing = [k for k in ("name_de", "name_en", "start", "end", "districts") if not entry.get(k)]
+        if missing:
+            problems.append(f"{where}: Angaben fehlen / missing: {', '.join(missing)}")
+            continue
+        start = _date(entry["start"], where, problems)
+        end = _date(entry["end"], where, problems)
+        if start and end and end < start:
+            problems.append(f"{where}: Ende {end} liegt vor Beginn {start} / period ends before it starts")
+        members = tuple(str(a) for a in entry["districts"])
+        comparison = tuple(str(a) for a in entry.get("comparison_districts") or [])
+        for ags in members + comparison:
+            if ags not in districts.index:
+                problems.append(f"{where}: Landkreis {ags} fehlt in districts.csv / unknown district")
+        both = sorted(set(members) & set(comparison))
+        if both:
+            problems.append(f"{where}: {', '.join(both)} zugleich Programm- und Vergleichskreis / both programme and comparison district")
+        level = entry.get("target_level", "district")
+        if level not in ("district", "programme"):
+            problems.append(f"{where}: target_level '{level}' muss district oder programme sein / must be district or programme")
+        programmes.append(Programme(
+            id=pid, name_de=entry["name_de"], name_en=entry["name_en"], funder=entry.get("funder", ""),
+            carrier=entry.get("carrier", ""), start=start or dt.date.min, end=end or dt.date.min,
+            target_level=level, districts=members, comparison_districts=comparison,
+            source=entry.get("source", "")))
+    if not programmes:
+        problems.append(f"{path.name}: keine Programme / no programmes")
+    return tuple(programmes)
+
+
+def load_catalogue(directory: Path | str | None = None) -> Catalogue:
+    directory = Path(directory) if directory else SHIPPED_DIR
+    problems: list[str] = []
+    districts = _load_districts(directory / "districts.csv", problems)
+    programmes = _load_programmes(directory / "programmes.yaml", districts, problems)
+    if problems:
+        raise CatalogueError(problems)
+    return Catalogue(directory=directory, programmes=programmes, districts=districts)

@@ -1,0 +1,40 @@
+"""Reporting quarters: Dagster time windows with a quarterly cron, shown to people as YYYY-Qn."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import dagster as dg
+
+QUARTER_CRON = "0 0 1 1,4,7,10 *"
+QUARTER_PATTERN = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
+FIRST_QUARTER_START = "2017-01-01"  # the earliest shipped programme (bpb-lsa-2017) begins 2017-03
+
+
+def quarter_partitions(start: str = FIRST_QUARTER_START) -> dg.TimeWindowPartitionsDefinition:
+    # end_offset=1: the running quarter exists too, so an early delivery has a partition.
+    return dg.TimeWindowPartitionsDefinition(cron_schedule=QUARTER_CRON, start=start, fmt="%Y-%m-%d",
+                                             timezone="Europe/Berlin", end_offset=1)
+
+
+def quarter_of(day: dt.date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def quarter_bounds(quarter: str) -> tuple[dt.date, dt.date]:
+    m = QUARTER_PATTERN.match(quarter)
+    if not m:
+        raise ValueError(f"not a quarter: {quarter!r}")
+    year, n = int(m.group(1)), int(m.group(2))
+    start = dt.date(year, 3 * n - 2, 1)
+    end = dt.date(year + (n == 4), (3 * n) % 12 + 1, 1) - dt.timedelta(days=1)
+    return start, end
+
+
+def key_to_quarter(partition_key: str) -> str:
+    """Partition key 2024-04-01 -> 2024-Q2."""
+    return quarter_of(dt.date.fromisoformat(partition_key))
+
+
+def quarter_to_key(quarter: str) -> str:
+    return quarter_bounds(quarter)[0].isoformat()
