@@ -48,6 +48,56 @@ QUALIFY row_number() OVER (PARTITION BY r.district_ags, r.quarter, s.feed
 """
 
 
+def _views_sql(feeds) -> str:
+    corrections = " UNION ALL ".join(
+        f"""SELECT s.receipt_id, count(*) AS n FROM stg_{f.name} s WHERE EXISTS (
+                SELECT 1 FROM stg_{f.name} p WHERE p.district_ags = s.district_ags
+                AND p.{q(f.id_columns[0])} = s.{q(f.id_columns[0])} AND p.delivery_quarter < s.delivery_quarter)
+            GROUP BY 1"""
+        for f in feeds if len(f.id_columns) == 1)
+    return VIEWS_SQL + f"""
+CREATE OR REPLACE VIEW latest_receipts AS
+SELECT * FROM receipts
+QUALIFY row_number() OVER (PARTITION BY lower(file_name) ORDER BY received_at DESC) = 1;
+
+-- Per received file: read = accepted + rejected, always (a set-aside file rejects all it read).
+CREATE OR REPLACE VIEW delivery_log AS
+WITH sheet_counts AS (
+    SELECT receipt_id, sum(rows_read) AS rows_read, sum(accepted) AS accepted, sum(rejected) AS rejected,
+           sum(late) AS late FROM sheet_results GROUP BY receipt_id),
+set_aside AS (
+    SELECT receipt_id, sum(n) AS rows_read FROM (
+        SELECT receipt_id, coalesce(feed, ''), coalesce(sheet, ''), max(rows_read) AS n
+        FROM file_rejections GROUP BY ALL) GROUP BY receipt_id),
+superseded AS (
+    SELECT s.receipt_id, string_agg(s.feed || ': ' || c.file_name, '; ' ORDER BY s.feed) AS superseded_by
+    FROM sheets s JOIN receipts r USING (receipt_id)
+    JOIN current_sheets c ON c.district_ags = r.district_ags AND c.delivery_quarter = r.quarter AND c.feed = s.feed
+    WHERE c.receipt_id <> s.receipt_id GROUP BY s.receipt_id),
+corrected AS (SELECT receipt_id, sum(n) AS corrected FROM ({corrections}) GROUP BY receipt_id)
+SELECT r.receipt_id, r.file_name, r.sha256, r.received_at, r.district_ags, r.quarter, r.kind, r.status,
+       CAST(coalesce(sc.rows_read, 0) + coalesce(sa.rows_read, 0) AS BIGINT) AS rows_read,
+       CAST(coalesce(sc.accepted, 0) AS BIGINT) AS accepted,
+       CAST(coalesce(sc.rejected, 0) + coalesce(sa.rows_read, 0) AS BIGINT) AS rejected,
+       CAST(coalesce(sc.late, 0) AS BIGINT) AS late, CAST(coalesce(co.corrected, 0) AS BIGINT) AS corrected,
+       su.superseded_by, r.archive_path, r.size_bytes
+FROM receipts r
+LEFT JOIN sheet_counts sc USING (receipt_id) LEFT JOIN set_aside sa USING (receipt_id)
+LEFT JOIN superseded su USING (receipt_id) LEFT JOIN corrected co USING (receipt_id);
+
+-- Rejections that stand now: of current sheets, and of the latest version of each file name.
+CREATE OR REPLACE VIEW rejections AS
+SELECT r.file_name AS file, fr.sheet, r.district_ags, r.quarter, fr.feed, CAST(NULL AS BIGINT) AS "row",
+       fr."column", fr.value, fr.reason_code, fr.reason_de AS reason, fr.reason_en
+FROM file_rejections fr JOIN latest_receipts r USING (receipt_id)
+UNION ALL
+SELECT c.file_name, s.sheet, rr.district_ags, rr.delivery_quarter, rr.feed, rr.source_row,
+       rr."column", rr.value, rr.reason_code, rr.reason_de, rr.reason_en
+FROM row_rejections rr JOIN current_sheets c ON c.receipt_id = rr.receipt_id AND c.feed = rr.feed
+JOIN sheets s ON s.receipt_id = rr.receipt_id AND s.feed = rr.feed;
+"""
+
+
 def raw_columns(feed) -> list[str]:
     return [c.name for c in feed.columns]
 
@@ -94,7 +144,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(META_DDL)
     for feed in load_contract().feeds.values():
         con.execute(_feed_ddl(feed))
-    con.execute(VIEWS_SQL)
+    con.execute(_views_sql(list(load_contract().feeds.values())))
 
 
 @contextlib.contextmanager

@@ -1,0 +1,112 @@
+"""Ingest stage: raw_<feed> (files as delivered) and stg_<feed> (rows that passed the contract).
+
+Partitioned by reporting quarter: one partition holds every district's delivery for that
+quarter, so a 400-district national run is 40 partition keys, not 16,000. Each district ×
+quarter delivery stays visible in the materialization and check metadata.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from pipeline import intake
+from pipeline.contract import load_contract
+from pipeline.partitions import key_to_quarter, quarter_of, quarter_partitions
+from pipeline.resources import TeilhabeHome
+
+QUARTERS = quarter_partitions()
+CONTRACT = load_contract()
+OWNERS = ["team:evaluation"]
+
+
+def _quarters(context) -> list[str]:
+    return sorted({key_to_quarter(k) for k in context.partition_keys})
+
+
+def _quarter_range() -> tuple[str, str]:
+    keys = QUARTERS.get_partition_keys()
+    return key_to_quarter(keys[0]), key_to_quarter(keys[-1])
+
+
+def _md_table(frame: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
+    if frame.empty:
+        return dg.MetadataValue.md("_keine Zeilen / no rows_")
+    shown = frame.head(limit).map(lambda v: "" if v is None or v is pd.NA or v != v else str(v))
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in shown.itertuples(index=False)]
+    if len(frame) > limit:
+        lines.append(f"\n… {len(frame) - limit} weitere / more")
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(f"raw_{name}", group_name="ingest", kinds={"duckdb", "csv", "xlsx"}, owners=OWNERS,
+                        description=f"{feed.label_de} / {feed.label_en}: Zeilen wie geliefert (Text), je Lieferdatei. "
+                                    f"Rows as delivered (text), per received file.")
+           for name, feed in CONTRACT.feeds.items()],
+    partitions_def=QUARTERS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb",
+    can_subset=False,
+)
+def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
+    """Reads the quarter's files from the inbox: archives each byte for byte with its SHA-256,
+    registers it in the delivery log, sets aside what cannot be read, and stores the rows."""
+    quarters = _quarters(context)
+    paths, catalogue = home.paths, home.catalogue()
+    items = intake.scan_inbox(paths.inbox, CONTRACT, catalogue, _quarter_range())
+    mine = [i for i in items if not isinstance(i.parsed, intake.FileName) or i.parsed.quarter in quarters]
+    with home.connect() as con:
+        summary = intake.receive(con, paths, CONTRACT, mine)
+    context.log.info(f"{', '.join(quarters)}: {len(mine)} Dateien, {len(summary.new_receipts)} neu, "
+                     f"{len(summary.set_aside)} zurückgestellt")
+    for name in CONTRACT.feeds:
+        yield dg.MaterializeResult(asset_key=f"raw_{name}", metadata={
+            "quartale": ", ".join(quarters),
+            "dateien_neu / new files": len(summary.new_receipts),
+            "zurueckgestellt / set aside": dg.MetadataValue.json(summary.set_aside),
+            "dagster/row_count": summary.rows_by_feed.get(name, 0),
+        })
+
+
+def _stg_asset(name: str):
+    feed = CONTRACT.feeds[name]
+    upstream = [dg.AssetKey(f"raw_{name}")] + ([dg.AssetKey("stg_events")] if name == "attendance" else [])
+
+    @dg.asset(
+        name=f"stg_{name}",
+        deps=upstream,
+        partitions_def=QUARTERS,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool="duckdb",
+        group_name="quality",
+        kinds={"duckdb", "great_expectations"},
+        owners=OWNERS,
+        description=f"{feed.label_de} / {feed.label_en}: geprüfte, typisierte Zeilen der aktuellen Lieferungen; "
+                    f"Regeln in expectations/{name}.json. Checked, typed rows of the current deliveries.",
+        check_specs=[dg.AssetCheckSpec("contract", asset=f"stg_{name}", blocking=True,
+                                       description="Lieferungen gegen den Liefervertrag (GX-Suite) / deliveries against the contract")],
+    )
+    def stg(context: dg.AssetExecutionContext, home: TeilhabeHome):
+        quarters = _quarters(context)
+        with home.connect() as con:
+            result = intake.stage_feed(con, CONTRACT, home.catalogue(), feed, quarters)
+            per_delivery = intake.quarter_results(con, feed, quarters)
+        read, rejected = int(result.results["rows_read"].sum()), int(result.results["rejected"].sum())
+        accepted = int(result.results["accepted"].sum())
+        reasons = result.rejections["reason_code"].value_counts().head(8)
+        consistent = bool((result.results["rows_read"] == result.results["accepted"] + result.results["rejected"]).all())
+        metadata = {"quartale": ", ".join(quarters), "rows_read": read, "rows_accepted": accepted,
+                    "rows_rejected": rejected, "top_reasons": dg.MetadataValue.json(reasons.to_dict()),
+                    "lieferungen / deliveries": _md_table(per_delivery)}
+        yield dg.MaterializeResult(metadata={**metadata, "dagster/row_count": len(result.accepted),
+                                             "preview": _md_table(result.accepted.drop(columns=["receipt_id"]), 10)})
+        # Rejections are normal business (WARN, not blocking); a broken count is not (ERROR blocks).
+        severity = dg.AssetCheckSeverity.ERROR if not consistent else dg.AssetCheckSeverity.WARN
+        yield dg.AssetCheckResult(check_name="contract", passed=consistent and rejected == 0, severity=severity,
+                                  metadata={**metadata, "read_equals_accepted_plus_rejected": consistent})
+
+    return stg
+
+
+STG_ASSETS = [_stg_asset(name) for name in CONTRACT.feeds]
+ASSETS = [raw_deliveries, *STG_ASSETS]
