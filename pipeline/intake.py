@@ -145,9 +145,7 @@ def receive(con, home: Home, contract: Contract, items: list[Delivered]) -> Inta
                            "rows_read": len(sheet.rows), "headers": json.dumps(sheet.headers, ensure_ascii=False),
                            "ignored_columns": json.dumps(sheet.ignored_columns + read.ignored_sheets, ensure_ascii=False),
                            "encoding": sheet.encoding, "separator": sheet.separator})
-            raw[sheet.feed].append(sheet.rows.assign(receipt_id=item.receipt_id, district_ags=item.parsed.ags,
-                                                     delivery_quarter=item.parsed.quarter, sheet=sheet.sheet,
-                                                     decimal_comma=sheet.decimal_comma))
+            raw[sheet.feed].append(raw_frame(item.receipt_id, item.parsed, sheet))
     ids = [r["receipt_id"] for r in receipts]
     _write(con, "receipts", pd.DataFrame(receipts), ids)
     _write(con, "file_rejections", pd.DataFrame(problems), ids)
@@ -157,6 +155,12 @@ def receive(con, home: Home, contract: Contract, items: list[Delivered]) -> Inta
         _write(con, f"raw_{feed}", frame, ids)
         summary.rows_by_feed[feed] = len(frame)
     return summary
+
+
+def raw_frame(receipt_id: str, parsed: FileName, sheet) -> pd.DataFrame:
+    """A sheet's rows with the delivery they belong to: the shape of raw_<feed>."""
+    return sheet.rows.assign(receipt_id=receipt_id, district_ags=parsed.ags, delivery_quarter=parsed.quarter,
+                             sheet=sheet.sheet, decimal_comma=sheet.decimal_comma)
 
 
 def _write(con, table: str, frame: pd.DataFrame, receipt_ids: list[str]) -> None:

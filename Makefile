@@ -1,0 +1,30 @@
+# Quick start: `make run`, then `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEILHABE_HOME ?= teilhabe-home
+export TEILHABE_HOME
+
+.PHONY: install run test ui serve bench clean
+
+install: $(VENV)/.installed
+
+# Exact versions from requirements.lock; the project itself is installed editable on top.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+run: install
+	$(BIN)/teilhabe demo --home $(TEILHABE_HOME)
+	$(BIN)/teilhabe run --home $(TEILHABE_HOME)
+
+test: install
+	$(BIN)/python -m pytest
+
+ui: install
+	$(BIN)/teilhabe ui --home $(TEILHABE_HOME)
+
+clean:
+	rm -rf $(TEILHABE_HOME)

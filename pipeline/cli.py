@@ -1,0 +1,238 @@
+"""`teilhabe`: the command line for district offices and operators. German first, English with --lang en."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from pipeline.contract import PROJECT_ROOT
+from pipeline.home import Home
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+TEXT = {
+    "de": {
+        "description": "teilhabe-monitor: Quartalslieferungen der Landkreise prüfen, einlesen und auswerten.",
+        "check_help": "Dateien vor dem Senden prüfen (schreibt nichts). Exit 0: alles angenommen, 1: etwas abgelehnt, 2: Aufruffehler.",
+        "run_help": "Alle Lieferungen im Posteingang verarbeiten und alles veröffentlichen.",
+        "demo_help": "Beispiel-Lieferungen in den Posteingang schreiben.",
+        "ui_help": "Dagster-Oberfläche lokal starten.",
+        "home_help": "Arbeitsordner (Posteingang, Datenbank, Exporte); sonst TEILHABE_HOME oder ./teilhabe-home",
+        "files_help": "Lieferdateien (.csv oder .xlsx)",
+        "missing": "Datei nicht gefunden: {}",
+        "no_files": "Bitte mindestens eine Datei angeben.",
+        "file_line": "{name}: {read} Zeilen gelesen, {ok} angenommen, {rej} abgelehnt, {late} verspätet",
+        "set_aside": "  Datei/Blatt zurückgestellt",
+        "row": "Zeile",
+        "sheet": "Blatt",
+        "column": "Spalte",
+        "value": "Wert",
+        "ignored_cols": "  ignorierte Spalten: {}",
+        "ignored_sheets": "  leere Blätter ignoriert: {}",
+        "all_ok": "Alles in Ordnung – die Dateien können gesendet werden.",
+        "not_ok": "Bitte die genannten Zeilen korrigieren und erneut prüfen.",
+        "run_start": "Verarbeite {n} Dateien im Posteingang {inbox} (Quartale {first} … {last}) …",
+        "run_empty": "Der Posteingang {inbox} ist leer.",
+        "run_failed": "Der Lauf ist fehlgeschlagen: {}",
+        "results": "Ergebnisse:",
+        "demo_done": "{n} Beispiel-Lieferungen geschrieben nach {inbox}",
+        "catalogue_error": "Der Katalog ist fehlerhaft:",
+    },
+    "en": {
+        "description": "teilhabe-monitor: check, ingest and evaluate the districts' quarterly deliveries.",
+        "check_help": "Check files before sending (writes nothing). Exit 0: all accepted, 1: something rejected, 2: usage error.",
+        "run_help": "Process every delivery in the inbox and publish everything.",
+        "demo_help": "Write sample deliveries into the inbox.",
+        "ui_help": "Start the Dagster UI locally.",
+        "home_help": "home folder (inbox, warehouse, exports); else TEILHABE_HOME or ./teilhabe-home",
+        "files_help": "delivery files (.csv or .xlsx)",
+        "missing": "file not found: {}",
+        "no_files": "Name at least one file.",
+        "file_line": "{name}: {read} rows read, {ok} accepted, {rej} rejected, {late} late",
+        "set_aside": "  file/sheet set aside",
+        "row": "row",
+        "sheet": "sheet",
+        "column": "column",
+        "value": "value",
+        "ignored_cols": "  ignored columns: {}",
+        "ignored_sheets": "  empty sheets ignored: {}",
+        "all_ok": "All good – the files can be sent.",
+        "not_ok": "Please correct the rows above and check again.",
+        "run_start": "Processing {n} files in the inbox {inbox} (quarters {first} … {last}) …",
+        "run_empty": "The inbox {inbox} is empty.",
+        "run_failed": "The run failed: {}",
+        "results": "Results:",
+        "demo_done": "{n} sample deliveries written to {inbox}",
+        "catalogue_error": "The catalogue is invalid:",
+    },
+}
+
+
+def _lang(argv: list[str]) -> str:
+    if "--lang" in argv:
+        i = argv.index("--lang")
+        if i + 1 < len(argv) and argv[i + 1] in TEXT:
+            return argv[i + 1]
+    return "en" if os.environ.get("TEILHABE_LANG", "de").startswith("en") else "de"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors exit 2 with a short message, never a traceback
+        self.print_usage(sys.stderr)
+        print(message, file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser(lang: str) -> argparse.ArgumentParser:
+    t = TEXT[lang]
+    parser = _Parser(prog="teilhabe", description=t["description"])
+    parser.add_argument("--lang", choices=sorted(TEXT), default=lang, help="de | en")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    check = sub.add_parser("check", help=t["check_help"], description=t["check_help"])
+    check.add_argument("files", nargs="*", help=t["files_help"])
+    check.add_argument("--home", help=t["home_help"])
+    for name in ("run", "demo", "ui"):
+        cmd = sub.add_parser(name, help=t[f"{name}_help"], description=t[f"{name}_help"])
+        cmd.add_argument("--home", help=t["home_help"])
+    for cmd in sub.choices.values():
+        cmd.add_argument("--lang", choices=sorted(TEXT), default=lang, help="de | en")
+    return parser
+
+
+def _catalogue(home: Home | None):
+    from pipeline.catalogue import load_catalogue
+    return load_catalogue(home.catalogue_dir if home else None)
+
+
+def cmd_check(args, t) -> int:
+    from pipeline import warehouse
+    from pipeline.check import check_files
+    from pipeline.contract import load_contract
+
+    if not args.files:
+        print(t["no_files"], file=sys.stderr)
+        return EXIT_USAGE
+    paths = [Path(f) for f in args.files]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        for p in missing:
+            print(t["missing"].format(p), file=sys.stderr)
+        return EXIT_USAGE
+    home = Home.resolve(args.home) if (args.home or os.environ.get("TEILHABE_HOME")) else None
+    known = None
+    if home and home.warehouse.exists():  # read-only: events the pipeline already accepted
+        with warehouse.connect(home.warehouse, read_only=True) as con:
+            known = warehouse.fetch_df(con, "SELECT DISTINCT district_ags, event_id FROM stg_events")
+    reports = check_files(paths, load_contract(), _catalogue(home), lang=args.lang, known_events=known)
+    for report in reports:
+        print(t["file_line"].format(name=report.path.name, read=report.rows_read, ok=report.accepted,
+                                    rej=report.rejected, late=report.late))
+        for f in report.findings:
+            where = [f"{t['sheet']} {f['sheet']}" if f.get("sheet") else "",
+                     f"{t['row']} {f['row']}" if f["row"] is not None else t["set_aside"].strip(),
+                     f"{t['column']} {f['column']}" if f.get("column") else "",
+                     f"{t['value']} '{f['value']}'" if f.get("value") not in (None, "") else ""]
+            print(f"  [{f['reason_code']}] " + ", ".join(w for w in where if w) + f": {f['reason']}")
+        if report.ignored_columns:
+            print(t["ignored_cols"].format(", ".join(report.ignored_columns)))
+        if report.ignored_sheets:
+            print(t["ignored_sheets"].format(", ".join(report.ignored_sheets)))
+    clean = all(r.clean for r in reports)
+    print(t["all_ok"] if clean else t["not_ok"])
+    return EXIT_OK if clean else EXIT_REJECTED
+
+
+def prepare_instance(home: Home) -> None:
+    """A persistent Dagster instance under the home, so the UI later shows the same runs."""
+    home.dagster_home.mkdir(parents=True, exist_ok=True)
+    target = home.dagster_home / "dagster.yaml"
+    if not target.exists():
+        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", target)
+    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
+    os.environ["TEILHABE_HOME"] = str(home.root)
+
+
+def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
+    """Process the whole inbox in one run over the quarters it spans (a single-run backfill)."""
+    import dagster as dg
+
+    from pipeline.contract import load_contract
+    from pipeline.partitions import quarter_to_key
+    from pipeline.reader import FileName, parse_file_name
+
+    prepare_instance(home)
+    from pipeline.definitions import defs  # after TEILHABE_HOME is set: the resource reads it
+
+    job = defs.resolve_job_def("quartal_verarbeiten")
+    keys = job.partitions_def.get_partition_keys()
+    files = [p for p in home.inbox.iterdir() if p.is_file() and not p.name.startswith(".")]
+    parsed = [parse_file_name(p.name, load_contract()) for p in files]
+    wanted = sorted({quarter_to_key(n.quarter) for n in parsed if isinstance(n, FileName)} & set(keys)) or [keys[-1]]
+    if not files:
+        print(t["run_empty"].format(inbox=home.inbox))
+    else:
+        print(t["run_start"].format(n=len(files), inbox=home.inbox, first=wanted[0][:7], last=wanted[-1][:7]))
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(), raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": wanted[0], "dagster/asset_partition_range_end": wanted[-1]},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
+    if not result.success:
+        failures = [e.event_specific_data.error.message.strip() for e in result.all_events
+                    if e.is_step_failure and e.event_specific_data and e.event_specific_data.error]
+        print(t["run_failed"].format("; ".join(failures) or "?"), file=sys.stderr)
+    return result.success
+
+
+def _print_results(home: Home, t) -> None:
+    print(t["results"])
+    for path in [home.exports / "rejections.csv", home.exports / "delivery_log.csv", home.reports,
+                 home.exports / "indicators.csv", home.exports / "indicators.xlsx", home.exports / "impact.csv",
+                 home.site / "index.html"]:
+        if path.exists():
+            print(f"  {path}")
+
+
+def cmd_run(args, t) -> int:
+    home = Home.resolve(args.home).ensure()
+    ok = run_pipeline(home, t)
+    _print_results(home, t)
+    return EXIT_OK if ok else EXIT_REJECTED
+
+
+def cmd_demo(args, t) -> int:
+    from pipeline.demo import write_demo
+
+    home = Home.resolve(args.home).ensure()
+    written = write_demo(home, _catalogue(home))
+    print(t["demo_done"].format(n=len(written), inbox=home.inbox))
+    return EXIT_OK
+
+
+def cmd_ui(args, t) -> int:
+    home = Home.resolve(args.home).ensure()
+    prepare_instance(home)
+    dagster = Path(sys.executable).with_name("dagster")
+    os.execv(str(dagster), [str(dagster), "dev", "-m", "pipeline.definitions", "--host", "127.0.0.1"])
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipeline.catalogue import CatalogueError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    lang = _lang(argv)
+    args = build_parser(lang).parse_args(argv)
+    t = TEXT[args.lang]
+    try:
+        return {"check": cmd_check, "run": cmd_run, "demo": cmd_demo, "ui": cmd_ui}[args.command](args, t)
+    except CatalogueError as exc:
+        print(t["catalogue_error"], file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
