@@ -228,6 +228,12 @@ def _count_data_rows(grid: pd.DataFrame) -> int:
     return max(int(nonempty.sum()) - 1, 0)
 
 
+def _clean_text(column: pd.Series) -> pd.Series:
+    """Trimmed text, with empty cells (and columns the file lacks) as None."""
+    text = column.astype("string").str.strip()
+    return text.astype(object).where(text.notna() & (text != ""), None)
+
+
 def _sheet_from_grid(grid: pd.DataFrame, row_numbers: pd.Index, feed: Feed, sheet_name: str | None,
                      contract: Contract, result: FileRead) -> Sheet | None:
     """Header checks of sections 2 and 4, then the data rows as text with their row numbers."""
@@ -273,7 +279,7 @@ def _sheet_from_grid(grid: pd.DataFrame, row_numbers: pd.Index, feed: Feed, shee
 
     rows = body[list(mapping)].rename(columns=mapping)
     rows = rows.reindex(columns=[c.name for c in feed.columns])
-    rows = rows.apply(lambda s: s.str.strip().replace("", None) if s.dtype == object or pd.api.types.is_string_dtype(s) else s)
+    rows = rows.apply(_clean_text)
     rows.insert(0, "source_row", rows.index.astype("int64"))
     return Sheet(feed=feed.name, sheet=sheet_name, rows=rows.reset_index(drop=True), headers=written,
                  ignored_columns=ignored)
