@@ -1,9 +1,20 @@
-"""Quality stage outputs: the districts' quality reports, rejections.csv and the delivery log."""
+"""Quality stage outputs: the districts' quality reports, rejections.csv, the delivery log and
+the reporting-rate table (which delivery is on time, late or missing)."""
+import datetime as dt
+import os
+
 import dagster as dg
 
-from assets.ingest import CONTRACT, OWNERS, STG_ASSETS
-from pipeline import reports
+from assets.ingest import CONTRACT, OWNERS, STG_ASSETS, md_table
+from pipeline import deadlines, reports
 from pipeline.resources import TeilhabeHome
+from pipeline.tables import write_csv
+
+
+def as_of() -> dt.date:
+    """Deadlines are judged against today; TEILHABE_AS_OF pins the day for reproducible runs."""
+    pinned = os.environ.get("TEILHABE_AS_OF")
+    return dt.date.fromisoformat(pinned) if pinned else dt.date.today()
 
 
 @dg.asset(
@@ -12,14 +23,18 @@ from pipeline.resources import TeilhabeHome
     pool="duckdb",
     kinds={"html", "csv"},
     owners=OWNERS,
-    description="Qualitätsbericht je Lieferung (HTML/CSV), exports/rejections.csv und exports/delivery_log.csv. "
-                "Quality report per delivery, the rejections export and the delivery log.",
+    description="Qualitätsbericht je Lieferung (HTML/CSV), exports/rejections.csv, exports/delivery_log.csv und "
+                "exports/delivery_status.csv (fristgerecht / verspätet / fehlend). Quality report per delivery, the "
+                "rejections export, the delivery log and the reporting-rate table.",
 )
 def quality_reports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
-    paths = home.paths
+    paths, catalogue = home.paths, home.catalogue()
     with home.connect(read_only=True) as con:
-        result = reports.write_reports(con, paths.reports, paths.exports, home.catalogue(), CONTRACT)
+        result = reports.write_reports(con, paths.reports, paths.exports, catalogue, CONTRACT)
+        status = deadlines.delivery_status(con, catalogue, as_of())
         by_reason = con.execute("SELECT reason_code, count(*) FROM rejections GROUP BY 1 ORDER BY 2 DESC").fetchall()
+    write_csv(status, paths.exports / "delivery_status.csv")
+    context.log.info(f"{len(result['reports'])} Qualitätsberichte, {result['rejections']} Ablehnungen")
     return dg.MaterializeResult(metadata={
         "rejections_csv": dg.MetadataValue.path(str(result["rejections_csv"])),
         "delivery_log_csv": dg.MetadataValue.path(str(result["delivery_log_csv"])),
@@ -28,7 +43,22 @@ def quality_reports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg
         "dateien / files": result["files"],
         "ablehnungen / rejections": result["rejections"],
         "gruende / reasons": dg.MetadataValue.json(dict(by_reason)),
+        "lieferungen / deliveries": dg.MetadataValue.json(status["status"].value_counts().to_dict()),
     })
 
 
+@dg.asset_check(asset=quality_reports, name="lieferfristen", pool="duckdb", blocking=False,
+                description="Lieferungen, die nach Ablauf der Frist fehlen. / Deliveries missing after their deadline.")
+def lieferfristen(home: TeilhabeHome) -> dg.AssetCheckResult:
+    with home.connect(read_only=True) as con:
+        status = deadlines.delivery_status(con, home.catalogue(), as_of())
+    missing = status[status["status"] == "missing"][["district_ags", "district_name", "quarter", "deadline"]]
+    return dg.AssetCheckResult(
+        passed=missing.empty, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"fehlend / missing": len(missing), "verspätet / late": int((status["status"] == "late").sum()),
+                  "fristgerecht / on time": int((status["status"] == "on_time").sum()),
+                  "fehlende Lieferungen / missing deliveries": md_table(missing, 50)})
+
+
 ASSETS = [quality_reports]
+CHECKS = [lieferfristen]

@@ -8,6 +8,7 @@ import json
 
 import dagster as dg
 
+from assets.ingest import QUARTERS
 from pipeline.contract import load_contract
 from pipeline.jobs import quartal_verarbeiten
 from pipeline.partitions import quarter_to_key
@@ -20,7 +21,7 @@ from pipeline.resources import TeilhabeHome
                        "/ Runs when a file arrives in or changes in the inbox.")
 def posteingang(context: dg.SensorEvaluationContext, home: TeilhabeHome):
     seen = json.loads(context.cursor) if context.cursor else {}
-    contract, latest_key = load_contract(), quartal_verarbeiten.partitions_def.get_last_partition_key()
+    contract, latest_key = load_contract(), QUARTERS.get_last_partition_key()
     requests, unassigned, now_seen = [], [], {}
     for path in sorted(p for p in home.paths.inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
         stamp = f"{path.stat().st_mtime_ns}:{path.stat().st_size}"

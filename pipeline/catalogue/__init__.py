@@ -42,10 +42,17 @@ class Programme:
 
 
 @dataclass(frozen=True)
+class Deadlines:
+    days_after_quarter_end: int = 30
+    quarters: tuple[tuple[str, dt.date], ...] = ()
+
+
+@dataclass(frozen=True)
 class Catalogue:
     directory: Path
     programmes: tuple[Programme, ...]
     districts: pd.DataFrame  # indexed by ags
+    deadlines: Deadlines = Deadlines()
 
     def programme(self, programme_id: str) -> Programme:
         return next(p for p in self.programmes if p.id == programme_id)
@@ -98,6 +105,23 @@ def _load_districts(path: Path, problems: list[str]) -> pd.DataFrame:
     return frame.drop_duplicates("ags").set_index("ags", drop=False)
 
 
+def _load_deadlines(data: dict, where: str, problems: list[str]) -> Deadlines:
+    config = data.get("delivery_deadline") or {}
+    days = config.get("days_after_quarter_end", 30)
+    if not isinstance(days, int) or days < 0:
+        problems.append(f"{where}: days_after_quarter_end '{days}' muss eine Zahl ≥ 0 sein / must be a number ≥ 0")
+        days = 30
+    quarters = []
+    for quarter, day in (config.get("quarters") or {}).items():
+        if not re.match(r"^\d{4}-Q[1-4]$", str(quarter)):
+            problems.append(f"{where}: Frist für '{quarter}': kein Quartal JJJJ-Qn / not a quarter YYYY-Qn")
+            continue
+        parsed = _date(day, f"{where} Frist {quarter}", problems)
+        if parsed:
+            quarters.append((str(quarter), parsed))
+    return Deadlines(days_after_quarter_end=days, quarters=tuple(sorted(quarters)))
+
+
 def _load_programmes(path: Path, districts: pd.DataFrame, problems: list[str]) -> tuple[Programme, ...]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     programmes, seen = [], set()
@@ -143,6 +167,8 @@ def load_catalogue(directory: Path | str | None = None) -> Catalogue:
     problems: list[str] = []
     districts = _load_districts(directory / "districts.csv", problems)
     programmes = _load_programmes(directory / "programmes.yaml", districts, problems)
+    settings = yaml.safe_load((directory / "programmes.yaml").read_text(encoding="utf-8")) or {}
+    deadlines = _load_deadlines(settings, "programmes.yaml delivery_deadline", problems)
     if problems:
         raise CatalogueError(problems)
-    return Catalogue(directory=directory, programmes=programmes, districts=districts)
+    return Catalogue(directory=directory, programmes=programmes, districts=districts, deadlines=deadlines)
