@@ -10,6 +10,7 @@ import warnings
 import dagster as dg
 import pandas as pd
 
+from assets.metadata import markdown_table
 from pipeline import intake
 from pipeline.contract import load_contract
 from pipeline.partitions import key_to_quarter, quarter_partitions
@@ -33,14 +34,7 @@ def _quarter_range() -> tuple[str, str]:
 
 
 def md_table(frame: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
-    if frame.empty:
-        return dg.MetadataValue.md("_keine Zeilen / no rows_")
-    shown = frame.head(limit).map(lambda v: "" if v is None or v is pd.NA or v != v else str(v))
-    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
-    lines += ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in shown.itertuples(index=False)]
-    if len(frame) > limit:
-        lines.append(f"\n… {len(frame) - limit} weitere / more")
-    return dg.MetadataValue.md("\n".join(lines))
+    return dg.MetadataValue.md(markdown_table(frame, limit))
 
 
 @dg.multi_asset(
@@ -73,45 +67,52 @@ def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
         })
 
 
-def _stg_asset(name: str):
+def _stage(context, home: TeilhabeHome, con, name: str, quarters: list[str]):
     feed = CONTRACT.feeds[name]
-    upstream = [dg.AssetKey(f"raw_{name}")] + ([dg.AssetKey("stg_events")] if name == "attendance" else [])
+    result = intake.stage_feed(con, CONTRACT, home.catalogue(), feed, quarters)
+    per_delivery = intake.quarter_results(con, feed, quarters)
+    read, rejected = int(result.results["rows_read"].sum()), int(result.results["rejected"].sum())
+    accepted = int(result.results["accepted"].sum())
+    reasons = result.rejections["reason_code"].value_counts().head(8)
+    consistent = bool((result.results["rows_read"] == result.results["accepted"] + result.results["rejected"]).all())
+    context.log.info(f"{feed.label_de}: {read} Zeilen gelesen, {accepted} angenommen, {rejected} abgelehnt")
+    metadata = {"quartale": ", ".join(quarters), "rows_read": read, "rows_accepted": accepted,
+                "rows_rejected": rejected, "top_reasons": dg.MetadataValue.json(reasons.to_dict()),
+                "lieferungen / deliveries": md_table(per_delivery)}
+    yield dg.MaterializeResult(asset_key=f"stg_{name}", metadata={
+        **metadata, "dagster/row_count": len(result.accepted),
+        "preview": md_table(result.accepted.drop(columns=["receipt_id"]), 10)})
+    # Rejections are normal business (WARN, not blocking); a broken count is not (ERROR blocks).
+    severity = dg.AssetCheckSeverity.ERROR if not consistent else dg.AssetCheckSeverity.WARN
+    yield dg.AssetCheckResult(asset_key=f"stg_{name}", check_name="contract", passed=consistent and rejected == 0,
+                              severity=severity, metadata={**metadata, "read_equals_accepted_plus_rejected": consistent})
 
-    @dg.asset(
-        name=f"stg_{name}",
-        deps=upstream,
-        partitions_def=QUARTERS,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool="duckdb",
-        group_name="quality",
-        kinds={"duckdb", "great_expectations"},
-        owners=OWNERS,
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(
+        f"stg_{name}", group_name="quality", kinds={"duckdb", "great_expectations"}, owners=OWNERS,
+        deps=[f"raw_{name}"] + (["stg_events"] if name == "attendance" else []), skippable=True,
         description=f"{feed.label_de} / {feed.label_en}: geprüfte, typisierte Zeilen der aktuellen Lieferungen; "
-                    f"Regeln in expectations/{name}.json. Checked, typed rows of the current deliveries.",
-        check_specs=[dg.AssetCheckSpec("contract", asset=f"stg_{name}", blocking=True,
-                                       description="Lieferungen gegen den Liefervertrag (GX-Suite) / deliveries against the contract")],
-    )
-    def stg(context: dg.AssetExecutionContext, home: TeilhabeHome):
-        quarters = _quarters(context)
-        with home.connect() as con:
-            result = intake.stage_feed(con, CONTRACT, home.catalogue(), feed, quarters)
-            per_delivery = intake.quarter_results(con, feed, quarters)
-        read, rejected = int(result.results["rows_read"].sum()), int(result.results["rejected"].sum())
-        accepted = int(result.results["accepted"].sum())
-        reasons = result.rejections["reason_code"].value_counts().head(8)
-        consistent = bool((result.results["rows_read"] == result.results["accepted"] + result.results["rejected"]).all())
-        metadata = {"quartale": ", ".join(quarters), "rows_read": read, "rows_accepted": accepted,
-                    "rows_rejected": rejected, "top_reasons": dg.MetadataValue.json(reasons.to_dict()),
-                    "lieferungen / deliveries": md_table(per_delivery)}
-        yield dg.MaterializeResult(metadata={**metadata, "dagster/row_count": len(result.accepted),
-                                             "preview": md_table(result.accepted.drop(columns=["receipt_id"]), 10)})
-        # Rejections are normal business (WARN, not blocking); a broken count is not (ERROR blocks).
-        severity = dg.AssetCheckSeverity.ERROR if not consistent else dg.AssetCheckSeverity.WARN
-        yield dg.AssetCheckResult(check_name="contract", passed=consistent and rejected == 0, severity=severity,
-                                  metadata={**metadata, "read_equals_accepted_plus_rejected": consistent})
-
-    return stg
+                    f"Regeln in expectations/{name}.json. Checked, typed rows of the current deliveries.")
+        for name, feed in CONTRACT.feeds.items()],
+    check_specs=[dg.AssetCheckSpec("contract", asset=f"stg_{name}", blocking=True,
+                                   description="Lieferungen gegen den Liefervertrag (GX-Suite) / deliveries against the contract")
+                 for name in CONTRACT.feeds],
+    partitions_def=QUARTERS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb",
+    can_subset=True,
+)
+def staged_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
+    """Validates each feed's rows with its GX suite (one step for all feeds: events are staged
+    before attendance, which must name known events)."""
+    quarters = _quarters(context)
+    selected = {key.to_user_string() for key in context.selected_asset_keys}
+    with home.connect() as con:
+        for name in CONTRACT.feeds:
+            if f"stg_{name}" in selected:
+                yield from _stage(context, home, con, name, quarters)
 
 
-STG_ASSETS = [_stg_asset(name) for name in CONTRACT.feeds]
-ASSETS = [raw_deliveries, *STG_ASSETS]
+STG_KEYS = [dg.AssetKey(f"stg_{name}") for name in CONTRACT.feeds]
+ASSETS = [raw_deliveries, staged_deliveries]

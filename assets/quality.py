@@ -5,7 +5,7 @@ import os
 
 import dagster as dg
 
-from assets.ingest import CONTRACT, OWNERS, STG_ASSETS, md_table
+from assets.ingest import CONTRACT, OWNERS, STG_KEYS, md_table
 from pipeline import deadlines, reports
 from pipeline.resources import TeilhabeHome
 from pipeline.tables import write_csv
@@ -18,7 +18,7 @@ def as_of() -> dt.date:
 
 
 @dg.asset(
-    deps=STG_ASSETS,
+    deps=STG_KEYS,
     group_name="quality",
     pool="duckdb",
     kinds={"html", "csv"},

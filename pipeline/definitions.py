@@ -5,15 +5,15 @@ import dagster as dg
 
 from assets import indicators, ingest, quality
 from pipeline.home import DEFAULT_HOME
-from pipeline.jobs import quartal_verarbeiten
+from pipeline.jobs import alles_neu_berechnen, quartal_verarbeiten
 from pipeline.resources import TeilhabeHome
 from pipeline.schedules import quartalslauf
 from pipeline.sensors import posteingang
 
 defs = dg.Definitions(
     assets=[*ingest.ASSETS, *quality.ASSETS, *indicators.ASSETS],
-    asset_checks=[*indicators.CHECKS],
-    jobs=[quartal_verarbeiten],
+    asset_checks=[*quality.CHECKS, *indicators.CHECKS],
+    jobs=[quartal_verarbeiten, alles_neu_berechnen],
     schedules=[quartalslauf],
     sensors=[posteingang],
     resources={"home": TeilhabeHome(home=os.environ.get("TEILHABE_HOME", DEFAULT_HOME))},

@@ -1,0 +1,144 @@
+"""Dagster assets: the indicator values in the warehouse, their checks, and the published exports.
+
+Unpartitioned: indicators are programme-to-date figures over every quarter, so they are
+recomputed whole from the current records whenever any quarter's staging tables change.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from assets.metadata import markdown_table
+from pipeline.catalogue import CatalogueError, load_catalogue
+from pipeline.exports import write_indicator_exports
+from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, compute_indicators, load_indicators
+from pipeline.resources import TeilhabeHome
+
+FEEDS = ("events", "attendance", "advice", "newsletters", "micro_projects", "survey")
+OWNERS = ["team:evaluation"]
+PREVIEW_COLUMNS = ("programme_id", "indicator_id", "value", "value_high", "target", "status", "method")
+PREVIEW_ROWS = 40
+
+
+def _description() -> str:
+    """The asset's description lists what the shipped catalogue measures."""
+    text = ("Indikatorwerte je Programm × Indikator × Kreis (und ALL) × Zeitraum (Quartal, total), mit "
+            "Ziel, Status, Zielerreichung und Wert je 10.000 Einwohner / indicator values per programme, "
+            "indicator, district and period.")
+    try:
+        indicators = load_indicators(load_catalogue())
+    except CatalogueError:
+        return text
+    return text + "\n\n" + "\n".join(f"- `{i.id}`: {i.label_de} / {i.label_en}" for i in indicators)
+
+
+def _preview(frame: pd.DataFrame) -> str:
+    rows = frame[(frame["district_ags"] == ALL) & (frame["period"] == TOTAL)]
+    return markdown_table(rows[list(PREVIEW_COLUMNS)], PREVIEW_ROWS)
+
+
+@dg.asset(
+    deps=[dg.AssetKey(f"stg_{feed}") for feed in FEEDS],
+    group_name="indicators",
+    pool="duckdb",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    description=_description(),
+)
+def indicator_values(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
+    catalogue = home.catalogue()
+    indicators = load_indicators(catalogue)
+    with home.connect() as con:
+        frame = compute_indicators(con, catalogue, indicators)
+    context.log.info("%s rows in %s", len(frame), TABLE)
+    totals = frame[frame["period"] == TOTAL]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": dg.MetadataValue.int(len(frame)),
+        "indicators": dg.MetadataValue.int(len(indicators)),
+        "programmes": dg.MetadataValue.int(frame["programme_id"].nunique()),
+        "behind": dg.MetadataValue.int(int((totals["status"] == "behind").sum())),
+        "exceeded": dg.MetadataValue.int(int((totals["status"] == "exceeded").sum())),
+        "catalogue": dg.MetadataValue.path(indicators.path),
+        "preview": dg.MetadataValue.md(_preview(frame)),
+    })
+
+
+@dg.asset(
+    deps=[indicator_values],
+    group_name="publish",
+    pool="duckdb",  # reads the warehouse: no writer may hold it meanwhile
+    kinds={"csv", "parquet", "excel"},
+    owners=OWNERS,
+    description="exports/indicators.csv, .parquet und .xlsx (deutsche Spaltenköpfe, ein Blatt je Programm, "
+                "Blatt Definitionen); byte-gleich bei gleichen Daten / byte-identical for the same data.",
+)
+def indicator_exports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
+    catalogue = home.catalogue()
+    indicators = load_indicators(catalogue)
+    with home.connect(read_only=True) as con:
+        frame = con.execute(f"SELECT * FROM {TABLE}").df()
+    paths = write_indicator_exports(frame, catalogue, indicators, home.paths.exports)
+    context.log.info("wrote %s", ", ".join(p.name for p in paths))
+    metadata = {p.suffix.lstrip("."): dg.MetadataValue.path(str(p)) for p in paths}
+    metadata["dagster/row_count"] = dg.MetadataValue.int(len(frame))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+# -- checks: results that cannot be true --------------------------------------------------------
+
+def _indicator_ids(home: TeilhabeHome, aggregates: set[str] | None = None, additive: bool = False) -> list[str]:
+    indicators = load_indicators(home.catalogue())
+    return [i.id for i in indicators
+            if (aggregates is None or i.definition.aggregate in aggregates) and (not additive or i.additive)]
+
+
+def _result(con, name: str, sql: str, params: list, what: str) -> dg.AssetCheckResult:
+    bad = con.execute(sql, params).df()
+    metadata = {"violations": dg.MetadataValue.int(len(bad)), "rule": what}
+    if len(bad):
+        metadata["sample"] = dg.MetadataValue.md(markdown_table(bad, 20))
+    return dg.AssetCheckResult(asset_key="indicator_values", check_name=name, passed=bad.empty, metadata=metadata)
+
+
+RULES = {
+    "no_negative_values": "Kein Wert, keine Fallzahl negativ; obere Grenze nie unter dem Wert; KI geordnet.",
+    "reach_within_attendances": "Eindeutige Reichweite nie über der Zahl der Teilnahmen (plus Kopfzahlen).",
+    "totals_not_below_quarters": "Bei additiven Indikatoren liegt total nie unter einem seiner Quartale.",
+    "all_rows_add_up": "Die ALL-Zeile ist die Summe der Kreise (additive Indikatoren).",
+}
+
+
+# One step for the four rules: each step is a process start, and they all read the same table.
+@dg.multi_asset_check(specs=[dg.AssetCheckSpec(name, asset="indicator_values", description=text)
+                             for name, text in RULES.items()], pool="duckdb")
+def impossible_results(home: TeilhabeHome):
+    reach_ids = _indicator_ids(home, {"reach", "count_distinct"})
+    additive_ids = _indicator_ids(home, additive=True)
+    with home.connect(read_only=True) as con:
+        yield _result(con, "no_negative_values", f"""
+            SELECT programme_id, indicator_id, district_ags, period, value, value_high, n, ci_low, ci_high
+            FROM {TABLE}
+            WHERE value < 0 OR n < 0 OR value_high < value OR ci_low > ci_high
+            ORDER BY ALL""", [], "value ≥ 0, n ≥ 0, value_high ≥ value, ci_low ≤ ci_high")
+        yield _result(con, "reach_within_attendances", f"""
+            SELECT programme_id, indicator_id, district_ags, period, value, n, method FROM {TABLE}
+            WHERE list_contains(?, indicator_id) AND value > n ORDER BY ALL""", [reach_ids],
+            "distinct persons ≤ attendances (n) for reach and distinct counts")
+        yield _result(con, "totals_not_below_quarters", f"""
+            SELECT t.programme_id, t.indicator_id, t.district_ags, t.value AS total, q.period, q.value AS quarter
+            FROM {TABLE} t JOIN {TABLE} q USING (programme_id, indicator_id, comparison, district_ags)
+            WHERE t.period = '{TOTAL}' AND q.period <> '{TOTAL}' AND q.value > t.value
+              AND list_contains(?, t.indicator_id)
+            ORDER BY ALL""", [additive_ids], "total ≥ every quarter (additive indicators)")
+        yield _result(con, "all_rows_add_up", f"""
+            WITH districts AS (
+                SELECT programme_id, indicator_id, comparison, period, sum(value) AS summed
+                FROM {TABLE} WHERE district_ags NOT IN ('{ALL}', '{ALL_COMPARISON}') GROUP BY ALL)
+            SELECT a.programme_id, a.indicator_id, a.district_ags, a.period, a.value, d.summed
+            FROM {TABLE} a LEFT JOIN districts d USING (programme_id, indicator_id, comparison, period)
+            WHERE a.district_ags IN ('{ALL}', '{ALL_COMPARISON}') AND list_contains(?, a.indicator_id)
+              AND abs(a.value - coalesce(d.summed, 0)) > 0.001
+            ORDER BY ALL""", [additive_ids], "ALL = sum of the districts (additive indicators)")
+
+
+ASSETS = [indicator_values, indicator_exports]
+CHECKS = [impossible_results]

@@ -1,0 +1,196 @@
+"""Compute every indicator of the catalogue in DuckDB and write the table `indicator_values`.
+
+The catalogue decides, in small frames registered as temp tables, *where* an indicator applies
+(`_scope`: indicator × programme × district with the programme period), *which* rows are
+published with which name, population and target (`_rows`), and how far each programme is
+(`_programmes`: elapsed share). The records are never touched in Python: each definition is one
+compiled SELECT (sql.py) and the status, attainment and per-10,000 figures are one final query.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from pipeline.catalogue import Catalogue, Programme
+from pipeline.contract import load_contract
+from pipeline.indicators import sql
+from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator, IndicatorCatalogue
+from pipeline.partitions import quarter_bounds
+
+TABLE = "indicator_values"
+COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
+           "value", "value_high", "ci_low", "ci_high", "n", "method", "target", "direction", "status",
+           "attainment_pct", "elapsed_share", "per_10k", "unit", "label_de", "label_en")
+ALL_NAME = "Alle Kreise des Programms"
+ALL_COMPARISON_NAME = "Alle Vergleichskreise"
+
+
+# -- what the catalogue says, as frames ---------------------------------------------------------
+
+def _places(indicator: Indicator, programme: Programme) -> list[tuple[str, bool]]:
+    """(district, is_comparison) pairs an indicator reports for one programme."""
+    members = [(a, False) for a in programme.districts if indicator.applies_to(programme.id, a)]
+    if indicator.comparison and not indicator.districts:
+        members += [(a, True) for a in programme.comparison_districts]
+    return members
+
+
+def scope_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd.DataFrame:
+    rows = [(i.id, p.id, ags, cmp, p.start, p.end)
+            for i in indicators for p in catalogue.programmes if i.applies_to(p.id)
+            for ags, cmp in _places(i, p)]
+    return pd.DataFrame(rows, columns=["indicator_id", "programme_id", "district_ags", "comparison", "start", "end"])
+
+
+def rows_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd.DataFrame:
+    """Every published district / ALL row with its name, population, target and zero-fill rule."""
+    population = catalogue.districts["population"]
+    rows = []
+    for i in indicators:
+        fill = i.when_no_data == "zero"
+        for p in catalogue.programmes:
+            if not i.applies_to(p.id):
+                continue
+            places = _places(i, p)
+            by_district = p.target_level == "district"
+            for ags, cmp in places:
+                target = i.target_for(p.id, ags) if by_district and not cmp else None
+                rows.append((i.id, p.id, cmp, ags, catalogue.district_name(ags),
+                             float(population.get(ags, float("nan"))), target, fill and not cmp))
+            for cmp, code, name in ((False, ALL, ALL_NAME), (True, ALL_COMPARISON, ALL_COMPARISON_NAME)):
+                members = [a for a, c in places if c == cmp]
+                if not members:
+                    continue
+                target = i.target_for(p.id, None) if not by_district and not cmp else None
+                rows.append((i.id, p.id, cmp, code, name, float(population.reindex(members).sum()),
+                             target, fill and not cmp))
+    return pd.DataFrame(rows, columns=["indicator_id", "programme_id", "comparison", "district_ags",
+                                       "district_name", "population", "target", "zero_fill"])
+
+
+def indicators_frame(indicators: IndicatorCatalogue) -> pd.DataFrame:
+    rows = [(n, i.id, i.direction, i.unit, i.label_de, i.label_en, i.definition.aggregate,
+             bool(i.definition.high)) for n, i in enumerate(indicators)]
+    return pd.DataFrame(rows, columns=["ord", "indicator_id", "direction", "unit", "label_de", "label_en",
+                                       "aggregate", "has_high"])
+
+
+# -- how far each programme is ------------------------------------------------------------------
+
+def latest_quarters(con) -> dict[str, str]:
+    """Latest delivery quarter per district: its current sheets, and any records loaded."""
+    sources = ["SELECT district_ags, delivery_quarter FROM current_sheets"]
+    sources += [f"SELECT district_ags, delivery_quarter FROM stg_{f}" for f in load_contract().feeds]
+    found = con.execute(f"SELECT district_ags, max(delivery_quarter) FROM ({' UNION ALL '.join(sources)}) "
+                        "WHERE delivery_quarter IS NOT NULL GROUP BY 1").fetchall()
+    return dict(found)
+
+
+def elapsed_share(programme: Programme, latest: str | None, as_of: dt.date | None) -> float:
+    """(end of latest reported quarter − start) / (end − start), in [0, 1]; finished → 1."""
+    if as_of is not None and as_of >= programme.end:
+        return 1.0
+    if latest is None:
+        return 0.0
+    reached = quarter_bounds(latest)[1]
+    share = (reached - programme.start).days / max((programme.end - programme.start).days, 1)
+    return min(max(share, 0.0), 1.0)
+
+
+def programmes_frame(con, catalogue: Catalogue, as_of: dt.date | None = None) -> pd.DataFrame:
+    """Programme order and elapsed share. Without `as_of`, the warehouse's own reporting date
+    (end of the latest delivery quarter of any district) decides whether a programme is over,
+    so the same data always gives the same figures, whatever the wall clock says."""
+    latest = latest_quarters(con)
+    if as_of is None and latest:
+        as_of = quarter_bounds(max(latest.values()))[1]
+    rows = []
+    for n, p in enumerate(catalogue.programmes):
+        reported = [latest[a] for a in p.districts if a in latest]
+        rows.append((n, p.id, elapsed_share(p, max(reported) if reported else None, as_of)))
+    return pd.DataFrame(rows, columns=["ord", "programme_id", "share"])
+
+
+# -- the query ----------------------------------------------------------------------------------
+
+FINAL_SQL = """
+WITH v AS ({values}),
+filled AS (
+    SELECT * FROM v
+    UNION ALL
+    SELECT r.indicator_id, r.programme_id, r.comparison, r.district_ags, '{total}', 0, NULL, 0, NULL, NULL
+    FROM _rows r
+    WHERE r.zero_fill AND NOT EXISTS (
+        SELECT 1 FROM v WHERE v.indicator_id = r.indicator_id AND v.programme_id = r.programme_id
+        AND v.comparison = r.comparison AND v.district_ags = r.district_ags AND v.period = '{total}')
+),
+figures AS (
+    SELECT f.*, r.district_name, r.population, i.direction, i.unit, i.label_de, i.label_en, i.aggregate,
+           i.ord AS i_ord, p.ord AS p_ord, p.share,
+           round(f.value, 4) AS v,
+           CASE WHEN i.has_high THEN round(coalesce(f.value_high, 0), 4) END AS vh,
+           CASE WHEN f.period = '{total}' THEN r.target END AS t,
+           CASE WHEN i.aggregate = 'mean' AND f.n >= 2
+                THEN ({t975}) * f.sd / sqrt(f.n) END AS half_width
+    FROM filled f
+    JOIN _rows r USING (indicator_id, programme_id, comparison, district_ags)
+    JOIN _indicators i USING (indicator_id)
+    JOIN _programmes p USING (programme_id)
+)
+SELECT programme_id, indicator_id, district_ags, district_name, comparison, period,
+       v AS value, vh AS value_high,
+       round(v - half_width, 4) AS ci_low, round(v + half_width, 4) AS ci_high,
+       n, method, t AS target, direction,
+       CASE WHEN t IS NULL OR direction IS NULL THEN NULL
+            WHEN direction = 'at_most' THEN CASE WHEN v <= t THEN 'within' ELSE 'exceeded' END
+            WHEN v >= t THEN 'achieved'
+            WHEN v >= t * share THEN 'on_track'
+            ELSE 'behind' END AS status,
+       CASE WHEN t > 0 THEN round(v / t * 100, 1) END AS attainment_pct,
+       CASE WHEN period = '{total}' THEN round(share, 4) END AS elapsed_share,
+       CASE WHEN aggregate <> 'mean' AND population > 0 THEN round(v / population * 10000, 2) END AS per_10k,
+       unit, label_de, label_en
+FROM figures
+ORDER BY p_ord, i_ord, comparison, district_ags, period
+"""
+
+
+def compile_all(indicators: IndicatorCatalogue) -> str:
+    params = {n: p.value for n, p in indicators.parameters.items()}
+    values = " UNION ALL ".join(f"({sql.compile_indicator(i, params)})" for i in indicators)
+    return FINAL_SQL.format(values=values, total=TOTAL, t975=sql.t975_sql("(f.n - 1)"))
+
+
+def _register(con, name: str, frame: pd.DataFrame, casts: dict[str, str]) -> None:
+    """A catalogue frame as a temp table with explicit types (dates as DATE, not TIMESTAMP)."""
+    con.register("_frame", frame)
+    columns = ", ".join(f"CAST({sql.q(c)} AS {casts[c]}) AS {sql.q(c)}" if c in casts else sql.q(c)
+                        for c in frame.columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM _frame")
+    con.unregister("_frame")
+
+
+def compute_indicators(con, catalogue: Catalogue, indicators: IndicatorCatalogue,
+                       as_of: dt.date | None = None) -> pd.DataFrame:
+    """(Re)write `indicator_values` from the cur_<feed> views and return it, in published order."""
+    text = {"indicator_id": "VARCHAR", "programme_id": "VARCHAR", "district_ags": "VARCHAR"}
+    _register(con, "_scope", scope_frame(catalogue, indicators),
+              {**text, "comparison": "BOOLEAN", "start": "DATE", "end": "DATE"})
+    _register(con, "_rows", rows_frame(catalogue, indicators),
+              {**text, "comparison": "BOOLEAN", "district_name": "VARCHAR", "population": "DOUBLE",
+               "target": "DOUBLE", "zero_fill": "BOOLEAN"})
+    _register(con, "_indicators", indicators_frame(indicators),
+              {"indicator_id": "VARCHAR", "direction": "VARCHAR", "unit": "VARCHAR", "label_de": "VARCHAR",
+               "label_en": "VARCHAR", "aggregate": "VARCHAR", "has_high": "BOOLEAN", "ord": "INTEGER"})
+    _register(con, "_programmes", programmes_frame(con, catalogue, as_of),
+              {"programme_id": "VARCHAR", "ord": "INTEGER", "share": "DOUBLE"})
+    con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {compile_all(indicators)}")
+    for name in ("_scope", "_rows", "_indicators", "_programmes"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    return read_indicator_values(con)
+
+
+def read_indicator_values(con) -> pd.DataFrame:
+    """The table as written (insertion order is the published order)."""
+    return con.execute(f"SELECT * FROM {TABLE}").df()

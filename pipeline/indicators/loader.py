@@ -1,0 +1,300 @@
+"""Load and validate indicators.yaml against the programme catalogue and the delivery contract.
+
+Every problem is collected (not just the first) and raised as one CatalogueError, each naming the
+file, the indicator and what is wrong, in German and English, as the programme loader does.
+Filters are checked by letting DuckDB bind them against the empty warehouse schema, so an unknown
+column or a typo in SQL is found when the catalogue loads, not in the middle of a run.
+"""
+from __future__ import annotations
+
+import re
+from numbers import Real
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError
+from pipeline.contract import load_contract
+from pipeline.indicators import sql
+from pipeline.indicators.model import (AGGREGATES, DIRECTIONS, WHEN_NO_DATA, Definition, Indicator,
+                                       IndicatorCatalogue, KeySource, Override, Parameter, Reference)
+from pipeline.warehouse import ensure_schema, stg_columns
+
+FILE_NAME = "indicators.yaml"
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+INDICATOR_KEYS = {"id", "label_de", "label_en", "description_de", "description_en", "unit", "direction",
+                  "target", "applies_to", "overrides", "references", "when_no_data", "comparison",
+                  "definition"}
+DEFINITION_KEYS = {"feed", "aggregate", "filter", "column", "high", "attendance_filter", "fallback", "plus"}
+NUMERIC_TYPES = {"BIGINT", "DOUBLE"}
+# What each aggregation needs and allows besides feed / aggregate / filter.
+NEEDS = {"count": set(), "sum": {"column"}, "count_distinct": {"column"}, "mean": {"column"}, "reach": set()}
+ALLOWS = {"count": set(), "sum": {"column", "high"}, "count_distinct": {"column"}, "mean": {"column"},
+          "reach": {"attendance_filter", "fallback", "plus"}}
+
+
+def indicators_path(catalogue: Catalogue) -> Path:
+    """A catalogue folder may carry its own indicators.yaml; otherwise the shipped one holds."""
+    own = Path(catalogue.directory) / FILE_NAME
+    return own if own.is_file() else SHIPPED_DIR / FILE_NAME
+
+
+def load_indicators(catalogue: Catalogue, path: Path | str | None = None) -> IndicatorCatalogue:
+    path = Path(path) if path else indicators_path(catalogue)
+    problems: list[str] = []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise CatalogueError([f"{path.name}: nicht lesbar / unreadable: {error}"]) from None
+    if not isinstance(data, dict):
+        raise CatalogueError([f"{path.name}: erwartet eine Zuordnung mit 'indicators' / expected a mapping"])
+    parameters = _parameters(data.get("parameters") or {}, path.name, problems)
+    checker = _Checker(catalogue, {n: p.value for n, p in parameters.items()}, path.name, problems)
+    indicators, seen = [], set()
+    for i, entry in enumerate(data.get("indicators") or []):
+        if not isinstance(entry, dict):
+            problems.append(f"{path.name} Eintrag/entry {i + 1}: keine Zuordnung / not a mapping")
+            continue
+        iid = str(entry.get("id") or "")
+        where = f"{path.name} indicator '{iid or i + 1}'"
+        if iid in seen:
+            problems.append(f"{where}: id doppelt / duplicate id")
+        seen.add(iid)
+        indicator = checker.indicator(entry, where)
+        if indicator:
+            indicators.append(indicator)
+    if not indicators and not problems:
+        problems.append(f"{path.name}: keine Indikatoren / no indicators")
+    checker.close()
+    if problems:
+        raise CatalogueError(problems)
+    return IndicatorCatalogue(path=str(path), indicators=tuple(indicators), parameters=parameters)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _parameters(data: dict, file: str, problems: list[str]) -> dict[str, Parameter]:
+    parameters = {}
+    for name, entry in data.items():
+        entry = entry if isinstance(entry, dict) else {"value": entry}
+        if not _is_number(entry.get("value")):
+            problems.append(f"{file} parameter '{name}': Wert muss eine Zahl sein / value must be a number")
+            continue
+        parameters[str(name)] = Parameter(name=str(name), value=float(entry["value"]),
+                                          label_de=entry.get("label_de", ""), label_en=entry.get("label_en", ""),
+                                          source=entry.get("source", ""))
+    return parameters
+
+
+class _Checker:
+    """Validates one indicator entry at a time; holds the empty schema filters are bound against."""
+
+    def __init__(self, catalogue: Catalogue, parameters: dict[str, float], file: str, problems: list[str]):
+        self.catalogue = catalogue
+        self.parameters = parameters
+        self.file = file
+        self.problems = problems
+        self.programmes = {p.id: p for p in catalogue.programmes}
+        self.con = duckdb.connect(":memory:")
+        ensure_schema(self.con)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def indicator(self, entry: dict, where: str) -> Indicator | None:
+        p = self.problems
+        before = len(p)
+        unknown = sorted(set(entry) - INDICATOR_KEYS)
+        if unknown:
+            p.append(f"{where}: unbekannte Angabe / unknown key: {', '.join(unknown)}")
+        if not ID_PATTERN.match(str(entry.get("id") or "")):
+            p.append(f"{where}: id fehlt oder ist nicht a-z0-9_ / id missing or not snake_case")
+        missing = [k for k in ("label_de", "label_en", "unit", "definition") if not entry.get(k)]
+        if missing:
+            p.append(f"{where}: Angaben fehlen / missing: {', '.join(missing)}")
+        direction = entry.get("direction")
+        if direction is not None and direction not in DIRECTIONS:
+            p.append(f"{where}: Richtung '{direction}' unbekannt / unknown direction (at_least, at_most)")
+        when = entry.get("when_no_data", "zero")
+        if when not in WHEN_NO_DATA:
+            p.append(f"{where}: when_no_data '{when}' muss zero oder omit sein / must be zero or omit")
+        target = self._target(entry.get("target"), direction, where)
+        programmes, districts = self._scope(entry.get("applies_to") or {}, where)
+        overrides = self._overrides(entry.get("overrides") or [], direction, programmes, where)
+        references = self._references(entry.get("references") or [], where)
+        definition = self._definition(entry.get("definition"), where) if entry.get("definition") else None
+        if len(p) > before or definition is None:
+            return None
+        if definition.aggregate == "mean":
+            when = "omit"  # a mean of nothing is no figure, not zero
+        return Indicator(
+            id=entry["id"], label_de=entry["label_de"], label_en=entry["label_en"],
+            description_de=entry.get("description_de", ""), description_en=entry.get("description_en", ""),
+            unit=entry["unit"], direction=direction, target=target, definition=definition,
+            programmes=programmes, districts=districts, overrides=overrides, references=references,
+            when_no_data=when, comparison=bool(entry.get("comparison", False)))
+
+    # -- targets and where they apply ------------------------------------------------------------
+
+    def _target(self, value, direction, where: str) -> float | None:
+        if value is None:
+            return None
+        if not _is_number(value) or value < 0:
+            self.problems.append(f"{where}: Zielwert '{value}' muss eine Zahl ≥ 0 sein / target must be a number ≥ 0")
+            return None
+        if direction is None:
+            self.problems.append(f"{where}: Zielwert {value} ohne Richtung / target without direction "
+                                 "(direction: at_least | at_most)")
+        return float(value)
+
+    def _scope(self, applies_to: dict, where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        programmes = tuple(str(x) for x in applies_to.get("programmes") or [])
+        districts = tuple(self._ags(x, where) for x in applies_to.get("districts") or [])
+        for pid in programmes:
+            if pid not in self.programmes:
+                self.problems.append(f"{where}: applies_to nennt unbekanntes Programm / unknown programme '{pid}'")
+        scoped = [self.programmes[x] for x in programmes if x in self.programmes] or list(self.programmes.values())
+        for ags in districts:
+            if ags not in self.catalogue.districts.index:
+                self.problems.append(f"{where}: applies_to nennt unbekannten Landkreis / unknown district '{ags}'")
+            elif not any(ags in prog.districts for prog in scoped):
+                self.problems.append(f"{where}: Landkreis {ags} gehört zu keinem der Programme / "
+                                     "district belongs to none of the programmes")
+        return programmes, districts
+
+    def _ags(self, value, where: str) -> str:
+        # YAML reads 05766 unquoted as the octal number 3062: the key is lost, so say so plainly.
+        if not isinstance(value, str):
+            self.problems.append(f"{where}: AGS {value!r} in Anführungszeichen schreiben, z. B. \"05766\" / "
+                                 "write the AGS in quotes")
+        return str(value)
+
+    def _overrides(self, entries: list, direction, scoped: tuple[str, ...], where: str) -> tuple[Override, ...]:
+        overrides, seen = [], set()
+        for entry in entries:
+            pid, ags = str(entry.get("programme") or ""), entry.get("district")
+            ags = self._ags(ags, where) if ags is not None else None
+            here = f"{where} override {pid or '?'}{'/' + ags if ags else ''}"
+            if pid not in self.programmes:
+                self.problems.append(f"{here}: unbekanntes Programm / unknown programme '{pid}'")
+                continue
+            if scoped and pid not in scoped:
+                self.problems.append(f"{here}: Indikator gilt nicht für dieses Programm / indicator does not apply")
+            programme = self.programmes[pid]
+            if ags is not None:
+                if ags not in self.catalogue.districts.index:
+                    self.problems.append(f"{here}: unbekannter Landkreis / unknown district '{ags}'")
+                elif ags not in programme.districts:
+                    self.problems.append(f"{here}: Landkreis {ags} gehört nicht zum Programm / not a district of it")
+                elif programme.target_level == "programme":
+                    self.problems.append(f"{here}: Programm setzt Ziele auf Programmebene (target_level: programme), "
+                                         "kein Kreisziel möglich / targets are set for the whole programme")
+            if "target" not in entry:
+                self.problems.append(f"{here}: target fehlt / target missing (null for none)")
+            target = self._target(entry.get("target"), direction, here)
+            if (pid, ags) in seen:
+                self.problems.append(f"{here}: doppelt / duplicate override")
+            seen.add((pid, ags))
+            overrides.append(Override(programme=pid, district=ags, target=target))
+        return tuple(overrides)
+
+    def _references(self, entries: list, where: str) -> tuple[Reference, ...]:
+        references = []
+        for entry in entries:
+            programmes = tuple(str(x) for x in entry.get("programmes") or [])
+            for pid in programmes:
+                if pid not in self.programmes:
+                    self.problems.append(f"{where} reference: unbekanntes Programm / unknown programme '{pid}'")
+            if not entry.get("framework") or not entry.get("item"):
+                self.problems.append(f"{where} reference: framework und item nötig / framework and item required")
+            references.append(Reference(framework=str(entry.get("framework", "")), item=str(entry.get("item", "")),
+                                        programmes=programmes))
+        return tuple(references)
+
+    # -- the declarative definition -----------------------------------------------------------
+
+    def _definition(self, d: dict, where: str) -> Definition | None:
+        p = self.problems
+        where = f"{where} definition"
+        if not isinstance(d, dict):
+            p.append(f"{where}: keine Zuordnung / not a mapping")
+            return None
+        before = len(p)
+        unknown = sorted(set(d) - DEFINITION_KEYS)
+        if unknown:
+            p.append(f"{where}: unbekannte Angabe / unknown key: {', '.join(unknown)}")
+        feed, aggregate = d.get("feed"), d.get("aggregate")
+        if feed not in load_contract().feeds:
+            p.append(f"{where}: unbekannte Lieferung / unknown feed '{feed}' ({', '.join(sql.feeds())})")
+            return None
+        if aggregate not in AGGREGATES:
+            p.append(f"{where}: unbekannte Aggregation / unknown aggregation '{aggregate}' ({', '.join(AGGREGATES)})")
+            return None
+        given = {k for k in DEFINITION_KEYS - {"feed", "aggregate", "filter"} if d.get(k) not in (None, [], "")}
+        for key in sorted(NEEDS[aggregate] - given):
+            p.append(f"{where}: {aggregate} braucht / needs '{key}'")
+        for key in sorted(given - ALLOWS[aggregate]):
+            p.append(f"{where}: '{key}' passt nicht zu / is not used by {aggregate}")
+        if aggregate == "reach" and feed != "events":
+            p.append(f"{where}: reach zählt über Veranstaltungen / reach needs feed events")
+        numeric = aggregate in ("sum", "mean")
+        for key in ("column", "high"):
+            if d.get(key):
+                self._column(feed, d[key], where, numeric=numeric)
+        fallback = tuple(str(c) for c in d.get("fallback") or [])
+        for column in fallback:
+            self._column(feed, column, where, numeric=True)
+        self._filter(feed, d.get("filter"), where)
+        self._filter("attendance", d.get("attendance_filter"), f"{where} attendance_filter")
+        plus = tuple(self._key_source(x, f"{where} plus") for x in d.get("plus") or [])
+        if len(p) > before:
+            return None
+        return Definition(feed=feed, aggregate=aggregate, filter=d.get("filter"), column=d.get("column"),
+                          high=d.get("high"), attendance_filter=d.get("attendance_filter"),
+                          fallback=fallback, plus=plus)
+
+    def _key_source(self, entry: dict, where: str) -> KeySource | None:
+        feed = entry.get("feed") if isinstance(entry, dict) else None
+        if feed not in load_contract().feeds:
+            self.problems.append(f"{where}: unbekannte Lieferung / unknown feed '{feed}'")
+            return None
+        if not entry.get("column"):
+            self.problems.append(f"{where}: column fehlt / column missing")
+        else:
+            self._column(feed, entry["column"], where)
+        self._filter(feed, entry.get("filter"), where)
+        return KeySource(feed=feed, column=entry.get("column", ""), filter=entry.get("filter"))
+
+    def _column(self, feed: str, column: str, where: str, numeric: bool = False) -> None:
+        if column not in sql.feed_columns(feed):
+            self.problems.append(f"{where}: Spalte '{column}' gibt es in {feed} nicht / unknown column")
+            return
+        types = dict(stg_columns(load_contract().feeds[feed]))
+        if numeric and types.get(column) not in NUMERIC_TYPES:
+            self.problems.append(f"{where}: Spalte '{column}' ist keine Zahl / column is not numeric")
+
+    def _filter(self, feed: str, text, where: str) -> None:
+        if text is None:
+            return
+        if not isinstance(text, str) or not text.strip():
+            self.problems.append(f"{where}: Filter leer / empty filter")
+            return
+        if sql.FORBIDDEN_SQL.search(text):
+            self.problems.append(f"{where}: Filter darf nur ein Ausdruck über Spalten sein (kein ;, Kommentar, "
+                                 f"Unterabfrage) / filter must be a plain expression: {text}")
+            return
+        unknown = sorted(set(sql.PLACEHOLDER.findall(text)) - set(self.parameters))
+        if unknown:
+            self.problems.append(f"{where}: unbekannter Parameter / unknown parameter: {', '.join(unknown)}")
+            return
+        try:
+            described = self.con.execute(sql.filter_type_sql(feed, sql.render_filter(text, self.parameters))).fetchall()
+        except duckdb.Error as error:
+            first = str(error).strip().splitlines()[0]
+            self.problems.append(f"{where}: Filter ungültig / invalid filter `{text}`: {first}")
+            return
+        if described[0][1] != "BOOLEAN":
+            self.problems.append(f"{where}: Filter ist kein Wahrheitswert / filter is not a boolean: {text}")

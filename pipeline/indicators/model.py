@@ -1,0 +1,122 @@
+"""The indicator catalogue as typed data: what an indicator measures, for whom, against which target.
+
+These classes hold what `indicators.yaml` says after validation; `loader.py` builds them,
+`sql.py` turns their definitions into DuckDB SQL. Nothing here knows about the warehouse.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+AGGREGATES = ("count", "sum", "count_distinct", "mean", "reach")
+DIRECTIONS = ("at_least", "at_most")
+WHEN_NO_DATA = ("zero", "omit")
+
+# The ALL row adds up a programme's districts; comparison districts get their own sum row so the
+# key (programme, indicator, district, period) stays unique and ALL never mixes the two.
+ALL = "ALL"
+ALL_COMPARISON = "ALL_COMPARISON"
+TOTAL = "total"
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Further distinct keys for a reach, e.g. advised persons next to event attendees."""
+    feed: str
+    column: str
+    filter: str | None = None
+
+
+@dataclass(frozen=True)
+class Definition:
+    feed: str
+    aggregate: str
+    filter: str | None = None
+    column: str | None = None            # sum / count_distinct / mean
+    high: str | None = None              # sum: upper end of a range (value_high)
+    attendance_filter: str | None = None  # reach: which attendance rows name a reached person
+    fallback: tuple[str, ...] = ()       # reach: head counts summed for events without attendance
+    plus: tuple[KeySource, ...] = ()     # reach: more distinct keys (same district pseudonyms)
+
+
+@dataclass(frozen=True)
+class Override:
+    """A target for one programme, or one district of it; the most specific one wins."""
+    programme: str
+    district: str | None
+    target: float | None
+
+
+@dataclass(frozen=True)
+class Reference:
+    framework: str
+    item: str
+    programmes: tuple[str, ...] = ()  # empty: the reference holds wherever the indicator applies
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    label_de: str
+    label_en: str
+    description_de: str
+    description_en: str
+    unit: str
+    direction: str | None
+    target: float | None
+    definition: Definition
+    programmes: tuple[str, ...] = ()   # empty: every programme
+    districts: tuple[str, ...] = ()    # empty: every district of those programmes
+    overrides: tuple[Override, ...] = ()
+    references: tuple[Reference, ...] = ()
+    when_no_data: str = "zero"
+    comparison: bool = False           # also reported for comparison districts (flagged)
+
+    @property
+    def additive(self) -> bool:
+        """A total can never be below a quarter, nor ALL below a district (all but means)."""
+        return self.definition.aggregate != "mean"
+
+    def applies_to(self, programme_id: str, district_ags: str | None = None) -> bool:
+        if self.programmes and programme_id not in self.programmes:
+            return False
+        return district_ags is None or not self.districts or district_ags in self.districts
+
+    def target_for(self, programme_id: str, district_ags: str | None) -> float | None:
+        """District override > programme override > default; district None means the ALL row."""
+        by_key = {(o.programme, o.district): o.target for o in self.overrides}
+        if district_ags is not None and (programme_id, district_ags) in by_key:
+            return by_key[(programme_id, district_ags)]
+        return by_key.get((programme_id, None), self.target)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: float
+    label_de: str = ""
+    label_en: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class IndicatorCatalogue:
+    path: str
+    indicators: tuple[Indicator, ...]
+    parameters: dict[str, Parameter] = field(default_factory=dict)
+
+    def __iter__(self):
+        return iter(self.indicators)
+
+    def __len__(self) -> int:
+        return len(self.indicators)
+
+    def get(self, indicator_id: str) -> Indicator:
+        return next(i for i in self.indicators if i.id == indicator_id)
+
+    @property
+    def ids(self) -> list[str]:
+        return [i.id for i in self.indicators]
+
+    def parameter(self, name: str) -> float:
+        """E.g. `micro_project_cap_eur`, for the compliance finding in the quality report."""
+        return self.parameters[name].value

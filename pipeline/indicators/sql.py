@@ -1,0 +1,173 @@
+"""Compile indicator definitions to DuckDB SQL: one set-based SELECT per definition.
+
+Every compiled SELECT returns the same columns (VALUE_COLUMNS), one row per
+programme × comparison flag × district (plus the ALL / ALL_COMPARISON sum row) × period, where the
+period is the quarter of the record's own date or `total`. Records are placed into programmes by
+joining the `_scope` table (indicator, programme, district, period start/end), which the engine
+registers before running the query: a record counts toward every programme of its district whose
+period contains its date.
+"""
+from __future__ import annotations
+
+import functools
+import re
+
+from pipeline.contract import load_contract
+from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator
+from pipeline.warehouse import q, stg_columns
+
+COMMON_COLUMNS = ("receipt_id", "district_ags", "delivery_quarter", "source_row", "quarter", "is_late")
+# Attendance has no date of its own: it lives on its event's date (and may filter on its type).
+ATTENDANCE_EXTRAS = ("date", "event_type")
+# Contract rule, not a catalogue choice: cancelled micro-projects count nowhere.
+BASE_CONDITIONS = {"micro_projects": "status IS DISTINCT FROM 'cancelled'"}
+
+VALUE_COLUMNS = ("indicator_id", "programme_id", "comparison", "district_ags", "period",
+                 "value", "value_high", "n", "sd", "method")
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+FORBIDDEN_SQL = re.compile(
+    r";|--|/\*|\b(select|insert|update|delete|drop|create|alter|attach|detach|copy|pragma|install|load|"
+    r"call|export|import)\b", re.IGNORECASE)
+
+# Two-sided 95 % Student t quantiles for 1..30 degrees of freedom; above 30 the Cornish-Fisher
+# expansion z + (z³+z)/(4ν) + (5z⁵+16z³+3z)/(96ν²) is exact to 1e-4.
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042)
+
+
+def t975_sql(df: str) -> str:
+    table = "[" + ", ".join(f"{t:.3f}" for t in T975) + "]"
+    return (f"CASE WHEN {df} < 1 THEN NULL WHEN {df} <= 30 THEN {table}[CAST({df} AS INTEGER)] "
+            f"ELSE 1.959964 + 2.372272 / {df} + 2.822405 / ({df} * {df}) END")
+
+
+@functools.cache
+def feed_columns(feed: str) -> frozenset[str]:
+    """Columns a filter or a definition may name, per feed (as in cur_<feed>)."""
+    columns = set(COMMON_COLUMNS) | {name for name, _ in stg_columns(load_contract().feeds[feed])}
+    if feed == "attendance":
+        columns |= set(ATTENDANCE_EXTRAS)
+    return frozenset(columns)
+
+
+def feeds() -> list[str]:
+    return list(load_contract().feeds)
+
+
+def date_column(feed: str) -> str:
+    return "date" if feed == "attendance" else load_contract().feeds[feed].date_column
+
+
+def render_filter(text: str | None, parameters: dict[str, float]) -> str:
+    """Substitute `{parameter}` placeholders by their numeric value; no filter means every row."""
+    if not text:
+        return "TRUE"
+    return PLACEHOLDER.sub(lambda m: repr(float(parameters[m.group(1)])), text)
+
+
+def records_sql(feed: str, condition: str) -> str:
+    """The feed's current records that pass `condition`, each with the date `_date` placing it."""
+    if feed == "attendance":
+        base = ("SELECT a.*, e.date AS date, e.event_type AS event_type FROM cur_attendance a "
+                "JOIN cur_events e ON e.district_ags = a.district_ags AND e.event_id = a.event_id")
+    else:
+        base = f"SELECT * FROM cur_{feed}"
+    rule = BASE_CONDITIONS.get(feed, "TRUE")
+    return (f"SELECT *, {q(date_column(feed))} AS _date FROM ({base}) "
+            f"WHERE ({rule}) AND ({condition})")
+
+
+def _quarter(date: str) -> str:
+    return f"(strftime({date}, '%Y') || '-Q' || CAST(quarter({date}) AS VARCHAR))"
+
+
+def _scoped(indicator: Indicator, feed: str, condition: str, select: str) -> str:
+    """Records joined to every programme of their district whose period contains their date."""
+    return (f"SELECT s.programme_id, s.comparison, r.district_ags, {_quarter('r._date')} AS q, {select} "
+            f"FROM ({records_sql(feed, condition)}) r JOIN _scope s "
+            f"ON s.indicator_id = '{indicator.id}' AND s.district_ags = r.district_ags "
+            f"AND r._date BETWEEN s.start AND s.end")
+
+
+def _distinct(key: str = "k") -> str:
+    # Pseudonyms are district-local: the district is part of the key, so ALL adds districts up.
+    return f"count(DISTINCT CASE WHEN {key} IS NOT NULL THEN [district_ags, {key}] END)"
+
+
+def _plain_rows(indicator: Indicator, parameters: dict[str, float]) -> tuple[str, dict[str, str]]:
+    d = indicator.definition
+    condition = render_filter(d.filter, parameters)
+    col = f"r.{q(d.column)}" if d.column else "NULL"
+    high = f"coalesce(r.{q(d.high)}, r.{q(d.column)})" if d.high else "NULL"
+    key = f"CAST({col} AS VARCHAR)" if d.aggregate == "count_distinct" else "NULL"
+    if d.aggregate == "mean":  # an unanswered item is no answer, not a zero
+        condition = f"({condition}) AND {q(d.column)} IS NOT NULL"
+    rows = _scoped(indicator, d.feed, condition, f"{col} AS x, {high} AS xh, {key} AS k")
+    measures = {
+        "count": {"value": "count(*)", "n": "count(*)"},
+        "sum": {"value": "coalesce(sum(x), 0)", "n": "count(*)",
+                "value_high": "coalesce(sum(xh), 0)" if d.high else "NULL"},
+        "count_distinct": {"value": _distinct(), "n": "count(k)"},
+        "mean": {"value": "avg(x)", "n": "count(x)", "sd": "stddev_samp(x)"},
+    }[d.aggregate]
+    return rows, measures
+
+
+def _reach_rows(indicator: Indicator, parameters: dict[str, float]) -> tuple[str, dict[str, str]]:
+    """Distinct persons where attendance lists them, head counts where it does not.
+
+    An event with attendance rows contributes its listed persons (method `unique`), even when none
+    of them passes the attendance filter; an event without contributes the sum of its fallback
+    head counts (method `sum`). Extra key sources (advised persons) are distinct keys too.
+    """
+    d = indicator.definition
+    fallback = " + ".join(f"coalesce(r.{q(c)}, 0)" for c in d.fallback) or "0"
+    events = _scoped(indicator, d.feed, render_filter(d.filter, parameters),
+                     f"r.event_id, {fallback} AS fb, EXISTS (SELECT 1 FROM cur_attendance a "
+                     "WHERE a.district_ags = r.district_ags AND a.event_id = r.event_id) AS has_att")
+    attendance = render_filter(d.attendance_filter, parameters)
+    parts = [
+        "SELECT ev.programme_id, ev.comparison, ev.district_ags, ev.q, CAST(a.person_key AS VARCHAR) AS k, "
+        "0 AS fb, 'unique' AS kind FROM ev JOIN (SELECT * FROM cur_attendance WHERE "
+        f"({attendance})) a ON a.district_ags = ev.district_ags AND a.event_id = ev.event_id",
+        "SELECT programme_id, comparison, district_ags, q, NULL AS k, CASE WHEN has_att THEN 0 ELSE fb END, "
+        "CASE WHEN has_att THEN 'unique' ELSE 'sum' END FROM ev",
+    ]
+    for extra in d.plus:
+        parts.append("SELECT * FROM (" + _scoped(
+            indicator, extra.feed, render_filter(extra.filter, parameters),
+            f"CAST(r.{q(extra.column)} AS VARCHAR) AS k, 0 AS fb, 'unique' AS kind") + ")")
+    rows = f"WITH ev AS ({events}) " + " UNION ALL ".join(parts)
+    measures = {
+        "value": f"{_distinct()} + coalesce(sum(fb), 0)",
+        "n": "count(k) + coalesce(sum(fb), 0)",
+        "method": "CASE WHEN bool_and(kind = 'unique') THEN 'unique' "
+                  "WHEN bool_and(kind = 'sum') THEN 'sum' ELSE 'mixed' END",
+    }
+    return rows, measures
+
+
+def compile_indicator(indicator: Indicator, parameters: dict[str, float]) -> str:
+    """One SELECT with VALUE_COLUMNS for one indicator, over quarters and `total`, districts and ALL."""
+    build = _reach_rows if indicator.definition.aggregate == "reach" else _plain_rows
+    rows, m = build(indicator, parameters)
+    return f"""
+    SELECT '{indicator.id}' AS indicator_id, programme_id, comparison,
+           CASE WHEN grouping(district_ags) = 0 THEN district_ags
+                WHEN comparison THEN '{ALL_COMPARISON}' ELSE '{ALL}' END AS district_ags,
+           period,
+           CAST({m['value']} AS DOUBLE) AS value,
+           CAST({m.get('value_high', 'NULL')} AS DOUBLE) AS value_high,
+           CAST({m['n']} AS BIGINT) AS n,
+           CAST({m.get('sd', 'NULL')} AS DOUBLE) AS sd,
+           CAST({m.get('method', 'NULL')} AS VARCHAR) AS method
+    FROM (SELECT *, unnest([q, '{TOTAL}']) AS period FROM ({rows}))
+    GROUP BY GROUPING SETS ((programme_id, comparison, district_ags, period), (programme_id, comparison, period))
+    """
+
+
+def filter_type_sql(feed: str, condition: str) -> str:
+    """A query that binds `condition` against the feed and names its type, for validation."""
+    return f"DESCRIBE SELECT ({condition}) AS f FROM ({records_sql(feed, 'TRUE')})"

@@ -1,0 +1,86 @@
+"""The code location: what an evaluator sees in the Dagster UI, and what fires by itself."""
+import datetime as dt
+import hashlib
+import zoneinfo
+
+import dagster as dg
+
+from pipeline import deadlines
+from pipeline.definitions import defs
+from pipeline.resources import TeilhabeHome
+from pipeline.schedules import quartalslauf
+from pipeline.sensors import posteingang
+from tests.conftest import ingest, write_csv
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+FEEDS = ["advice", "attendance", "events", "micro_projects", "newsletters", "survey"]
+
+
+def test_definitions_load_with_groups_jobs_schedule_and_sensor():
+    repo = defs.get_repository_def()
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    assert {f"raw_{f}" for f in FEEDS} | {f"stg_{f}" for f in FEEDS} | {"quality_reports", "indicator_values"} <= keys
+    groups = {repo.asset_graph.get(dg.AssetKey(k)).group_name for k in keys}
+    assert {"ingest", "quality", "indicators"} <= groups
+    assert {j.name for j in repo.get_all_jobs()} >= {"quartal_verarbeiten", "alles_neu_berechnen"}
+    assert [(s.name, s.cron_schedule, s.execution_timezone) for s in repo.schedule_defs] == [
+        ("quartalslauf", "0 6 15 1,4,7,10 *", "Europe/Berlin")]
+    assert [s.name for s in repo.sensor_defs] == ["posteingang"]
+    checks = {(c.asset_key.to_user_string(), c.name) for c in repo.asset_graph.asset_check_keys}
+    assert {(f"stg_{f}", "contract") for f in FEEDS} | {("quality_reports", "lieferfristen")} <= checks
+
+
+def test_every_warehouse_writer_is_in_the_duckdb_pool():
+    repo = defs.get_repository_def()
+    for key in repo.asset_graph.get_all_asset_keys():
+        node = repo.asset_graph.get(key)
+        if node.group_name in ("ingest", "quality", "indicators"):
+            assert node.pools == {"duckdb"}, key
+
+
+def test_quarters_are_partitions_with_the_quarterly_cron():
+    partitions = defs.resolve_job_def("quartal_verarbeiten").partitions_def
+    assert partitions.cron_schedule == "0 0 1 1,4,7,10 *"
+    assert partitions.get_partition_keys()[:2] == ["2017-01-01", "2017-04-01"]
+
+
+def test_schedule_requests_the_quarter_that_just_ended():
+    tick = dt.datetime(2024, 7, 15, 6, 0, tzinfo=BERLIN)
+    request = quartalslauf(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert (request.partition_key, request.run_key, request.tags["quartal"]) == ("2024-04-01", "quartal-2024-Q2", "2024-Q2")
+    january = quartalslauf(dg.build_schedule_context(scheduled_execution_time=dt.datetime(2025, 1, 15, 6, tzinfo=BERLIN)))
+    assert january.partition_key == "2024-10-01"
+
+
+def test_sensor_runs_each_new_file_once_keyed_by_its_hash(home):
+    path = write_csv(home.inbox / "05766_2024-Q1_events.csv", ["event_id,date,event_type,participants_total", "E1,2024-01-10,training,3"])
+    write_csv(home.inbox / "Lieferung.csv", ["x"])
+    resources = {"home": TeilhabeHome(home=str(home.root))}
+    with dg.build_sensor_context(resources=resources) as context:
+        requests = posteingang(context)
+        cursor = context.cursor
+    by_file = {r.tags["datei"]: r for r in requests}
+    assert by_file["05766_2024-Q1_events.csv"].run_key == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert by_file["05766_2024-Q1_events.csv"].partition_key == "2024-01-01"
+    assert "Lieferung.csv" in by_file  # cannot be assigned, but is reported through a run, not ignored
+    with dg.build_sensor_context(resources=resources, cursor=cursor) as context:
+        assert isinstance(posteingang(context), dg.SkipReason)
+
+
+def test_delivery_status_on_time_late_missing_open(home, catalogue):
+    # 03155 Northeim (amif-nom, 2023-2025). Deadline: 30 days after quarter end; 2024-Q4 has its own.
+    write_csv(home.inbox / "03155_2024-Q2_events.csv", ["event_id,date,event_type,participants_total", "E1,2024-05-10,training,3"],
+              received=dt.datetime(2024, 7, 30, 9))    # deadline 2024-07-30: on time
+    write_csv(home.inbox / "03155_2024-Q3_events.csv", ["event_id,date,event_type,participants_total", "E2,2024-08-10,training,3"],
+              received=dt.datetime(2024, 11, 2, 9))    # deadline 2024-10-30: late
+    ingest(home, "2024-04-01", "2024-07-01")
+    import duckdb
+
+    con = duckdb.connect(str(home.warehouse), read_only=True)
+    status = deadlines.delivery_status(con, catalogue, as_of=dt.date(2025, 1, 20))
+    con.close()
+    northeim = status[status["district_ags"] == "03155"].set_index("quarter")["status"]
+    assert northeim["2024-Q1"] == "missing"
+    assert (northeim["2024-Q2"], northeim["2024-Q3"]) == ("on_time", "late")
+    assert northeim["2024-Q4"] == "open"     # due 2025-02-14
+    assert "2025-Q1" not in northeim.index   # not ended yet
