@@ -18,7 +18,11 @@ TEXT = {
         "check_help": "Dateien vor dem Senden prüfen (schreibt nichts). Exit 0: alles angenommen, 1: etwas abgelehnt, 2: Aufruffehler.",
         "run_help": "Alle Lieferungen im Posteingang verarbeiten und alles veröffentlichen.",
         "demo_help": "Beispiel-Lieferungen in den Posteingang schreiben.",
-        "ui_help": "Dagster-Oberfläche lokal starten.",
+        "ui_help": "Dagster-Oberfläche schnell lokal ansehen (ohne Zeitpläne und Sensoren).",
+        "serve_help": "Dagster-Webserver und -Daemon für den Betrieb starten: Zeitplan und Posteingang-Sensor laufen.",
+        "port_help": "Port (Standard 3000)",
+        "host_help": "Adresse (Standard 127.0.0.1, nur lokal erreichbar)",
+        "serving": "Dagster läuft: http://{host}:{port} (Webserver und Daemon; Strg+C beendet)",
         "home_help": "Arbeitsordner (Posteingang, Datenbank, Exporte); sonst TEILHABE_HOME oder ./teilhabe-home",
         "files_help": "Lieferdateien (.csv oder .xlsx)",
         "missing": "Datei nicht gefunden: {}",
@@ -45,7 +49,11 @@ TEXT = {
         "check_help": "Check files before sending (writes nothing). Exit 0: all accepted, 1: something rejected, 2: usage error.",
         "run_help": "Process every delivery in the inbox and publish everything.",
         "demo_help": "Write sample deliveries into the inbox.",
-        "ui_help": "Start the Dagster UI locally.",
+        "ui_help": "Quick local look at the Dagster UI (no schedules or sensors).",
+        "serve_help": "Start the Dagster webserver and daemon for operation: the schedule and the inbox sensor run.",
+        "port_help": "port (default 3000)",
+        "host_help": "address (default 127.0.0.1, local only)",
+        "serving": "Dagster is running: http://{host}:{port} (webserver and daemon; Ctrl+C stops)",
         "home_help": "home folder (inbox, warehouse, exports); else TEILHABE_HOME or ./teilhabe-home",
         "files_help": "delivery files (.csv or .xlsx)",
         "missing": "file not found: {}",
@@ -93,9 +101,12 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     check = sub.add_parser("check", help=t["check_help"], description=t["check_help"])
     check.add_argument("files", nargs="*", help=t["files_help"])
     check.add_argument("--home", help=t["home_help"])
-    for name in ("run", "demo", "ui"):
+    for name in ("run", "demo", "ui", "serve"):
         cmd = sub.add_parser(name, help=t[f"{name}_help"], description=t[f"{name}_help"])
         cmd.add_argument("--home", help=t["home_help"])
+        if name in ("ui", "serve"):
+            cmd.add_argument("--port", type=int, default=3000, help=t["port_help"])
+            cmd.add_argument("--host", default="127.0.0.1", help=t["host_help"])
     for cmd in sub.choices.values():
         cmd.add_argument("--lang", choices=sorted(TEXT), default=lang, help="de | en")
     return parser
@@ -210,12 +221,49 @@ def cmd_demo(args, t) -> int:
     return EXIT_OK
 
 
+def _dagster_command(name: str, *args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name(name)), *args]
+
+
 def cmd_ui(args, t) -> int:
     home = Home.resolve(args.home).ensure()
     prepare_instance(home)
-    dagster = Path(sys.executable).with_name("dagster")
-    os.execv(str(dagster), [str(dagster), "dev", "-m", "pipeline.definitions", "--host", "127.0.0.1"])
+    command = _dagster_command("dagster-webserver", "-m", "pipeline.definitions", "-h", args.host, "-p", str(args.port))
+    os.execv(command[0], command)
     return EXIT_OK
+
+
+def cmd_serve(args, t) -> int:
+    """Webserver and daemon as two supervised processes on the home's persistent instance."""
+    import signal
+    import subprocess
+    import time
+
+    home = Home.resolve(args.home).ensure()
+    prepare_instance(home)
+    processes = [
+        subprocess.Popen(_dagster_command("dagster-webserver", "-m", "pipeline.definitions", "-h", args.host,
+                                          "-p", str(args.port))),
+        subprocess.Popen(_dagster_command("dagster-daemon", "run", "-m", "pipeline.definitions")),
+    ]
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    print(t["serving"].format(host=args.host, port=args.port), flush=True)
+    try:
+        while not stopping and all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    for p in processes:
+        if p.poll() is None:
+            p.terminate()
+    for p in processes:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    failed = [p.returncode for p in processes if p.returncode not in (0, -signal.SIGTERM, None)]
+    return EXIT_OK if stopping or not failed else EXIT_REJECTED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(lang).parse_args(argv)
     t = TEXT[args.lang]
     try:
-        return {"check": cmd_check, "run": cmd_run, "demo": cmd_demo, "ui": cmd_ui}[args.command](args, t)
+        commands = {"check": cmd_check, "run": cmd_run, "demo": cmd_demo, "ui": cmd_ui, "serve": cmd_serve}
+        return commands[args.command](args, t)
     except CatalogueError as exc:
         print(t["catalogue_error"], file=sys.stderr)
         for problem in exc.problems:

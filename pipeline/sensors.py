@@ -5,6 +5,7 @@ mtimes seen, so unchanged files are not even re-hashed.
 """
 import hashlib
 import json
+import os
 
 import dagster as dg
 
@@ -16,7 +17,7 @@ from pipeline.reader import FileName, parse_file_name
 from pipeline.resources import TeilhabeHome
 
 
-@dg.sensor(job=quartal_verarbeiten, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+@dg.sensor(job=quartal_verarbeiten, minimum_interval_seconds=int(os.environ.get("TEILHABE_SENSOR_INTERVAL", "30")), default_status=dg.DefaultSensorStatus.RUNNING,
            description="Startet die Verarbeitung, sobald eine Datei im Posteingang ankommt oder sich ändert. "
                        "/ Runs when a file arrives in or changes in the inbox.")
 def posteingang(context: dg.SensorEvaluationContext, home: TeilhabeHome):
