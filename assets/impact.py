@@ -1,0 +1,109 @@
+"""Dagster asset: impact estimates from the survey (pre/post and difference-in-differences).
+
+Unpartitioned like the indicators: baseline and follow-up waves lie in different quarters, so the
+estimates are recomputed whole from the current survey records whenever any quarter changes.
+Writes the warehouse table `impact_estimates` (hence pool "duckdb") and `exports/impact.csv`.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from pipeline.impact import (EXPORT_NAME, MIN_CELL, NUMBERS, TABLE, estimate_impact, survey_items,
+                             write_impact_export, write_impact_table)
+from pipeline.resources import TeilhabeHome
+
+OWNERS = ["team:evaluation"]
+PREVIEW_COLUMNS = ("programme_id", "method", "item", "district_ags", "group", "estimate", "ci_low", "ci_high",
+                   "p_value", "n_baseline", "n_follow_up", "n_comparison_baseline", "n_comparison_follow_up",
+                   "indicative", "suppressed")
+PREVIEW_ROWS = 60
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A small markdown table (no tabulate dependency); pipes in text are escaped."""
+    def cell(value) -> str:
+        if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+            return ""
+        return (f"{value:.3f}" if isinstance(value, float) else str(value)).replace("|", "\\|")
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _preview(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "_keine Befragungsdaten / no survey responses_"
+    # The headline rows first: DiD pooled over the programme districts, all groups.
+    headline = (frame["method"] == "did") & (frame["district_ags"] == "ALL") & (frame["group"] == "ALL")
+    rows = pd.concat([frame[headline], frame[~headline]]).head(PREVIEW_ROWS)
+    return markdown_table(rows[list(PREVIEW_COLUMNS)].astype(object))
+
+
+@dg.asset(
+    deps=[dg.AssetKey("stg_survey")],
+    group_name="indicators",
+    pool="duckdb",
+    kinds={"duckdb", "python"},
+    owners=OWNERS,
+    description=(
+        "Wirkungsschätzung aus der Befragung: Vorher-nachher je Programm, Kreis und Gruppe (Welch-Intervalle) und "
+        "Differenz-von-Differenzen gegen die Vergleichskreise (Kreis-geclusterter Wild-Cluster-Bootstrap, WCR mit "
+        "Webb-Gewichten). Zellen unter 5 Personen nie veröffentlicht, unter 30 nur Hinweis; nur Befragungs-Items. / "
+        "Impact estimates from the survey: pre/post and difference-in-differences against the comparison "
+        "districts with a district-clustered wild cluster bootstrap; small cells withheld, survey items only."),
+)
+def impact_estimates(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
+    catalogue = home.catalogue()
+    with home.connect() as con:
+        frame = estimate_impact(con, catalogue)
+        write_impact_table(con, frame)
+    path = write_impact_export(frame, home.paths.exports)
+    context.log.info("%s rows in %s, %s", len(frame), TABLE, path)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": dg.MetadataValue.int(len(frame)),
+        "did_rows": dg.MetadataValue.int(int((frame["method"] == "did").sum())),
+        "suppressed": dg.MetadataValue.int(int(frame["suppressed"].sum())),
+        "indicative": dg.MetadataValue.int(int(frame["indicative"].sum())),
+        "csv": dg.MetadataValue.path(str(path)),
+        "preview": dg.MetadataValue.md(_preview(frame)),
+    })
+
+
+def _result(con, sql: str, params: list, what: str) -> dg.AssetCheckResult:
+    bad = con.execute(sql, params).df()
+    metadata = {"violations": dg.MetadataValue.int(len(bad)), "rule": what}
+    if len(bad):
+        metadata["sample"] = dg.MetadataValue.md(markdown_table(bad.head(20).astype(object)))
+    return dg.AssetCheckResult(passed=bad.empty, metadata=metadata)
+
+
+@dg.asset_check(asset=impact_estimates, pool="duckdb",
+                description="Keine veröffentlichte Zeile mit einer Zelle unter 5 Personen; zurückgehaltene Zeilen "
+                            "tragen keine Zahlen. / No published row has a cell below 5 persons.")
+def impact_small_cells_withheld(home: TeilhabeHome) -> dg.AssetCheckResult:
+    with home.connect(read_only=True) as con:
+        return _result(con, f"""
+            SELECT programme_id, method, item, district_ags, "group", n_baseline, n_follow_up,
+                   n_comparison_baseline, n_comparison_follow_up, suppressed, estimate
+            FROM {TABLE}
+            WHERE (NOT suppressed AND least(n_baseline, n_follow_up, coalesce(n_comparison_baseline, ?),
+                                            coalesce(n_comparison_follow_up, ?)) < ?)
+               OR (suppressed AND ({" OR ".join(f"{c} IS NOT NULL" for c in NUMBERS)}))
+            ORDER BY ALL""", [MIN_CELL, MIN_CELL, MIN_CELL],
+            f"published rows: every cell ≥ {MIN_CELL}; suppressed rows: no numbers")
+
+
+@dg.asset_check(asset=impact_estimates, pool="duckdb",
+                description="Nur Befragungs-Items haben eine Wirkungsschätzung, nie Outputzahlen (Veranstaltungen, "
+                            "Newsletter). / Only survey items, never output counts.")
+def impact_only_survey_items(home: TeilhabeHome) -> dg.AssetCheckResult:
+    with home.connect(read_only=True) as con:
+        return _result(con, f"""
+            SELECT DISTINCT item, method FROM {TABLE}
+            WHERE NOT list_contains(?, item) OR method NOT IN ('pre_post', 'did') ORDER BY ALL""",
+            [list(survey_items())], f"item ∈ {', '.join(survey_items())}; method ∈ pre_post, did")
+
+
+ASSETS = [impact_estimates]
+CHECKS = [impact_small_cells_withheld, impact_only_survey_items]
+__all__ = ["ASSETS", "CHECKS", "EXPORT_NAME", "impact_estimates"]
