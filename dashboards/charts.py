@@ -1,0 +1,423 @@
+"""The Plotly figures of the site and the slides. Each function takes published (privacy-checked)
+rows and returns a figure; none reads the warehouse or knows about pages.
+
+Hover texts are formatted in Python with the page's locale, so a German reader sees `1.234,5`
+everywhere, not only on the axes (which follow `layout.separators`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboards import i18n, privacy, style
+from dashboards.i18n import is_missing
+from pipeline.catalogue import Programme
+from pipeline.indicators.model import ALL, ALL_COMPARISON, Indicator
+from pipeline.partitions import quarter_bounds
+
+SURVEY_UNITS = ("score", "responses")
+
+
+def _fmt(value, lang: str, unit: str | None = None) -> str:
+    if unit == "eur":
+        return i18n.number(value, lang, 2 if value != int(value) else 0) + " EUR" if not is_missing(value) else "–"
+    return i18n.number(value, lang, 2 if unit == "score" else None)
+
+
+def _name(row, lang: str) -> str:
+    if row["district_ags"] == ALL:
+        return i18n.t(lang, "all_districts")
+    if row["district_ags"] == ALL_COMPARISON:
+        return i18n.t(lang, "comparison_districts")
+    return str(row["district_name"])
+
+
+def _label(row_or_indicator, lang: str) -> str:
+    return i18n.label(row_or_indicator, lang)
+
+
+# -- programme page: the cross-district comparison ------------------------------------------------
+
+def heatmap(totals: pd.DataFrame, lang: str, threshold: int) -> go.Figure | None:
+    """Indicators (rows) × districts (columns); colour = status, text = % of target and its sign."""
+    rows = totals[totals["target"].notna() & ~totals["comparison"]]
+    if rows.empty:
+        return None
+    indicators = list(dict.fromkeys(rows["indicator_id"]))
+    places = list(dict.fromkeys(rows["district_ags"]))
+    names = {r["district_ags"]: _name(r, lang) for _, r in rows.iterrows()}
+    codes = {s: n for n, s in enumerate(style.STATUS_ORDER)}
+    z, text, hover = [], [], []
+    for iid in indicators:
+        zr, tr, hr = [], [], []
+        for ags in places:
+            hit = rows[(rows["indicator_id"] == iid) & (rows["district_ags"] == ags)]
+            if hit.empty:
+                zr.append(None), tr.append(""), hr.append("")
+                continue
+            r = hit.iloc[0]
+            status = r["status"] if isinstance(r["status"], str) else None
+            sign = style.STATUS_STYLE[status][1]
+            if r["masked"]:
+                shown = privacy.masked_text(threshold)
+            elif is_missing(r["attainment_pct"]):  # a target of 0 has no percentage: show the count
+                shown = f"{_fmt(r['value'], lang, r['unit'])} / {_fmt(r['target'], lang, r['unit'])}"
+            else:
+                shown = i18n.percent(r["attainment_pct"], lang)
+            zr.append(codes[status])
+            tr.append(f"{sign} {shown}")
+            value = privacy.masked_text(threshold) if r["masked"] else _fmt(r["value"], lang, r["unit"])
+            hr.append(f"<b>{_label(r, lang)}</b><br>{names[ags]}<br>{i18n.t(lang, 'value')}: {value}"
+                      f"<br>{i18n.t(lang, 'target')}: {i18n.t(lang, r['direction'])} {_fmt(r['target'], lang, r['unit'])}"
+                      f"<br>{i18n.t(lang, 'status')}: {i18n.STATUS[lang][status]}")
+        z.append(zr), text.append(tr), hover.append(hr)
+    n = len(style.STATUS_ORDER)
+    scale = []
+    for code, status in enumerate(style.STATUS_ORDER):
+        colour = style.STATUS_STYLE[status][0]
+        scale += [[code / n, colour], [(code + 1) / n, colour]]
+    first = rows.drop_duplicates("indicator_id").set_index("indicator_id")
+    y = [style.wrap(_label(first.loc[i], lang), 34) for i in indicators]
+    x = [style.wrap(style.short_district(names[a]), 14) for a in places]
+    figure = go.Figure(go.Heatmap(
+        z=z, x=x, y=y, text=text, texttemplate="%{text}", textfont=dict(size=13, color="#000000"),
+        hovertext=hover, hoverinfo="text", colorscale=scale, zmin=0, zmax=n, showscale=False, xgap=3, ygap=3))
+    figure.update_layout(**style.layout(lang, height=max(260, 60 + 52 * len(indicators)),
+                                        margin=dict(l=10, r=10, t=70, b=10)))
+    figure.update_xaxes(side="top", automargin=True, fixedrange=True)
+    figure.update_yaxes(autorange="reversed", automargin=True, fixedrange=True)
+    return figure
+
+
+def _population(catalogue_districts: pd.DataFrame, programme: Programme, ags: str) -> float:
+    pop = catalogue_districts["population"]
+    if ags == ALL:
+        return float(pop.reindex(list(programme.districts)).sum())
+    if ags == ALL_COMPARISON:
+        return float(pop.reindex(list(programme.comparison_districts)).sum())
+    return float(pop.get(ags, float("nan")))
+
+
+def indicator_bars(totals: pd.DataFrame, indicator: Indicator, programme: Programme, districts: pd.DataFrame,
+                   lang: str, threshold: int) -> go.Figure | None:
+    """One bar per district with its target, switchable between absolute and per 10,000 inhabitants."""
+    rows = totals[totals["indicator_id"] == indicator.id]
+    keep_all = programme.target_level == "programme" or indicator.unit == "score"
+    if not keep_all:
+        rows = rows[~rows["district_ags"].isin([ALL, ALL_COMPARISON])]
+    if rows.empty:
+        return None
+    rows = rows.assign(name=[_name(r, lang) for _, r in rows.iterrows()])
+    x = [style.wrap(style.short_district(n), 14) for n in rows["name"]]
+    unit = indicator.unit
+    if unit == "score":
+        return _mean_bars(rows, x, indicator, lang, threshold)
+    population = [_population(districts, programme, a) for a in rows["district_ags"]]
+    views = {"abs": ("value", "target", i18n.UNIT[lang].get(unit, unit)),
+             "p10k": ("per_10k", None, i18n.t(lang, "per_10k"))}
+    if unit in SURVEY_UNITS:  # answers per inhabitant say nothing: no switch
+        del views["p10k"]
+    traces, visible = [], {v: [] for v in views}
+    for view, (column, _, axis_title) in views.items():
+        factor = [1.0 if view == "abs" else 10000 / p for p in population]
+        masked = rows["masked"].to_numpy()
+        colours = [style.COMPARISON_COLOUR if c else style.DISTRICT_COLOUR for c in rows["comparison"]]
+        values = rows[column].tolist()
+        hover = [f"<b>{n}</b><br>{_fmt(v, lang, unit if view == 'abs' else None)}"
+                 + (f" – {_fmt(h, lang, unit)} ({i18n.t(lang, 'value_high')})" if view == "abs" and not is_missing(h) and h != v else "")
+                 for n, v, h in zip(rows["name"], values, rows["value_high"])]
+        ranged = view == "abs" and rows["value_high"].notna().any()
+        texts = [_fmt(v, lang, unit if view == "abs" else None) if not m else "" for v, m in zip(values, masked)]
+        if ranged:  # "750–800": the whisker above the bar shows the upper end
+            texts = [f"{t}–{_fmt(h, lang, unit)}" if t and not is_missing(h) and h != v else t
+                     for t, v, h in zip(texts, values, rows["value_high"])]
+        traces.append((view, go.Bar(
+            x=x, y=[None if m else v for v, m in zip(values, masked)], marker=dict(color=colours),
+            name=i18n.t(lang, "value"), hovertext=hover, hoverinfo="text", showlegend=False,
+            text=texts, textposition="inside" if ranged else "outside", insidetextanchor="start",
+            textfont=dict(color="white") if ranged else None, cliponaxis=False,
+            error_y=_range_error(rows, factor) if ranged else None)))
+        if masked.any():
+            # Hidden counts: a hatched bar up to the threshold, labelled "< 5", never the value.
+            ceiling = [threshold * f if m else None for f, m in zip(factor, masked)]
+            label = [("< " + (str(threshold) if view == "abs" else i18n.number(threshold * f, lang, 2))) if m else ""
+                     for f, m in zip(factor, masked)]
+            traces.append((view, go.Bar(
+                x=x, y=ceiling, text=label, textposition="outside", cliponaxis=False, hovertext=label,
+                hoverinfo="text", name=privacy.masked_text(threshold), showlegend=False,
+                marker=dict(color="white", line=dict(color=style.MASKED_COLOUR, width=1),
+                            pattern=dict(shape="/", fgcolor=style.MASKED_COLOUR)))))
+        targets = rows["target"].astype(float)
+        if targets.notna().any():
+            ty = [t * f if not is_missing(t) else None for t, f in zip(targets, factor)]
+            traces.append((view, go.Scatter(
+                x=x, y=ty, mode="markers", name=i18n.t(lang, "target" if view == "abs" else "target_per_10k"),
+                marker=dict(symbol="line-ew", size=44, line=dict(width=3, color=style.TARGET_COLOUR)),
+                hovertext=[f"{i18n.t(lang, 'target')}: {i18n.t(lang, indicator.direction)} {_fmt(v, lang, unit if view == 'abs' else None)}"
+                           for v in ty], hoverinfo="text", showlegend=True)))
+    figure = go.Figure()
+    for n, (view, trace) in enumerate(traces):
+        trace.visible = view == "abs"
+        for key in visible:
+            visible[key].append(view == key)
+        figure.add_trace(trace)
+    title = _label(rows.iloc[0], lang)
+    figure.update_layout(**style.layout(lang, title=style.wrap(title, 70), height=400, barmode="overlay",
+                                        bargap=0.35))
+    if len(views) > 1:
+        figure.update_layout(updatemenus=[dict(
+                             type="buttons", direction="right", x=0, xanchor="left", y=1.0, yanchor="bottom",
+                             pad=dict(t=4, b=4), showactive=True, active=0,
+                             buttons=[dict(label=i18n.t(lang, "bar_absolute"), method="update",
+                                           args=[{"visible": visible["abs"]}, {"yaxis.title.text": views["abs"][2]}]),
+                                      dict(label=i18n.t(lang, "bar_per_10k"), method="update",
+                                           args=[{"visible": visible["p10k"]}, {"yaxis.title.text": views["p10k"][2]}])])])
+    figure.update_layout(margin=dict(l=60, r=20, t=100 if len(views) > 1 else 70, b=60))
+    figure.update_yaxes(**style.axis(title=dict(text=views["abs"][2]), rangemode="tozero"))
+    figure.update_xaxes(**style.axis())
+    return figure
+
+
+def _range_error(rows: pd.DataFrame, factor: list[float]) -> dict:
+    up = [(h - v) if not (is_missing(h) or is_missing(v)) else 0 for v, h in zip(rows["value"], rows["value_high"])]
+    return dict(type="data", symmetric=False, array=up, arrayminus=[0] * len(up), color=style.OKABE_ITO["black"])
+
+
+def _mean_bars(rows: pd.DataFrame, x: list[str], indicator: Indicator, lang: str, threshold: int) -> go.Figure:
+    """Survey means: a dot per district with its 95 % interval; comparison districts as ◇."""
+    figure = go.Figure()
+    for comparison, symbol, colour in ((False, "circle", style.DISTRICT_COLOUR),
+                                       (True, "diamond-open", style.COMPARISON_COLOUR)):
+        part = rows[rows["comparison"] == comparison]
+        if part.empty:
+            continue
+        xs = [style.wrap(style.short_district(n), 14) for n in part["name"]]
+        hover = [f"<b>{n}</b><br>{_fmt(v, lang, 'score')} [{_fmt(lo, lang, 'score')}; {_fmt(hi, lang, 'score')}]"
+                 f"<br>n = {privacy.masked_text(threshold) if m else i18n.number(k, lang)}"
+                 for n, v, lo, hi, k, m in zip(part["name"], part["value"], part["ci_low"], part["ci_high"],
+                                                part["n"], part["n_masked"])]
+        figure.add_trace(go.Scatter(
+            x=xs, y=part["value"], mode="markers", hovertext=hover, hoverinfo="text",
+            name=i18n.t(lang, "comparison_mark") if comparison else i18n.t(lang, "districts"),
+            marker=dict(symbol=symbol, size=12, color=colour, line=dict(width=2, color=colour)),
+            error_y=dict(type="data", symmetric=False, array=(part["ci_high"] - part["value"]).tolist(),
+                         arrayminus=(part["value"] - part["ci_low"]).tolist(), color=colour)))
+    figure.update_layout(**style.layout(lang, title=style.wrap(_label(rows.iloc[0], lang), 70), height=360))
+    figure.update_yaxes(**style.axis(range=[1, 5], title=dict(text=i18n.UNIT[lang]["score"])))
+    figure.update_xaxes(**style.axis(categoryorder="array", categoryarray=x))
+    return figure
+
+
+def cumulative(quarters: pd.DataFrame, totals: pd.DataFrame, indicator: Indicator, programme: Programme,
+               lang: str) -> go.Figure | None:
+    """Cumulative value per quarter against the pro-rata target (target × share of the period
+    elapsed at each quarter's end). Only for counts and sums of things, not persons: differences
+    of cumulative figures would reveal the hidden small counts."""
+    if indicator.definition.aggregate not in ("count", "sum") or indicator.unit in privacy.PERSON_UNITS:
+        return None
+    targets = totals[(totals["indicator_id"] == indicator.id) & totals["target"].notna()]
+    if targets.empty or indicator.direction != "at_least":
+        return None
+    series = quarters[(quarters["indicator_id"] == indicator.id) & quarters["district_ags"].isin(targets["district_ags"])]
+    axis_quarters = _programme_quarters(programme)
+    figure = go.Figure()
+    for n, (ags, part) in enumerate(series.groupby("district_ags", sort=False)):
+        by_quarter = part.set_index("period")["value"].reindex(axis_quarters).fillna(0).cumsum()
+        name = _name(part.iloc[0], lang)
+        figure.add_trace(go.Scatter(
+            x=axis_quarters, y=by_quarter.tolist(), mode="lines+markers", name=style.short_district(name),
+            line=dict(color=style.SEQUENCE[n % len(style.SEQUENCE)], width=2,
+                      dash=["solid", "dot", "dash", "longdash", "dashdot"][n // len(style.SEQUENCE) % 5]),
+            hovertext=[f"{name}<br>{q}: {_fmt(v, lang, indicator.unit)}" for q, v in by_quarter.items()],
+            hoverinfo="text"))
+    shares = [_elapsed(programme, q) for q in axis_quarters]
+    for target in sorted(set(targets["target"].astype(float))):
+        line = [target * s for s in shares]
+        figure.add_trace(go.Scatter(
+            x=axis_quarters, y=line, mode="lines", name=f"{i18n.t(lang, 'pro_rata')} ({_fmt(target, lang, indicator.unit)})",
+            line=dict(color=style.TARGET_COLOUR, width=3, dash="dash"),
+            hovertext=[f"{i18n.t(lang, 'pro_rata')} {q}: {_fmt(v, lang, indicator.unit)}" for q, v in zip(axis_quarters, line)],
+            hoverinfo="text"))
+    title = i18n.t(lang, "cumulative_title", label=_label(targets.iloc[0], lang))
+    figure.update_layout(**style.layout(lang, title=style.wrap(title, 70), height=400,
+                                        legend=dict(orientation="h", y=-0.18, x=0, xanchor="left", yanchor="top")))
+    figure.update_layout(margin=dict(l=60, r=20, t=80, b=110))
+    figure.update_yaxes(**style.axis(rangemode="tozero", title=dict(text=i18n.UNIT[lang].get(indicator.unit, indicator.unit))))
+    figure.update_xaxes(**style.axis(type="category"))
+    return figure
+
+
+def _programme_quarters(programme: Programme) -> list[str]:
+    quarters, day = [], programme.start
+    while day <= programme.end:
+        q = f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+        quarters.append(q)
+        day = quarter_bounds(q)[1] + dt.timedelta(days=1)
+    return quarters
+
+
+def _elapsed(programme: Programme, quarter: str) -> float:
+    reached = min(quarter_bounds(quarter)[1], programme.end)
+    return max(0.0, min(1.0, (reached - programme.start).days / max((programme.end - programme.start).days, 1)))
+
+
+def micro_funding(projects: pd.DataFrame, budget: float | None, cap: float | None, lang: str,
+                  cap_label: str | None = None, budget_label: str | None = None) -> go.Figure:
+    """Left: each project's grant against the cap per project. Right: the sum granted so far
+    against the fund."""
+    figure = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.1,
+                           subplot_titles=(cap_label or i18n.t(lang, "micro_cap"),
+                                           budget_label or i18n.t(lang, "micro_budget")))
+    ids = projects["project_id"].tolist()
+    amounts = projects["amount_eur"].astype(float).tolist()
+    over = [cap is not None and a > cap for a in amounts]
+    figure.add_trace(go.Bar(
+        x=ids, y=amounts, name=i18n.t(lang, "micro_projects"), showlegend=False,
+        marker=dict(color=[style.OKABE_ITO["vermillion"] if o else style.DISTRICT_COLOUR for o in over],
+                    pattern=dict(shape=["x" if o else "" for o in over], fgcolor="white")),
+        hovertext=[f"{p}: {_fmt(a, lang, 'eur')}" + (" ✗" if o else "") for p, a, o in zip(ids, amounts, over)],
+        hoverinfo="text"), row=1, col=1)
+    if cap is not None:
+        figure.add_trace(go.Scatter(x=ids, y=[cap] * len(ids), mode="lines", name=i18n.t(lang, "micro_cap"),
+                                    line=dict(color=style.TARGET_COLOUR, dash="dash", width=3),
+                                    hovertext=f"{i18n.t(lang, 'micro_cap')}: {_fmt(cap, lang, 'eur')}", hoverinfo="text"),
+                         row=1, col=1)
+    dates = [i18n.date(d, lang) for d in projects["approved_date"]]
+    running = pd.Series(amounts).cumsum().tolist()
+    figure.add_trace(go.Scatter(x=dates, y=running, mode="lines+markers", name=i18n.t(lang, "micro_granted"),
+                                line=dict(color=style.DISTRICT_COLOUR, width=3, shape="hv"),
+                                hovertext=[f"{d}: {_fmt(v, lang, 'eur')}" for d, v in zip(dates, running)],
+                                hoverinfo="text"), row=1, col=2)
+    if budget is not None:
+        figure.add_trace(go.Scatter(x=dates, y=[budget] * len(dates), mode="lines", name=i18n.t(lang, "micro_budget"),
+                                    line=dict(color=style.OKABE_ITO["vermillion"], dash="dash", width=3),
+                                    hovertext=f"{i18n.t(lang, 'micro_budget')}: {_fmt(budget, lang, 'eur')}",
+                                    hoverinfo="text"), row=1, col=2)
+    figure.update_layout(**style.layout(lang, title=i18n.t(lang, "micro_title"), height=420,
+                                        legend=dict(orientation="h", y=-0.25, x=0, xanchor="left", yanchor="top")))
+    figure.update_layout(margin=dict(l=60, r=20, t=90, b=110))
+    figure.update_yaxes(**style.axis(title=dict(text="EUR"), rangemode="tozero"))
+    figure.update_xaxes(**style.axis(type="category"))
+    return figure
+
+
+# -- district page: indicators over time ----------------------------------------------------------
+
+def timeline(quarters: pd.DataFrame, programme: Programme, lang: str, threshold: int) -> dict | None:
+    """Small multiples: one panel per indicator, one bar (or mean with interval) per quarter.
+
+    Built as a plain figure dict: with 20 panels, plotly's validating setters took most of the
+    site's build time, and the result is the same JSON."""
+    if quarters.empty:
+        return None
+    ids = list(dict.fromkeys(quarters["indicator_id"]))
+    cols = 3 if len(ids) > 4 else max(1, len(ids))
+    nrows = -(-len(ids) // cols)
+    first = quarters.drop_duplicates("indicator_id").set_index("indicator_id")
+    axis_quarters = _programme_quarters(programme)
+    height = 90 + 230 * nrows
+    hgap, vgap = 0.08, min(0.5 / nrows, 0.12)
+    width, tall = (1 - hgap * (cols - 1)) / cols, (1 - vgap * (nrows - 1)) / nrows
+    data, layout = [], style.layout(lang, height=height, barmode="overlay", showlegend=False,
+                                    margin=dict(l=50, r=20, t=60, b=40))
+    layout["template"] = {}
+    layout["annotations"] = []
+    for n, iid in enumerate(ids):
+        row, col = n // cols, n % cols
+        suffix = "" if n == 0 else str(n + 1)
+        x0, y1 = col * (width + hgap), 1 - row * (tall + vgap)
+        layout[f"xaxis{suffix}"] = style.axis(type="category", tickangle=-45, tickfont=dict(size=10),
+                                              domain=[x0, x0 + width], anchor=f"y{suffix}")
+        layout[f"yaxis{suffix}"] = style.axis(rangemode="tozero", domain=[y1 - tall, y1], anchor=f"x{suffix}")
+        layout["annotations"].append(dict(
+            text=style.wrap(_label(first.loc[iid], lang), 40), x=x0 + width / 2, y=y1, xref="paper", yref="paper",
+            xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=12)))
+        axes = dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}", showlegend=False, hoverinfo="text")
+        part = quarters[quarters["indicator_id"] == iid].set_index("period").reindex(axis_quarters)
+        unit = first.loc[iid, "unit"]
+        masked = part["masked"].fillna(False).astype(bool).tolist()
+        if unit == "score":
+            values = _plain(part["value"])
+            data.append(dict(type="scatter", x=axis_quarters, y=values, mode="markers",
+                             marker=dict(color=style.DISTRICT_COLOUR, size=9),
+                             error_y=dict(type="data", symmetric=False, array=_plain(part["ci_high"] - part["value"]),
+                                          arrayminus=_plain(part["value"] - part["ci_low"])),
+                             hovertext=[f"{q}: {_fmt(v, lang, 'score')}" for q, v in zip(axis_quarters, part["value"])],
+                             **axes))
+            continue
+        values = [None if m else v for v, m in zip(_plain(part["value"]), masked)]
+        data.append(dict(type="bar", x=axis_quarters, y=values, marker=dict(color=style.DISTRICT_COLOUR),
+                         hovertext=[f"{q}: {_fmt(v, lang, unit)}" if v is not None else q
+                                    for q, v in zip(axis_quarters, values)], **axes))
+        if any(masked):
+            hidden = privacy.masked_text(threshold)
+            data.append(dict(type="bar", x=axis_quarters, y=[threshold if m else None for m in masked],
+                             text=[hidden if m else "" for m in masked], textposition="outside", cliponaxis=False,
+                             hovertext=[f"{q}: {hidden}" if m else "" for q, m in zip(axis_quarters, masked)],
+                             marker=dict(color="white", line=dict(color=style.MASKED_COLOUR, width=1),
+                                         pattern=dict(shape="/", fgcolor=style.MASKED_COLOUR)), **axes))
+    return {"data": data, "layout": layout}
+
+
+def _plain(series: pd.Series) -> list:
+    """Floats for JSON, None where missing (json has no NaN)."""
+    return [None if is_missing(v) else float(v) for v in series.tolist()]
+
+
+# -- start page and quality page ------------------------------------------------------------------
+
+OVERVIEW_GROUPS = (("met", "achieved", ""), ("on_track", "on_track", "/"), ("missed", "behind", "x"))
+
+
+def status_overview(counts: pd.DataFrame, lang: str) -> go.Figure:
+    """Per programme (rows: programme, status group, n): targets met, on track, missed."""
+    figure = go.Figure()
+    for group, colour_of, pattern in OVERVIEW_GROUPS:
+        part = counts[counts["status"] == group]
+        if part.empty:
+            continue
+        colour, sign = style.STATUS_STYLE[colour_of]
+        name = i18n.STATUS_GROUP[lang][group]
+        figure.add_trace(go.Bar(
+            y=part["programme"], x=part["n"], orientation="h", name=f"{sign} {name}",
+            marker=dict(color=colour, pattern=dict(shape=pattern, bgcolor=colour, fgcolor="white", solidity=0.15)),
+            text=[f"{sign} {i18n.number(v, lang)}" for v in part["n"]], textposition="auto", textangle=0,
+            constraintext="none", textfont=dict(color="#000000"),
+            hovertext=[f"{p}: {i18n.number(v, lang)} {name}" for p, v in zip(part["programme"], part["n"])],
+            hoverinfo="text"))
+    figure.update_layout(**style.layout(lang, title=i18n.t(lang, "overview_chart"), barmode="stack",
+                                        height=160 + 60 * counts["programme"].nunique(),
+                                        legend=dict(orientation="h", y=1.0, x=0, xanchor="left", yanchor="bottom",
+                                                    traceorder="normal")))
+    figure.update_layout(margin=dict(l=10, r=20, t=90, b=50))
+    figure.update_xaxes(**style.axis(title=dict(text=i18n.t(lang, "targets"))))
+    figure.update_yaxes(**style.axis(autorange="reversed"))
+    return figure
+
+
+def rejections(frame: pd.DataFrame, names: dict[str, str], lang: str) -> go.Figure | None:
+    """Rejected rows per district, stacked by reason code (colour and pattern per reason)."""
+    if frame.empty:
+        return None
+    by = frame.assign(district=[names.get(a, a) if isinstance(a, str) else i18n.t(lang, "unassigned")
+                                for a in frame["district_ags"]])
+    by = by.groupby(["district", "reason_code"], as_index=False)["rows"].sum()
+    figure = go.Figure()
+    for n, code in enumerate(sorted(by["reason_code"].unique())):
+        part = by[by["reason_code"] == code]
+        label = i18n.REASON[lang].get(code, code)
+        figure.add_trace(go.Bar(
+            x=[style.wrap(style.short_district(d), 14) for d in part["district"]], y=part["rows"], name=label,
+            marker=dict(color=style.SEQUENCE[n % len(style.SEQUENCE)],
+                        pattern=dict(shape=style.PATTERNS[(n // len(style.SEQUENCE)) % len(style.PATTERNS)])),
+            hovertext=[f"{d}<br>{label} ({code}): {i18n.number(v, lang)}" for d, v in zip(part["district"], part["rows"])],
+            hoverinfo="text"))
+    figure.update_layout(**style.layout(lang, title=i18n.t(lang, "rejections_by_reason"), barmode="stack", height=460,
+                                        legend=dict(orientation="h", y=-0.3, x=0, xanchor="left", yanchor="top")))
+    figure.update_layout(margin=dict(l=60, r=20, t=60, b=150))
+    figure.update_yaxes(**style.axis(title=dict(text=i18n.t(lang, "rejected"))))
+    figure.update_xaxes(**style.axis())
+    return figure

@@ -1,0 +1,156 @@
+"""Everything the site shows, read once from the warehouse (read-only) into plain frames.
+
+Pages never see the connection and never see an exact small count: `values` has passed the
+"< 5" rule (privacy.py) before any page or chart is built from it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from dashboards import privacy
+from pipeline.catalogue import Catalogue, Programme
+from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, IndicatorCatalogue
+
+ADDITIVE = ("count", "sum")  # quarters add up to the total, districts to the ALL row
+
+
+@dataclass
+class SiteData:
+    catalogue: Catalogue
+    indicators: IndicatorCatalogue
+    threshold: int
+    values: pd.DataFrame            # indicator_values after the privacy rule
+    deliveries: pd.DataFrame        # delivery_log
+    rejections: pd.DataFrame        # rejections standing now
+    status: pd.DataFrame            # expected deliveries: on_time / late / missing / open
+    micro_projects: pd.DataFrame    # current, non-cancelled micro-projects (amounts only)
+    as_of: dt.date | None
+    reports: dict[tuple[str | None, str | None], str] = field(default_factory=dict)  # -> path under site/
+
+    # -- lookups pages use ------------------------------------------------------------------------
+
+    def programme_values(self, programme: Programme) -> pd.DataFrame:
+        return self.values[self.values["programme_id"] == programme.id]
+
+    def totals(self, programme: Programme) -> pd.DataFrame:
+        v = self.programme_values(programme)
+        return v[v["period"] == TOTAL]
+
+    def quarters(self, programme: Programme) -> pd.DataFrame:
+        v = self.programme_values(programme)
+        return v[v["period"] != TOTAL]
+
+    def latest_quarter(self, programme: Programme) -> str | None:
+        mine = self.deliveries[self.deliveries["district_ags"].isin(programme.districts)
+                               & (self.deliveries["status"] == "loaded")]
+        start, end = _quarter(programme.start), _quarter(programme.end)
+        quarters = [q for q in mine["quarter"].dropna() if start <= q <= end]
+        return max(quarters) if quarters else None
+
+    def programmes_of(self, ags: str) -> list[tuple[Programme, bool]]:
+        """(programme, is_comparison) for every programme the district belongs to."""
+        return [(p, ags in p.comparison_districts) for p in self.catalogue.programmes
+                if ags in p.districts or ags in p.comparison_districts]
+
+    def districts(self) -> list[str]:
+        from dashboards.pages import catalogue_districts
+        return catalogue_districts(self.catalogue)
+
+    def additive(self, indicator_id: str) -> bool:
+        return self.indicators.get(indicator_id).definition.aggregate in ADDITIVE
+
+
+def _quarter(day: dt.date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def read_values(con) -> pd.DataFrame:
+    frame = con.execute("SELECT * FROM indicator_values").df()
+    frame["comparison"] = frame["comparison"].astype(bool)
+    return frame
+
+
+def read_deliveries(con) -> pd.DataFrame:
+    return con.execute("""
+        SELECT receipt_id, file_name, received_at, district_ags, quarter, status, rows_read, accepted,
+               rejected, late, corrected, superseded_by
+        FROM delivery_log ORDER BY district_ags NULLS LAST, quarter NULLS LAST, received_at, file_name""").df()
+
+
+def read_rejections(con) -> pd.DataFrame:
+    return con.execute("""
+        SELECT district_ags, quarter, feed, reason_code, count(*) AS rows
+        FROM rejections GROUP BY ALL ORDER BY ALL""").df()
+
+
+def read_micro_projects(con) -> pd.DataFrame:
+    # Amounts and dates only: applicants are left out, the page compares sums with the fund.
+    return con.execute("""
+        SELECT district_ags, project_id, approved_date, amount_eur FROM cur_micro_projects
+        WHERE coalesce(status, 'approved') <> 'cancelled' ORDER BY district_ags, approved_date, project_id""").df()
+
+
+def reporting_date(con) -> dt.date | None:
+    """The warehouse's own "today": the day of the latest receipt. The site is then the same for the
+    same data, whatever the wall clock says."""
+    found = con.execute("SELECT max(received_at) FROM receipts").fetchone()[0]
+    return found.date() if found is not None else None
+
+
+def read_status(con, catalogue: Catalogue, as_of: dt.date | None) -> pd.DataFrame:
+    columns = ["district_ags", "quarter", "deadline", "first_received", "files", "status", "district_name"]
+    if as_of is None:
+        return pd.DataFrame(columns=columns)
+    from pipeline.deadlines import delivery_status
+    return delivery_status(con, catalogue, as_of)
+
+
+def suppress_secondary(values: pd.DataFrame, additive_ids: set[str], threshold: int) -> pd.DataFrame:
+    """A single hidden figure in a sum can be computed back from the total (total − the others).
+    Where exactly one quarter of a series, or one district of a programme, is hidden while its
+    total shows, the next smallest is hidden as well."""
+    out = values.copy()
+    persons = out["unit"].isin(privacy.PERSON_UNITS) & out["indicator_id"].isin(additive_ids)
+    quarters = persons & (out["period"] != TOTAL)
+    _hide_lonely(out, quarters, ["programme_id", "indicator_id", "comparison", "district_ags"])
+    districts = persons & ~out["district_ags"].isin([ALL, ALL_COMPARISON])
+    _hide_lonely(out, districts, ["programme_id", "indicator_id", "comparison", "period"])
+    return out
+
+
+def _hide_lonely(out: pd.DataFrame, rows: pd.Series, keys: list[str]) -> None:
+    for _, group in out[rows].groupby(keys, sort=False):
+        if group["masked"].sum() == 1 and len(group) > 1:
+            partner = group[~group["masked"]]["value"].astype(float).idxmin()
+            out.loc[partner, "masked"] = True
+            for column in ("value", *privacy.DERIVED):
+                out.loc[partner, column] = float("nan")
+
+
+def load(con, catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: int = privacy.DEFAULT_THRESHOLD,
+         as_of: dt.date | None = None) -> SiteData:
+    as_of = as_of or reporting_date(con)
+    additive = {i.id for i in indicators if i.definition.aggregate in ADDITIVE}
+    values = suppress_secondary(privacy.apply(read_values(con), threshold), additive, threshold)
+    return SiteData(catalogue=catalogue, indicators=indicators, threshold=threshold, values=values,
+                    deliveries=read_deliveries(con), rejections=read_rejections(con),
+                    status=read_status(con, catalogue, as_of), micro_projects=read_micro_projects(con),
+                    as_of=as_of)
+
+
+def report_links(reports_dir: Path, deliveries: pd.DataFrame) -> dict[tuple[str | None, str | None], Path]:
+    """(district, quarter) -> the delivery's quality report, where one was written."""
+    from pipeline.reports import report_path
+
+    found = {}
+    keys = deliveries[["district_ags", "quarter"]].drop_duplicates().itertuples(index=False)
+    for ags, quarter in keys:
+        ags, quarter = (None if pd.isna(ags) else ags), (None if pd.isna(quarter) else quarter)
+        path = report_path(reports_dir, ags, quarter)
+        if path.is_file():
+            found[(ags, quarter)] = path
+    return found

@@ -1,0 +1,186 @@
+"""The page shell: head, navigation, language switch, footer, tables and embedded figures.
+
+Every link is relative, so the site works from a USB stick or a folder opened in the browser
+(file://), and every page loads the one shared plotly.min.js from the site root.
+"""
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+
+import plotly.graph_objects as go
+
+from dashboards import i18n
+
+PLOTLY_JS = "plotly.min.js"
+CSS_FILE = "site.css"
+CONFIG = {"responsive": True, "displaylogo": False,
+          "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+          "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+CSS = """
+:root{--ink:#1b1b1b;--muted:#555;--line:#d0d0d0;--accent:#0072B2;--bg:#fafafa}
+*{box-sizing:border-box}
+body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);background:var(--bg);line-height:1.45}
+a{color:var(--accent)}
+.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem}
+header{background:#fff;border-bottom:3px solid var(--accent);padding:.6rem 1.5rem;display:flex;flex-wrap:wrap;align-items:center;gap:.4rem 1.5rem}
+header .brand{font-weight:700;font-size:1.1rem;color:var(--ink);text-decoration:none}
+nav ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.2rem 1rem}
+nav a{text-decoration:none;padding:.15rem 0}nav a[aria-current=page]{font-weight:700;border-bottom:2px solid var(--accent)}
+header .lang{margin-left:auto;font-size:.95rem}
+main{max-width:84rem;margin:0 auto;padding:1rem 1.5rem 3rem}
+h1{font-size:1.7rem;margin:.6rem 0 .3rem}h2{font-size:1.3rem;margin:2rem 0 .5rem;border-bottom:1px solid var(--line);padding-bottom:.2rem}
+h3{font-size:1.05rem;margin:1.2rem 0 .3rem}
+.lead{font-size:1.1rem;color:var(--muted);margin:.2rem 0 1rem}
+.note{color:var(--muted);font-size:.92rem}
+.chart{background:#fff;border:1px solid var(--line);border-radius:4px;margin:.6rem 0;min-height:200px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(34rem,1fr));gap:0 1rem}
+.grid>*{min-width:0;overflow:hidden}
+table{border-collapse:collapse;background:#fff;margin:.5rem 0 1rem;font-size:.93rem}
+th,td{border:1px solid var(--line);padding:.3rem .55rem;text-align:left;vertical-align:top}
+th{background:#eef3f8}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.wide{overflow-x:auto;max-width:100%}
+.chip{display:inline-block;padding:.05rem .45rem;border-radius:3px;color:#000;white-space:nowrap;border:1px solid rgba(0,0,0,.25)}
+.legend{display:flex;flex-wrap:wrap;gap:.4rem .8rem;margin:.3rem 0 .8rem;font-size:.92rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr));gap:1rem}
+.card{background:#fff;border:1px solid var(--line);border-radius:4px;padding:.8rem 1rem}
+.card h2{border:0;margin:.1rem 0 .4rem;font-size:1.15rem}
+.card dl{display:grid;grid-template-columns:max-content 1fr;gap:.15rem .8rem;margin:0}.card dt{color:var(--muted)}.card dd{margin:0}
+.verdict{font-weight:600}
+td.cell{text-align:center;white-space:nowrap;min-width:2.2rem;font-weight:700}td.cell a{color:#000;text-decoration:none;display:block}
+table.rate th{white-space:nowrap;font-size:.85rem}
+.masked{font-style:italic}
+footer{max-width:84rem;margin:0 auto;padding:1rem 1.5rem 2rem;color:var(--muted);font-size:.88rem;border-top:1px solid var(--line)}
+@media print{header nav,.lang{display:none}.chart{break-inside:avoid}}
+"""
+
+
+class Raw(str):
+    """HTML that is already safe (built here), inserted without escaping."""
+
+
+def esc(value) -> str:
+    return value if isinstance(value, Raw) else html.escape("" if value is None else str(value))
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a page sits: its path inside its language's root, and where that root is."""
+    lang: str
+    path: str              # e.g. "programm/lzz-1.html"
+    lang_prefix: str = ""  # "" for the default language, "en/" for the other one
+
+    @property
+    def up(self) -> str:
+        return "../" * (self.path.count("/") + self.lang_prefix.count("/"))
+
+    def href(self, path: str) -> str:
+        """A page of the same language."""
+        return "../" * self.path.count("/") + path
+
+    def asset(self, name: str) -> str:
+        """A file at the site root (plotly.min.js, site.css, reports/)."""
+        return self.up + name
+
+
+@dataclass
+class Body:
+    """What a page function produces: its title, HTML parts and whether it holds a map."""
+    title: str
+    parts: list[str] = field(default_factory=list)
+    has_map: bool = False
+    figures: int = 0
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+
+    def figure(self, figure: go.Figure | dict, div_id: str, label: str) -> None:
+        self.parts.append(figure_html(figure, div_id, label))
+        self.figures += 1
+
+
+def figure_html(figure: go.Figure | dict, div_id: str, label: str) -> str:
+    """A div and the one call that draws it, once the page is laid out (a chart drawn while its
+    grid is still being parsed would take the full width). `</` is escaped so no label can end
+    the script element."""
+    plain = figure if isinstance(figure, dict) else figure.to_plotly_json()
+    spec = json.dumps({"data": plain["data"], "layout": plain["layout"]},
+                      cls=_encoder(), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    spec = spec.replace("</", "<\\/")
+    config = json.dumps(CONFIG, separators=(",", ":"), sort_keys=True)
+    # The div carries the figure's height: on a window resize, responsive Plotly takes the
+    # container's height, and a div without one would squash the chart.
+    height = plain["layout"].get("height")
+    style = f' style="height:{int(height)}px"' if height else ""
+    return (f'<div id="{esc(div_id)}" class="chart" role="img" aria-label="{esc(label)}"{style}></div>\n'
+            f'<script>document.addEventListener("DOMContentLoaded",function(){{var s={spec};'
+            f'Plotly.newPlot("{esc(div_id)}",s.data,s.layout,{config});}});</script>')
+
+
+def _encoder():
+    from plotly.utils import PlotlyJSONEncoder
+    return PlotlyJSONEncoder
+
+
+def table(headers: list[str], rows: list[list], numeric: set[int] = frozenset(), cls: str = "") -> str:
+    head = "".join(f"<th scope='col'>{esc(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = "".join(f"<td class='n'>{esc(v)}</td>" if i in numeric else f"<td>{esc(v)}</td>"
+                        for i, v in enumerate(row))
+        body.append(f"<tr>{cells}</tr>")
+    return (f"<div class='wide'><table class='{cls}'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def chip(text: str, colour: str) -> Raw:
+    return Raw(f"<span class='chip' style='background:{colour}'>{esc(text)}</span>")
+
+
+NAV = (("index.html", "nav_start"), ("datenqualitaet.html", "nav_quality"), ("methoden.html", "nav_methods"))
+
+
+def page(place: Place, body: Body, programmes: list[tuple[str, str]], threshold: int, geo_stub: str | None) -> str:
+    """The full document. `programmes`: (path, short label) for the navigation."""
+    lang, t = place.lang, (lambda key, **kw: i18n.t(place.lang, key, **kw))
+    other = i18n.other(lang)
+    if place.lang_prefix:   # we are the other language: the default one sits one folder up
+        other_href = place.up + place.path
+    else:
+        other_href = f"{place.up}{other}/{place.path}"
+    links = [(place.href(NAV[0][0]), t(NAV[0][1]), place.path == NAV[0][0])]
+    links += [(place.href(path), name, place.path == path) for path, name in programmes]
+    links += [(place.href(path), t(key), place.path == path) for path, key in NAV[1:]]
+    nav = "".join(f"<li><a href='{esc(h)}'{' aria-current=page' if cur else ''}>{esc(n)}</a></li>"
+                  for h, n, cur in links)
+    scripts = ""
+    if geo_stub:  # before plotly.min.js: plotly must find the world topojson stubbed, not fetch it
+        scripts += f"<script>{geo_stub}</script>\n"
+    scripts += f"<script src='{esc(place.asset(PLOTLY_JS))}' charset='utf-8'></script>"
+    return f"""<!DOCTYPE html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{esc(body.title)} – {esc(t('site_title'))}</title>
+<link rel="stylesheet" href="{esc(place.asset(CSS_FILE))}">
+<link rel="alternate" hreflang="{other}" href="{esc(other_href)}">
+{scripts}
+</head>
+<body>
+<a class="skip" href="#main">{esc(t('skip'))}</a>
+<header>
+<a class="brand" href="{esc(place.href('index.html'))}">{esc(t('site_title'))}</a>
+<nav aria-label="{esc(t('nav_programmes'))}"><ul>{nav}</ul></nav>
+<a class="lang" href="{esc(other_href)}" hreflang="{other}" lang="{other}">{esc(t('other_lang'))}</a>
+</header>
+<main id="main">
+<h1>{esc(body.title)}</h1>
+{chr(10).join(body.parts)}
+</main>
+<footer>{esc(t('footer', threshold=threshold))}</footer>
+</body>
+</html>
+"""

@@ -1,0 +1,506 @@
+"""Page assembly: what each page of the site says and shows, in one language.
+
+Each function returns a `Body` (title, HTML parts, figures); layout.page() wraps it in the shell.
+Figures come from charts.py / geo.py, words from i18n.py, labels from the catalogue.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboards import charts, geo, i18n, privacy, style
+from dashboards.data import SiteData
+from dashboards.i18n import is_missing
+from dashboards.layout import Body, Place, Raw, chip, esc, table
+from pipeline.catalogue import Catalogue, Programme
+from pipeline.indicators.model import ALL
+
+MET, ON_TRACK, MISSED = ("achieved", "within"), ("on_track",), ("behind", "exceeded")
+
+
+# -- paths: the same in both languages, so the language switch only swaps the prefix --------------
+
+def programme_path(programme_id: str) -> str:
+    return f"programm/{programme_id}.html"
+
+
+def district_path(ags: str) -> str:
+    return f"kreis/{ags}.html"
+
+
+QUALITY_PATH = "datenqualitaet.html"
+METHODS_PATH = "methoden.html"
+START_PATH = "index.html"
+
+
+def all_paths(catalogue: Catalogue) -> list[str]:
+    """Every page of one language: start, programmes, districts, quality, methods."""
+    return ([START_PATH] + [programme_path(p.id) for p in catalogue.programmes]
+            + [district_path(a) for a in catalogue_districts(catalogue)] + [QUALITY_PATH, METHODS_PATH])
+
+
+def catalogue_districts(catalogue: Catalogue) -> list[str]:
+    """Every district of any programme, in catalogue order of first appearance."""
+    seen: dict[str, None] = {}
+    for p in catalogue.programmes:
+        for ags in (*p.districts, *p.comparison_districts):
+            seen.setdefault(ags)
+    return list(seen)
+
+
+# -- shared pieces ------------------------------------------------------------------------------
+
+def _t(lang: str, key: str, **kw) -> str:
+    return i18n.t(lang, key, **kw)
+
+
+def _name(programme: Programme, lang: str) -> str:
+    return programme.name_de if lang == "de" else programme.name_en
+
+
+def _district(data: SiteData, ags: str) -> str:
+    return data.catalogue.district_name(ags)
+
+
+def _target_rows(data: SiteData, programme: Programme) -> pd.DataFrame:
+    totals = data.totals(programme)
+    rows = totals[totals["target"].notna() & ~totals["comparison"]]
+    level_all = programme.target_level == "programme"
+    return rows[(rows["district_ags"] == ALL) == level_all]
+
+
+def verdict(data: SiteData, programme: Programme, lang: str) -> str:
+    """One line: targets met / on track / behind, and whether the programme is finished."""
+    rows = _target_rows(data, programme)
+    if rows.empty:
+        counted = _t(lang, "verdict_no_targets")
+    else:
+        status = rows["status"]
+        counted = _t(lang, "verdict_text", met=int(status.isin(MET).sum()), n=len(rows),
+                     on_track=int(status.isin(ON_TRACK).sum()), missed=int(status.isin(MISSED).sum()))
+    finished = data.as_of is not None and data.as_of >= programme.end
+    share = data.totals(programme)["elapsed_share"].dropna()
+    state = _t(lang, "verdict_finished") if finished else _t(
+        lang, "verdict_running", share=i18n.percent(float(share.iloc[0]) * 100 if len(share) else 0, lang))
+    return f"{state}: {counted}"
+
+
+def _district_links(place: Place, data: SiteData, districts) -> Raw:
+    return Raw(", ".join(f"<a href='{esc(place.href(district_path(a)))}'>{esc(_district(data, a))}</a>"
+                         for a in districts))
+
+
+def _value_text(row, lang: str, threshold: int) -> str:
+    if row["masked"]:
+        return privacy.masked_text(threshold)
+    text = charts._fmt(row["value"], lang, row["unit"])
+    if not is_missing(row["value_high"]) and row["value_high"] != row["value"]:
+        text += " – " + charts._fmt(row["value_high"], lang, row["unit"])
+    return text
+
+
+def _status_chip(status, lang: str) -> Raw:
+    status = status if isinstance(status, str) else None
+    colour, sign = style.STATUS_STYLE[status]
+    return chip(f"{sign} {i18n.STATUS[lang][status]}", colour) if status else Raw(esc(i18n.STATUS[lang][None]))
+
+
+def _status_legend(lang: str) -> str:
+    chips = [chip(f"{style.STATUS_STYLE[s][1]} {i18n.STATUS[lang][s]}", style.STATUS_STYLE[s][0])
+             for s in style.STATUS_ORDER]
+    return f"<div class='legend' aria-label='{esc(_t(lang, 'legend'))}'>{''.join(chips)}</div>"
+
+
+def _report_link(place: Place, data: SiteData, ags, quarter, text: str) -> Raw:
+    path = data.reports.get((ags, quarter))
+    if not path:
+        return Raw(esc(text))
+    return Raw(f"<a href='{esc(place.asset(path))}'>{esc(text)}</a>")
+
+
+def _masked_note(frame: pd.DataFrame, lang: str, threshold: int) -> str:
+    if frame["masked"].any() or frame["n_masked"].any():
+        return f"<p class='note masked'>{esc(_t(lang, 'masked_note', threshold=threshold))}</p>"
+    return ""
+
+
+# -- start page -----------------------------------------------------------------------------------
+
+def start_page(data: SiteData, place: Place) -> Body:
+    lang = place.lang
+    body = Body(title=_t(lang, "site_title"))
+    body.add(f"<p class='lead'>{esc(_t(lang, 'start_lead'))}</p>")
+    cards = []
+    for p in data.catalogue.programmes:
+        latest = data.latest_quarter(p) or _t(lang, "none_reported")
+        items = [(_t(lang, "funder"), esc(p.funder)), (_t(lang, "period"), esc(i18n.period(p.start, p.end, lang))),
+                 (_t(lang, "districts"), _district_links(place, data, p.districts))]
+        if p.comparison_districts:
+            items.append((_t(lang, "comparison_districts"), _district_links(place, data, p.comparison_districts)))
+        items += [(_t(lang, "latest_quarter"), esc(latest)),
+                  (_t(lang, "verdict"), f"<span class='verdict'>{esc(verdict(data, p, lang))}</span>")]
+        dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in items)
+        cards.append(f"<section class='card'><h2><a href='{esc(place.href(programme_path(p.id)))}'>"
+                     f"{esc(_name(p, lang))}</a></h2><dl>{dl}</dl></section>")
+    body.add(f"<div class='cards'>{''.join(cards)}</div>")
+    counts = []
+    for p in data.catalogue.programmes:
+        rows = _target_rows(data, p)
+        for group, members in (("met", MET), ("on_track", ON_TRACK), ("missed", MISSED)):
+            n = int(rows["status"].isin(members).sum())
+            if n:
+                counts.append((style.wrap(_short_name(p, lang), 28), group, n))
+    if counts:
+        frame = pd.DataFrame(counts, columns=["programme", "status", "n"])
+        body.figure(charts.status_overview(frame, lang), "fig-overview", _t(lang, "overview_chart"))
+    body.add(f"<h2>{esc(_t(lang, 'districts'))}</h2>")
+    rows = [[Raw(f"<a href='{esc(place.href(district_path(a)))}'>{esc(_district(data, a))}</a>"), a,
+             str(data.catalogue.districts.loc[a, "state"]) if a in data.catalogue.districts.index else "",
+             Raw(", ".join(f"<a href='{esc(place.href(programme_path(p.id)))}'>{esc(p.id)}</a>"
+                           + (f" ({esc(_t(lang, 'comparison_mark'))})" if cmp else "")
+                           for p, cmp in data.programmes_of(a)))]
+            for a in data.districts()]
+    body.add(table([_t(lang, "districts"), "AGS", _t(lang, "state"), _t(lang, "nav_programmes")], rows))
+    return body
+
+
+def _short_name(programme: Programme, lang: str) -> str:
+    name = _name(programme, lang)
+    return name if len(name) <= 60 else name.split(" – ")[0] + f" ({programme.id})"
+
+
+# -- programme page -------------------------------------------------------------------------------
+
+def programme_page(data: SiteData, programme: Programme, place: Place, features: list[dict] | None,
+                   geo_configured: bool) -> Body:
+    lang, threshold = place.lang, data.threshold
+    body = Body(title=_name(programme, lang))
+    totals, quarters = data.totals(programme), data.quarters(programme)
+    facts = [f"{esc(_t(lang, 'funder'))}: {esc(programme.funder)}",
+             f"{esc(_t(lang, 'period'))}: {esc(i18n.period(programme.start, programme.end, lang))}",
+             f"{esc(_t(lang, 'latest_quarter'))}: {esc(data.latest_quarter(programme) or _t(lang, 'none_reported'))}"]
+    body.add(f"<p class='lead'>{' · '.join(facts)}</p>")
+    body.add(f"<p><span class='verdict'>{esc(verdict(data, programme, lang))}</span></p>")
+    body.add(f"<p>{esc(_t(lang, 'districts'))}: {_district_links(place, data, programme.districts)}"
+             + (f"<br>{esc(_t(lang, 'comparison_districts'))}: "
+                f"{_district_links(place, data, programme.comparison_districts)}" if programme.comparison_districts else "")
+             + "</p>")
+
+    body.add(f"<h2>{esc(_t(lang, 'heatmap_title'))}</h2>")
+    if programme.target_level == "programme":
+        body.add(f"<p class='note'>{esc(_t(lang, 'target_level_programme'))}</p>")
+    heat = charts.heatmap(_heat_rows(totals, programme), lang, threshold)
+    if heat is None:
+        body.add(f"<p>{esc(_t(lang, 'no_targets_here'))}</p>")
+    else:
+        body.add(_status_legend(lang))
+        body.figure(heat, "fig-heatmap", _t(lang, "heatmap_title"))
+        body.add(f"<p class='note'>{esc(_t(lang, 'heatmap_note'))}</p>")
+
+    _map_section(body, data, programme, lang, features, geo_configured)
+
+    body.add(f"<h2>{esc(_t(lang, 'by_indicator'))}</h2>")
+    body.add(f"<p class='note'>{esc(_t(lang, 'switch_hint'))}</p>")
+    body.add(_masked_note(totals, lang, threshold))
+    survey, bars, progress = [], [], []
+    for indicator in data.indicators:
+        if not (totals["indicator_id"] == indicator.id).any():
+            continue
+        if indicator.unit in charts.SURVEY_UNITS:
+            survey.append(indicator)
+            continue
+        label = i18n.label(indicator, lang)
+        figure = charts.indicator_bars(totals, indicator, programme, data.catalogue.districts, lang, threshold)
+        if figure is not None:
+            bars.append(_figure_html(body, figure, f"fig-bars-{indicator.id}", label))
+        figure = charts.cumulative(quarters, _heat_rows(totals, programme), indicator, programme, lang)
+        if figure is not None:
+            progress.append(_figure_html(body, figure, f"fig-cum-{indicator.id}",
+                                         _t(lang, "cumulative_title", label=label)))
+    body.add(f"<div class='grid'>{''.join(bars)}</div>")
+    if progress:
+        body.add(f"<h2>{esc(_t(lang, 'progress_title'))}</h2>")
+        body.add(f"<p class='note'>{esc(_t(lang, 'progress_note'))}</p>")
+        body.add(f"<div class='grid'>{''.join(progress)}</div>")
+    _micro_section(body, data, programme, totals, lang)
+    if survey:
+        body.add(f"<h2>{esc(_t(lang, 'survey_title'))}</h2>")
+        body.add(f"<p class='note'>{esc(_t(lang, 'survey_note', threshold=threshold))}</p>")
+        parts = []
+        for indicator in survey:
+            figure = charts.indicator_bars(totals, indicator, programme, data.catalogue.districts, lang, threshold)
+            if figure is not None:
+                parts.append(_figure_html(body, figure, f"fig-bars-{indicator.id}", i18n.label(indicator, lang)))
+        body.add(f"<div class='grid'>{''.join(parts)}</div>")
+    return body
+
+
+def _heat_rows(totals: pd.DataFrame, programme: Programme) -> pd.DataFrame:
+    """District rows for district targets; the ALL row alone where targets are programme-wide."""
+    if programme.target_level == "programme":
+        return totals[totals["district_ags"] == ALL]
+    return totals[totals["district_ags"] != ALL]
+
+
+def _figure_html(body: Body, figure, div_id: str, label: str) -> str:
+    from dashboards.layout import figure_html
+    body.figures += 1
+    return figure_html(figure, div_id, label)
+
+
+def micro_inputs(data: SiteData, programme: Programme, totals: pd.DataFrame):
+    """Per district with a micro-project fund: (ags, projects, budget, cap, cap label). The fund is
+    the at-most target of a EUR sum over micro-projects, the cap a parameter named *_cap_eur."""
+    funds = [i for i in data.indicators if i.definition.feed == "micro_projects" and i.unit == "eur"
+             and i.applies_to(programme.id)]
+    caps = [p for n, p in data.indicators.parameters.items() if n.endswith("_cap_eur")]
+    out = []
+    for indicator in funds:
+        rows = totals[(totals["indicator_id"] == indicator.id) & (totals["district_ags"] != ALL)]
+        for row in rows.itertuples():
+            projects = data.micro_projects[data.micro_projects["district_ags"] == row.district_ags]
+            dates = pd.to_datetime(projects["approved_date"]).dt.date
+            projects = projects[(dates >= programme.start) & (dates <= programme.end)]
+            if projects.empty:
+                continue
+            budget = None if is_missing(row.target) else float(row.target)
+            cap = caps[0] if caps else None
+            out.append((row.district_ags, projects, budget, cap))
+    return out
+
+
+def _micro_section(body: Body, data: SiteData, programme: Programme, totals: pd.DataFrame, lang: str) -> None:
+    for ags, projects, budget, cap in micro_inputs(data, programme, totals):
+        body.add(f"<h2>{esc(_t(lang, 'micro_title'))} – {esc(_district(data, ags))}</h2>")
+        cap_label = (cap.label_de if lang == "de" else cap.label_en) if cap else None
+        figure = charts.micro_funding(projects, budget, cap.value if cap else None, lang, cap_label=cap_label)
+        body.figure(figure, f"fig-micro-{ags}", _t(lang, "micro_title"))
+
+
+def map_attainment(data: SiteData, programme: Programme) -> dict[str, float]:
+    """Mean attainment per district over its at-least targets, each capped at 100 %. A hidden
+    small count enters with its ceiling (threshold / target), never its exact value."""
+    rows = _target_rows(data, programme)
+    rows = rows[(rows["direction"] == "at_least") & (rows["district_ags"] != ALL)]
+    out = {}
+    for ags, part in rows.groupby("district_ags"):
+        ceiling = data.threshold / part["target"].astype(float) * 100
+        pct = part["attainment_pct"].astype(float).where(~part["masked"], ceiling).clip(upper=100)
+        if pct.notna().any():
+            out[ags] = round(float(pct.mean()), 1)
+    return out
+
+
+def _map_section(body: Body, data: SiteData, programme: Programme, lang: str, features, configured: bool) -> None:
+    body.add(f"<h2>{esc(_t(lang, 'map_title'))}</h2>")
+    if not configured:
+        body.add(f"<p class='note'>{esc(_t(lang, 'map_missing'))}</p>")
+        return
+    attainment = map_attainment(data, programme)
+    if not attainment:
+        body.add(f"<p class='note'>{esc(_t(lang, 'map_no_district_targets'))}</p>")
+        return
+    mine = [f for f in features or [] if f["id"] in set(programme.districts) | set(programme.comparison_districts)]
+    if not any(f["id"] in attainment for f in mine):
+        body.add(f"<p class='note'>{esc(_t(lang, 'map_no_features'))}</p>")
+        return
+    names = {f["id"]: _district(data, f["id"]) for f in mine}
+    figure = geo.choropleth(mine, attainment, names, lang, _t(lang, "map_metric"))
+    body.figure(figure, "fig-map", _t(lang, "map_title"))
+    body.has_map = True
+
+
+# -- district page --------------------------------------------------------------------------------
+
+def district_page(data: SiteData, ags: str, place: Place) -> Body:
+    lang, threshold = place.lang, data.threshold
+    name = _district(data, ags)
+    body = Body(title=name)
+    info = data.catalogue.districts.loc[ags] if ags in data.catalogue.districts.index else None
+    if info is not None:
+        body.add(f"<p class='lead'>{esc(_t(lang, 'district_lead', state=info['state'], population=i18n.number(info['population'], lang)))}"
+                 f" · AGS {esc(ags)}</p>")
+    memberships = data.programmes_of(ags)
+    links = ", ".join(f"<a href='{esc(place.href(programme_path(p.id)))}'>{esc(_name(p, lang))}</a>"
+                      + (f" ({esc(_t(lang, 'comparison_mark'))})" if cmp else "") for p, cmp in memberships)
+    body.add(f"<p>{esc(_t(lang, 'member_of'))}: {links}</p>")
+    if memberships and all(cmp for _, cmp in memberships):
+        body.add(f"<p class='note'>{esc(_t(lang, 'comparison_only'))}</p>")
+    for programme, _ in memberships:
+        values = data.programme_values(programme)
+        mine = values[values["district_ags"] == ags]
+        if mine.empty:
+            continue
+        short = _short_name(programme, lang)
+        body.add(f"<h2>{esc(_t(lang, 'totals_table', programme=short))}</h2>")
+        body.add(_masked_note(mine, lang, threshold))
+        body.add(_totals_table(mine[mine["period"] == "total"], lang, threshold))
+        quarters = mine[mine["period"] != "total"]
+        for part, suffix in ((quarters[~quarters["unit"].isin(charts.SURVEY_UNITS)], ""),
+                             (quarters[quarters["unit"].isin(charts.SURVEY_UNITS)], "-survey")):
+            figure = charts.timeline(part, programme, lang, threshold)
+            if figure is not None:
+                title = _t(lang, "over_time", programme=short) + (f" – {_t(lang, 'survey_title')}" if suffix else "")
+                body.add(f"<h3>{esc(title)}</h3>")
+                body.figure(figure, f"fig-timeline-{programme.id}{suffix}", title)
+    body.add(f"<h2>{esc(_t(lang, 'deliveries'))}</h2>")
+    body.add(_deliveries_table(data, ags, place))
+    return body
+
+
+def _totals_table(rows: pd.DataFrame, lang: str, threshold: int) -> str:
+    out = []
+    for _, r in rows.iterrows():
+        target = "" if is_missing(r["target"]) else f"{i18n.t(lang, r['direction'])} {charts._fmt(r['target'], lang, r['unit'])}"
+        attainment = ("" if is_missing(r["target"]) else
+                      privacy.masked_text(threshold) if r["masked"] else i18n.percent(r["attainment_pct"], lang))
+        per_10k = privacy.masked_text(threshold) if r["masked"] else (
+            "" if is_missing(r["per_10k"]) else i18n.number(r["per_10k"], lang, 2))
+        method = i18n.METHOD[lang].get(r["method"], "") if isinstance(r["method"], str) else ""
+        out.append([i18n.label(r, lang), _value_text(r, lang, threshold), target, attainment,
+                    _status_chip(r["status"], lang) if not is_missing(r["target"]) else "", per_10k, method])
+    headers = [_t(lang, "indicator"), _t(lang, "value"), _t(lang, "target"), _t(lang, "attainment"),
+               _t(lang, "status"), _t(lang, "per_10k"), "Methode" if lang == "de" else "Method"]
+    return table(headers, out, numeric={1, 3, 5})
+
+
+def _deliveries_table(data: SiteData, ags: str, place: Place) -> str:
+    lang = place.lang
+    rows = data.deliveries[data.deliveries["district_ags"] == ags]
+    if rows.empty:
+        return f"<p>{esc(_t(lang, 'no_deliveries'))}</p>"
+    out = []
+    for r in rows.itertuples():
+        status = ("zurückgestellt" if lang == "de" else "set aside") if r.status == "set_aside" else (
+            ("ersetzt" if lang == "de" else "replaced") if isinstance(r.superseded_by, str) and r.superseded_by else "")
+        out.append([r.quarter, r.file_name, i18n.date(r.received_at, lang), i18n.number(r.rows_read, lang),
+                    i18n.number(r.accepted, lang), i18n.number(r.rejected, lang), i18n.number(r.late, lang),
+                    i18n.number(r.corrected, lang), status,
+                    _report_link(place, data, ags, r.quarter, _t(lang, "open_report"))])
+    headers = [_t(lang, k) for k in ("quarter", "file", "received", "rows_read", "accepted", "rejected", "late",
+                                     "corrected", "status", "report")]
+    return table(headers, out, numeric={3, 4, 5, 6, 7})
+
+
+# -- data quality ---------------------------------------------------------------------------------
+
+def quality_page(data: SiteData, place: Place) -> Body:
+    lang = place.lang
+    body = Body(title=_t(lang, "nav_quality"))
+    body.add(f"<p class='lead'>{esc(_t(lang, 'quality_lead'))}</p>")
+    status = data.status
+    if len(status):
+        counts = status["status"].value_counts()
+        body.add(f"<p><b>{esc(_t(lang, 'reporting_rate_value', on_time=int(counts.get('on_time', 0)), late=int(counts.get('late', 0)), missing=int(counts.get('missing', 0)), n=len(status)))}</b></p>")
+    legend = "".join(chip(f"{style.DELIVERY_STYLE[s][1]} {i18n.DELIVERY_STATUS[lang][s]}", style.DELIVERY_STYLE[s][0])
+                     for s in ("on_time", "late", "missing", "open"))
+    body.add(f"<h2>{esc(_t(lang, 'reporting_rate'))}</h2><div class='legend'>{legend}</div>")
+    for programme in data.catalogue.programmes:
+        body.add(f"<h3>{esc(_name(programme, lang))}</h3>")
+        body.add(_rate_table(data, programme, place))
+    body.add(f"<h2>{esc(_t(lang, 'rejections_by_reason'))}</h2>")
+    names = {a: _district(data, a) for a in data.rejections["district_ags"].dropna().unique()}
+    body.add(f"<p class='note'>{esc(_t(lang, 'rejections_note'))}</p>")
+    figure = charts.rejections(data.rejections, names, lang)
+    if figure is None:
+        body.add(f"<p>{esc(_t(lang, 'no_rejections'))}</p>")
+    else:
+        body.figure(figure, "fig-rejections", _t(lang, "rejections_by_reason"))
+        body.add(f"<h3>{esc(_t(lang, 'rejections_table'))}</h3>")
+        body.add(_rejections_table(data, place))
+    if (None, None) in data.reports:
+        body.add(f"<p>{_report_link(place, data, None, None, _t(lang, 'unassigned_report'))}</p>")
+    return body
+
+
+def _programme_quarters(programme: Programme) -> list[str]:
+    return charts._programme_quarters(programme)
+
+
+def _rate_table(data: SiteData, programme: Programme, place: Place) -> str:
+    lang = place.lang
+    quarters = _programme_quarters(programme)
+    status = data.status[data.status["district_ags"].isin(programme.districts)]
+    lookup = {(r.district_ags, r.quarter): r.status for r in status.itertuples()}
+    head = "".join(f"<th scope='col'>{esc(q)}</th>" for q in quarters)
+    body = []
+    for ags in programme.districts:
+        cells = []
+        for q in quarters:
+            state = lookup.get((ags, q))
+            if state is None:
+                cells.append("<td class='cell'>·</td>")
+                continue
+            colour, sign = style.DELIVERY_STYLE.get(state, (style.LIGHT_GREY, "?"))
+            word = i18n.DELIVERY_STATUS[lang].get(state, state)
+            link = _report_link(place, data, ags, q, sign)
+            cells.append(f"<td class='cell' style='background:{colour}' title='{esc(_district(data, ags))} {esc(q)}: "
+                         f"{esc(word)}' aria-label='{esc(word)}'>{link}</td>")
+        name = f"<a href='{esc(place.href(district_path(ags)))}'>{esc(_district(data, ags))}</a>"
+        body.append(f"<tr><th scope='row'>{name}</th>{''.join(cells)}</tr>")
+    return (f"<div class='wide'><table class='rate'><thead><tr><th>{esc(_t(lang, 'districts'))}</th>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _rejections_table(data: SiteData, place: Place) -> str:
+    lang = place.lang
+    rows = []
+    for r in data.rejections.itertuples():
+        ags = r.district_ags if isinstance(r.district_ags, str) else None
+        quarter = r.quarter if isinstance(r.quarter, str) else None
+        rows.append([_district(data, ags) if ags else "–", quarter or "–", r.feed if isinstance(r.feed, str) else "–",
+                     f"{i18n.REASON[lang].get(r.reason_code, r.reason_code)} ({r.reason_code})",
+                     i18n.number(r.rows, lang), _report_link(place, data, ags, quarter, _t(lang, "open_report"))])
+    headers = [_t(lang, "districts"), _t(lang, "quarter"), "Lieferart" if lang == "de" else "Feed",
+               _t(lang, "reason"), _t(lang, "count"), _t(lang, "report")]
+    return table(headers, rows, numeric={4})
+
+
+# -- methods --------------------------------------------------------------------------------------
+
+def methods_page(data: SiteData, place: Place, geo_name: str | None) -> Body:
+    lang = place.lang
+    body = Body(title=_t(lang, "nav_methods"))
+    body.add(f"<p class='lead'>{esc(_t(lang, 'methods_lead'))}</p>")
+    body.add(f"<h2>{esc(_t(lang, 'nav_methods'))}: {esc(_t(lang, 'indicator'))}</h2>")
+    programmes = {p.id: _name(p, lang) for p in data.catalogue.programmes}
+    for indicator in data.indicators:
+        facts = [(_t(lang, "definition"), getattr(indicator, f"description_{lang}")),
+                 (_t(lang, "unit"), i18n.UNIT[lang].get(indicator.unit, indicator.unit))]
+        if indicator.direction:
+            target = "–" if indicator.target is None else charts._fmt(indicator.target, lang, indicator.unit)
+            facts.append((_t(lang, "default_target"), f"{_t(lang, indicator.direction)} {target}"))
+        else:
+            facts.append((_t(lang, "default_target"), _t(lang, "no_target")))
+        if indicator.overrides:
+            facts.append((_t(lang, "overrides"), "; ".join(
+                f"{o.programme}{' / ' + _district(data, o.district) if o.district else ''}: "
+                f"{'–' if o.target is None else charts._fmt(o.target, lang, indicator.unit)}" for o in indicator.overrides)))
+        where = ", ".join(programmes.get(p, p) for p in indicator.programmes) or _t(lang, "all_programmes")
+        if indicator.districts:
+            where += " – " + ", ".join(_district(data, a) for a in indicator.districts)
+        facts.append((_t(lang, "applies_to"), where))
+        for ref in indicator.references:
+            facts.append((_t(lang, "references"), f"{ref.framework}: „{ref.item}“" if lang == "de"
+                          else f"{ref.framework}: “{ref.item}”"))
+        dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
+        body.add(f"<section class='card' style='margin:.6rem 0'><h3 id='{esc(indicator.id)}'>"
+                 f"{esc(i18n.label(indicator, lang))} <code>{esc(indicator.id)}</code></h3><dl>{dl}</dl></section>")
+    body.add(f"<h2>{esc(_t(lang, 'reach_method'))}</h2><p>{esc(_t(lang, 'reach_method_text'))}</p>")
+    body.add(f"<h2>{esc(_t(lang, 'status_rules'))}</h2><p>{esc(_t(lang, 'status_rules_text'))}</p>")
+    body.add(f"<h2>{esc(_t(lang, 'privacy_rules'))}</h2><p>{esc(_t(lang, 'privacy_rules_text', threshold=data.threshold))}</p>")
+    if data.indicators.parameters:
+        body.add(f"<h2>{esc(_t(lang, 'parameters'))}</h2>")
+        body.add(table([_t(lang, "parameters"), _t(lang, "value"), _t(lang, "references")],
+                       [[p.label_de if lang == "de" else p.label_en, i18n.number(p.value, lang), p.source]
+                        for p in data.indicators.parameters.values()], numeric={1}))
+    body.add(f"<h2>{esc(_t(lang, 'sources'))}</h2><ul>")
+    districts = data.catalogue.districts
+    for source, group in districts.groupby("population_source", sort=False):
+        dates = sorted(set(str(d) for d in group.get("population_date", pd.Series(dtype=str)) if d))
+        when = ", ".join(i18n.date(d, lang) for d in dates) or "–"
+        body.add(f"<li>{esc(_t(lang, 'source_population', source=source, date=when))}</li>")
+    body.add(f"<li>{esc(_t(lang, 'source_deliveries'))}</li>")
+    body.add(f"<li>{esc(_t(lang, 'source_geo', name=geo_name) if geo_name else _t(lang, 'source_geo_none'))}</li>")
+    sources = "; ".join(f"{p.id}: {p.source}" for p in data.catalogue.programmes if p.source)
+    body.add(f"<li>{esc(_t(lang, 'programme_sources', sources=sources))}</li></ul>")
+    return body

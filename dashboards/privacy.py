@@ -1,0 +1,57 @@
+"""The "< 5" rule: on published pages and slides, no count of persons below the threshold.
+
+A small count of persons in a rural district can point at individuals ("the 3 people advised in
+Prignitz in Q1"), so published pages show it as "< 5". Everything derived from such a count that
+would let a reader compute it back (value per 10,000 inhabitants, % of target, the upper end of a
+range) is hidden with it. A survey mean from fewer answers than the threshold is hidden too, with
+its confidence interval. The evaluators' exports (pipeline/exports.py) are not touched: they keep
+the exact values.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboards.i18n import is_missing
+
+DEFAULT_THRESHOLD = 5
+# Units whose value counts persons: persons reached, clients advised (mostly individuals) and
+# survey responses (one questionnaire, one person).
+PERSON_UNITS = frozenset({"persons", "clients", "responses"})
+# Units whose `n` counts persons: survey means, n = answers.
+PERSON_N_UNITS = frozenset({"score", "responses"})
+# What goes with a hidden value.
+DERIVED = ("value_high", "per_10k", "attainment_pct")
+
+
+def is_small(value, threshold: int = DEFAULT_THRESHOLD) -> bool:
+    """Below the threshold, zero included: the rule says any count below it."""
+    return not is_missing(value) and float(value) < threshold
+
+
+def masked_text(threshold: int = DEFAULT_THRESHOLD) -> str:
+    return f"< {threshold}"
+
+
+def apply(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """A copy of indicator values fit for publishing: column `masked` marks rows whose value is
+    a small count of persons, `n_masked` rows whose case number is; hidden figures become NaN."""
+    out = frame.copy()
+    persons = out["unit"].isin(PERSON_UNITS)
+    out["masked"] = persons & (out["value"].astype("float64") < threshold).fillna(False)
+    small_n = out["n"].astype("float64") < threshold
+    out["n_masked"] = out["unit"].isin(PERSON_N_UNITS) & small_n.fillna(False)
+    for column in ("value", *DERIVED):
+        out[column] = out[column].astype("float64").mask(out["masked"])
+    # A mean over fewer answers than the threshold is not published either.
+    means = out["n_masked"] & ~out["unit"].isin(PERSON_UNITS)
+    for column in ("value", "ci_low", "ci_high", "attainment_pct"):
+        out[column] = out[column].astype("float64").mask(means)
+    out["n"] = out["n"].astype("float64").mask(out["n_masked"])
+    return out
+
+
+def count_text(value, unit: str, threshold: int, fmt) -> str:
+    """One figure for a page: `fmt(value)` or "< 5" when it is a small count of persons."""
+    if unit in PERSON_UNITS and is_small(value, threshold):
+        return masked_text(threshold)
+    return fmt(value)
