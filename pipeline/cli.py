@@ -22,6 +22,7 @@ TEXT = {
         "serve_help": "Dagster-Webserver und -Daemon für den Betrieb starten: Zeitplan und Posteingang-Sensor laufen.",
         "port_help": "Port (Standard 3000)",
         "host_help": "Adresse (Standard 127.0.0.1, nur lokal erreichbar)",
+        "slides_help": "Vergleichsgrafiken als PNG und eine PDF-Mappe für die Konferenz exportieren (braucht Chromium).",
         "serving": "Dagster läuft: http://{host}:{port} (Webserver und Daemon; Strg+C beendet)",
         "home_help": "Arbeitsordner (Posteingang, Datenbank, Exporte); sonst TEILHABE_HOME oder ./teilhabe-home",
         "files_help": "Lieferdateien (.csv oder .xlsx)",
@@ -53,6 +54,7 @@ TEXT = {
         "serve_help": "Start the Dagster webserver and daemon for operation: the schedule and the inbox sensor run.",
         "port_help": "port (default 3000)",
         "host_help": "address (default 127.0.0.1, local only)",
+        "slides_help": "Export the comparison charts as PNG and one PDF pack for the conference (needs Chromium).",
         "serving": "Dagster is running: http://{host}:{port} (webserver and daemon; Ctrl+C stops)",
         "home_help": "home folder (inbox, warehouse, exports); else TEILHABE_HOME or ./teilhabe-home",
         "files_help": "delivery files (.csv or .xlsx)",
@@ -101,7 +103,7 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     check = sub.add_parser("check", help=t["check_help"], description=t["check_help"])
     check.add_argument("files", nargs="*", help=t["files_help"])
     check.add_argument("--home", help=t["home_help"])
-    for name in ("run", "demo", "ui", "serve"):
+    for name in ("run", "demo", "ui", "serve", "slides"):
         cmd = sub.add_parser(name, help=t[f"{name}_help"], description=t[f"{name}_help"])
         cmd.add_argument("--home", help=t["home_help"])
         if name in ("ui", "serve"):
@@ -200,7 +202,7 @@ def _print_results(home: Home, t) -> None:
     print(t["results"])
     for path in [home.exports / "rejections.csv", home.exports / "delivery_log.csv", home.reports,
                  home.exports / "indicators.csv", home.exports / "indicators.xlsx", home.exports / "impact.csv",
-                 home.site / "index.html"]:
+                 home.site / "index.html", home.site / "en" / "index.html"]:
         if path.exists():
             print(f"  {path}")
 
@@ -266,6 +268,12 @@ def cmd_serve(args, t) -> int:
     return EXIT_OK if stopping or not failed else EXIT_REJECTED
 
 
+def cmd_slides(args, t) -> int:
+    from dashboards.slides import run_cli
+
+    return run_cli(Home.resolve(args.home).ensure(), lang=args.lang)
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipeline.catalogue import CatalogueError
 
@@ -274,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(lang).parse_args(argv)
     t = TEXT[args.lang]
     try:
-        commands = {"check": cmd_check, "run": cmd_run, "demo": cmd_demo, "ui": cmd_ui, "serve": cmd_serve}
+        commands = {"check": cmd_check, "run": cmd_run, "demo": cmd_demo, "ui": cmd_ui, "serve": cmd_serve,
+                    "slides": cmd_slides}
         return commands[args.command](args, t)
     except CatalogueError as exc:
         print(t["catalogue_error"], file=sys.stderr)

@@ -3,7 +3,7 @@ import os
 
 import dagster as dg
 
-from assets import indicators, ingest, quality
+from assets import impact, indicators, ingest, publish, quality
 from pipeline.home import DEFAULT_HOME
 from pipeline.jobs import alles_neu_berechnen, quartal_verarbeiten
 from pipeline.resources import TeilhabeHome
@@ -11,8 +11,8 @@ from pipeline.schedules import quartalslauf
 from pipeline.sensors import posteingang
 
 defs = dg.Definitions(
-    assets=[*ingest.ASSETS, *quality.ASSETS, *indicators.ASSETS],
-    asset_checks=[*quality.CHECKS, *indicators.CHECKS],
+    assets=[*ingest.ASSETS, *quality.ASSETS, *indicators.ASSETS, *impact.ASSETS, *publish.ASSETS],
+    asset_checks=[*quality.CHECKS, *indicators.CHECKS, *impact.CHECKS, *publish.CHECKS],
     jobs=[quartal_verarbeiten, alles_neu_berechnen],
     schedules=[quartalslauf],
     sensors=[posteingang],

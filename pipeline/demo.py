@@ -471,20 +471,21 @@ def _micro_projects_by_slot(catalogue: Catalogue, offices: dict[str, Office],
 
 def _micro_projects(rng: np.random.Generator, office: Office, start: dt.date, end: dt.date,
                     projects: int, volunteers: int, newcomers_low: int, newcomers_high: int) -> list[dict]:
-    """The fund's projects: `projects` regular ones matching the seed's totals, one withdrawn, one over the cap."""
+    """The fund's projects: `projects` funded ones matching the seed's totals (one of them over the
+    cap, a compliance finding) and one withdrawn."""
     lows = rng.multinomial(newcomers_low - 30 * projects, np.full(projects, 1 / projects)) + 30
     # A few projects could only estimate their reach and report a range; the spans add up.
     spans = np.zeros(projects, dtype=int)
     spans[rng.choice(projects, size=5, replace=False)] = (newcomers_high - newcomers_low) // 5
     helpers = rng.multinomial(volunteers - 2 * projects, np.full(projects, 1 / projects)) + 2
-    # Eleven modest grants plus one at exactly the cap; with the over-cap grant below, the fund
-    # stays within 10,000 EUR whatever the draw (11 x 690 + 1,000 + 1,350 = 9,940).
-    amounts = [float(a) for a in np.round(rng.uniform(380, 690, projects - 1) * 2) / 2] + [1000.0]
-    days = _random_days(rng, start + dt.timedelta(days=60), end - dt.timedelta(days=60), projects + 2)
+    # Modest grants plus one above the 1,000 EUR cap; the fund stays within 10,000 EUR whatever
+    # the draw (11 x 690 + 1,350 = 8,940).
+    amounts = [float(a) for a in np.round(rng.uniform(380, 690, projects - 1) * 2) / 2] + [1350.0]
+    days = _random_days(rng, start + dt.timedelta(days=60), end - dt.timedelta(days=60), projects + 1)
     applicants = rng.permutation(MICRO_APPLICANTS)
-    categories = rng.choice(("travel", "fees", "rooms", "materials", "other"), size=projects + 2,
+    categories = rng.choice(("travel", "fees", "rooms", "materials", "other"), size=projects + 1,
                             p=(0.15, 0.3, 0.15, 0.3, 0.1))
-    order = rng.permutation(projects + 2)  # which date goes to which project
+    order = rng.permutation(projects + 1)  # which date goes to which project
     rows, ranges = [], 0
     for i in range(projects):
         reached: int | str = int(lows[i])
@@ -492,7 +493,6 @@ def _micro_projects(rng: np.random.Generator, office: Office, start: dt.date, en
             reached, ranges = _range_text(int(lows[i]), int(lows[i] + spans[i]), ranges), ranges + 1
         rows.append({"amount_eur": amounts[i], "volunteers": int(helpers[i]), "newcomers_reached": reached})
     rows.append({"amount_eur": 640.0, "volunteers": 4, "newcomers_reached": 40, "status": "cancelled"})
-    rows.append({"amount_eur": 1350.0, "status": "approved"})  # over the cap: a compliance finding
     for row, slot in zip(rows, order):
         day = days[slot]
         row.update(approved_date=day, applicant=str(applicants[slot]), cost_category=str(categories[slot]))
