@@ -69,20 +69,28 @@ def impact_estimates(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
     })
 
 
-def _result(con, sql: str, params: list, what: str) -> dg.AssetCheckResult:
+def _result(con, name: str, sql: str, params: list, what: str) -> dg.AssetCheckResult:
     bad = con.execute(sql, params).df()
     metadata = {"violations": dg.MetadataValue.int(len(bad)), "rule": what}
     if len(bad):
         metadata["sample"] = dg.MetadataValue.md(markdown_table(bad.head(20).astype(object)))
-    return dg.AssetCheckResult(passed=bad.empty, metadata=metadata)
+    return dg.AssetCheckResult(asset_key="impact_estimates", check_name=name, passed=bad.empty, metadata=metadata)
 
 
-@dg.asset_check(asset=impact_estimates, pool="duckdb",
-                description="Keine veröffentlichte Zeile mit einer Zelle unter 5 Personen; zurückgehaltene Zeilen "
-                            "tragen keine Zahlen. / No published row has a cell below 5 persons.")
-def impact_small_cells_withheld(home: TeilhabeHome) -> dg.AssetCheckResult:
+RULES = {
+    "impact_small_cells_withheld": "Keine veröffentlichte Zeile mit einer Zelle unter 5 Personen; zurückgehaltene "
+                                   "Zeilen tragen keine Zahlen. / No published row has a cell below 5 persons.",
+    "impact_only_survey_items": "Nur Befragungs-Items haben eine Wirkungsschätzung, nie Outputzahlen (Veranstaltungen, "
+                                "Newsletter). / Only survey items, never output counts.",
+}
+
+
+# Both rules in one step: each step is a process start, and both read the same table.
+@dg.multi_asset_check(specs=[dg.AssetCheckSpec(name, asset="impact_estimates", description=text)
+                             for name, text in RULES.items()], pool="duckdb")
+def impact_rules(home: TeilhabeHome):
     with home.connect(read_only=True) as con:
-        return _result(con, f"""
+        yield _result(con, "impact_small_cells_withheld", f"""
             SELECT programme_id, method, item, district_ags, "group", n_baseline, n_follow_up,
                    n_comparison_baseline, n_comparison_follow_up, suppressed, estimate
             FROM {TABLE}
@@ -91,19 +99,12 @@ def impact_small_cells_withheld(home: TeilhabeHome) -> dg.AssetCheckResult:
                OR (suppressed AND ({" OR ".join(f"{c} IS NOT NULL" for c in NUMBERS)}))
             ORDER BY ALL""", [MIN_CELL, MIN_CELL, MIN_CELL],
             f"published rows: every cell ≥ {MIN_CELL}; suppressed rows: no numbers")
-
-
-@dg.asset_check(asset=impact_estimates, pool="duckdb",
-                description="Nur Befragungs-Items haben eine Wirkungsschätzung, nie Outputzahlen (Veranstaltungen, "
-                            "Newsletter). / Only survey items, never output counts.")
-def impact_only_survey_items(home: TeilhabeHome) -> dg.AssetCheckResult:
-    with home.connect(read_only=True) as con:
-        return _result(con, f"""
+        yield _result(con, "impact_only_survey_items", f"""
             SELECT DISTINCT item, method FROM {TABLE}
             WHERE NOT list_contains(?, item) OR method NOT IN ('pre_post', 'did') ORDER BY ALL""",
             [list(survey_items())], f"item ∈ {', '.join(survey_items())}; method ∈ pre_post, did")
 
 
 ASSETS = [impact_estimates]
-CHECKS = [impact_small_cells_withheld, impact_only_survey_items]
+CHECKS = [impact_rules]
 __all__ = ["ASSETS", "CHECKS", "EXPORT_NAME", "impact_estimates"]

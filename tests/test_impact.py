@@ -392,12 +392,12 @@ def test_asset_writes_table_csv_and_passes_checks(tmp_path):
     assert (home.exports / "impact.csv").exists()
 
     # the checks catch what must never be published
-    from assets.impact import impact_only_survey_items, impact_small_cells_withheld
+    from assets.impact import impact_rules
     resource = TeilhabeHome(home=str(home.root))
     con = duckdb.connect(str(home.warehouse))
     con.execute("""UPDATE impact_estimates SET n_baseline = 3
                    WHERE NOT suppressed AND method = 'pre_post' AND district_ags = 'ALL' AND "group" = 'ALL'""")
     con.execute("UPDATE impact_estimates SET item = 'newsletters_sent' WHERE method = 'did'")
     con.close()
-    assert not impact_small_cells_withheld(home=resource).passed
-    assert not impact_only_survey_items(home=resource).passed
+    results = {r.check_name: r.passed for r in impact_rules(home=resource)}
+    assert results == {"impact_small_cells_withheld": False, "impact_only_survey_items": False}
