@@ -23,6 +23,13 @@ def catalogue():
     return load_catalogue()
 
 
+@pytest.fixture(scope="session")
+def indicators(catalogue):
+    from pipeline.indicators import load_indicators
+
+    return load_indicators(catalogue)
+
+
 @pytest.fixture
 def home(tmp_path) -> Home:
     return Home(tmp_path / "home").ensure()

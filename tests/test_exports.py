@@ -13,18 +13,8 @@ from pipeline import warehouse
 from pipeline.catalogue import SHIPPED_DIR, load_catalogue
 from pipeline.exports import write_indicator_exports
 from pipeline.tables import neutralise, write_csv
-from pipeline.indicators import COLUMNS, compute_indicators, load_indicators
+from pipeline.indicators import COLUMNS, compute_indicators
 from tests.test_indicators import build_warehouse, event, insert
-
-
-@pytest.fixture(scope="module")
-def catalogue():
-    return load_catalogue()
-
-
-@pytest.fixture(scope="module")
-def indicators(catalogue):
-    return load_indicators(catalogue)
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,8 @@ STANDARD = {  # indicators.md section 2: id -> (default target, direction)
 
 
 @pytest.fixture(scope="module")
-def catalogue():
-    return load_catalogue()
-
-
-@pytest.fixture(scope="module")
-def shipped(catalogue):
-    return load_indicators(catalogue)
+def shipped(indicators):
+    return indicators
 
 
 @pytest.fixture(scope="module")

@@ -159,16 +159,6 @@ def build_warehouse(con) -> None:
 
 
 @pytest.fixture(scope="module")
-def catalogue():
-    return load_catalogue()
-
-
-@pytest.fixture(scope="module")
-def indicators(catalogue):
-    return load_indicators(catalogue)
-
-
-@pytest.fixture(scope="module")
 def con():
     con = duckdb.connect(":memory:")
     warehouse.ensure_schema(con)
