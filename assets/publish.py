@@ -20,14 +20,16 @@ def _size_table(sizes: dict[str, int]) -> str:
 
 
 @dg.asset(
-    deps=[dg.AssetKey("indicator_values"), dg.AssetKey("quality_reports")],
+    # impact_estimates: the "Wirkung / Impact" page is rebuilt after new estimates.
+    deps=[dg.AssetKey("indicator_values"), dg.AssetKey("quality_reports"), dg.AssetKey("impact_estimates")],
     group_name="publish",
     pool="duckdb",
     kinds={"html", "plotly"},
     owners=OWNERS,
     description="Konferenz-Dashboards: statische Plotly-Seiten unter site/ (Deutsch, Englisch unter site/en/), "
-                "ohne Netz lesbar, Personenzahlen unter 5 als „< 5“. Conference dashboards: a static site that "
-                "opens from disk with no network.",
+                "mit der Seite „Wirkung“ aus den Wirkungsschätzungen, ohne Netz lesbar, Personenzahlen unter 5 als "
+                "„< 5“. Conference dashboards: a static site, with the impact page, that opens from disk with no "
+                "network.",
 )
 def conference_site(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
     paths, catalogue = home.paths, home.catalogue()

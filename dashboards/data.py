@@ -29,6 +29,7 @@ class SiteData:
     status: pd.DataFrame            # expected deliveries: on_time / late / missing / open
     micro_projects: pd.DataFrame    # current, non-cancelled micro-projects (amounts only)
     as_of: dt.date | None
+    impact: pd.DataFrame = field(default_factory=lambda: empty_impact())  # impact_estimates, as written
     reports: dict[tuple[str | None, str | None], str] = field(default_factory=dict)  # -> path under site/
 
     # -- lookups pages use ------------------------------------------------------------------------
@@ -55,6 +56,12 @@ class SiteData:
         """(programme, is_comparison) for every programme the district belongs to."""
         return [(p, ags in p.comparison_districts) for p in self.catalogue.programmes
                 if ags in p.districts or ags in p.comparison_districts]
+
+    def programme_impact(self, programme: Programme) -> pd.DataFrame:
+        return self.impact[self.impact["programme_id"] == programme.id]
+
+    def has_impact(self, programme: Programme) -> bool:
+        return bool((self.impact["programme_id"] == programme.id).any())
 
     def districts(self) -> list[str]:
         from dashboards.pages import catalogue_districts
@@ -92,6 +99,33 @@ def read_micro_projects(con) -> pd.DataFrame:
     return con.execute("""
         SELECT district_ags, project_id, approved_date, amount_eur FROM cur_micro_projects
         WHERE coalesce(status, 'approved') <> 'cancelled' ORDER BY district_ags, approved_date, project_id""").df()
+
+
+def empty_impact() -> pd.DataFrame:
+    from pipeline.impact import COLUMNS
+    return pd.DataFrame(columns=list(COLUMNS))
+
+
+def read_impact(con) -> pd.DataFrame:
+    """The impact estimates (pipeline/impact.py) as written, or an empty frame when the survey has
+    not been estimated yet (no table, or no rows). Suppressed rows arrive with NaN numbers from
+    the pipeline; the pages never show a number of theirs."""
+    from pipeline.impact import COLUMNS, NUMBERS, TABLE, sort_impact
+
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]).fetchall()[0][0]
+    if not found:
+        return empty_impact()
+    frame = con.execute(f"SELECT * FROM {TABLE}").df()
+    if frame.empty:
+        return empty_impact()
+    frame = frame.reindex(columns=list(COLUMNS))
+    for column in NUMBERS:
+        frame[column] = frame[column].astype("float64")
+    for column in ("indicative", "suppressed"):
+        frame[column] = frame[column].fillna(False).astype(bool)
+    for column in NUMBERS:  # belt and braces: a withheld row carries no figure onto a page
+        frame.loc[frame["suppressed"], column] = float("nan")
+    return sort_impact(frame)
 
 
 def reporting_date(con) -> dt.date | None:
@@ -139,7 +173,7 @@ def load(con, catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: i
     return SiteData(catalogue=catalogue, indicators=indicators, threshold=threshold, values=values,
                     deliveries=read_deliveries(con), rejections=read_rejections(con),
                     status=read_status(con, catalogue, as_of), micro_projects=read_micro_projects(con),
-                    as_of=as_of)
+                    as_of=as_of, impact=read_impact(con))
 
 
 def report_links(reports_dir: Path, deliveries: pd.DataFrame) -> dict[tuple[str | None, str | None], Path]:

@@ -171,6 +171,114 @@ TEXT = {
         "no": "nein",
         "page_programme": "Programm: {name}",
         "page_district": "Landkreis: {name}",
+        # impact page
+        "nav_impact": "Wirkung",
+        "impact_programme_link": "Wirkung (Befragung vorher und nachher, gegen Vergleichskreise)",
+        "impact_programme_link_text": "Schätzungen mit Intervallen und was sie bedeuten",
+        "impact_title": "Wirkung: Befragung vorher und nachher, gegen Vergleichskreise",
+        "impact_lead": "Fühlen sich Menschen in den Programmkreisen stärker zugehörig, nehmen sie mehr teil, als sie es "
+                       "ohne das Programm getan hätten? Die Befragung vorher und nachher, verglichen mit Kreisen "
+                       "ohne das Programm, gibt darauf eine vorsichtige Antwort – mit ehrlicher Unsicherheit.",
+        "impact_how_to_read": "So lesen Sie diese Seite",
+        "impact_how_to_read_text": "Jede Schätzung steht mit ihrem 95-%-Intervall da: dem Bereich, mit dem die Daten "
+                                   "vereinbar sind. Schließt das Intervall null aus, ist ein Unterschied statistisch "
+                                   "belegt; schließt es null ein, ist er nicht belegt – das heißt nicht, dass es keine "
+                                   "Wirkung gibt. Maßgeblich ist die Differenz-von-Differenzen über alle Programmkreise "
+                                   "und alle Befragten; Gruppen und einzelne Kreise beruhen auf weniger Antworten.",
+        "impact_none": "Noch keine Befragungsdaten: Für die Wirkungsschätzung braucht es Antworten aus der "
+                       "Vorher- und der Nachher-Befragung (Lieferart „Befragung“). Sobald sie geliefert und "
+                       "verarbeitet sind, stehen hier die Ergebnisse.",
+        "impact_programmes_without": "Ohne Befragungsdaten (keine Wirkungsschätzung): {names}.",
+        "impact_programme_districts": "{n} Programmkreise",
+        "impact_programme_districts_one": "{n} Programmkreis",
+        "impact_comparison_districts": "{n} Vergleichskreise",
+        "impact_comparison_districts_one": "{n} Vergleichskreis",
+        "impact_to_programme": "zur Programmseite",
+        "impact_glance": "Auf einen Blick: alle Programmkreise, alle Befragten",
+        "impact_glance_pre_post": "Auf einen Blick: Veränderung vorher → nachher, alle Befragten",
+        "impact_no_comparison": "Dieses Programm hat keine Vergleichskreise: Gezeigt wird nur die Veränderung "
+                                "vorher → nachher, keine Wirkung.",
+        "impact_item": "Item",
+        "impact_change_programme": "Veränderung Programmkreise",
+        "impact_change_comparison": "Veränderung Vergleichskreise",
+        "impact_did": "Differenz (Wirkungsschätzung)",
+        "impact_change": "Veränderung",
+        "impact_interval": "95-%-Intervall",
+        "impact_p": "p-Wert",
+        "impact_n": "Antworten (vorher / nachher)",
+        "impact_assessment": "Einordnung",
+        "impact_readings": "In Worten",
+        "impact_forest_title": "Schätzungen mit 95-%-Intervall",
+        "impact_forest_did": "Differenz-von-Differenzen: Programmkreise gegen Vergleichskreise",
+        "impact_forest_pre_post": "Veränderung vorher → nachher",
+        "impact_forest_note": "Punkt: Schätzung (Punkte auf der Skala 1–5), Linie: 95-%-Intervall, senkrechte Linie: "
+                              "kein Unterschied. Offene Kreise und gepunktete Linien: nur als Hinweis zu lesen "
+                              "(weniger als 30 Antworten in einer Zelle oder nur ein Programm- bzw. Vergleichskreis). "
+                              "Ein Pfeil ◀ ▶ am Rand: Das Intervall reicht weiter; „unbegrenzt“ heißt, die Daten "
+                              "begrenzen es nach dieser Seite gar nicht (typisch bei einem einzigen Programmkreis). "
+                              "Einzelne Kreise werden jeweils mit dem ganzen Vergleichspool verglichen.",
+        "impact_unbounded_note": "Mindestens ein Intervall ist unbegrenzt: Mit so wenigen Kreisen lässt sich die "
+                                 "Unsicherheit nach mindestens einer Seite nicht eingrenzen. Die Punktschätzung "
+                                 "allein ist dann kein Ergebnis.",
+        "impact_trends_title": "Mittelwerte je Welle und Gruppe",
+        "impact_trends_note": "Mittelwert (Skala 1–5, 5 = am stärksten) je Welle mit 95-%-Intervall, für alle "
+                              "Programmkreise zusammen (●, durchgezogen) und alle Vergleichskreise zusammen (◇, "
+                              "gestrichelt). Laufen die Linien auseinander, hat sich die Lage in den Programmkreisen "
+                              "anders entwickelt als in den Vergleichskreisen. Je Welle antworten andere Personen.",
+        "impact_all_readings": "Alle Ergebnisse in Worten",
+        "impact_all_readings_note": "Jede Zeile der Schätzung als Satz, mit ihren Grenzen. Zum Aufklappen anklicken.",
+        "impact_readings_did": "Differenz-von-Differenzen ({n} Ergebnisse)",
+        "impact_readings_pre_post": "Vorher-nachher ({n} Ergebnisse)",
+        "impact_common_limit": "Für jedes Ergebnis dieser Liste gilt: {text}",
+        "impact_baseline": "vorher",
+        "impact_follow_up": "nachher",
+        "impact_programme_pool": "Programmkreise",
+        "impact_comparison_pool": "Vergleichskreise",
+        "impact_estimate": "Schätzung",
+        "impact_supported": "Unterschied belegt",
+        "impact_not_supported": "nicht belegt",
+        "impact_indicative": "nur als Hinweis",
+        "impact_withheld": "nicht veröffentlicht",
+        "impact_withheld_short": "nicht veröffentlicht (< {threshold})",
+        "impact_unbounded": "unbegrenzt",
+        "impact_unbounded_below": "nach unten unbegrenzt, bis {hi}",
+        "impact_unbounded_above": "ab {lo}, nach oben unbegrenzt",
+        "impact_beyond": "reicht bis {value}",
+        "impact_reliable": "Schätzung mit 95-%-Intervall",
+        "impact_arrow": "Intervall reicht weiter",
+        "impact_points": "Punkte (Skala 1–5)",
+        "impact_method": "So wird geschätzt",
+        "impact_method_text": [
+            "Vorher-nachher: je Programm, Kreis und Gruppe der Mittelwert jeder Welle mit 95-%-Intervall und die "
+            "Veränderung nachher − vorher mit einem Welch-Intervall (je Welle antworten andere Personen). Eine "
+            "Veränderung ist keine Wirkung: Sie enthält alles, was auch ohne das Programm geschehen wäre.",
+            "Differenz-von-Differenzen: Wie viel stärker sich der Mittelwert in den Programmkreisen verändert hat "
+            "als in den Vergleichskreisen – geschätzt auf Ebene der einzelnen Antworten mit festen Effekten je "
+            "Kreis, gepoolt über alle Programmkreise und für jeden Programmkreis gegen alle Vergleichskreise.",
+            "Unsicherheit: Antworten aus demselben Kreis hängen zusammen, und es gibt nur wenige Kreise. Deshalb "
+            "ein nach Kreisen geclusterter, restringierter Wild-Cluster-Bootstrap mit Webb-Gewichten; das Intervall "
+            "ist die Menge der Werte, die dieser Test nicht ablehnt, und passt daher immer zum p-Wert. In "
+            "Simulationen wie lzz-2 (6 + 4 Kreise) enthielt es den wahren Wert in rund 94 % der Fälle.",
+            "Ehrlichkeitsregeln: Zellen mit weniger als {threshold} Antworten werden nie veröffentlicht (auch nicht "
+            "über Summen herausrechenbar); weniger als 30 Antworten in einer Zelle oder nur ein Programm- bzw. "
+            "Vergleichskreis heißt „nur als Hinweis“. Nur Befragungs-Items erhalten eine Wirkungsschätzung, nie "
+            "Zählungen wie Veranstaltungen oder Newsletter.",
+        ],
+        "impact_limits": "Grenzen",
+        "impact_limits_text": [
+            "Wenige Kreise: Die Unsicherheit über die Wirkung stammt aus dem Vergleich von Kreisen, nicht von "
+            "Personen. Mit einem einzigen Programmkreis sind die Intervalle sehr breit oder unbegrenzt, und ein "
+            "kreiseigenes Ereignis lässt sich vom Programm nicht trennen.",
+            "Parallele Entwicklung: Die Schätzung setzt voraus, dass sich Programm- und Vergleichskreise ohne das "
+            "Programm gleich entwickelt hätten. Mit zwei Wellen ist das nicht prüfbar; Programmkreise haben sich "
+            "beworben und sind nicht zufällig zugeteilt.",
+            "Andere Befragte je Welle: Es ist kein Panel. Ändert sich die Zusammensetzung, verschiebt das die "
+            "Mittelwerte ohne jede Wirkung; die Gruppen zeigen das.",
+            "Selbstauswahl: Wer antwortet, wählt sich selbst aus. Die Ergebnisse gelten für die Antwortenden, nicht "
+            "für alle Einwohner.",
+            "Viele Vergleiche: Bei vielen Items, Gruppen und Kreisen sind einzelne „belegte“ Unterschiede auch ohne "
+            "jede Wirkung zu erwarten (etwa 1 von 20). Maßgeblich ist die Zeile aller Programmkreise und Befragten.",
+        ],
     },
     "en": {
         "site_title": "Teilhabe Monitor: programmes compared",
@@ -318,6 +426,113 @@ TEXT = {
         "no": "no",
         "page_programme": "Programme: {name}",
         "page_district": "District: {name}",
+        "nav_impact": "Impact",
+        "impact_programme_link": "Impact (survey before and after, against comparison districts)",
+        "impact_programme_link_text": "estimates with intervals and what they mean",
+        "impact_title": "Impact: survey before and after, against comparison districts",
+        "impact_lead": "Do people in the programme districts feel more at home, do they take part more than they "
+                       "would have without the programme? The survey before and after, compared with districts "
+                       "without the programme, gives a careful answer – with honest uncertainty.",
+        "impact_how_to_read": "How to read this page",
+        "impact_how_to_read_text": "Each estimate comes with its 95 % interval: the range the data are compatible "
+                                   "with. If the interval excludes zero, a difference is statistically supported; if "
+                                   "it includes zero, it is not shown – which does not mean there is no effect. What "
+                                   "counts is the difference-in-differences over all programme districts and all "
+                                   "respondents; groups and single districts rest on fewer responses.",
+        "impact_none": "No survey data yet: the impact estimate needs responses from the baseline and the "
+                       "follow-up survey (feed “survey”). Once they are delivered and processed, the results "
+                       "appear here.",
+        "impact_programmes_without": "No survey data (no impact estimate): {names}.",
+        "impact_programme_districts": "{n} programme districts",
+        "impact_programme_districts_one": "{n} programme district",
+        "impact_comparison_districts": "{n} comparison districts",
+        "impact_comparison_districts_one": "{n} comparison district",
+        "impact_to_programme": "programme page",
+        "impact_glance": "At a glance: all programme districts, all respondents",
+        "impact_glance_pre_post": "At a glance: change before → after, all respondents",
+        "impact_no_comparison": "This programme has no comparison districts: only the change before → after is "
+                                "shown, not an impact.",
+        "impact_item": "Item",
+        "impact_change_programme": "Change, programme districts",
+        "impact_change_comparison": "Change, comparison districts",
+        "impact_did": "Difference (impact estimate)",
+        "impact_change": "Change",
+        "impact_interval": "95 % interval",
+        "impact_p": "p-value",
+        "impact_n": "Responses (before / after)",
+        "impact_assessment": "Assessment",
+        "impact_readings": "In words",
+        "impact_forest_title": "Estimates with 95 % intervals",
+        "impact_forest_did": "Difference-in-differences: programme districts against comparison districts",
+        "impact_forest_pre_post": "Change before → after",
+        "impact_forest_note": "Dot: estimate (points on the 1–5 scale), line: 95 % interval, vertical line: no "
+                              "difference. Open circles and dotted lines: indicative only (fewer than 30 responses in "
+                              "a cell, or a single programme or comparison district). An arrow ◀ ▶ at the edge: the "
+                              "interval reaches further; “unbounded” means the data do not bound it on that side at "
+                              "all (typical with a single programme district). Single districts are each compared "
+                              "with the whole comparison pool.",
+        "impact_unbounded_note": "At least one interval is unbounded: with so few districts the uncertainty cannot "
+                                 "be narrowed down on at least one side. The point estimate alone is then no result.",
+        "impact_trends_title": "Means per wave and group",
+        "impact_trends_note": "Mean (scale 1–5, 5 = strongest) per wave with 95 % interval, for all programme "
+                              "districts together (●, solid) and all comparison districts together (◇, dashed). "
+                              "Where the lines drift apart, the programme districts developed differently from the "
+                              "comparison districts. Different people answer in each wave.",
+        "impact_all_readings": "All results in words",
+        "impact_all_readings_note": "Every row of the estimation as a sentence, with its limits. Click to expand.",
+        "impact_readings_did": "Difference-in-differences ({n} results)",
+        "impact_readings_pre_post": "Before/after ({n} results)",
+        "impact_common_limit": "For every result in this list: {text}",
+        "impact_baseline": "before",
+        "impact_follow_up": "after",
+        "impact_programme_pool": "Programme districts",
+        "impact_comparison_pool": "Comparison districts",
+        "impact_estimate": "Estimate",
+        "impact_supported": "difference supported",
+        "impact_not_supported": "not shown",
+        "impact_indicative": "indicative only",
+        "impact_withheld": "not published",
+        "impact_withheld_short": "not published (< {threshold})",
+        "impact_unbounded": "unbounded",
+        "impact_unbounded_below": "unbounded below, up to {hi}",
+        "impact_unbounded_above": "from {lo}, unbounded above",
+        "impact_beyond": "reaches {value}",
+        "impact_reliable": "Estimate with 95 % interval",
+        "impact_arrow": "interval reaches further",
+        "impact_points": "points (scale 1–5)",
+        "impact_method": "How it is estimated",
+        "impact_method_text": [
+            "Before/after: per programme, district and group the mean of each wave with a 95 % interval, and the "
+            "change after − before with a Welch interval (different people answer in each wave). A change is not "
+            "an impact: it includes whatever would have happened without the programme.",
+            "Difference-in-differences: how much more the mean changed in the programme districts than in the "
+            "comparison districts – estimated on individual responses with district fixed effects, pooled over all "
+            "programme districts and for each programme district against all comparison districts.",
+            "Uncertainty: responses from one district hang together, and there are few districts. Hence a "
+            "district-clustered restricted wild cluster bootstrap with Webb weights; the interval is the set of "
+            "values this test does not reject, so it always agrees with the p-value. In simulations like lzz-2 "
+            "(6 + 4 districts) it covered the true value in about 94 % of cases.",
+            "Honesty rules: cells with fewer than {threshold} responses are never published (nor derivable from "
+            "sums); fewer than 30 responses in a cell, or a single programme or comparison district, means "
+            "“indicative only”. Only survey items get an impact estimate, never counts such as events or "
+            "newsletters.",
+        ],
+        "impact_limits": "Limits",
+        "impact_limits_text": [
+            "Few districts: the uncertainty about the impact comes from comparing districts, not persons. With a "
+            "single programme district the intervals are very wide or unbounded, and an event in that district "
+            "cannot be told apart from the programme.",
+            "Parallel development: the estimate assumes programme and comparison districts would have developed "
+            "alike without the programme. With two waves this cannot be tested; programme districts applied and "
+            "were not assigned at random.",
+            "Different respondents per wave: it is not a panel. If the mix of respondents changes, the means move "
+            "without any effect; the groups show this.",
+            "Self-selection: respondents select themselves. The results hold for those who answered, not for all "
+            "inhabitants.",
+            "Many comparisons: with many items, groups and districts, single “supported” differences are to be "
+            "expected without any effect (about 1 in 20). What counts is the row of all programme districts and "
+            "respondents.",
+        ],
     },
 }
 

@@ -52,6 +52,14 @@ th{background:#eef3f8}td.n{text-align:right;font-variant-numeric:tabular-nums;wh
 td.cell{text-align:center;white-space:nowrap;min-width:2.2rem;font-weight:700}td.cell a{color:#000;text-decoration:none;display:block}
 table.rate th{white-space:nowrap;font-size:.85rem}
 .masked{font-style:italic}
+table.impact td{vertical-align:middle}.nw{white-space:nowrap}table.impact .note{font-size:.82rem}
+ul.readings{padding-left:1.2rem;margin:.3rem 0 1rem}ul.readings li{margin:.35rem 0;max-width:62rem}
+ul.impact-list li{margin:.3rem 0;max-width:62rem}
+details.readings{background:#fff;border:1px solid var(--line);border-radius:4px;padding:.4rem .9rem;margin:.5rem 0}
+details.readings summary{cursor:pointer;font-weight:600}details.readings h4{margin:.8rem 0 .2rem}
+h4{font-size:1rem;margin:1rem 0 .2rem}.impact-link{font-weight:600}
+.ic-yes{background:#56B4E9}.ic-no{background:#E4E4E4}.ic-indicative{background:#F0E442}.ic-withheld{background:#fff;border-style:dashed}
+p.common{font-style:italic;color:var(--muted);margin:.4rem 0}
 footer{max-width:84rem;margin:0 auto;padding:1rem 1.5rem 2rem;color:var(--muted);font-size:.88rem;border-top:1px solid var(--line)}
 @media print{header nav,.lang{display:none}.chart{break-inside:avoid}}
 """
@@ -139,7 +147,8 @@ def chip(text: str, colour: str) -> Raw:
     return Raw(f"<span class='chip' style='background:{colour}'>{esc(text)}</span>")
 
 
-NAV = (("index.html", "nav_start"), ("datenqualitaet.html", "nav_quality"), ("methoden.html", "nav_methods"))
+NAV = (("index.html", "nav_start"), ("wirkung.html", "nav_impact"), ("datenqualitaet.html", "nav_quality"),
+       ("methoden.html", "nav_methods"))
 
 
 def page(place: Place, body: Body, programmes: list[tuple[str, str]], threshold: int, geo_stub: str | None) -> str:

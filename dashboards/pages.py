@@ -28,14 +28,19 @@ def district_path(ags: str) -> str:
 
 
 QUALITY_PATH = "datenqualitaet.html"
+IMPACT_PATH = "wirkung.html"
 METHODS_PATH = "methoden.html"
 START_PATH = "index.html"
 
 
 def all_paths(catalogue: Catalogue) -> list[str]:
-    """Every page of one language: start, programmes, districts, quality, methods."""
+    """Every page of one language: start, programmes, districts, impact, quality, methods."""
     return ([START_PATH] + [programme_path(p.id) for p in catalogue.programmes]
-            + [district_path(a) for a in catalogue_districts(catalogue)] + [QUALITY_PATH, METHODS_PATH])
+            + [district_path(a) for a in catalogue_districts(catalogue)] + [IMPACT_PATH, QUALITY_PATH, METHODS_PATH])
+
+
+def impact_anchor(programme_id: str) -> str:
+    return f"{IMPACT_PATH}#wirkung-{programme_id}"
 
 
 def catalogue_districts(catalogue: Catalogue) -> list[str]:
@@ -184,6 +189,9 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
              + (f"<br>{esc(_t(lang, 'comparison_districts'))}: "
                 f"{_district_links(place, data, programme.comparison_districts)}" if programme.comparison_districts else "")
              + "</p>")
+    if data.has_impact(programme):
+        body.add(f"<p class='impact-link'>{esc(_t(lang, 'impact_programme_link'))}: "
+                 f"<a href='{esc(place.href(impact_anchor(programme.id)))}'>{esc(_t(lang, 'impact_programme_link_text'))}</a></p>")
 
     body.add(f"<h2>{esc(_t(lang, 'heatmap_title'))}</h2>")
     if programme.target_level == "programme":
@@ -504,3 +512,255 @@ def methods_page(data: SiteData, place: Place, geo_name: str | None) -> Body:
     sources = "; ".join(f"{p.id}: {p.source}" for p in data.catalogue.programmes if p.source)
     body.add(f"<li>{esc(_t(lang, 'programme_sources', sources=sources))}</li></ul>")
     return body
+
+
+# -- impact ---------------------------------------------------------------------------------------
+
+def _impact_words(lang: str):
+    """Item, group and pool labels: the same words as the readings of pipeline/impact.py."""
+    from pipeline.impact import GROUP_LABEL, ITEM_LABEL, SCOPE_LABEL
+    i = 0 if lang == "de" else 1
+    return ({k: _capital(v[i]) for k, v in ITEM_LABEL.items()}, {k: v[i] for k, v in GROUP_LABEL.items()},
+            {k: v[i] for k, v in SCOPE_LABEL.items()})
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _excludes_zero(row) -> bool:
+    low, high = row["ci_low"], row["ci_high"]
+    return not (is_missing(low) or is_missing(high)) and (low > 0 or high < 0)
+
+
+def impact_chips(row, lang: str) -> str:
+    """How to take one estimate: withheld, supported or not, and whether it is indicative only.
+    Sign and word, not colour alone; CSS classes, since a page holds hundreds of them."""
+    if bool(row["suppressed"]):
+        return f"<span class='chip ic-withheld'>{esc(_t(lang, 'impact_withheld'))}</span>"
+    out = [f"<span class='chip ic-yes'>✓ {esc(_t(lang, 'impact_supported'))}</span>" if _excludes_zero(row)
+           else f"<span class='chip ic-no'>○ {esc(_t(lang, 'impact_not_supported'))}</span>"]
+    if bool(row["indicative"]):
+        out.append(f"<span class='chip ic-indicative'>△ {esc(_t(lang, 'impact_indicative'))}</span>")
+    return " ".join(out)
+
+
+def _n_text(row, lang: str, threshold: int, comparison: bool = False) -> str:
+    keys = ("n_comparison_baseline", "n_comparison_follow_up") if comparison else ("n_baseline", "n_follow_up")
+    return " / ".join(privacy.count_text(row[k], "responses", threshold, lambda v: i18n.number(v, lang))
+                      if not is_missing(row[k]) else "–" for k in keys)
+
+
+def _impact_hover(row, label: str, lang: str, threshold: int) -> str:
+    if bool(row["suppressed"]):
+        return f"<b>{label}</b><br>{_t(lang, 'impact_withheld_short', threshold=threshold)}"
+    did = row["method"] == "did"
+    lines = [f"<b>{label}</b>",
+             f"{_t(lang, 'impact_did' if did else 'impact_change')}: {charts.signed(row['estimate'], lang)}",
+             f"{_t(lang, 'impact_interval')}: {charts.interval_text(row['ci_low'], row['ci_high'], lang)}",
+             charts.p_text(row["p_value"], lang),
+             f"n ({_t(lang, 'impact_baseline')} / {_t(lang, 'impact_follow_up')}): {_n_text(row, lang, threshold)}"]
+    if did:
+        lines[-1] = (f"n {_t(lang, 'impact_programme_pool')}: {_n_text(row, lang, threshold)}"
+                     f"<br>n {_t(lang, 'impact_comparison_pool')}: {_n_text(row, lang, threshold, comparison=True)}")
+    if bool(row["indicative"]):
+        lines.append(f"△ {_t(lang, 'impact_indicative')}")
+    return "<br>".join(lines)
+
+
+def _pick(frame: pd.DataFrame, **where) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for column, value in where.items():
+        mask &= frame[column] == value
+    return frame[mask]
+
+
+def common_limit(method: str, lang: str) -> str:
+    """The closing sentence every reading of a method shares (what a DiD assumes, why a before/after
+    change is no impact), taken from the reading of a plain made-up row. In the long lists it is
+    said once above the list instead of in every line."""
+    from pipeline.impact import impact_reading
+    row = dict(programme_id="", method=method, item="belonging", district_ags=ALL, district_name="",
+               role="programme", group=ALL, estimate=0.1, ci_low=-0.1, ci_high=0.3, p_value=0.5,
+               mean_baseline=3.0, mean_follow_up=3.1, mean_comparison_baseline=3.0, mean_comparison_follow_up=3.0,
+               clusters_programme=20, clusters_comparison=20, n_baseline=100, n_follow_up=100,
+               indicative=False, suppressed=False, note_de="", note_en="")
+    return impact_reading(row, lang).rsplit(". ", 1)[-1].strip()
+
+
+def _reading_item(row, lang: str, drop: str = "") -> str:
+    from pipeline.impact import impact_reading
+    key = " ".join(str(row[k]) for k in ("programme_id", "method", "item", "district_ags", "group"))
+    text = impact_reading(row.to_dict(), lang)
+    if drop and drop in text:
+        text = " ".join(text.replace(drop, " ").split())
+    return f"<li data-row='{esc(key)}'>{impact_chips(row, lang)} {esc(text)}</li>"
+
+
+def impact_page(data: SiteData, place: Place) -> Body:
+    """Wirkung / Impact: per programme with survey data, the headline estimates, forest plots,
+    the means per wave and every result in words; then how it is estimated and its limits."""
+    lang, threshold = place.lang, data.threshold
+    body = Body(title=_t(lang, "impact_title"))
+    body.add(f"<p class='lead'>{esc(_t(lang, 'impact_lead'))}</p>")
+    body.add(f"<h2>{esc(_t(lang, 'impact_how_to_read'))}</h2><p>{esc(_t(lang, 'impact_how_to_read_text'))}</p>")
+    programmes = data.catalogue.programmes
+    with_data = [p for p in programmes if data.has_impact(p)]
+    if not with_data:
+        body.add(f"<p class='note impact-none'><b>{esc(_t(lang, 'impact_none'))}</b></p>")
+    else:
+        body.add("<p>" + " · ".join(f"<a href='#wirkung-{esc(p.id)}'>{esc(_short_name(p, lang))}</a>"
+                                     for p in with_data) + "</p>")
+        for programme in with_data:
+            _impact_section(body, data, programme, place)
+        without = [p for p in programmes if not data.has_impact(p)]
+        if without:
+            names = ", ".join(f"<a href='{esc(place.href(programme_path(p.id)))}'>{esc(_short_name(p, lang))}</a>"
+                              for p in without)
+            text = esc(_t(lang, "impact_programmes_without", names="\0")).replace("\0", names)
+            body.add(f"<p class='note'>{text}</p>")
+    for key, items in (("impact_method", "impact_method_text"), ("impact_limits", "impact_limits_text")):
+        entries = "".join(f"<li>{esc(text.format(threshold=threshold))}</li>" for text in i18n.TEXT[lang][items])
+        body.add(f"<h2>{esc(_t(lang, key))}</h2><ul class='impact-list'>{entries}</ul>")
+    return body
+
+
+def _impact_section(body: Body, data: SiteData, programme: Programme, place: Place) -> None:
+    from pipeline.impact import ALL_COMPARISON, survey_groups, survey_items
+    lang, threshold = place.lang, data.threshold
+    items_of, groups_of, scopes_of = _impact_words(lang)
+    rows = data.programme_impact(programme)
+    items = [i for i in survey_items() if (rows["item"] == i).any()]
+    groups = [ALL] + [g for g in survey_groups() if (rows["group"] == g).any()]
+    did, pre_post = rows[rows["method"] == "did"], rows[rows["method"] == "pre_post"]
+    has_did = not did.empty
+    pid = programme.id
+    body.add(f"<h2 id='wirkung-{esc(pid)}'>{esc(_name(programme, lang))}</h2>")
+    n_p, n_c = len(programme.districts), len(programme.comparison_districts)
+    facts = (_t(lang, "impact_programme_districts" + ("_one" if n_p == 1 else ""), n=n_p) + ", "
+             + _t(lang, "impact_comparison_districts" + ("_one" if n_c == 1 else ""), n=n_c))
+    body.add(f"<p class='lead'>{esc(facts)} · <a href='{esc(place.href(programme_path(pid)))}'>"
+             f"{esc(_t(lang, 'impact_to_programme'))}</a></p>")
+    if not has_did:
+        body.add(f"<p class='note'>{esc(_t(lang, 'impact_no_comparison'))}</p>")
+
+    # at a glance: the pooled rows, all respondents, one line per item
+    body.add(f"<h3>{esc(_t(lang, 'impact_glance' if has_did else 'impact_glance_pre_post'))}</h3>")
+    table_rows, headline = [], []
+    for item in items:
+        mine = _pick(pre_post, item=item, district_ags=ALL, group=ALL)
+        theirs = _pick(pre_post, item=item, district_ags=ALL_COMPARISON, group=ALL)
+        key = _pick(did, item=item, district_ags=ALL, group=ALL) if has_did else mine
+        if key.empty:
+            continue
+        key_row = key.iloc[0]
+        headline.append(key_row)
+        cells = [items_of.get(item, item)]
+        for part in ([mine, theirs] if has_did else [mine]):
+            if part.empty or bool(part.iloc[0]["suppressed"]):
+                cells.append(_t(lang, "impact_withheld") if not part.empty else "–")
+                continue
+            r = part.iloc[0]
+            cells.append(Raw(f"<span class='nw'>{esc(charts.signed(r['estimate'], lang))} "
+                             f"{esc(charts.interval_text(r['ci_low'], r['ci_high'], lang))}</span>"
+                             f"<br><span class='note'>n = {esc(_n_text(r, lang, threshold))}</span>"))
+        if has_did:
+            if bool(key_row["suppressed"]):
+                cells += [_t(lang, "impact_withheld"), "", ""]
+            else:
+                cells += [Raw(f"<b>{esc(charts.signed(key_row['estimate'], lang))}</b>"),
+                          charts.interval_text(key_row["ci_low"], key_row["ci_high"], lang),
+                          charts.p_text(key_row["p_value"], lang)]
+        cells.append(Raw(impact_chips(key_row, lang)))
+        table_rows.append(cells)
+    if has_did:
+        headers = [_t(lang, "impact_item"), _t(lang, "impact_change_programme"), _t(lang, "impact_change_comparison"),
+                   _t(lang, "impact_did"), _t(lang, "impact_interval"), _t(lang, "impact_p"),
+                   _t(lang, "impact_assessment")]
+        body.add(table(headers, table_rows, numeric={3, 4, 5}, cls="impact"))
+    else:
+        headers = [_t(lang, "impact_item"), _t(lang, "impact_change_programme"), _t(lang, "impact_assessment")]
+        body.add(table(headers, table_rows, cls="impact"))
+    body.add(f"<h4>{esc(_t(lang, 'impact_readings'))}</h4>")
+    body.add("<ul class='readings'>" + "".join(_reading_item(r, lang) for r in headline) + "</ul>")
+
+    # forest plots: one per item, pooled and by group, then each programme district
+    body.add(f"<h3>{esc(_t(lang, 'impact_forest_title'))}</h3>")
+    body.add(f"<p class='note'>{esc(_t(lang, 'impact_forest_note'))}</p>")
+    source = did if has_did else pre_post[pre_post["role"] == "programme"]
+    per_item = {}
+    for item in items:
+        part = _pick(source, item=item)
+        pooled = part[part["district_ags"] == ALL]
+        ordered = [_pick(pooled, group=g) for g in groups]
+        ordered += [_pick(part, district_ags=a, group=ALL) for a in programme.districts]
+        frame = pd.concat([f for f in ordered if not f.empty])
+        if not frame.empty:
+            per_item[item] = frame
+    x_range = charts.forest_range(list(per_item.values()))
+    all_label = scopes_of[ALL]
+    parts = []
+    for item, frame in per_item.items():
+        labels = []
+        for _, r in frame.iterrows():
+            if r["district_ags"] == ALL:
+                labels.append(f"{all_label}: {groups_of.get(r['group'], r['group'])}")
+            else:
+                labels.append(style.short_district(_district(data, r["district_ags"])))
+        hovers = [_impact_hover(r, label, lang, threshold) for (_, r), label in zip(frame.iterrows(), labels)]
+        title = f"{items_of.get(item, item)} – {_t(lang, 'impact_forest_did' if has_did else 'impact_forest_pre_post')}"
+        pooled = int((frame["district_ags"] == ALL).sum())
+        figure = charts.forest(frame, labels, hovers, lang, title, x_range, threshold, pooled)
+        parts.append(_figure_html(body, figure, f"fig-forest-{pid}-{item}", title))
+    body.add(f"<div class='grid'>{''.join(parts)}</div>")
+    shown = pd.concat(per_item.values()) if per_item else source
+    unbounded = shown[~shown["suppressed"]][["ci_low", "ci_high"]].astype(float)
+    if len(unbounded) and unbounded.abs().eq(float("inf")).any().any():
+        body.add(f"<p class='note'><b>{esc(_t(lang, 'impact_unbounded'))}:</b> {esc(_t(lang, 'impact_unbounded_note'))}</p>")
+
+    # means per wave: the pools, per group
+    body.add(f"<h3>{esc(_t(lang, 'impact_trends_title'))}</h3>")
+    body.add(f"<p class='note'>{esc(_t(lang, 'impact_trends_note'))}</p>")
+    cells = {}
+    pools = (("programme", ALL, "impact_programme_pool"), ("comparison", ALL_COMPARISON, "impact_comparison_pool"))
+    for item in items:
+        for group in groups:
+            for role, pool, name_key in pools:
+                hit = _pick(pre_post, item=item, group=group, district_ags=pool)
+                if hit.empty:
+                    continue
+                r = hit.iloc[0]
+                head = f"<b>{_t(lang, name_key)}</b> · {items_of.get(item, item)} · {groups_of.get(group, group)}<br>"
+                if bool(r["suppressed"]):
+                    text = head + _t(lang, "impact_withheld_short", threshold=threshold)
+                    cells[(item, group, role)] = (None, None, None, None, None, None, text, text)
+                    continue
+                hover = [head + f"{_t(lang, wave)}: {charts.plain(r[f'mean_{col}'], lang)} "
+                         f"{charts.interval_text(r[f'mean_{col}_ci_low'], r[f'mean_{col}_ci_high'], lang)}"
+                         f" (n = {privacy.count_text(r[f'n_{col}'], 'responses', threshold, lambda v: i18n.number(v, lang))})"
+                         for wave, col in (("impact_baseline", "baseline"), ("impact_follow_up", "follow_up"))]
+                cells[(item, group, role)] = (r["mean_baseline"], r["mean_baseline_ci_low"], r["mean_baseline_ci_high"],
+                                              r["mean_follow_up"], r["mean_follow_up_ci_low"],
+                                              r["mean_follow_up_ci_high"], *hover)
+    if cells:
+        figure = charts.wave_means(cells, [(i, items_of.get(i, i)) for i in items],
+                                   [(g, _capital(groups_of.get(g, g))) for g in groups], lang,
+                                   has_comparison=bool(programme.comparison_districts))
+        body.figure(figure, f"fig-waves-{pid}", _t(lang, "impact_trends_title"))
+
+    # every result in words
+    body.add(f"<h3>{esc(_t(lang, 'impact_all_readings'))}</h3>")
+    body.add(f"<p class='note'>{esc(_t(lang, 'impact_all_readings_note'))}</p>")
+    for method, part in (("did", did), ("pre_post", pre_post)):
+        if part.empty:
+            continue
+        drop = common_limit(method, lang)
+        inner = [f"<p class='common'>{esc(_t(lang, 'impact_common_limit', text=drop))}</p>"]
+        for item in items:
+            mine = part[part["item"] == item]
+            if mine.empty:
+                continue
+            inner.append(f"<h4>{esc(items_of.get(item, item))}</h4><ul class='readings'>"
+                         + "".join(_reading_item(r, lang, drop) for _, r in mine.iterrows()) + "</ul>")
+        body.add(f"<details class='readings'><summary>{esc(_t(lang, f'impact_readings_{method}', n=len(part)))}</summary>"
+                 f"{''.join(inner)}</details>")

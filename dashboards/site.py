@@ -1,5 +1,6 @@
 """Build the conference site: `site/index.html` (German) and `site/en/index.html` (English), the
-same pages in both, one shared `site/plotly.min.js`, the quality reports copied beside them.
+same pages in both (start, programmes, districts, impact, data quality, methods), one shared
+`site/plotly.min.js`, the quality reports copied beside them.
 
 Deterministic: the same warehouse gives byte-identical files (no timestamps, no random ids), and
 an unchanged file is not rewritten (tables.write_if_changed), so a second run touches nothing.
@@ -64,6 +65,8 @@ def render(data: site_data.SiteData, place: layout.Place, features, geo_file: Pa
     path = place.path
     if path == pages.START_PATH:
         return pages.start_page(data, place)
+    if path == pages.IMPACT_PATH:
+        return pages.impact_page(data, place)
     if path == pages.QUALITY_PATH:
         return pages.quality_page(data, place)
     if path == pages.METHODS_PATH:

@@ -1,8 +1,9 @@
 """The conference site without a browser: locale formatting, the "< 5" rule, determinism, page
 sizes, offline references, the optional map and the Dagster asset.
 
-The demo site is built once per session (demo deliveries -> ingest -> indicators -> site) and
-shared with test_site_browser.py and test_slides.py through `demo_site()`.
+The demo site is built once per session (demo deliveries -> ingest -> indicators -> impact
+estimates -> site) and shared with test_site_browser.py, test_slides.py and test_impact_page.py
+through `demo_site()`.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from pipeline import warehouse
 from pipeline.catalogue import Catalogue, load_catalogue
 from pipeline.demo import write_demo
 from pipeline.home import Home
+from pipeline.impact import estimate_impact, write_impact_table
 from pipeline.indicators import IndicatorCatalogue, compute_indicators, load_indicators
 from tests.conftest import ingest
 
@@ -57,7 +59,8 @@ def synthetic_geojson(path: Path, districts: list[str]) -> Path:
 
 
 def demo_site(tmp_path_factory) -> DemoSite:
-    """The demo, ingested, with indicators and the site (with a map) built; once per session."""
+    """The demo, ingested, with indicators, impact estimates and the site (with a map) built; once
+    per session."""
     if "demo" not in _BUILT:
         root = tmp_path_factory.mktemp("site-demo")
         home = Home(root / "home").ensure()
@@ -67,6 +70,7 @@ def demo_site(tmp_path_factory) -> DemoSite:
         indicators = load_indicators(catalogue)
         with warehouse.connect(home.warehouse) as con:
             compute_indicators(con, catalogue, indicators)
+            write_impact_table(con, estimate_impact(con, catalogue))  # the "Wirkung / Impact" page
         districts = sorted({a for p in catalogue.programmes for a in p.districts + p.comparison_districts})
         geojson = synthetic_geojson(root / "kreise.geojson", districts)
         with warehouse.connect(home.warehouse, read_only=True) as con:
