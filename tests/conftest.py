@@ -13,6 +13,21 @@ from pipeline.home import Home
 from pipeline.resources import TeilhabeHome
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags for Chromium on this closed network (no background connections) and as root (no sandbox).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def require_chromium() -> None:
+    """Browser tests run wherever Debian's chromium is; in CI its absence is a failure, not a skip."""
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} fehlt / is missing: .ci/run installs the Debian package chromium")
+    pytest.skip(f"{CHROMIUM} missing (install the Debian package chromium); CI does not skip this")
+
+
 @pytest.fixture(scope="session")
 def contract():
     return load_contract()

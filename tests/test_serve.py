@@ -5,7 +5,6 @@ launched from the CLI: the sensor's runs and the backfill's runs execute concurr
 multiprocess executor, and the DuckDB pool keeps them from ever colliding on the warehouse lock.
 """
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,10 +15,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import write_csv
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium, write_csv
 
 BIN = Path(sys.executable).parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HEADER = "event_id,date,event_type,participants_total,participants_volunteer,participants_staff"
 
 
@@ -81,15 +79,13 @@ def _lock_errors(home: Path) -> list[str]:
         instance.dispose()
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="no chromium here")
 def test_ui_shows_the_pipeline_assets(served):
     from playwright.sync_api import sync_playwright
 
+    require_chromium()
     _, port, _ = served
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page()
         outside = []
         local = f"http://127.0.0.1:{port}"

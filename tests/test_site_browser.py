@@ -8,28 +8,18 @@ Chromium fails there and is skipped only on a developer's machine.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
 from dashboards.pages import all_paths
 from pipeline.catalogue import load_catalogue
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.test_site import demo_site
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PAGES = [prefix + path for prefix in ("", "en/") for path in all_paths(load_catalogue())]
 DRAWN = """() => [...document.querySelectorAll('.chart')].every(d => d.querySelector('.main-svg'))"""
 
 
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} fehlt / is missing: .ci/run installs the Debian package chromium")
-    pytest.skip(f"{CHROMIUM} missing (install the Debian package chromium); CI does not skip this")
 
 
 class Recorder:
@@ -46,13 +36,13 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def browser_page(tmp_path_factory):
-    _require_chromium()
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     site = demo_site(tmp_path_factory)
     recorder = Recorder()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         context = browser.new_context(offline=True, viewport={"width": 1400, "height": 900})
 
         def route(route):
@@ -137,3 +127,21 @@ def test_charts_keep_their_height_when_the_window_changes(browser_page):
     after = page.locator("#fig-bars-trainings_held .main-svg").first.bounding_box()["height"]
     page.set_viewport_size({"width": 1400, "height": 900})
     assert after == pytest.approx(before, abs=2)
+
+
+def test_impact_page_forest_plots_and_readings(browser_page):
+    """The impact page: a forest plot per item drawn, the unbounded amif-nom intervals as arrows at
+    the edge, the readings of every result behind a click."""
+    page = _open(browser_page, "wirkung.html")
+    assert page.locator("[id^='fig-forest-lzz-2-'] .main-svg").count() >= 4
+    assert page.locator("#fig-waves-lzz-2 .main-svg").count() >= 1
+    arrows = page.locator("#fig-forest-amif-nom-belonging .scatterlayer .point")
+    assert arrows.count() > 0
+    details = page.locator("details.readings").first
+    assert not details.locator("li").first.is_visible()
+    details.locator("summary").click()
+    assert details.locator("li").first.is_visible()
+    assert "0,32 Punkte günstiger" in page.inner_text("main")
+    page = _open(browser_page, "en/wirkung.html")
+    text = page.inner_text("main")
+    assert "0.32 points more favourably" in text and "unbounded" in text

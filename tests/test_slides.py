@@ -3,27 +3,20 @@ with no browser, a clear bilingual SlidesUnavailable instead of a traceback deep
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 from dashboards import slides
 from dashboards.slides import SlidesUnavailable, export_slides
+from tests.conftest import CHROMIUM, require_chromium
 from tests.test_site import demo_site
 
-CHROMIUM = Path("/usr/bin/chromium")
 
 
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} fehlt / is missing: .ci/run installs the Debian package chromium")
-    pytest.skip(f"{CHROMIUM} missing (install the Debian package chromium); CI does not skip this")
 
 
 def test_png_per_chart_and_one_pdf(tmp_path_factory, monkeypatch):
-    _require_chromium()
+    require_chromium()
     monkeypatch.delenv(slides.BROWSER_ENV, raising=False)
     site = demo_site(tmp_path_factory)
     written = export_slides(site.home, lang="de", browser_path=str(CHROMIUM), programmes=["lzz-1"])
