@@ -1,0 +1,60 @@
+"""`teilhabe check` as a district office uses it: exit codes 0 / 1 / 2, German or English, writes nothing."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.cli import main
+from tests.conftest import write_csv
+
+TEILHABE = str(Path(sys.executable).with_name("teilhabe"))
+HEADER = "event_id,date,event_type,participants_total"
+
+
+def _tree(root: Path) -> dict:
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+def test_clean_file_exits_0_and_writes_nothing(tmp_path, capsys):
+    path = write_csv(tmp_path / "05766_2024-Q1_events.csv", [HEADER, "E1,2024-01-10,Schulung,12"])
+    before = _tree(tmp_path)
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 Zeilen gelesen, 1 angenommen, 0 abgelehnt" in out and "Alles in Ordnung" in out
+    assert _tree(tmp_path) == before
+
+
+def test_rejected_row_exits_1_with_row_column_value_and_reason(tmp_path, capsys):
+    path = write_csv(tmp_path / "05766_2024-Q1_events.csv", [HEADER, "E1,2024-01-10,Stammtisch,12"])
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "[bad_enum] Zeile 2, Spalte event_type, Wert 'Stammtisch': kein erlaubter Wert" in out
+
+
+def test_english_messages(tmp_path, capsys):
+    path = write_csv(tmp_path / "05766_2024-Q1_events.csv", [HEADER, "E1,2024-01-10,training,-2"])
+    assert main(["--lang", "en", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "[out_of_range] row 2, column participants_total, value '-2': negative number" in out
+    assert "Please correct the rows above" in out
+
+
+def test_set_aside_file_exits_1(tmp_path, capsys):
+    path = write_csv(tmp_path / "Lieferung_final.csv", [HEADER])
+    assert main(["check", str(path)]) == 1
+    assert "[bad_filename]" in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2_without_traceback(tmp_path):
+    env = {**os.environ, "TEILHABE_HOME": str(tmp_path / "nowhere")}
+    for args in (["check"], ["check", str(tmp_path / "missing.csv")], ["frobnicate"]):
+        done = subprocess.run([TEILHABE, *args], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 2, args
+        assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_help_speaks_to_a_district_office():
+    done = subprocess.run([TEILHABE, "check", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    assert "Dateien vor dem Senden prüfen (schreibt nichts)" in done.stdout
