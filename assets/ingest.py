@@ -69,19 +69,23 @@ def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
 
 def _stage(context, home: TeilhabeHome, con, name: str, quarters: list[str]):
     feed = CONTRACT.feeds[name]
-    result = intake.stage_feed(con, CONTRACT, home.catalogue(), feed, quarters)
+    staged = intake.stage_feed(con, CONTRACT, home.catalogue(), feed, quarters)
     per_delivery = intake.quarter_results(con, feed, quarters)
-    read, rejected = int(result.results["rows_read"].sum()), int(result.results["rejected"].sum())
-    accepted = int(result.results["accepted"].sum())
-    reasons = result.rejections["reason_code"].value_counts().head(8)
-    consistent = bool((result.results["rows_read"] == result.results["accepted"] + result.results["rejected"]).all())
-    context.log.info(f"{feed.label_de}: {read} Zeilen gelesen, {accepted} angenommen, {rejected} abgelehnt")
+    results = staged.results
+    read, rejected = int(results["rows_read"].sum()), int(results["rejected"].sum())
+    accepted = int(results["accepted"].sum())
+    reasons = staged.reasons.head(8)
+    consistent = bool((results["rows_read"] == results["accepted"] + results["rejected"]).all())
+    unchanged = len(quarters) - len(staged.validated)
+    context.log.info(f"{feed.label_de}: {read} Zeilen gelesen, {accepted} angenommen, {rejected} abgelehnt"
+                     + (f" ({unchanged} Quartale unverändert / unchanged)" if unchanged else ""))
     metadata = {"quartale": ", ".join(quarters), "rows_read": read, "rows_accepted": accepted,
-                "rows_rejected": rejected, "top_reasons": dg.MetadataValue.json(reasons.to_dict()),
+                "rows_rejected": rejected, "top_reasons": dg.MetadataValue.json({k: int(v) for k, v in reasons.items()}),
                 "lieferungen / deliveries": md_table(per_delivery)}
     yield dg.MaterializeResult(asset_key=f"stg_{name}", metadata={
-        **metadata, "dagster/row_count": len(result.accepted),
-        "preview": md_table(result.accepted.drop(columns=["receipt_id"]), 10)})
+        **metadata, "dagster/row_count": staged.accepted,
+        "geprueft / validated": ", ".join(staged.validated) or "–",
+        "preview": md_table(staged.preview.drop(columns=["receipt_id"]), 10)})
     # Rejections are normal business (WARN, not blocking); a broken count is not (ERROR blocks).
     severity = dg.AssetCheckSeverity.ERROR if not consistent else dg.AssetCheckSeverity.WARN
     yield dg.AssetCheckResult(asset_key=f"stg_{name}", check_name="contract", passed=consistent and rejected == 0,

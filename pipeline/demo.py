@@ -791,3 +791,450 @@ def _write_total_formula(sheet, row: int, header: list[str], record: dict) -> No
         return
     cells = "+".join(xl_rowcol_to_cell(row, header.index(p)) for p in parts)
     sheet.write_formula(row, header.index("participants_total"), f"={cells}+{others}", None, total)
+
+
+# ---------------------------------------------------------------------------------------------
+# National scale (issue 7): every rural district in Germany, synthetic, vectorised
+#
+# `write_national` writes a generated catalogue into `home/catalogue/` (programmes.yaml,
+# districts.csv, indicators.yaml) and, per programme district and quarter, UTF-8 CSVs with
+# English headers: ~40 events with ~25 attendance rows each, ~60 advice sessions, ~2 newsletters,
+# ~3 micro-projects and ~50 survey responses; comparison districts send survey responses only.
+# Synthetic keys 9xxxx (programme districts) and 99xxx (comparison districts) collide with no
+# real AGS (real keys start 01…16). Rows are drawn with numpy per quarter for all districts at
+# once and rendered column-wise; only the writing is per file. A sprinkle of invalid rows of
+# several reason codes (NATIONAL_FAULTS), a few late records and corrections, header variants,
+# BOMs, CRLF line ends, quoted titles, a blank line and one file with a forbidden column make
+# the set look like what real offices send.
+
+NATIONAL_FIRST_QUARTER = "2021-Q1"
+NATIONAL_PROGRAMMES = 4
+NATIONAL_STATES = ("Schleswig-Holstein", "Niedersachsen", "Nordrhein-Westfalen", "Hessen", "Rheinland-Pfalz",
+                   "Baden-Württemberg", "Bayern", "Saarland", "Brandenburg", "Mecklenburg-Vorpommern",
+                   "Sachsen", "Sachsen-Anhalt", "Thüringen")
+NATIONAL_POPULATION_SOURCE = "synthetisch (Benchmark national), keine amtliche Zahl / synthetic, not official"
+NATIONAL_PERSON_POOL = 800       # pseudonyms per district; strides coprime to it keep an event's list distinct
+NATIONAL_CLIENT_POOL = 200
+NATIONAL_ROLE_OF = np.array([0] * 5 + [1] * 3 + [2] * 8 + [3] * 4)  # person % 20 -> role index (25/15/40/20 %)
+NATIONAL_TITLES = {
+    "training": ("Schulung Interkulturelle Kompetenz", "Schulung Asyl- und Aufenthaltsrecht", "Schulung Leichte Sprache"),
+    "network_meeting": ("Vernetzungstreffen Ehrenamt", "Netzwerktreffen Integration"),
+    "information": ("Infoabend Anerkennung von Berufsabschlüssen", "Informationsveranstaltung Ausbildung"),
+    "workshop": ("Workshop Vereinsarbeit interkulturell", "Workshop Fördermittel"),
+    "round_table": ("Runder Tisch Integration", "Runder Tisch Wohnen"),
+    "culture": ("Lesung Ankommen auf dem Land", "Interkulturelles Fest", "Filmabend mit Gespräch"),
+    "best_practice": ("Best-Practice-Treffen Patenschaften", "Praxisaustausch Mobilität"),
+    "conference": ("Fachtag Integration im ländlichen Raum", "Regionalkonferenz Teilhabe"),
+    "other": ("Sprachcafé", "Ausflug mit Patenfamilien"),
+}
+# A title an office typed with a comma: the CSV quotes it (0.5 % of events).
+NATIONAL_QUOTED_TITLE = "Workshop Fördermittel, Praxisteil"
+# Header variants an office's template may have (English names; order and optional columns vary).
+NATIONAL_HEADERS = {
+    "events": (
+        ("event_id", "date", "event_type", "title", "municipality", "field", "supra_regional",
+         "participants_total", "participants_volunteer", "participants_staff", "participants_newcomer"),
+        ("event_id", "date", "event_type", "title", "participants_total", "participants_volunteer",
+         "participants_staff", "participants_newcomer", "supra_regional"),
+        ("event_id", "date", "event_type", "title", "municipality", "field", "supra_regional",
+         "participants_total", "participants_volunteer", "participants_staff", "participants_newcomer", "notes"),
+    ),
+    "attendance": (("event_id", "person_key", "role"),),
+    "advice": (("case_id", "date", "client_type", "client_key", "topic", "duration_min"),
+               ("case_id", "date", "client_type", "client_key")),
+    "newsletters": (("issue_id", "sent_date", "recipients", "title"),),
+    "micro_projects": (("project_id", "applicant", "approved_date", "amount_eur", "cost_category", "volunteers",
+                        "newcomers_reached", "status"),),
+    "survey": (("response_id", "date", "wave", "group", "belonging", "participation", "information_access",
+                "contacts"),),
+}
+# (feed, fault, share of that feed's rows): what the quality reports will show at national scale.
+NATIONAL_FAULTS = (
+    ("events", "bad_date", 0.0008),            # bad_value: 31.02.YYYY
+    ("events", "unknown_type", 0.0008),        # bad_enum: Stammtisch
+    ("events", "negative_count", 0.0006),      # out_of_range: participants_volunteer -3
+    ("events", "volunteers_exceed", 0.0006),   # inconsistent_counts
+    ("events", "future_date", 0.0005),         # future_date: 10 days after the quarter
+    ("events", "missing_total", 0.0005),       # bad_value: required value missing
+    ("events", "duplicate_id", 0.0005),        # duplicate_id: the previous row's id again
+    ("attendance", "name_pseudonym", 0.0002),  # bad_pseudonym: Anna_Schmidt
+    ("attendance", "phone_pseudonym", 0.0001), # bad_pseudonym: a phone number
+    ("attendance", "unknown_role", 0.0002),    # bad_enum: Gast
+    ("attendance", "unknown_event", 0.0002),   # unknown_event
+    ("attendance", "duplicate_person", 0.0002),  # duplicate_id: same person twice at one event
+    ("attendance", "missing_role", 0.0001),    # bad_value
+    ("advice", "unknown_client_type", 0.001),  # bad_enum: Privatperson
+    ("advice", "bad_date", 0.0008),            # bad_value: 2023-13-01
+    ("advice", "duration_in_words", 0.0008),   # bad_value: eine Stunde
+    ("newsletters", "recipients_in_words", 0.01),  # bad_value: ca. 200
+    ("micro_projects", "negative_amount", 0.005),  # out_of_range
+    ("micro_projects", "unknown_category", 0.005),  # bad_enum: Catering
+    ("survey", "score_out_of_scale", 0.001),   # out_of_range: belonging 7
+    ("survey", "unknown_wave", 0.0005),        # bad_enum: Zwischenbefragung
+)
+
+
+@dataclass(frozen=True)
+class NationalPlan:
+    districts: tuple[str, ...]      # programme districts
+    comparison: tuple[str, ...]     # comparison districts (survey only)
+    quarters: tuple[str, ...]
+    programmes: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # (id, districts, comparison)
+
+
+def national_plan(districts: int = 400, quarters: int = 20, first_quarter: str = NATIONAL_FIRST_QUARTER) -> NationalPlan:
+    if not 1 <= districts <= 8999 or quarters < 1:
+        raise ValueError("districts must be 1…8999 and quarters ≥ 1")
+    ags = tuple(f"{90001 + i}" for i in range(districts))
+    comparison = tuple(f"{99001 + i}" for i in range(max(NATIONAL_PROGRAMMES, districts // 10)))
+    qs, q = [], first_quarter
+    for _ in range(quarters):
+        qs.append(q)
+        q = quarter_of(quarter_bounds(q)[1] + dt.timedelta(days=1))
+    count = min(NATIONAL_PROGRAMMES, districts)
+    programmes = tuple((f"national-{n + 1}", tuple(np.array_split(np.array(ags), count)[n].tolist()),
+                        tuple(np.array_split(np.array(comparison), count)[n].tolist())) for n in range(count))
+    return NationalPlan(ags, comparison, tuple(qs), programmes)
+
+
+def write_national(home: Home, districts: int = 400, quarters: int = 20, seed: int = 2024,
+                   first_quarter: str = NATIONAL_FIRST_QUARTER) -> list[Path]:
+    """The national-scale demo: generated catalogue in `home/catalogue`, deliveries in the inbox."""
+    plan = national_plan(districts, quarters, first_quarter)
+    home.inbox.mkdir(parents=True, exist_ok=True)
+    _write_national_catalogue(home.root / "catalogue", plan, seed)
+    written: list[Path] = []
+    for n, quarter in enumerate(plan.quarters):
+        written += _write_national_quarter(home.inbox, plan, n, quarter, seed)
+    return sorted(written)
+
+
+def _write_national_catalogue(folder: Path, plan: NationalPlan, seed: int) -> None:
+    import yaml
+
+    from pipeline.catalogue import SHIPPED_DIR
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = _rng(seed, 7, 0)
+    everyone = plan.districts + plan.comparison
+    population = rng.integers(60_000, 400_000, size=len(everyone))
+    lines = ["ags,name,state,population,population_date,population_source,foreign_population,"
+             "foreign_population_year,foreign_population_source"]
+    for i, (ags, people) in enumerate(zip(everyone, population)):
+        kind = "Beispielkreis" if ags in plan.districts else "Vergleichskreis"
+        name = f"{kind} {int(ags) % 10000:04d}"
+        lines.append(f'{ags},{name},{NATIONAL_STATES[i % len(NATIONAL_STATES)]},{int(people)},2022-05-15,'
+                     f'"{NATIONAL_POPULATION_SOURCE}",,,')
+    (folder / "districts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    start = quarter_bounds(plan.quarters[0])[0]
+    end = quarter_bounds(plan.quarters[-1])[1]
+    programmes = [{"id": pid, "name_de": f"Teilhabe im ländlichen Raum – Region {n + 1} (synthetisch)",
+                   "name_en": f"Participation in rural areas – region {n + 1} (synthetic)",
+                   "funder": "synthetisch / synthetic", "carrier": "Landkreise", "start": start, "end": end,
+                   "target_level": "district", "districts": list(members), "comparison_districts": list(comparison),
+                   "source": "teilhabe demo --scale national"}
+                  for n, (pid, members, comparison) in enumerate(plan.programmes)]
+    settings = {"delivery_deadline": {"days_after_quarter_end": 30}, "programmes": programmes}
+    (folder / "programmes.yaml").write_text(
+        "# Generated by `teilhabe demo --scale national` (synthetic districts, benchmark only).\n"
+        + yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    # The shipped indicators, each applied to every national programme (no district overrides).
+    shipped = yaml.safe_load((SHIPPED_DIR / "indicators.yaml").read_text(encoding="utf-8"))
+    for indicator in shipped["indicators"]:
+        indicator.pop("applies_to", None)
+        indicator.pop("overrides", None)
+        for reference in indicator.get("references") or []:
+            reference.pop("programmes", None)
+    (folder / "indicators.yaml").write_text(
+        "# Generated by `teilhabe demo --scale national`: the shipped indicators for every programme.\n"
+        + yaml.safe_dump(shipped, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+class _Rows:
+    """One feed's rows of one quarter (all districts): text columns, and which district each row is."""
+
+    def __init__(self, district: np.ndarray, columns: dict[str, np.ndarray]):
+        self.district = district
+        self.columns = columns
+        self.n = len(district)
+
+    def set(self, column: str, rows: np.ndarray, values) -> None:
+        if len(rows):
+            self.columns[column][rows] = values
+
+
+def _strings(values) -> np.ndarray:
+    return np.asarray(values, dtype=object)
+
+
+def _fmt_int(values: np.ndarray) -> np.ndarray:
+    return _strings([str(v) for v in values.tolist()])
+
+
+def _days(rng: np.random.Generator, quarter: str, size: int, start_offset: int = 0, span: int | None = None) -> np.ndarray:
+    start, end = quarter_bounds(quarter)
+    days = (end - start).days + 1 - start_offset if span is None else span
+    return np.datetime64(start) + start_offset + rng.integers(0, days, size=size)
+
+
+def _iso(days: np.ndarray) -> np.ndarray:
+    return _strings(np.datetime_as_string(days, unit="D").tolist())
+
+
+def _sequence(counts: np.ndarray) -> np.ndarray:
+    """1..count for each group, concatenated."""
+    ends = np.cumsum(counts)
+    return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts) + 1
+
+
+def _sorted_days(rng, quarter: str, district: np.ndarray) -> np.ndarray:
+    days = _days(rng, quarter, len(district))
+    return days[np.lexsort((days, district))]
+
+
+def _national_quarter_rows(plan: NationalPlan, n: int, quarter: str, seed: int) -> dict[str, _Rows]:
+    rng = _rng(seed, 7, n + 1)
+    tag = _qtag(quarter)
+    ags = np.array(plan.districts, dtype=object)
+    nd = len(ags)
+    feeds: dict[str, _Rows] = {}
+
+    # events
+    per = rng.integers(36, 45, size=nd)
+    district = np.repeat(np.arange(nd), per)
+    seq = _sequence(per)
+    ne = len(district)
+    types = rng.choice(len(EVENT_TYPES), size=ne, p=EVENT_WEIGHTS)
+    total = rng.integers(15, 36, size=ne)
+    event_id = "E" + ags[district] + f"-{tag}-" + _strings([f"{s:03d}" for s in seq.tolist()])
+    titles = _strings([NATIONAL_TITLES[EVENT_TYPES[t]][k % len(NATIONAL_TITLES[EVENT_TYPES[t]])]
+                       for t, k in zip(types.tolist(), rng.integers(0, 6, size=ne).tolist())])
+    titles[rng.random(ne) < 0.005] = NATIONAL_QUOTED_TITLE
+    fields = _strings([EVENT_FIELDS[EVENT_TYPES[t]][0] for t in types.tolist()])
+
+    # attendance: every event keeps a list; persons drawn with a stride coprime to the pool
+    ea = np.repeat(np.arange(ne), total)
+    j = _sequence(total) - 1
+    strides = np.array([s for s in range(7, 400) if np.gcd(s, NATIONAL_PERSON_POOL) == 1])
+    offset = rng.integers(0, NATIONAL_PERSON_POOL, size=ne)
+    stride = rng.choice(strides, size=ne)
+    person = (offset[ea] + j * stride[ea]) % NATIONAL_PERSON_POOL
+    role = NATIONAL_ROLE_OF[person % 20]
+    by_role = np.bincount(ea * 4 + role, minlength=ne * 4).reshape(ne, 4)
+    person_key = ("P" + ags[district[ea]] + "-" + _strings([f"{p:04d}" for p in person.tolist()]))
+    feeds["attendance"] = _Rows(district[ea], {
+        "event_id": event_id[ea].copy(), "person_key": person_key, "role": _strings(np.array(ROLES)[role])})
+
+    days = _sorted_days(rng, quarter, district)
+    feeds["events"] = _Rows(district, {
+        "event_id": event_id, "date": _iso(days), "event_type": _strings(np.array(EVENT_TYPES)[types]),
+        "title": titles, "municipality": "Gemeinde " + _fmt_int(rng.integers(1, 25, size=ne)),
+        "field": fields, "supra_regional": _strings(np.where(rng.random(ne) < 0.08, "true", "false")),
+        "participants_total": _fmt_int(total), "participants_volunteer": _fmt_int(by_role[:, 0]),
+        "participants_staff": _fmt_int(by_role[:, 1]), "participants_newcomer": _fmt_int(by_role[:, 2]),
+        "notes": _strings(np.where(rng.random(ne) < 0.1, "mit Dolmetschung", ""))})
+
+    # advice
+    per = rng.integers(50, 71, size=nd)
+    district = np.repeat(np.arange(nd), per)
+    na = len(district)
+    client = np.floor(NATIONAL_CLIENT_POOL * rng.random(na) ** 2).astype(int)  # regulars come back
+    kind = np.array(["person"] * 7 + ["group"] * 2 + ["organisation"])[client % 10]
+    topics = _strings([ADVICE_TOPICS[k][i % len(ADVICE_TOPICS[k])] for k, i in
+                       zip(kind.tolist(), rng.integers(0, 6, size=na).tolist())])
+    feeds["advice"] = _Rows(district, {
+        "case_id": "B" + ags[district] + f"-{tag}-" + _strings([f"{s:03d}" for s in _sequence(per).tolist()]),
+        "date": _iso(_sorted_days(rng, quarter, district)), "client_type": _strings(kind),
+        "client_key": "C" + ags[district] + "-" + _strings([f"{c:03d}" for c in client.tolist()]),
+        "topic": topics, "duration_min": _fmt_int(15 * rng.integers(2, 9, size=na))})
+
+    # newsletters
+    per = rng.integers(1, 4, size=nd)
+    district = np.repeat(np.arange(nd), per)
+    nn = len(district)
+    seq = _sequence(per)
+    feeds["newsletters"] = _Rows(district, {
+        "issue_id": "N" + ags[district] + f"-{tag}-" + _fmt_int(seq),
+        "sent_date": _iso(_sorted_days(rng, quarter, district)),
+        "recipients": _fmt_int(rng.integers(60, 400, size=nn)),
+        "title": f"Newsletter Integration {quarter} Nr. " + _fmt_int(seq)})
+
+    # micro-projects
+    per = rng.integers(2, 5, size=nd)
+    district = np.repeat(np.arange(nd), per)
+    nm = len(district)
+    low = rng.integers(5, 60, size=nm)
+    reached = _fmt_int(low)
+    ranged = rng.random(nm) < 0.1
+    reached[ranged] = _strings([f"{a}-{a + 10}" if i % 2 else f"{a} – {a + 10}"
+                                for i, a in enumerate(low[ranged].tolist())])
+    feeds["micro_projects"] = _Rows(district, {
+        "project_id": "M" + ags[district] + f"-{tag}-" + _fmt_int(_sequence(per)),
+        "applicant": "Verein " + _fmt_int(rng.integers(1, 60, size=nm)) + " e.V.",
+        "approved_date": _iso(_sorted_days(rng, quarter, district)),
+        "amount_eur": _strings([f"{a:.2f}" for a in (np.round(rng.uniform(200, 1000, nm) * 2) / 2).tolist()]),
+        "cost_category": _strings(np.array(("travel", "fees", "rooms", "materials", "other"))[
+            rng.choice(5, size=nm, p=(0.15, 0.3, 0.15, 0.3, 0.1))]),
+        "volunteers": _fmt_int(rng.integers(1, 13, size=nm)), "newcomers_reached": reached,
+        "status": _strings(np.array(("approved", "completed", "cancelled"))[
+            rng.choice(3, size=nm, p=(0.45, 0.5, 0.05))])})
+
+    # survey: programme and comparison districts; baseline in the first half, follow-up after
+    everyone = np.array(plan.districts + plan.comparison, dtype=object)
+    per = rng.integers(40, 61, size=len(everyone))
+    district = np.repeat(np.arange(len(everyone)), per)
+    ns = len(district)
+    follow_up = n >= len(plan.quarters) / 2
+    in_programme = district < nd
+    group = rng.choice(3, size=ns, p=SURVEY_GROUP_SHARES)
+    columns = {"response_id": "S" + everyone[district] + f"-{tag}-" + _strings([f"{s:03d}" for s in _sequence(per).tolist()]),
+               "date": _iso(_sorted_days(rng, quarter, district)),
+               "wave": _strings(np.full(ns, "follow_up" if follow_up else "baseline")),
+               "group": _strings(np.array(SURVEY_GROUPS)[group])}
+    for item in SURVEY_ITEMS:
+        shift = np.array([SURVEY_GROUP_SHIFT[g][item] for g in SURVEY_GROUPS])[group]
+        change = (SURVEY_TREND[item] + SURVEY_EFFECT[item] * in_programme) if follow_up else 0.0
+        score = np.clip(np.rint(SURVEY_BASE[item] + shift + change + rng.normal(0, SURVEY_SD, ns)), 1, 5).astype(int)
+        text = _fmt_int(score)
+        text[rng.random(ns) < SURVEY_MISSING] = ""
+        columns[item] = text
+    feeds["survey"] = _Rows(district, columns)
+
+    _plant_national_faults(rng, feeds, quarter, n, plan)
+    return feeds
+
+
+def _plant_national_faults(rng, feeds: dict[str, _Rows], quarter: str, n: int, plan: NationalPlan) -> None:
+    year = quarter[:4]
+    after = np.datetime64(quarter_bounds(quarter)[1]) + 10
+    for feed, fault, share in NATIONAL_FAULTS:
+        rows = feeds[feed]
+        hit = np.flatnonzero(rng.random(rows.n) < share)
+        hit = hit[hit > 0]
+        if fault in ("duplicate_id", "duplicate_person"):
+            same = rows.district[hit] == rows.district[hit - 1]
+            if fault == "duplicate_person":
+                same &= rows.columns["event_id"][hit] == rows.columns["event_id"][hit - 1]
+            hit = hit[same]
+        c = rows.columns
+        match fault:
+            case "bad_date":
+                rows.set("date", hit, f"31.02.{year}" if feed == "events" else f"{year}-13-01")
+            case "unknown_type":
+                rows.set("event_type", hit, "Stammtisch")
+            case "negative_count":
+                rows.set("participants_volunteer", hit, "-3")
+            case "volunteers_exceed":
+                rows.set("participants_volunteer", hit, _fmt_int(np.array([int(t) + 4 for t in c["participants_total"][hit]], dtype=int)))
+            case "future_date":
+                rows.set("date", hit, str(after))
+            case "missing_total":
+                rows.set("participants_total", hit, "")
+            case "duplicate_id":
+                rows.set("event_id", hit, c["event_id"][hit - 1])
+            case "name_pseudonym":
+                rows.set("person_key", hit, "Anna_Schmidt")
+            case "phone_pseudonym":
+                rows.set("person_key", hit, "01701234567")
+            case "unknown_role":
+                rows.set("role", hit, "Gast")
+            case "unknown_event":
+                rows.set("event_id", hit, _strings([e.rsplit("-", 1)[0] + "-999" for e in c["event_id"][hit]]))
+            case "duplicate_person":
+                rows.set("person_key", hit, c["person_key"][hit - 1])
+            case "missing_role":
+                rows.set("role", hit, "")
+            case "unknown_client_type":
+                rows.set("client_type", hit, "Privatperson")
+            case "duration_in_words":
+                rows.set("duration_min", hit, "eine Stunde")
+            case "recipients_in_words":
+                rows.set("recipients", hit, "ca. 200")
+            case "negative_amount":
+                rows.set("amount_eur", hit, "-50.00")
+            case "unknown_category":
+                rows.set("cost_category", hit, "Catering")
+            case "score_out_of_scale":
+                rows.set("belonging", hit, "7")
+            case "unknown_wave":
+                rows.set("wave", hit, "Zwischenbefragung")
+
+
+def _national_extras(feeds: dict[str, _Rows], n: int, quarter: str, plan: NationalPlan) -> None:
+    """Late records and corrections: offices that report last quarter's event only now (no list
+    kept), or resend last quarter's third event recounted. Both go at the end of the events file."""
+    if n == 0:
+        return
+    previous = _qtag(_previous_quarter(quarter))
+    q_start = np.datetime64(quarter_bounds(quarter)[0])
+    events = feeds["events"]
+    first = np.flatnonzero(np.r_[True, events.district[1:] != events.district[:-1]])
+    late = first[(events.district[first] % 25) == 5]
+    fixed = first[(events.district[first] % 30) == 9]
+    source = np.r_[late, fixed]
+    ags = np.array(plan.districts, dtype=object)[events.district[source]]
+    extra = {name: values[source].copy() for name, values in events.columns.items()}
+    extra["event_id"] = "E" + ags + f"-{previous}-" + _strings(["L01"] * len(late) + ["003"] * len(fixed))
+    extra["date"] = _strings([str(q_start - 2)] * len(late) + [str(q_start - 20)] * len(fixed))
+    total = np.array([int(t) if t else 0 for t in extra["participants_total"].tolist()], dtype=int)
+    extra["participants_total"] = _fmt_int(total + 2)
+    events.columns = {name: np.concatenate([values, extra[name]]) for name, values in events.columns.items()}
+    events.district = np.concatenate([events.district, events.district[source]])
+    events.n = len(events.district)
+
+
+def _render(rows: _Rows, header: tuple[str, ...], index: np.ndarray) -> list[str]:
+    """CSV lines (no line end) of these rows in this header's column order; quotes where needed."""
+    parts = []
+    for name in header:
+        values = rows.columns[name][index] if name in rows.columns else _strings(np.full(len(index), ""))
+        if name == "title" or name == "applicant":
+            needs = np.array([("," in v) or ('"' in v) for v in values.tolist()], dtype=bool)
+            if needs.any():
+                values = values.copy()
+                values[needs] = _strings(['"' + v.replace('"', '""') + '"' for v in values[needs].tolist()])
+        parts.append(values)
+    line = parts[0]
+    for p in parts[1:]:
+        line = line + "," + p
+    return line.tolist()
+
+
+def _write_national_quarter(inbox: Path, plan: NationalPlan, n: int, quarter: str, seed: int) -> list[Path]:
+    feeds = _national_quarter_rows(plan, n, quarter, seed)
+    _national_extras(feeds, n, quarter, plan)
+    rng = _rng(seed, 7, 1000 + n)
+    everyone = plan.districts + plan.comparison
+    nd = len(plan.districts)
+    received = rng.integers(5, 40, size=len(everyone))  # days after the quarter; some miss the 30-day deadline
+    q_end = quarter_bounds(quarter)[1]
+    written = []
+    for feed, rows in feeds.items():
+        order = np.argsort(rows.district, kind="stable")
+        bounds = np.searchsorted(rows.district[order], np.arange(len(everyone) + 1))
+        variants = NATIONAL_HEADERS[feed]
+        for d in range(len(everyone)):
+            index = order[bounds[d]:bounds[d + 1]]
+            if not len(index):
+                continue
+            header = variants[(d * 7 + 3) % len(variants)] if len(variants) > 1 else variants[0]
+            lines = _render(rows, header, index)
+            if feed == "attendance" and d == 17 % nd and n == min(4, len(plan.quarters) - 1):
+                # One office exports its sign-in sheet with e-mail addresses: the file is set aside.
+                header = header + ("email",)
+                lines = [f"{line},teilnehmer{i}@example.org" for i, line in enumerate(lines)]
+            if feed == "events" and d == (3 * n) % nd and len(lines) > 10:
+                lines.insert(len(lines) // 2, "")  # a clerk left an empty row between the months
+            newline = "\r\n" if d % 40 == 11 else "\n"
+            text = newline.join([",".join(header), *lines]) + newline
+            data = text.encode("utf-8")
+            if d % 50 == 7:
+                data = b"\xef\xbb\xbf" + data  # "CSV UTF-8" from Excel carries a byte-order mark
+            path = inbox / f"{everyone[d]}_{quarter}_{feed}.csv"
+            path.write_bytes(data)
+            when = dt.datetime.combine(q_end + dt.timedelta(days=int(received[d])), dt.time(RECEIPT_HOUR_UTC),
+                                       tzinfo=dt.timezone.utc)
+            _set_received(path, when)
+            written.append(path)
+    return written
+

@@ -9,17 +9,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pipeline import warehouse
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract, Feed
 from pipeline.home import Home
-from pipeline.reader import FileName, FileRead, Problem, parse_file_name, read_file
-from pipeline.validator import MASK, Validated, validate
+from pipeline.reader import (SEPARATORS, FileName, FileRead, Problem, csv_text, group_csv_texts,
+                             parse_file_name, read_csv_group, read_file)
+from pipeline.partitions import quarter_bounds
+from pipeline.validator import (MASK, REJECTION_COLUMNS, ScreenPlan, accepted_frame, flag_candidates, prepare,
+                                rejection_frame, register_typing, run_suite, screen_plan, typed_select, validate, warm_up)
 
 
 @dataclass
@@ -47,7 +54,9 @@ class IntakeSummary:
 def scan_inbox(inbox: Path, contract: Contract, catalogue: Catalogue, quarters: tuple[str, str]) -> list[Delivered]:
     """Every visible file in the inbox with its parsed name (or the reason it cannot be assigned)."""
     delivered = []
-    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+    with os.scandir(inbox) as entries:
+        names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
+    for path in (inbox / name for name in names):
         parsed = parse_file_name(path.name, contract)
         if isinstance(parsed, FileName):
             if parsed.ags not in catalogue.districts.index:
@@ -61,24 +70,21 @@ def scan_inbox(inbox: Path, contract: Contract, catalogue: Catalogue, quarters: 
 
 
 def _fingerprint(item: Delivered) -> bytes:
-    data = item.path.read_bytes()
-    stat = item.path.stat()
+    with open(item.path, "rb") as handle:
+        data = handle.read()
+        stat = os.fstat(handle.fileno())
     item.sha256 = hashlib.sha256(data).hexdigest()
     item.size = stat.st_size
     item.received_at = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
     return data
 
 
-def _already_received(con, items: list[Delivered]) -> set[str]:
+def _already_received(con, items: list[Delivered], index: tuple[set, set] | None = None) -> set[str]:
     """Receipts whose (name, hash) is the latest version of that name; a revert to an older
     version gets a new received_at so it becomes current again."""
     if not items:
         return set()
-    known = warehouse.fetch_df(con, """
-        SELECT receipt_id, lower(file_name) AS name FROM receipts
-        QUALIFY row_number() OVER (PARTITION BY lower(file_name) ORDER BY received_at DESC) = 1""")
-    latest = set(known["receipt_id"])
-    existing = set(warehouse.fetch_df(con, "SELECT receipt_id FROM receipts")["receipt_id"])
+    latest, existing = index or _receipt_index(con)
     for item in items:
         if item.receipt_id in existing and item.receipt_id not in latest:
             con.execute("UPDATE receipts SET received_at = ? WHERE receipt_id = ?", [item.received_at, item.receipt_id])
@@ -86,12 +92,37 @@ def _already_received(con, items: list[Delivered]) -> set[str]:
     return latest
 
 
-def _archive(home: Home, item: Delivered, data: bytes) -> str:
-    target = home.archive / item.sha256[:2] / item.sha256 / item.name
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    return str(target.relative_to(home.root))
+def _receipt_index(con) -> tuple[set[str], set[str]]:
+    """(receipts that are the latest version of their name, all receipts)."""
+    known = warehouse.fetch_df(con, """
+        SELECT receipt_id, lower(file_name) AS name FROM receipts
+        QUALIFY row_number() OVER (PARTITION BY lower(file_name) ORDER BY received_at DESC) = 1""")
+    existing = set(warehouse.fetch_df(con, "SELECT receipt_id FROM receipts")["receipt_id"])
+    return set(known["receipt_id"]), existing
+
+
+class _Archive:
+    """Every received file byte for byte under archive/<sha256>/, written once the chunk is read."""
+
+    def __init__(self, home: Home):
+        self.home, self.pending = home, []
+
+    def __call__(self, item: Delivered, data: bytes) -> str:
+        relative = f"{self.home.archive.name}/{item.sha256[:2]}/{item.sha256}/{item.name}"
+        self.pending.append((relative, data))
+        return relative
+
+    def flush(self) -> None:
+        root = str(self.home.root)
+        for relative, data in self.pending:
+            target = os.path.join(root, relative)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            try:
+                with open(target, "xb") as handle:
+                    handle.write(data)
+            except FileExistsError:
+                pass
+        self.pending = []
 
 
 def _problem_rows(receipt_id: str, problems: list[Problem], contract: Contract) -> list[dict]:
@@ -115,46 +146,172 @@ def _receipt_row(item: Delivered, status: str, archive_path: str | None) -> dict
             "archive_path": archive_path, "status": status}
 
 
+# Files are received in chunks of about this many bytes (in quarter order), so memory stays bounded
+# however large the inbox: a national backfill is ~500 MB of CSV.
+CHUNK_BYTES = 48 * 1024 * 1024
+
+
+def _chunks(items: list[Delivered]) -> list[list[Delivered]]:
+    def order(item: Delivered):
+        parsed = item.parsed if isinstance(item.parsed, FileName) else None
+        return (parsed.quarter if parsed else "", item.name)
+
+    chunks, current, size = [], [], 0
+    for item in sorted(items, key=order):
+        current.append(item)
+        try:
+            size += os.stat(item.path).st_size
+        except OSError:
+            pass
+        if size >= CHUNK_BYTES:
+            chunks.append(current)
+            current, size = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def receive(con, home: Home, contract: Contract, items: list[Delivered]) -> IntakeSummary:
     """Archive, register and read every new (name, hash) among `items`; write raw rows."""
-    summary = IntakeSummary()
+    summary = IntakeSummary(rows_by_feed={name: 0 for name in contract.feeds})
+    index = _receipt_index(con)  # each name occurs once in `items`: chunks cannot affect each other's answer
+    for chunk in _chunks(items):
+        _receive_chunk(con, home, contract, chunk, summary, index)
+    summary.new_receipts.sort()
+    summary.set_aside.sort()
+    return summary
+
+
+def _receive_chunk(con, home: Home, contract: Contract, items: list[Delivered], summary: IntakeSummary,
+                   index: tuple[set, set]) -> None:
+    # Sequential on purpose: for files of a few kB, threads only add GIL contention (measured).
     datas = {id(item): _fingerprint(item) for item in items}
-    current = _already_received(con, items)
+    archive = _Archive(home)
+    current = _already_received(con, items, index)
+    new = [item for item in items if item.receipt_id not in current]
     receipts, problems, sheets = [], [], []
     raw: dict[str, list[pd.DataFrame]] = {name: [] for name in contract.feeds}
-    for item in items:
-        if item.receipt_id in current:
-            continue
+    # CSVs that can be read together (plain UTF-8 text) go in groups of one header; the rest one by one.
+    grouped, texts = [], []
+    for n, item in enumerate(new):
+        if isinstance(item.parsed, FileName) and item.parsed.kind == "csv" and item.parsed.feed:
+            text = csv_text(n, datas[id(item)], contract)
+            if text is not None:
+                grouped.append(item.parsed.feed)
+                texts.append(text)
+    single = set(range(len(new))) - {t.index for t in texts}
+    group_reads = []
+    for (feed, _, _), files in group_csv_texts(texts, grouped).items():
+        reads, rest = read_csv_group(files, contract.feeds[feed], contract)
+        group_reads += reads
+        single |= {t.index for t in rest}
+    for n in sorted(single):
+        item = new[n]
         data = datas[id(item)]
         summary.new_receipts.append(item.name)
         if isinstance(item.parsed, Problem):
             problems += _problem_rows(item.receipt_id, [item.parsed], contract)
-            receipts.append(_receipt_row(item, "set_aside", _archive(home, item, data)))
+            receipts.append(_receipt_row(item, "set_aside", archive(item, data)))
             summary.set_aside.append(item.name)
             continue
         read = read_file(item.name, data, contract, item.parsed.feed)
         problems += _problem_rows(item.receipt_id, read.problems, contract)
         # A file with personal identifiers is not kept anywhere: only its name, hash and reason.
-        archive_path = None if read.forbidden else _archive(home, item, data)
+        archive_path = None if read.forbidden else archive(item, data)
         status = "loaded" if read.sheets else "set_aside"
         if not read.sheets:
             summary.set_aside.append(item.name)
         receipts.append(_receipt_row(item, status, archive_path))
         for sheet in read.sheets:
-            sheets.append({"receipt_id": item.receipt_id, "feed": sheet.feed, "sheet": sheet.sheet,
-                           "rows_read": len(sheet.rows), "headers": json.dumps(sheet.headers, ensure_ascii=False),
-                           "ignored_columns": json.dumps(sheet.ignored_columns + read.ignored_sheets, ensure_ascii=False),
-                           "encoding": sheet.encoding, "separator": sheet.separator})
+            sheets.append(_sheet_row(item.receipt_id, sheet.feed, sheet.sheet, len(sheet.rows), sheet.headers,
+                                     sheet.ignored_columns + read.ignored_sheets, sheet.encoding, sheet.separator))
             raw[sheet.feed].append(raw_frame(item.receipt_id, item.parsed, sheet))
+    for group in group_reads:
+        _receive_group(home, contract, group, new, datas, summary, receipts, problems, sheets, raw, archive)
     ids = [r["receipt_id"] for r in receipts]
-    _write(con, "receipts", pd.DataFrame(receipts), ids)
+    quarters = sorted({r["quarter"] for r in receipts if r["quarter"]})
+    # The archive is written while DuckDB stores the rows (both leave the GIL: two cores). The
+    # receipts go last: a run that stops midway leaves no receipt, so the next run reads the file again.
+    writer = _Background(archive.flush)
+    for feed, frames in raw.items():
+        schema = _raw_schema(contract.feeds[feed])
+        tables = [f if isinstance(f, pa.Table) else pa.Table.from_pandas(f, preserve_index=False) for f in frames if len(f)]
+        table = pa.concat_tables([t.select(schema.names).cast(schema) for t in tables]) if tables else schema.empty_table()
+        if ids:  # a file's raw rows carry its quarter: only that quarter's row groups are searched
+            warehouse.replace_rows(con, f"raw_{feed}", table, "delivery_quarter IN (SELECT unnest(?)) AND "
+                                   "receipt_id IN (SELECT unnest(?))", [quarters or [""], ids])
+        summary.rows_by_feed[feed] += table.num_rows
     _write(con, "file_rejections", pd.DataFrame(problems), ids)
     _write(con, "sheets", pd.DataFrame(sheets), ids)
-    for feed, frames in raw.items():
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        _write(con, f"raw_{feed}", frame, ids)
-        summary.rows_by_feed[feed] = len(frame)
-    return summary
+    writer.join()
+    _write(con, "receipts", pd.DataFrame(receipts), ids)
+
+
+class _Background(threading.Thread):
+    """Run one function beside the caller; `join` re-raises what it raised."""
+
+    def __init__(self, function):
+        super().__init__(daemon=True)
+        self.function, self.error = function, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.function()
+        except BaseException as error:  # handed to the caller in join()
+            self.error = error
+
+    def join(self, timeout=None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error
+
+
+def _raw_schema(feed: Feed) -> pa.Schema:
+    return pa.schema([("receipt_id", pa.string()), ("district_ags", pa.string()), ("delivery_quarter", pa.string()),
+                      ("sheet", pa.string()), ("source_row", pa.int64()), ("decimal_comma", pa.bool_()),
+                      *((name, pa.string()) for name in warehouse.raw_columns(feed))])
+
+
+def _sheet_row(receipt_id: str, feed: str, sheet: str | None, rows_read: int, headers: dict, ignored: list,
+               encoding: str | None, separator: str | None) -> dict:
+    return {"receipt_id": receipt_id, "feed": feed, "sheet": sheet, "rows_read": rows_read,
+            "headers": json.dumps(headers, ensure_ascii=False), "ignored_columns": json.dumps(ignored, ensure_ascii=False),
+            "encoding": encoding, "separator": separator}
+
+
+def _receive_group(home: Home, contract: Contract, group, new: list[Delivered], datas: dict, summary: IntakeSummary,
+                   receipts: list, problems: list, sheets: list, raw: dict, archive: _Archive) -> None:
+    """The files of one group read: the same as `read_file` gives each of them, without a frame per file."""
+    items = [new[t.index] for t in group.files]
+    forbidden = any(p.reason_code == "forbidden_column" for p in group.problems)
+    if not group.problems:  # one header for the whole group: its JSON once
+        row = _sheet_row("", group.feed, None, 0, group.plan.written, group.plan.ignored, None,
+                         SEPARATORS[group.separator])
+    for n, (item, text) in enumerate(zip(items, group.files)):
+        summary.new_receipts.append(item.name)
+        if group.problems:
+            for p in group.problems:
+                p.rows_read = int(group.rows_read[n])
+            problems += _problem_rows(item.receipt_id, group.problems, contract)
+            summary.set_aside.append(item.name)
+            archive_path = None if forbidden else archive(item, datas[id(item)])
+            receipts.append(_receipt_row(item, "set_aside", archive_path))
+            continue
+        receipts.append(_receipt_row(item, "loaded", archive(item, datas[id(item)])))
+        sheets.append({**row, "receipt_id": item.receipt_id, "rows_read": int(group.rows_read[n]),
+                       "encoding": text.encoding})
+    if group.problems:
+        return
+    pick = pa.array(group.file_of_row)
+    table = group.rows
+    n = table.num_rows
+    table = (table.append_column("receipt_id", pa.array([i.receipt_id for i in items], pa.string()).take(pick))
+             .append_column("district_ags", pa.array([i.parsed.ags for i in items], pa.string()).take(pick))
+             .append_column("delivery_quarter", pa.array([i.parsed.quarter for i in items], pa.string()).take(pick))
+             .append_column("sheet", pa.nulls(n, pa.string()))
+             .append_column("decimal_comma", pa.array(np.full(n, group.separator in (";", "\t")))))
+    raw[group.feed].append(table)
 
 
 def raw_frame(receipt_id: str, parsed: FileName, sheet) -> pd.DataFrame:
@@ -177,30 +334,221 @@ def staged_rows(con, feed: Feed, quarters: list[str]) -> tuple[pd.DataFrame, dic
     raw = warehouse.fetch_df(con, f"""
         SELECT {cols} FROM raw_{feed.name} r
         WHERE r.delivery_quarter IN (SELECT unnest(?)) ORDER BY r.receipt_id, r.source_row""", [quarters])
-    sheets = warehouse.fetch_df(con, """
+    return raw, _headers(con, feed, quarters)
+
+
+def _headers(con, feed: Feed, quarters: list[str], receipt_ids: list[str] | None = None) -> dict[str, dict[str, str]]:
+    sheets = warehouse.fetch_df(con, f"""
         SELECT s.receipt_id, s.headers FROM sheets s JOIN receipts r USING (receipt_id)
-        WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?))""", [feed.name, quarters])
-    headers = {rid: json.loads(h) for rid, h in zip(sheets["receipt_id"], sheets["headers"])}
-    return raw, headers
+        WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?))
+        {"AND s.receipt_id IN (SELECT unnest(?))" if receipt_ids is not None else ""}""",
+                                [feed.name, quarters] + ([receipt_ids] if receipt_ids is not None else []))
+    return {rid: json.loads(h) for rid, h in zip(sheets["receipt_id"], sheets["headers"])}
 
 
-def stage_feed(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> Validated:
-    """Validate every sheet of the feed in these quarters; current sheets become stg rows."""
+@dataclass
+class Staged:
+    """What staging left in the warehouse for one feed and these quarters (validated now or before)."""
+    results: pd.DataFrame        # per received sheet: receipt_id, feed, rows_read, accepted, rejected, late
+    reasons: pd.Series           # reason_code -> rejected findings, most frequent first
+    accepted: int                # stg rows of these quarters (current sheets)
+    preview: pd.DataFrame        # a few stg rows
+    validated: list[str]         # quarters validated in this run (the others were unchanged)
+
+
+# Bump when staging or typing code changes what a delivery yields: every quarter is staged again.
+STAGE_VERSION = "2"
+# Quarters are staged in chunks of about this many raw rows (bounded memory in DuckDB and pandas).
+STAGE_CHUNK_ROWS = 2_500_000
+
+
+def stage_feed(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> Staged:
+    """Validate every sheet of the feed in these quarters; current sheets become stg rows.
+
+    A quarter whose inputs are unchanged since it was last staged (same received files, same
+    current files, same catalogue and suite, and for attendance the same known events) is
+    skipped: its stg rows, rejections and counts are already what validation would give."""
+    signatures = _signatures(con, contract, catalogue, feed, quarters)
+    stored = dict(con.execute("SELECT delivery_quarter, signature FROM stage_state WHERE feed = ? "
+                              "AND delivery_quarter IN (SELECT unnest(?))", [feed.name, quarters]).fetchall())
+    todo = sorted(q for q in quarters if stored.get(q) != signatures[q])
+    if todo:
+        con.execute("DELETE FROM stage_state WHERE feed = ? AND delivery_quarter IN (SELECT unnest(?))",
+                    [feed.name, todo])
+        plan = screen_plan(feed)
+        if plan is None:
+            _stage_reference(con, contract, catalogue, feed, todo)
+        else:
+            _stage_set_based(con, contract, catalogue, feed, todo, plan)
+        con.execute("INSERT INTO stage_state SELECT ?, unnest(?), unnest(?)",
+                    [feed.name, todo, [signatures[q] for q in todo]])
+    return _staged(con, feed, quarters, todo)
+
+
+def _signatures(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> dict[str, str]:
+    base = hashlib.sha256()
+    base.update(STAGE_VERSION.encode())
+    base.update(json.dumps(feed.suite, sort_keys=True, ensure_ascii=False).encode())
+    base.update(repr((sorted(contract.true_values), sorted(contract.false_values))).encode())
+    base.update(catalogue.membership.to_csv(index=False).encode())
+    parts: dict[str, list[str]] = {q: [] for q in quarters}
+    queries = [
+        ("""SELECT r.quarter, string_agg(s.receipt_id, ',' ORDER BY s.receipt_id) FROM sheets s
+            JOIN receipts r USING (receipt_id) WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?)) GROUP BY 1""",
+         [feed.name, quarters]),
+        ("""SELECT delivery_quarter, string_agg(receipt_id, ',' ORDER BY receipt_id) FROM current_sheets
+            WHERE feed = ? AND delivery_quarter IN (SELECT unnest(?)) GROUP BY 1""", [feed.name, quarters]),
+    ]
+    if feed.name == "attendance":  # which of the events its rows name are known now
+        queries.append(("""
+            SELECT a.delivery_quarter, CAST(bit_xor(hash(a.district_ags, a.event_id)) AS VARCHAR) || ':' ||
+                   CAST(count(*) AS VARCHAR)
+            FROM (SELECT DISTINCT delivery_quarter, district_ags, event_id FROM raw_attendance
+                  WHERE delivery_quarter IN (SELECT unnest(?))) a
+            WHERE EXISTS (SELECT 1 FROM stg_events e WHERE e.district_ags = a.district_ags AND e.event_id = a.event_id)
+            GROUP BY 1""", [quarters]))
+    for n, (sql, params) in enumerate(queries):
+        for quarter, value in con.execute(sql, params).fetchall():
+            parts[quarter].append(f"{n}={value}")
+    return {q: hashlib.sha256(base.digest() + "|".join(parts[q]).encode()).hexdigest() for q in quarters}
+
+
+def _current(con, feed: Feed, quarters: list[str]) -> set[str]:
+    return set(warehouse.fetch_df(con, "SELECT receipt_id FROM current_sheets WHERE feed = ? AND delivery_quarter IN "
+                                       "(SELECT unnest(?))", [feed.name, quarters])["receipt_id"])
+
+
+def _known_events(con) -> pd.DataFrame:
+    return warehouse.fetch_df(con, "SELECT DISTINCT district_ags, event_id FROM stg_events")
+
+
+def _stage_reference(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> None:
+    """The reference path: every row through pandas and GX (a suite the screen cannot compile)."""
     raw, headers = staged_rows(con, feed, quarters)
-    known_events = (warehouse.fetch_df(con, "SELECT DISTINCT district_ags, event_id FROM stg_events")
-                    if feed.name == "attendance" else None)
+    known_events = _known_events(con) if feed.name == "attendance" else None
     result = validate(raw, feed, contract, catalogue, headers=headers, known_events=known_events)
-    current = set(warehouse.fetch_df(con, "SELECT receipt_id FROM current_sheets WHERE feed = ? AND delivery_quarter IN (SELECT unnest(?))",
-                                     [feed.name, quarters])["receipt_id"])
-    accepted = result.accepted[result.accepted["receipt_id"].isin(current)]
+    accepted = result.accepted[result.accepted["receipt_id"].isin(_current(con, feed, quarters))]
     where_quarters = "delivery_quarter IN (SELECT unnest(?))"
     warehouse.replace_rows(con, f"stg_{feed.name}", accepted, where_quarters, [quarters])
-    warehouse.replace_rows(con, "row_rejections", result.rejections, f"feed = '{feed.name}' AND {where_quarters}", [quarters])
-    receipt_ids = sorted(headers)
-    _redact_pseudonyms(con, feed, result.rejections)
-    warehouse.replace_rows(con, "sheet_results", result.results, "feed = ? AND receipt_id IN (SELECT unnest(?))",
-                           [feed.name, receipt_ids or [""]])
-    return result
+    _write_results(con, feed, quarters, result.rejections, result.results)
+
+
+def _write_results(con, feed: Feed, quarters: list[str], rejections: pd.DataFrame, results: pd.DataFrame) -> None:
+    where_quarters = "delivery_quarter IN (SELECT unnest(?))"
+    warehouse.replace_rows(con, "row_rejections", rejections, f"feed = '{feed.name}' AND {where_quarters}", [quarters])
+    _redact_pseudonyms(con, feed, rejections)
+    receipt_ids = con.execute("""SELECT s.receipt_id FROM sheets s JOIN receipts r USING (receipt_id)
+                                 WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?))""", [feed.name, quarters]).fetchall()
+    warehouse.replace_rows(con, "sheet_results", results, "feed = ? AND receipt_id IN (SELECT unnest(?))",
+                           [feed.name, [r[0] for r in receipt_ids] or [""]])
+
+
+def _quarter_chunks(con, feed: Feed, quarters: list[str]) -> list[list[str]]:
+    sizes = dict(con.execute(f"SELECT delivery_quarter, count(*) FROM raw_{feed.name} "
+                             "WHERE delivery_quarter IN (SELECT unnest(?)) GROUP BY 1", [quarters]).fetchall())
+    chunks, current, rows = [], [], 0
+    for quarter in quarters:
+        if current and rows + sizes.get(quarter, 0) > STAGE_CHUNK_ROWS:
+            chunks.append(current)
+            current, rows = [], 0
+        current.append(quarter)
+        rows += sizes.get(quarter, 0)
+    return chunks + [current] if current else chunks
+
+
+def _stage_set_based(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str],
+                     plan: ScreenPlan) -> None:
+    """Set-based staging (see validator.py): typing and screening in DuckDB, GX on the flagged rows."""
+    warm_up()
+    where = "r.delivery_quarter IN (SELECT unnest($quarters))"
+    members = catalogue.membership
+    if feed.name != "survey":
+        members = members[members["role"] == "programme"]
+    bounds = pd.DataFrame([(q, *quarter_bounds(q)) for q in quarters], columns=["q", "q_start", "q_end"])
+    con.register("_members_frame", members[["district_ags", "start", "end"]])
+    con.register("_quarters_frame", bounds)
+    con.execute("""CREATE OR REPLACE TEMP TABLE _members AS SELECT CAST(district_ags AS VARCHAR) AS district_ags,
+                   CAST(start AS DATE) AS start, CAST("end" AS DATE) AS "end" FROM _members_frame""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _quarters AS SELECT CAST(q AS VARCHAR) AS q,
+                   CAST(q_start AS DATE) AS q_start, CAST(q_end AS DATE) AS q_end FROM _quarters_frame""")
+    con.unregister("_members_frame")
+    con.unregister("_quarters_frame")
+    if feed.name == "attendance":
+        con.execute("CREATE OR REPLACE TEMP TABLE _known_events AS SELECT DISTINCT district_ags, event_id FROM stg_events")
+    register_typing(con, feed, contract, "delivery_quarter IN (SELECT unnest(?))", [quarters])
+    current = sorted(_current(con, feed, quarters))
+    stg_names = [name for name, _ in warehouse.stg_columns(feed)]
+    stg_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row",
+                            "_stg_quarter AS quarter", "_is_late AS is_late", *map(warehouse.q, stg_names)])
+    raw_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row", "decimal_comma",
+                            *(f"{warehouse.q(c + '__raw')} AS {warehouse.q(c)}" for c in warehouse.raw_columns(feed))])
+    con.execute(f"DELETE FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?))", [quarters])
+    flagged, counts = [], []
+    for chunk in _quarter_chunks(con, feed, quarters):
+        typed = typed_select(plan, where).replace("$quarters", "?")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {typed}", [chunk])
+        flag_candidates(con, plan)
+        con.execute(f"""INSERT INTO stg_{feed.name} SELECT {stg_select} FROM _typed t
+                        WHERE NOT EXISTS (SELECT 1 FROM _cands c WHERE c.receipt_id = t.receipt_id
+                                          AND c.source_row = t.source_row)
+                          AND t.receipt_id IN (SELECT unnest(?))""", [current])
+        counts.append(warehouse.fetch_df(con, """
+            SELECT t.receipt_id, count(*) AS rows_read,
+                   count(*) FILTER (WHERE t._is_late AND c.receipt_id IS NULL) AS late_clean
+            FROM _typed t LEFT JOIN _cands c USING (receipt_id, source_row) GROUP BY 1"""))
+        flagged.append(warehouse.fetch_df(con, f"""
+            SELECT {raw_select} FROM _typed t SEMI JOIN _cands c USING (receipt_id, source_row)
+            ORDER BY receipt_id, source_row"""))
+    for table in ["_typed", "_cands", "_members", "_quarters", "_known_events",
+                  *(f"_ty_{c.name}" for c in feed.columns), *(f"_rx_{n}" for n in range(len(plan.regexes))),
+                  *(f"_dup_{n}" for n in range(len(plan.unique_keys)))]:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    flagged = [f for f in flagged if len(f)]
+    raw = pd.concat(flagged, ignore_index=True) if flagged else None
+    per_receipt = pd.concat(counts, ignore_index=True) if counts else pd.DataFrame(
+        columns=["receipt_id", "rows_read", "late_clean"])
+    if raw is not None:
+        headers = _headers(con, feed, quarters, sorted(set(raw["receipt_id"])))
+        known_events = _known_events(con) if feed.name == "attendance" else None
+        frame = prepare(raw, feed, contract, catalogue, known_events)
+        failures = run_suite(frame, feed)  # one GX validation of the suite over every flagged row
+        rejections = rejection_frame(frame, failures, feed, headers)
+        accepted = accepted_frame(frame, rejections["_rid"].unique(), feed)
+        insert = accepted[accepted["receipt_id"].isin(current)]
+        if len(insert):
+            con.register("_frame", insert)
+            cols = ", ".join(warehouse.q(c) for c in insert.columns)
+            con.execute(f"INSERT INTO stg_{feed.name} ({cols}) SELECT {cols} FROM _frame")
+            con.unregister("_frame")
+        rejected = rejections.drop_duplicates("_rid").groupby("receipt_id").size()
+        late = accepted.groupby("receipt_id")["is_late"].sum()
+        rejections = rejections[REJECTION_COLUMNS].reset_index(drop=True)
+    else:
+        rejected = late = pd.Series(dtype="int64")
+        rejections = pd.DataFrame(columns=REJECTION_COLUMNS)
+    results = per_receipt.set_index("receipt_id")
+    results["rejected"] = rejected.reindex(results.index, fill_value=0).astype("int64")
+    results["accepted"] = results["rows_read"] - results["rejected"]
+    results["late"] = (results["late_clean"] + late.reindex(results.index, fill_value=0)).astype("int64")
+    results = results.reset_index()
+    results.insert(1, "feed", feed.name)
+    _write_results(con, feed, quarters, rejections,
+                   results[["receipt_id", "feed", "rows_read", "accepted", "rejected", "late"]])
+
+
+def _staged(con, feed: Feed, quarters: list[str], validated: list[str]) -> Staged:
+    results = warehouse.fetch_df(con, """
+        SELECT sr.* FROM sheet_results sr JOIN receipts r USING (receipt_id)
+        WHERE sr.feed = ? AND r.quarter IN (SELECT unnest(?)) ORDER BY sr.receipt_id""", [feed.name, quarters])
+    reasons = warehouse.fetch_df(con, """
+        SELECT reason_code, count(*) AS n FROM row_rejections WHERE feed = ? AND delivery_quarter IN (SELECT unnest(?))
+        GROUP BY 1 ORDER BY 2 DESC, 1""", [feed.name, quarters])
+    accepted = con.execute(f"SELECT count(*) FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?))",
+                           [quarters]).fetchall()[0][0]
+    preview = warehouse.fetch_df(con, f"""SELECT * FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?))
+                                          ORDER BY delivery_quarter, district_ags, source_row LIMIT 10""", [quarters])
+    return Staged(results=results, reasons=pd.Series(reasons["n"].to_numpy(), index=reasons["reason_code"]),
+                  accepted=int(accepted), preview=preview, validated=validated)
 
 
 def _redact_pseudonyms(con, feed: Feed, rejections: pd.DataFrame) -> None:
@@ -209,10 +557,13 @@ def _redact_pseudonyms(con, feed: Feed, rejections: pd.DataFrame) -> None:
     columns = [c.name for c in feed.columns if c.type == "pseudonym"]
     if bad.empty or not columns:
         return
+    quarters = sorted(set(rejections.loc[rejections["reason_code"] == "bad_pseudonym", "delivery_quarter"].dropna()))
     con.register("_bad_rows", bad)
     sets = ", ".join(f"{warehouse.q(c)} = '{MASK}'" for c in columns)
+    # the quarter narrows the search to that quarter's row groups of a large raw table
     con.execute(f"""UPDATE raw_{feed.name} AS r SET {sets} FROM _bad_rows b
-                    WHERE r.receipt_id = b.receipt_id AND r.source_row = b.source_row""")
+                    WHERE r.receipt_id = b.receipt_id AND r.source_row = b.source_row
+                      AND r.delivery_quarter IN (SELECT unnest(?))""", [quarters])
     con.unregister("_bad_rows")
 
 

@@ -14,7 +14,11 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import python_calamine
 
 from pipeline.contract import Contract, Feed, fold
@@ -234,6 +238,62 @@ def _clean_text(column: pd.Series) -> pd.Series:
     return text.astype(object).where(text.notna() & (text != ""), None)
 
 
+@dataclass
+class HeaderPlan:
+    """What a header row means for one feed: canonical columns by position, or why it is set aside."""
+    mapping: dict[int, str]                 # grid column -> canonical name
+    written: dict[str, str]                 # canonical name -> header as the district wrote it
+    ignored: list[str]
+    forbidden: list[str]
+    missing: list[str]                      # "name / alias" of each missing required column
+
+
+def plan_header(headers: list[str], feed: Feed, contract: Contract) -> HeaderPlan:
+    """Header checks of sections 2 and 4 (forbidden and missing columns, aliases, extra columns)."""
+    folded = [fold(h) for h in headers]
+    forbidden = [h for h, f in zip(headers, folded) if f in contract.forbidden_columns]
+    mapping: dict[int, str] = {}
+    written: dict[str, str] = {}
+    ignored = []
+    for i, (h, f) in enumerate(zip(headers, folded)):
+        canonical = feed.header_lookup.get(f)
+        if canonical is None or canonical in written:
+            if h:
+                ignored.append(h)
+            continue
+        mapping[i] = canonical
+        written[canonical] = h
+    missing = [f"{feed.column(c).name} / {feed.column(c).alias}" for c in feed.required if c not in written]
+    return HeaderPlan(mapping, written, ignored, forbidden, missing)
+
+
+def _header_problems(plan: HeaderPlan, feed: Feed, sheet_name: str | None, rows_read: int) -> list[Problem]:
+    if plan.forbidden:
+        return [Problem("forbidden_column", feed=feed.name, sheet=sheet_name, column=h, rows_read=rows_read)
+                for h in plan.forbidden]
+    return [Problem("missing_column", feed=feed.name, sheet=sheet_name, column=c, rows_read=rows_read)
+            for c in plan.missing]
+
+
+def _canonical_rows(body: pd.DataFrame, plan: HeaderPlan, feed: Feed) -> pd.DataFrame:
+    """Body rows (already without empty rows) as trimmed text under the feed's canonical columns."""
+    rows = body[list(plan.mapping)].rename(columns=plan.mapping)
+    rows = rows.reindex(columns=[c.name for c in feed.columns])
+    return rows.apply(_clean_text)
+
+
+def _arrow_text(column: pd.Series | None, length: int) -> pa.Array:
+    """`_clean_text` as an Arrow string array (the same texts; empty and missing cells null)."""
+    if column is None:
+        return pa.nulls(length, pa.string())
+    text = column.astype("string").str.strip()
+    values = pa.array(text.array)  # zero-copy for pandas' Arrow-backed strings
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    values = values.cast(pa.string())
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+
+
 def _sheet_from_grid(grid: pd.DataFrame, row_numbers: pd.Index, feed: Feed, sheet_name: str | None,
                      contract: Contract, result: FileRead) -> Sheet | None:
     """Header checks of sections 2 and 4, then the data rows as text with their row numbers."""
@@ -250,36 +310,155 @@ def _sheet_from_grid(grid: pd.DataFrame, row_numbers: pd.Index, feed: Feed, shee
     body = body[nonempty.loc[header_row + 1:]]
     rows_read = len(body)
 
-    folded = [fold(h) for h in headers]
-    forbidden = [h for h, f in zip(headers, folded) if f in contract.forbidden_columns]
-    if forbidden:
-        for h in forbidden:
-            result.problems.append(Problem("forbidden_column", feed=feed.name, sheet=sheet_name, column=h,
-                                           rows_read=rows_read))
+    plan = plan_header(headers, feed, contract)
+    problems = _header_problems(plan, feed, sheet_name, rows_read)
+    if problems:
+        result.problems += problems
         return None
-
-    mapping: dict[int, str] = {}
-    written: dict[str, str] = {}
-    ignored = []
-    for i, (h, f) in enumerate(zip(headers, folded)):
-        canonical = feed.header_lookup.get(f)
-        if canonical is None or canonical in written:
-            if h:
-                ignored.append(h)
-            continue
-        mapping[i] = canonical
-        written[canonical] = h
-    missing = [c for c in feed.required if c not in written]
-    if missing:
-        for c in missing:
-            col = feed.column(c)
-            result.problems.append(Problem("missing_column", feed=feed.name, sheet=sheet_name,
-                                           column=f"{col.name} / {col.alias}", rows_read=rows_read))
-        return None
-
-    rows = body[list(mapping)].rename(columns=mapping)
-    rows = rows.reindex(columns=[c.name for c in feed.columns])
-    rows = rows.apply(_clean_text)
+    rows = _canonical_rows(body, plan, feed)
     rows.insert(0, "source_row", rows.index.astype("int64"))
-    return Sheet(feed=feed.name, sheet=sheet_name, rows=rows.reset_index(drop=True), headers=written,
-                 ignored_columns=ignored)
+    return Sheet(feed=feed.name, sheet=sheet_name, rows=rows.reset_index(drop=True), headers=plan.written,
+                 ignored_columns=plan.ignored)
+
+
+# --- many CSV files of one shape at once (national scale) ---------------------------------------
+#
+# Reading 48,000 files one by one costs a pandas parse and a frame per file. Files of one feed
+# whose first line is the same header (and separator) are parsed together instead: the same
+# decoding, the same pandas C tokenizer with the same options as `_read_csv`, over the header line
+# followed by every file's body. Each physical line is one grid row exactly when no quoted field
+# spans a line break, which the row count proves (a spanning field merges lines, so the grid would
+# have fewer rows than the files have lines); then the district's row number of a line is its line
+# number in its own file. Whatever the group parse cannot prove (a parse error, a count mismatch)
+# is split in halves and retried, down to single files, which go through `read_file`. Files that
+# are not plain UTF-8 text (UTF-16, Windows-1252, NUL bytes, lone CR line ends, a blank first
+# line, too large, empty, a workbook named .csv) never enter a group.
+
+
+@dataclass
+class CsvText:
+    """A delivered CSV decoded for group reading: its header line and its body (whole lines)."""
+    index: int                  # the caller's position of the file
+    encoding: str
+    separator: str
+    header_line: str
+    body: str                   # every line after the header, ending with a line break (or empty)
+    lines: int                  # physical lines in body
+
+
+@dataclass
+class CsvGroupRead:
+    """Per file of a group: rows read (non-empty body rows) and problems; rows of all good files."""
+    feed: str
+    separator: str
+    files: list[CsvText]
+    plan: HeaderPlan | None = None
+    rows: pa.Table | None = None            # source_row + canonical columns (text) of all good files
+    file_of_row: np.ndarray | None = None   # position in `files` of each row
+    rows_read: np.ndarray | None = None     # per file
+    problems: list[Problem] = field(default_factory=list)  # the same for every file of the group
+
+
+def csv_text(index: int, data: bytes, contract: Contract) -> CsvText | None:
+    """The decoded file if it can be read in a group; None sends it to `read_file`."""
+    if not data or len(data) > contract.size_limit_bytes or data.startswith(b"PK\x03\x04"):
+        return None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    try:
+        text, encoding = (data[3:].decode("utf-8"), "utf-8-sig") if data.startswith(codecs.BOM_UTF8) \
+            else (data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text or text.count("\r") != text.count("\r\n"):
+        return None
+    first, _, body = text.partition("\n")
+    separator = _sniff_separator(first)
+    header_line = first[:-1] if first.endswith("\r") else first
+    if not header_line.replace(separator, "").strip(" \t"):
+        return None  # a blank first line: the header is further down, `read_file` finds it
+    if body and not body.endswith("\n"):
+        body += "\n"
+    return CsvText(index, encoding, separator, header_line, body, body.count("\n"))
+
+
+def group_csv_texts(texts: list[CsvText], feeds: list[str]) -> dict[tuple[str, str, str], list[CsvText]]:
+    """Files of one feed with the same header line and separator, in the given order."""
+    groups: dict[tuple[str, str, str], list[CsvText]] = {}
+    for text, feed in zip(texts, feeds):
+        groups.setdefault((feed, text.separator, text.header_line), []).append(text)
+    return groups
+
+
+def _parse_unquoted(text: str, separator: str, columns: int, rows: int) -> pd.DataFrame | None:
+    """Text without any quote character, every line as many fields as the header: then splitting
+    at line ends and separators is all either parser does, and Arrow's (multi-threaded) reader gives
+    the very grid pandas gives. Anything else (a blank or short line) raises: pandas reads it."""
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(delimiter=separator, quote_char=False, double_quote=False,
+                                             escape_char=False, newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={f"f{i}": pa.string() for i in range(columns)},
+                                                 null_values=[], strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException):
+        return None
+    if table.num_columns != columns or table.num_rows != rows:
+        return None
+    grid = table.to_pandas()
+    grid.columns = range(columns)
+    return grid.astype(str)
+
+
+def _parse_group(files: list[CsvText]) -> pd.DataFrame | None:
+    text = files[0].header_line + "\n" + "".join(f.body for f in files)
+    separator, rows = files[0].separator, 1 + sum(f.lines for f in files)
+    if '"' not in text:
+        grid = _parse_unquoted(text, separator, len(files[0].header_line.split(separator)), rows)
+        if grid is not None:
+            return grid
+    try:
+        grid = pd.read_csv(io.StringIO(text), sep=files[0].separator, header=None, dtype=str, keep_default_na=False,
+                           na_filter=False, skip_blank_lines=False, quotechar='"', engine="c")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if len(grid) != 1 + sum(f.lines for f in files):
+        return None  # a quoted field spans a line break somewhere: row numbers cannot be read off
+    return grid
+
+
+def read_csv_group(files: list[CsvText], feed: Feed, contract: Contract) -> tuple[list[CsvGroupRead], list[CsvText]]:
+    """Read files that share feed, separator and header line. Returns the group reads and the files
+    that must go through `read_file` one by one."""
+    if not files:
+        return [], []
+    grid = _parse_group(files)
+    if grid is None:
+        if len(files) == 1:
+            return [], files
+        half = len(files) // 2
+        first, rest_a = read_csv_group(files[:half], feed, contract)
+        second, rest_b = read_csv_group(files[half:], feed, contract)
+        return first + second, rest_a + rest_b
+    result = CsvGroupRead(feed=feed.name, separator=files[0].separator, files=files)
+    header = grid.iloc[0]
+    if not (header != "").any():
+        return [], files
+    lines = np.array([f.lines for f in files], dtype="int64")
+    body = grid.iloc[1:]
+    nonempty = (body != "").any(axis=1).to_numpy()
+    file_of_line = np.repeat(np.arange(len(files)), lines)
+    line_in_file = np.arange(len(file_of_line)) - np.repeat(np.cumsum(lines) - lines, lines)
+    result.rows_read = np.bincount(file_of_line[nonempty], minlength=len(files))
+    result.plan = plan_header([str(h).strip() for h in header], feed, contract)
+    result.problems = _header_problems(result.plan, feed, None, 0)
+    if not result.problems:
+        kept = body[nonempty]
+        by_name = {name: kept.iloc[:, i] for i, name in result.plan.mapping.items()}
+        columns = {"source_row": pa.array(line_in_file[nonempty] + 2, pa.int64())}  # header = row 1
+        columns.update({c.name: _arrow_text(by_name.get(c.name), len(kept)) for c in feed.columns})
+        result.rows = pa.table(columns)
+        result.file_of_row = file_of_line[nonempty]
+    return [result], []

@@ -35,6 +35,12 @@ CREATE TABLE IF NOT EXISTS row_rejections (
 CREATE TABLE IF NOT EXISTS sheet_results (
     receipt_id VARCHAR NOT NULL, feed VARCHAR NOT NULL, rows_read BIGINT, accepted BIGINT,
     rejected BIGINT, late BIGINT);
+-- What each (feed, delivery quarter) was last staged from: a run skips quarters whose inputs
+-- (files, current files, catalogue, suite, known events) are unchanged.
+CREATE TABLE IF NOT EXISTS stage_state (
+    feed VARCHAR NOT NULL, delivery_quarter VARCHAR NOT NULL, signature VARCHAR NOT NULL);
+-- What an unpartitioned asset was last computed from, so an unchanged input is not recomputed.
+CREATE TABLE IF NOT EXISTS asset_state (asset VARCHAR PRIMARY KEY, signature VARCHAR NOT NULL);
 """
 
 # A delivery's current file per feed: the latest received sheet that was loaded. A set-aside
@@ -122,9 +128,13 @@ def _feed_ddl(feed) -> str:
     ids = ", ".join(q(c) for c in ("district_ags", *feed.id_columns))
     if feed.name == "attendance":
         # An event's attendance list belongs to the event: the latest delivery listing it wins.
+        # (A join with the latest quarter per event rather than a window: the same rows, and the
+        # indicator queries, which read this view several times over millions of rows, run faster.)
         current = f"""
-        CREATE OR REPLACE VIEW cur_attendance AS SELECT * FROM stg_attendance
-        QUALIFY delivery_quarter = max(delivery_quarter) OVER (PARTITION BY district_ags, event_id);"""
+        CREATE OR REPLACE VIEW cur_attendance AS SELECT a.* FROM stg_attendance a
+        JOIN (SELECT district_ags, event_id, max(delivery_quarter) AS latest FROM stg_attendance GROUP BY ALL) m
+          ON m.district_ags = a.district_ags AND m.event_id IS NOT DISTINCT FROM a.event_id
+         AND a.delivery_quarter = m.latest;"""
     else:
         current = f"""
         CREATE OR REPLACE VIEW cur_{feed.name} AS SELECT * FROM stg_{feed.name}
@@ -147,6 +157,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_views_sql(list(load_contract().feeds.values())))
 
 
+# Bounded memory whatever the volume (DuckDB spills to disk beyond it); no progress bar in logs.
+CONFIG = {"memory_limit": "2GB"}
+
+
 @contextlib.contextmanager
 def connect(path: Path | str, read_only: bool = False):
     """One connection per unit of work; writers are serialised by the Dagster pool `duckdb`."""
@@ -156,7 +170,8 @@ def connect(path: Path | str, read_only: bool = False):
         ensure_schema(con)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config=CONFIG)
+        con.execute("SET enable_progress_bar = false")
         if not read_only:
             ensure_schema(con)
     try:
@@ -165,20 +180,38 @@ def connect(path: Path | str, read_only: bool = False):
         con.close()
 
 
-def replace_rows(con, table: str, frame: pd.DataFrame, where: str, params: list) -> None:
+def replace_rows(con, table: str, frame, where: str, params: list) -> None:
     """Delete what a unit of work owns, then insert its new rows, in one transaction."""
     con.execute("BEGIN")
     try:
         con.execute(f"DELETE FROM {table} WHERE {where}", params)
         if len(frame):
             con.register("_frame", frame)
-            cols = ", ".join(q(c) for c in frame.columns)
+            names = frame.column_names if hasattr(frame, "column_names") else frame.columns  # Arrow or pandas
+            cols = ", ".join(q(c) for c in names)
             con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _frame")
             con.unregister("_frame")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
+
+
+def table_signature(con, relation: str) -> str:
+    """Order-independent fingerprint of a table's or view's rows (count and XOR of row hashes)."""
+    count, digest = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {relation} t").fetchall()[0]
+    return f"{count}:{digest}"
+
+
+def asset_signature(con, asset: str) -> str | None:
+    found = con.execute("SELECT signature FROM asset_state WHERE asset = ?", [asset]).fetchall()
+    return found[0][0] if found else None
+
+
+def store_asset_signature(con, asset: str, signature: str | None) -> None:
+    con.execute("DELETE FROM asset_state WHERE asset = ?", [asset])
+    if signature is not None:
+        con.execute("INSERT INTO asset_state VALUES (?, ?)", [asset, signature])
 
 
 def fetch_df(con, sql: str, params: list | None = None) -> pd.DataFrame:
