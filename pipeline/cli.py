@@ -18,6 +18,9 @@ TEXT = {
         "check_help": "Dateien vor dem Senden prüfen (schreibt nichts). Exit 0: alles angenommen, 1: etwas abgelehnt, 2: Aufruffehler.",
         "run_help": "Alle Lieferungen im Posteingang verarbeiten und alles veröffentlichen.",
         "demo_help": "Beispiel-Lieferungen in den Posteingang schreiben.",
+        "run_released": "Abgebrochenen Lauf {} als fehlgeschlagen markiert und seine Sperre freigegeben.",
+        "scale_help": "demo: die Programme des Katalogs (Standard); national: 400 synthetische Kreise × 20 Quartale "
+                      "mit eigenem Katalog im Arbeitsordner (für den Benchmark)",
         "ui_help": "Dagster-Oberfläche schnell lokal ansehen (ohne Zeitpläne und Sensoren).",
         "serve_help": "Dagster-Webserver und -Daemon für den Betrieb starten: Zeitplan und Posteingang-Sensor laufen.",
         "port_help": "Port (Standard 3000)",
@@ -50,6 +53,9 @@ TEXT = {
         "check_help": "Check files before sending (writes nothing). Exit 0: all accepted, 1: something rejected, 2: usage error.",
         "run_help": "Process every delivery in the inbox and publish everything.",
         "demo_help": "Write sample deliveries into the inbox.",
+        "run_released": "Marked the killed run {} as failed and released its lock.",
+        "scale_help": "demo: the catalogue's programmes (default); national: 400 synthetic districts × 20 quarters "
+                      "with their own catalogue in the home (for the benchmark)",
         "ui_help": "Quick local look at the Dagster UI (no schedules or sensors).",
         "serve_help": "Start the Dagster webserver and daemon for operation: the schedule and the inbox sensor run.",
         "port_help": "port (default 3000)",
@@ -106,6 +112,8 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     for name in ("run", "demo", "ui", "serve", "slides"):
         cmd = sub.add_parser(name, help=t[f"{name}_help"], description=t[f"{name}_help"])
         cmd.add_argument("--home", help=t["home_help"])
+        if name == "demo":
+            cmd.add_argument("--scale", choices=("demo", "national"), default="demo", help=t["scale_help"])
         if name in ("ui", "serve"):
             cmd.add_argument("--port", type=int, default=3000, help=t["port_help"])
             cmd.add_argument("--host", default="127.0.0.1", help=t["host_help"])
@@ -167,6 +175,41 @@ def prepare_instance(home: Home) -> None:
     os.environ["TEILHABE_HOME"] = str(home.root)
 
 
+# `teilhabe run` executes in its own process: its runs carry the process id, so that a later run
+# can tell a run that is still going from one whose process was killed (SIGKILL, a power cut).
+RUN_PID_TAG, RUN_HOST_TAG = "teilhabe/pid", "teilhabe/host"
+
+
+def release_dead_runs(instance) -> list[str]:
+    """Mark runs of killed `teilhabe run` processes failed and free their `duckdb` pool slot.
+
+    Without this, the slot a killed run held stays claimed and the next run waits for it forever."""
+    import socket
+
+    import dagster as dg
+
+    released = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED,
+                                                                  dg.DagsterRunStatus.STARTING])):
+        pid, host = run.tags.get(RUN_PID_TAG), run.tags.get(RUN_HOST_TAG)
+        if not pid or host != socket.gethostname() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"Prozess {pid} beendet / process {pid} ended")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
     """Process the whole inbox in one run over the quarters it spans (a single-run backfill)."""
     import dagster as dg
@@ -187,9 +230,15 @@ def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
         print(t["run_empty"].format(inbox=home.inbox))
     else:
         print(t["run_start"].format(n=len(files), inbox=home.inbox, first=wanted[0][:7], last=wanted[-1][:7]))
+    import socket
+
+    instance = dg.DagsterInstance.get()
+    for run_id in release_dead_runs(instance):
+        print(t["run_released"].format(run_id))
     result = job.execute_in_process(
-        instance=dg.DagsterInstance.get(), raise_on_error=False,
-        tags={"dagster/asset_partition_range_start": wanted[0], "dagster/asset_partition_range_end": wanted[-1]},
+        instance=instance, raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": wanted[0], "dagster/asset_partition_range_end": wanted[-1],
+              RUN_PID_TAG: str(os.getpid()), RUN_HOST_TAG: socket.gethostname()},
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
     if not result.success:
         failures = [e.event_specific_data.error.message.strip() for e in result.all_events
@@ -215,10 +264,13 @@ def cmd_run(args, t) -> int:
 
 
 def cmd_demo(args, t) -> int:
-    from pipeline.demo import write_demo
+    from pipeline.demo import write_demo, write_national
 
     home = Home.resolve(args.home).ensure()
-    written = write_demo(home, _catalogue(home))
+    if getattr(args, "scale", "demo") == "national":
+        written = write_national(home)
+    else:
+        written = write_demo(home, _catalogue(home))
     print(t["demo_done"].format(n=len(written), inbox=home.inbox))
     return EXIT_OK
 
