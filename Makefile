@@ -26,5 +26,9 @@ test: install
 ui: install
 	$(BIN)/teilhabe ui --home $(TEILHABE_HOME)
 
+# National scale (docs/scale.md): generates bench-home/ if missing, then floor, full and incremental runs.
+bench: install
+	$(BIN)/python bench/run.py --home bench-home
+
 clean:
 	rm -rf $(TEILHABE_HOME)
