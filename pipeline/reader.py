@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import functools
 import io
 import re
 import zipfile
@@ -282,18 +283,6 @@ def _canonical_rows(body: pd.DataFrame, plan: HeaderPlan, feed: Feed) -> pd.Data
     return rows.apply(_clean_text)
 
 
-def _arrow_text(column: pd.Series | None, length: int) -> pa.Array:
-    """`_clean_text` as an Arrow string array (the same texts; empty and missing cells null)."""
-    if column is None:
-        return pa.nulls(length, pa.string())
-    text = column.astype("string").str.strip()
-    values = pa.array(text.array)  # zero-copy for pandas' Arrow-backed strings
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    values = values.cast(pa.string())
-    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
-
-
 def _sheet_from_grid(grid: pd.DataFrame, row_numbers: pd.Index, feed: Feed, sheet_name: str | None,
                      contract: Contract, result: FileRead) -> Sheet | None:
     """Header checks of sections 2 and 4, then the data rows as text with their row numbers."""
@@ -390,7 +379,7 @@ def group_csv_texts(texts: list[CsvText], feeds: list[str]) -> dict[tuple[str, s
     return groups
 
 
-def _parse_unquoted(text: str, separator: str, columns: int, rows: int) -> pd.DataFrame | None:
+def _parse_unquoted(text: str, separator: str, columns: int, rows: int) -> list[pa.Array] | None:
     """Text without any quote character, every line as many fields as the header: then splitting
     at line ends and separators is all either parser does, and Arrow's (multi-threaded) reader gives
     the very grid pandas gives. Anything else (a blank or short line) raises: pandas reads it."""
@@ -407,12 +396,12 @@ def _parse_unquoted(text: str, separator: str, columns: int, rows: int) -> pd.Da
         return None
     if table.num_columns != columns or table.num_rows != rows:
         return None
-    grid = table.to_pandas()
-    grid.columns = range(columns)
-    return grid.astype(str)
+    return [column.combine_chunks() for column in table.columns]
 
 
-def _parse_group(files: list[CsvText]) -> pd.DataFrame | None:
+def _parse_group(files: list[CsvText]) -> list[pa.Array] | None:
+    """The grid of header line + every body line, one Arrow string array per column (null where
+    pandas gives NaN, i.e. a short line); None when row numbers cannot be read off."""
     text = files[0].header_line + "\n" + "".join(f.body for f in files)
     separator, rows = files[0].separator, 1 + sum(f.lines for f in files)
     if '"' not in text:
@@ -420,13 +409,21 @@ def _parse_group(files: list[CsvText]) -> pd.DataFrame | None:
         if grid is not None:
             return grid
     try:
-        grid = pd.read_csv(io.StringIO(text), sep=files[0].separator, header=None, dtype=str, keep_default_na=False,
-                           na_filter=False, skip_blank_lines=False, quotechar='"', engine="c")
+        frame = pd.read_csv(io.StringIO(text), sep=files[0].separator, header=None, dtype=str, keep_default_na=False,
+                            na_filter=False, skip_blank_lines=False, quotechar='"', engine="c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
-    if len(grid) != 1 + sum(f.lines for f in files):
+    if len(frame) != rows:
         return None  # a quoted field spans a line break somewhere: row numbers cannot be read off
-    return grid
+    return [pa.array(frame[c].to_numpy(dtype=object), pa.string(), from_pandas=True) for c in frame.columns]
+
+
+def _trimmed_text(column: pa.Array | None, length: int) -> pa.Array:
+    """`_clean_text` in Arrow (pandas' str.strip is this same Arrow kernel): trimmed, empty -> null."""
+    if column is None:
+        return pa.nulls(length, pa.string())
+    text = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
 
 
 def read_csv_group(files: list[CsvText], feed: Feed, contract: Contract) -> tuple[list[CsvGroupRead], list[CsvText]]:
@@ -443,22 +440,25 @@ def read_csv_group(files: list[CsvText], feed: Feed, contract: Contract) -> tupl
         second, rest_b = read_csv_group(files[half:], feed, contract)
         return first + second, rest_a + rest_b
     result = CsvGroupRead(feed=feed.name, separator=files[0].separator, files=files)
-    header = grid.iloc[0]
-    if not (header != "").any():
+    # As in `_sheet_from_grid`: a cell is empty only when it is "" (a NaN of a short line is not).
+    header = [column[0].as_py() for column in grid]
+    if all(h == "" for h in header):
         return [], files
     lines = np.array([f.lines for f in files], dtype="int64")
-    body = grid.iloc[1:]
-    nonempty = (body != "").any(axis=1).to_numpy()
+    body = [column.slice(1) for column in grid]
+    filled = [pc.fill_null(pc.not_equal(column, ""), True) for column in body]
+    nonempty = functools.reduce(pc.or_, filled).to_numpy(zero_copy_only=False)
     file_of_line = np.repeat(np.arange(len(files)), lines)
     line_in_file = np.arange(len(file_of_line)) - np.repeat(np.cumsum(lines) - lines, lines)
     result.rows_read = np.bincount(file_of_line[nonempty], minlength=len(files))
-    result.plan = plan_header([str(h).strip() for h in header], feed, contract)
+    result.plan = plan_header(["nan" if h is None else h.strip() for h in header], feed, contract)
     result.problems = _header_problems(result.plan, feed, None, 0)
     if not result.problems:
-        kept = body[nonempty]
-        by_name = {name: kept.iloc[:, i] for i, name in result.plan.mapping.items()}
+        keep = pa.array(nonempty)
+        kept = {name: body[i].filter(keep) for i, name in result.plan.mapping.items()}
+        length = int(nonempty.sum())
         columns = {"source_row": pa.array(line_in_file[nonempty] + 2, pa.int64())}  # header = row 1
-        columns.update({c.name: _arrow_text(by_name.get(c.name), len(kept)) for c in feed.columns})
+        columns.update({c.name: _trimmed_text(kept.get(c.name), length) for c in feed.columns})
         result.rows = pa.table(columns)
         result.file_of_row = file_of_line[nonempty]
     return [result], []

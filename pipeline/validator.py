@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -498,7 +499,9 @@ def flag_candidates(con, plan: ScreenPlan) -> None:
     for n, (column, regex, must_match) in enumerate(plan.regexes):
         values = con.execute(f"SELECT DISTINCT {_q(column)} AS v FROM _typed WHERE {_q(column)} IS NOT NULL").df()["v"]
         values = values.astype(object)
-        hits = values.astype(str).str.contains(regex)  # what GX's pandas engine evaluates
+        with warnings.catch_warnings():  # pandas warns about match groups; GX evaluates the same call
+            warnings.simplefilter("ignore", UserWarning)
+            hits = values.astype(str).str.contains(regex)  # what GX's pandas engine evaluates
         failing = values[~hits] if must_match else values[hits]
         con.register("_rx", pd.DataFrame({"v": failing.astype(object)}, dtype=object))
         con.execute(f"CREATE OR REPLACE TEMP TABLE _rx_{n} AS SELECT CAST(v AS VARCHAR) AS v FROM _rx")
