@@ -41,7 +41,8 @@ TEXT = {
         "ignored_sheets": "  leere Blätter ignoriert: {}",
         "all_ok": "Alles in Ordnung – die Dateien können gesendet werden.",
         "not_ok": "Bitte die genannten Zeilen korrigieren und erneut prüfen.",
-        "run_start": "Verarbeite {n} Dateien im Posteingang {inbox} (Quartale {first} … {last}) …",
+        "run_start": "Verarbeite {n} Dateien im Posteingang {inbox}: {changed} Quartale mit neuen oder geänderten "
+                     "Dateien (Lauf über {first} … {last}) …",
         "run_empty": "Der Posteingang {inbox} ist leer.",
         "run_failed": "Der Lauf ist fehlgeschlagen: {}",
         "results": "Ergebnisse:",
@@ -76,7 +77,8 @@ TEXT = {
         "ignored_sheets": "  empty sheets ignored: {}",
         "all_ok": "All good – the files can be sent.",
         "not_ok": "Please correct the rows above and check again.",
-        "run_start": "Processing {n} files in the inbox {inbox} (quarters {first} … {last}) …",
+        "run_start": "Processing {n} files in the inbox {inbox}: {changed} quarters with new or changed files "
+                     "(run over {first} … {last}) …",
         "run_empty": "The inbox {inbox} is empty.",
         "run_failed": "The run failed: {}",
         "results": "Results:",
@@ -210,13 +212,36 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _quarters_to_process(home: Home) -> set[str]:
+    """Quarters with new or changed files (or staged under another catalogue or code version);
+    every quarter of the inbox when the warehouse is new or busy."""
+    import duckdb
+
+    from pipeline import intake, warehouse
+    from pipeline.catalogue import load_catalogue
+    from pipeline.contract import load_contract
+    from pipeline.partitions import key_to_quarter, quarter_partitions
+
+    contract, catalogue = load_contract(), load_catalogue(home.catalogue_dir)
+    keys = quarter_partitions().get_partition_keys()
+    items = intake.scan_inbox(home.inbox, contract, catalogue, (key_to_quarter(keys[0]), key_to_quarter(keys[-1])))
+    everything = {i.parsed.quarter for i in items if isinstance(i.parsed, intake.FileName)}
+    if not home.warehouse.exists():
+        return everything
+    try:
+        with warehouse.connect(home.warehouse, read_only=True) as con:
+            return intake.quarters_to_process(con, contract, catalogue, items)
+    except duckdb.Error:  # another process writes the warehouse (a served run): take every quarter
+        return everything
+
+
 def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
     """Process the whole inbox in one run over the quarters it spans (a single-run backfill)."""
+    import socket
+
     import dagster as dg
 
-    from pipeline.contract import load_contract
-    from pipeline.partitions import quarter_to_key
-    from pipeline.reader import FileName, parse_file_name
+    from pipeline.partitions import key_to_quarter, quarter_to_key
 
     prepare_instance(home)
     from pipeline.definitions import defs  # after TEILHABE_HOME is set: the resource reads it
@@ -224,14 +249,13 @@ def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
     job = defs.resolve_job_def("quartal_verarbeiten")
     keys = job.partitions_def.get_partition_keys()
     files = [p for p in home.inbox.iterdir() if p.is_file() and not p.name.startswith(".")]
-    parsed = [parse_file_name(p.name, load_contract()) for p in files]
-    wanted = sorted({quarter_to_key(n.quarter) for n in parsed if isinstance(n, FileName)} & set(keys)) or [keys[-1]]
+    quarters = _quarters_to_process(home)
+    wanted = sorted({quarter_to_key(q) for q in quarters} & set(keys)) or [keys[-1]]
     if not files:
         print(t["run_empty"].format(inbox=home.inbox))
     else:
-        print(t["run_start"].format(n=len(files), inbox=home.inbox, first=wanted[0][:7], last=wanted[-1][:7]))
-    import socket
-
+        print(t["run_start"].format(n=len(files), inbox=home.inbox, changed=len(quarters),
+                                    first=key_to_quarter(wanted[0]), last=key_to_quarter(wanted[-1])))
     instance = dg.DagsterInstance.get()
     for run_id in release_dead_runs(instance):
         print(t["run_released"].format(run_id))

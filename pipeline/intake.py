@@ -92,6 +92,42 @@ def _already_received(con, items: list[Delivered], index: tuple[set, set] | None
     return latest
 
 
+def _inbox_stats(items: list[Delivered]) -> pd.DataFrame:
+    rows = []
+    for item in items:
+        try:
+            stat = os.stat(item.path)
+            rows.append((item.name, stat.st_size, stat.st_mtime_ns))
+        except OSError:  # gone since the scan: it is read as usual, and what happens is reported
+            rows.append((item.name, -1, -1))
+    return pd.DataFrame(rows, columns=["file_name", "size_bytes", "modified_ns"])
+
+
+def _changed(con, items: list[Delivered]) -> tuple[list[Delivered], pd.DataFrame]:
+    """The items that may differ from when the inbox was last read, and their stats. A file with
+    the same name, size and modification time (in nanoseconds) as then is the file already read:
+    like make and rsync, it is not read and hashed again, so an unchanged inbox costs one stat per
+    file. Everything else is read and identified by its SHA-256 as before."""
+    stats = _inbox_stats(items)
+    if not items:
+        return items, stats
+    con.register("_inbox", stats)
+    same = {name for (name,) in con.execute("""
+        SELECT i.file_name FROM _inbox i JOIN inbox_seen s USING (file_name, size_bytes, modified_ns)""").fetchall()}
+    con.unregister("_inbox")
+    keep = [item.name not in same for item in items]
+    return [item for item, k in zip(items, keep) if k], stats[keep]
+
+
+def _remember(con, stats: pd.DataFrame) -> None:
+    """After the files are registered: the next run can tell them unchanged without reading them."""
+    if stats.empty:
+        return
+    con.register("_inbox", stats[stats["size_bytes"] >= 0])
+    con.execute("INSERT OR REPLACE INTO inbox_seen SELECT file_name, size_bytes, modified_ns FROM _inbox")
+    con.unregister("_inbox")
+
+
 def _receipt_index(con) -> tuple[set[str], set[str]]:
     """(receipts that are the latest version of their name, all receipts)."""
     known = warehouse.fetch_df(con, """
@@ -174,9 +210,11 @@ def _chunks(items: list[Delivered]) -> list[list[Delivered]]:
 def receive(con, home: Home, contract: Contract, items: list[Delivered]) -> IntakeSummary:
     """Archive, register and read every new (name, hash) among `items`; write raw rows."""
     summary = IntakeSummary(rows_by_feed={name: 0 for name in contract.feeds})
+    items, stats = _changed(con, items)
     index = _receipt_index(con)  # each name occurs once in `items`: chunks cannot affect each other's answer
     for chunk in _chunks(items):
         _receive_chunk(con, home, contract, chunk, summary, index)
+    _remember(con, stats)
     summary.new_receipts.sort()
     summary.set_aside.sort()
     return summary
@@ -380,17 +418,39 @@ def stage_feed(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarte
             _stage_reference(con, contract, catalogue, feed, todo)
         else:
             _stage_set_based(con, contract, catalogue, feed, todo, plan)
-        con.execute("INSERT INTO stage_state SELECT ?, unnest(?), unnest(?)",
-                    [feed.name, todo, [signatures[q] for q in todo]])
+        con.execute("INSERT INTO stage_state SELECT ?, unnest(?), unnest(?), ?",
+                    [feed.name, todo, [signatures[q] for q in todo], stage_base(contract, catalogue, feed)])
     return _staged(con, feed, quarters, todo)
 
 
-def _signatures(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> dict[str, str]:
+def stage_base(contract: Contract, catalogue: Catalogue, feed: Feed) -> str:
+    """What every quarter of a feed is staged with: code version, suite, booleans, programme periods."""
     base = hashlib.sha256()
     base.update(STAGE_VERSION.encode())
     base.update(json.dumps(feed.suite, sort_keys=True, ensure_ascii=False).encode())
     base.update(repr((sorted(contract.true_values), sorted(contract.false_values))).encode())
     base.update(catalogue.membership.to_csv(index=False).encode())
+    return base.hexdigest()
+
+
+def quarters_to_process(con, contract: Contract, catalogue: Catalogue, items: list[Delivered]) -> set[str]:
+    """Quarters a run must process: those with a new or changed file, and those staged with an
+    older code version, suite or catalogue (or not staged at all). `teilhabe run` requests just
+    these, as the inbox sensor requests the quarter of each new file."""
+    quarters = {i.parsed.quarter for i in _changed(con, items)[0] if isinstance(i.parsed, FileName)}
+    bases = pd.DataFrame([(f.name, stage_base(contract, catalogue, f)) for f in contract.feeds.values()],
+                         columns=["feed", "base"])
+    con.register("_bases", bases)
+    quarters |= {q for (q,) in con.execute("""
+        SELECT DISTINCT r.quarter FROM sheets s JOIN receipts r USING (receipt_id) JOIN _bases b ON b.feed = s.feed
+        LEFT JOIN stage_state st ON st.feed = s.feed AND st.delivery_quarter = r.quarter
+        WHERE st.base IS DISTINCT FROM b.base""").fetchall()}
+    con.unregister("_bases")
+    return quarters
+
+
+def _signatures(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> dict[str, str]:
+    base = bytes.fromhex(stage_base(contract, catalogue, feed))
     parts: dict[str, list[str]] = {q: [] for q in quarters}
     queries = [
         ("""SELECT r.quarter, string_agg(s.receipt_id, ',' ORDER BY s.receipt_id) FROM sheets s
@@ -410,7 +470,7 @@ def _signatures(con, contract: Contract, catalogue: Catalogue, feed: Feed, quart
     for n, (sql, params) in enumerate(queries):
         for quarter, value in con.execute(sql, params).fetchall():
             parts[quarter].append(f"{n}={value}")
-    return {q: hashlib.sha256(base.digest() + "|".join(parts[q]).encode()).hexdigest() for q in quarters}
+    return {q: hashlib.sha256(base + "|".join(parts[q]).encode()).hexdigest() for q in quarters}
 
 
 def _current(con, feed: Feed, quarters: list[str]) -> set[str]:

@@ -38,7 +38,10 @@ CREATE TABLE IF NOT EXISTS sheet_results (
 -- What each (feed, delivery quarter) was last staged from: a run skips quarters whose inputs
 -- (files, current files, catalogue, suite, known events) are unchanged.
 CREATE TABLE IF NOT EXISTS stage_state (
-    feed VARCHAR NOT NULL, delivery_quarter VARCHAR NOT NULL, signature VARCHAR NOT NULL);
+    feed VARCHAR NOT NULL, delivery_quarter VARCHAR NOT NULL, signature VARCHAR NOT NULL, base VARCHAR);
+-- The inbox as last read: a file with the same name, size and modification time is not read again.
+CREATE TABLE IF NOT EXISTS inbox_seen (
+    file_name VARCHAR PRIMARY KEY, size_bytes BIGINT NOT NULL, modified_ns BIGINT NOT NULL);
 -- What an unpartitioned asset was last computed from, so an unchanged input is not recomputed.
 CREATE TABLE IF NOT EXISTS asset_state (asset VARCHAR PRIMARY KEY, signature VARCHAR NOT NULL);
 """

@@ -3,6 +3,7 @@
 District 05766 (Kreis Lippe, lzz-2 from 2023-01-01). Partition keys: 2024-01-01 = 2024-Q1,
 2024-04-01 = 2024-Q2.
 """
+import dataclasses
 import datetime as dt
 import hashlib
 
@@ -155,3 +156,39 @@ def test_every_file_reads_as_accepted_plus_rejected(home):
     rows = query(home, "SELECT file_name, rows_read, accepted, rejected FROM delivery_log ORDER BY 1")
     assert rows == [("05766_2024-Q1_attendance.csv", 2, 1, 1), ("05766_2024-Q1_events.csv", 4, 1, 3)]
     assert all(read == ok + rej for _, read, ok, rej in rows)
+
+
+def _to_process(home, catalogue=None):
+    from pipeline import intake, warehouse
+    from pipeline.catalogue import load_catalogue
+    from pipeline.contract import load_contract
+
+    contract, catalogue = load_contract(), catalogue or load_catalogue()
+    items = intake.scan_inbox(home.inbox, contract, catalogue, ("2017-Q1", "2030-Q4"))
+    with warehouse.connect(home.warehouse, read_only=True) as con:
+        return intake.quarters_to_process(con, contract, catalogue, items)
+
+
+def test_a_run_processes_only_quarters_with_new_or_changed_files(home, catalogue):
+    events_q1(home)
+    write_csv(home.inbox / "05766_2024-Q2_events.csv", [HEADER, "E7,2024-05-10,training,12,5,4"], received=Q2_RECEIVED)
+    ingest(home, "2024-01-01", "2024-04-01")
+    assert _to_process(home) == set()
+    # Opened and saved again unchanged (new modification time): read, found identical, still nothing to do
+    # for staging, but the quarter is looked at again.
+    events_q1(home, received=Q1_RECEIVED + dt.timedelta(days=1))
+    assert _to_process(home) == {"2024-Q1"}
+    ingest(home, "2024-01-01")
+    assert _to_process(home) == set()
+    # The Q2 file is re-delivered with a correction; a new file arrives for Q3.
+    write_csv(home.inbox / "05766_2024-Q2_events.csv", [HEADER, "E7,2024-05-10,training,13,5,4"],
+              received=Q2_RECEIVED + dt.timedelta(days=2))
+    write_csv(home.inbox / "05766_2024-Q3_advice.csv", ["case_id,date,client_type,client_key",
+                                                        "C1,2024-07-02,newcomer,K-1001"], received=Q2_RECEIVED)
+    assert _to_process(home) == {"2024-Q2", "2024-Q3"}
+    ingest(home, "2024-04-01", "2024-07-01")
+    assert _to_process(home) == set()
+    # The programme period changes in the catalogue: every staged quarter is judged again.
+    later = tuple(dataclasses.replace(p, end=p.end + dt.timedelta(days=365)) for p in catalogue.programmes)
+    changed = dataclasses.replace(catalogue, programmes=later)
+    assert _to_process(home, changed) == {"2024-Q1", "2024-Q2", "2024-Q3"}
