@@ -58,3 +58,37 @@ def test_help_speaks_to_a_district_office():
     done = subprocess.run([TEILHABE, "check", "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0
     assert "Dateien vor dem Senden prüfen (schreibt nichts)" in done.stdout
+
+
+def test_a_killed_run_releases_its_warehouse_slot_for_the_next_run():
+    """`teilhabe run` killed hard (SIGKILL, power cut) leaves its run STARTED and the `duckdb` slot
+    claimed: without clean-up the next run would wait for the slot forever."""
+    import socket
+
+    import dagster as dg
+    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster._core.utils import make_new_run_id
+
+    from pipeline.cli import RUN_HOST_TAG, RUN_PID_TAG, release_dead_runs
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = socket.gethostname()
+    with dg.instance_for_test() as instance:
+        instance.event_log_storage.set_concurrency_slots("duckdb", 1)
+        runs = {}
+        for name, pid, tags_host in (("killed", gone.pid, host), ("running", os.getpid(), host),
+                                     ("other_host", gone.pid, "elsewhere"), ("served", None, None)):
+            tags = {RUN_PID_TAG: str(pid), RUN_HOST_TAG: tags_host} if pid else {}
+            run = instance.add_run(DagsterRun(job_name="quartal_verarbeiten", run_id=make_new_run_id(),
+                                              status=dg.DagsterRunStatus.STARTED, tags=tags))
+            runs[name] = run.run_id
+        assert instance.event_log_storage.claim_concurrency_slot("duckdb", runs["killed"], "raw_deliveries").is_claimed
+        nxt = make_new_run_id()
+        assert not instance.event_log_storage.claim_concurrency_slot("duckdb", nxt, "raw_deliveries").is_claimed
+
+        assert release_dead_runs(instance) == [runs["killed"]]
+        status = {name: instance.get_run_by_id(run_id).status for name, run_id in runs.items()}
+        assert status == {"killed": dg.DagsterRunStatus.FAILURE, "running": dg.DagsterRunStatus.STARTED,
+                          "other_host": dg.DagsterRunStatus.STARTED, "served": dg.DagsterRunStatus.STARTED}
+        assert instance.event_log_storage.claim_concurrency_slot("duckdb", nxt, "raw_deliveries").is_claimed
