@@ -873,6 +873,17 @@ NATIONAL_FAULTS = (
     ("survey", "unknown_wave", 0.0005),        # bad_enum: Zwischenbefragung
 )
 
+# Faults that put one fixed text into one column: fault -> (column, text).
+NATIONAL_CONSTANT_FAULTS = {
+    "unknown_type": ("event_type", "Stammtisch"), "negative_count": ("participants_volunteer", "-3"),
+    "missing_total": ("participants_total", ""), "name_pseudonym": ("person_key", "Anna_Schmidt"),
+    "phone_pseudonym": ("person_key", "01701234567"), "unknown_role": ("role", "Gast"), "missing_role": ("role", ""),
+    "unknown_client_type": ("client_type", "Privatperson"), "duration_in_words": ("duration_min", "eine Stunde"),
+    "recipients_in_words": ("recipients", "ca. 200"), "negative_amount": ("amount_eur", "-50.00"),
+    "unknown_category": ("cost_category", "Catering"), "score_out_of_scale": ("belonging", "7"),
+    "unknown_wave": ("wave", "Zwischenbefragung"),
+}
+
 
 @dataclass(frozen=True)
 class NationalPlan:
@@ -1117,47 +1128,23 @@ def _plant_national_faults(rng, feeds: dict[str, _Rows], quarter: str, n: int, p
                 same &= rows.columns["event_id"][hit] == rows.columns["event_id"][hit - 1]
             hit = hit[same]
         c = rows.columns
+        if fault in NATIONAL_CONSTANT_FAULTS:
+            column, text = NATIONAL_CONSTANT_FAULTS[fault]
+            rows.set(column, hit, text)
+            continue
         match fault:
             case "bad_date":
                 rows.set("date", hit, f"31.02.{year}" if feed == "events" else f"{year}-13-01")
-            case "unknown_type":
-                rows.set("event_type", hit, "Stammtisch")
-            case "negative_count":
-                rows.set("participants_volunteer", hit, "-3")
             case "volunteers_exceed":
                 rows.set("participants_volunteer", hit, _fmt_int(np.array([int(t) + 4 for t in c["participants_total"][hit]], dtype=int)))
             case "future_date":
                 rows.set("date", hit, str(after))
-            case "missing_total":
-                rows.set("participants_total", hit, "")
             case "duplicate_id":
                 rows.set("event_id", hit, c["event_id"][hit - 1])
-            case "name_pseudonym":
-                rows.set("person_key", hit, "Anna_Schmidt")
-            case "phone_pseudonym":
-                rows.set("person_key", hit, "01701234567")
-            case "unknown_role":
-                rows.set("role", hit, "Gast")
             case "unknown_event":
                 rows.set("event_id", hit, _strings([e.rsplit("-", 1)[0] + "-999" for e in c["event_id"][hit]]))
             case "duplicate_person":
                 rows.set("person_key", hit, c["person_key"][hit - 1])
-            case "missing_role":
-                rows.set("role", hit, "")
-            case "unknown_client_type":
-                rows.set("client_type", hit, "Privatperson")
-            case "duration_in_words":
-                rows.set("duration_min", hit, "eine Stunde")
-            case "recipients_in_words":
-                rows.set("recipients", hit, "ca. 200")
-            case "negative_amount":
-                rows.set("amount_eur", hit, "-50.00")
-            case "unknown_category":
-                rows.set("cost_category", hit, "Catering")
-            case "score_out_of_scale":
-                rows.set("belonging", hit, "7")
-            case "unknown_wave":
-                rows.set("wave", hit, "Zwischenbefragung")
 
 
 def _national_extras(feeds: dict[str, _Rows], n: int, quarter: str, plan: NationalPlan) -> None:
