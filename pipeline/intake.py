@@ -365,13 +365,18 @@ def _write(con, table: str, frame: pd.DataFrame, receipt_ids: list[str]) -> None
 
 # --- staging -----------------------------------------------------------------------------------
 
+# The sheets a staging pass works on (temp table `_todo`, filled by `stage_feed`).
+TODO = "(SELECT receipt_id FROM _todo)"
+
+
 def staged_rows(con, feed: Feed, quarters: list[str]) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
-    """Raw rows of every loaded sheet of these delivery quarters, with the headers as written."""
+    """Raw rows of the sheets to stage in these delivery quarters, with the headers as written."""
     cols = ", ".join(f"r.{warehouse.q(c)}" for c in ["receipt_id", "district_ags", "delivery_quarter", "source_row",
                                                      "decimal_comma", *warehouse.raw_columns(feed)])
     raw = warehouse.fetch_df(con, f"""
         SELECT {cols} FROM raw_{feed.name} r
-        WHERE r.delivery_quarter IN (SELECT unnest(?)) ORDER BY r.receipt_id, r.source_row""", [quarters])
+        WHERE r.delivery_quarter IN (SELECT unnest(?)) AND r.receipt_id IN {TODO}
+        ORDER BY r.receipt_id, r.source_row""", [quarters])
     return raw, _headers(con, feed, quarters)
 
 
@@ -398,29 +403,39 @@ class Staged:
 STAGE_VERSION = "2"
 # Quarters are staged in chunks of about this many raw rows (bounded memory in DuckDB and pandas).
 STAGE_CHUNK_ROWS = 2_500_000
+# Below this many rows to stage (a re-delivered file), GX is imported only if a row is flagged.
+WARM_UP_ROWS = 100_000
 
 
 def stage_feed(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> Staged:
-    """Validate every sheet of the feed in these quarters; current sheets become stg rows.
+    """Validate the feed's sheets of these quarters; current sheets become stg rows.
 
-    A quarter whose inputs are unchanged since it was last staged (same received files, same
-    current files, same catalogue and suite, and for attendance the same known events) is
-    skipped: its stg rows, rejections and counts are already what validation would give."""
-    signatures = _signatures(con, contract, catalogue, feed, quarters)
-    stored = dict(con.execute("SELECT delivery_quarter, signature FROM stage_state WHERE feed = ? "
-                              "AND delivery_quarter IN (SELECT unnest(?))", [feed.name, quarters]).fetchall())
-    todo = sorted(q for q in quarters if stored.get(q) != signatures[q])
-    if todo:
-        con.execute("DELETE FROM stage_state WHERE feed = ? AND delivery_quarter IN (SELECT unnest(?))",
-                    [feed.name, todo])
+    The unit is one received sheet: its rows are judged by themselves (duplicates count per
+    delivered file; replacements and corrections are resolved later by the cur_ views). A sheet
+    whose inputs are unchanged since it was staged (the same file, still current or still
+    replaced, the same catalogue, suite and code, for attendance the same known events among those
+    it names) is skipped: its stg rows, rejections and counts are already what validation gives."""
+    con.register("_signatures", _signatures(con, contract, catalogue, feed, quarters))
+    todo = warehouse.fetch_df(con, """
+        SELECT s.receipt_id, s.delivery_quarter, s.signature FROM _signatures s
+        LEFT JOIN stage_state st ON st.feed = ? AND st.receipt_id = s.receipt_id
+        WHERE st.signature IS DISTINCT FROM s.signature ORDER BY 1""", [feed.name])
+    con.unregister("_signatures")
+    validated = sorted(set(todo["delivery_quarter"]))
+    if len(todo):
+        con.register("_todo_frame", todo)
+        con.execute("CREATE OR REPLACE TEMP TABLE _todo AS SELECT * FROM _todo_frame")
+        con.unregister("_todo_frame")
         plan = screen_plan(feed)
         if plan is None:
-            _stage_reference(con, contract, catalogue, feed, todo)
+            _stage_reference(con, contract, catalogue, feed, validated)
         else:
-            _stage_set_based(con, contract, catalogue, feed, todo, plan)
-        con.execute("INSERT INTO stage_state SELECT ?, unnest(?), unnest(?), ?",
-                    [feed.name, todo, [signatures[q] for q in todo], stage_base(contract, catalogue, feed)])
-    return _staged(con, feed, quarters, todo)
+            _stage_set_based(con, contract, catalogue, feed, validated, plan)
+        con.execute(f"DELETE FROM stage_state WHERE feed = ? AND receipt_id IN {TODO}", [feed.name])
+        con.execute("INSERT INTO stage_state SELECT ?, receipt_id, delivery_quarter, signature, ? FROM _todo",
+                    [feed.name, stage_base(contract, catalogue, feed)])
+        con.execute("DROP TABLE _todo")
+    return _staged(con, feed, quarters, validated)
 
 
 def stage_base(contract: Contract, catalogue: Catalogue, feed: Feed) -> str:
@@ -443,34 +458,31 @@ def quarters_to_process(con, contract: Contract, catalogue: Catalogue, items: li
     con.register("_bases", bases)
     quarters |= {q for (q,) in con.execute("""
         SELECT DISTINCT r.quarter FROM sheets s JOIN receipts r USING (receipt_id) JOIN _bases b ON b.feed = s.feed
-        LEFT JOIN stage_state st ON st.feed = s.feed AND st.delivery_quarter = r.quarter
+        LEFT JOIN stage_state st ON st.feed = s.feed AND st.receipt_id = s.receipt_id
         WHERE st.base IS DISTINCT FROM b.base""").fetchall()}
     con.unregister("_bases")
     return quarters
 
 
-def _signatures(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> dict[str, str]:
-    base = bytes.fromhex(stage_base(contract, catalogue, feed))
-    parts: dict[str, list[str]] = {q: [] for q in quarters}
-    queries = [
-        ("""SELECT r.quarter, string_agg(s.receipt_id, ',' ORDER BY s.receipt_id) FROM sheets s
-            JOIN receipts r USING (receipt_id) WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?)) GROUP BY 1""",
-         [feed.name, quarters]),
-        ("""SELECT delivery_quarter, string_agg(receipt_id, ',' ORDER BY receipt_id) FROM current_sheets
-            WHERE feed = ? AND delivery_quarter IN (SELECT unnest(?)) GROUP BY 1""", [feed.name, quarters]),
-    ]
+def _signatures(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> pd.DataFrame:
+    """Per received sheet of the feed in these quarters: receipt_id, delivery_quarter, signature."""
+    known, params = "SELECT NULL AS receipt_id, NULL AS known", []
     if feed.name == "attendance":  # which of the events its rows name are known now
-        queries.append(("""
-            SELECT a.delivery_quarter, CAST(bit_xor(hash(a.district_ags, a.event_id)) AS VARCHAR) || ':' ||
-                   CAST(count(*) AS VARCHAR)
-            FROM (SELECT DISTINCT delivery_quarter, district_ags, event_id FROM raw_attendance
+        known, params = """
+            SELECT a.receipt_id, CAST(bit_xor(hash(a.district_ags, a.event_id)) AS VARCHAR) || ':'
+                                 || CAST(count(*) AS VARCHAR) AS known
+            FROM (SELECT DISTINCT receipt_id, district_ags, event_id FROM raw_attendance
                   WHERE delivery_quarter IN (SELECT unnest(?))) a
             WHERE EXISTS (SELECT 1 FROM stg_events e WHERE e.district_ags = a.district_ags AND e.event_id = a.event_id)
-            GROUP BY 1""", [quarters]))
-    for n, (sql, params) in enumerate(queries):
-        for quarter, value in con.execute(sql, params).fetchall():
-            parts[quarter].append(f"{n}={value}")
-    return {q: hashlib.sha256(base + "|".join(parts[q]).encode()).hexdigest() for q in quarters}
+            GROUP BY 1""", [quarters]
+    return warehouse.fetch_df(con, f"""
+        SELECT s.receipt_id, r.quarter AS delivery_quarter,
+               md5(concat_ws('|', ?, c.receipt_id IS NOT NULL, coalesce(k.known, ''))) AS signature
+        FROM sheets s JOIN receipts r USING (receipt_id)
+        LEFT JOIN (SELECT receipt_id FROM current_sheets WHERE feed = ?) c USING (receipt_id)
+        LEFT JOIN ({known}) k USING (receipt_id)
+        WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?))""",
+                              [stage_base(contract, catalogue, feed), feed.name, *params, feed.name, quarters])
 
 
 def _current(con, feed: Feed, quarters: list[str]) -> set[str]:
@@ -488,39 +500,40 @@ def _stage_reference(con, contract: Contract, catalogue: Catalogue, feed: Feed, 
     known_events = _known_events(con) if feed.name == "attendance" else None
     result = validate(raw, feed, contract, catalogue, headers=headers, known_events=known_events)
     accepted = result.accepted[result.accepted["receipt_id"].isin(_current(con, feed, quarters))]
-    where_quarters = "delivery_quarter IN (SELECT unnest(?))"
-    warehouse.replace_rows(con, f"stg_{feed.name}", accepted, where_quarters, [quarters])
+    warehouse.replace_rows(con, f"stg_{feed.name}", accepted,
+                           f"delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO}", [quarters])
     _write_results(con, feed, quarters, result.rejections, result.results)
 
 
 def _write_results(con, feed: Feed, quarters: list[str], rejections: pd.DataFrame, results: pd.DataFrame) -> None:
-    where_quarters = "delivery_quarter IN (SELECT unnest(?))"
-    warehouse.replace_rows(con, "row_rejections", rejections, f"feed = '{feed.name}' AND {where_quarters}", [quarters])
+    warehouse.replace_rows(con, "row_rejections", rejections, "feed = ? AND delivery_quarter IN (SELECT unnest(?)) "
+                           f"AND receipt_id IN {TODO}", [feed.name, quarters])
     _redact_pseudonyms(con, feed, rejections)
-    receipt_ids = con.execute("""SELECT s.receipt_id FROM sheets s JOIN receipts r USING (receipt_id)
-                                 WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?))""", [feed.name, quarters]).fetchall()
-    warehouse.replace_rows(con, "sheet_results", results, "feed = ? AND receipt_id IN (SELECT unnest(?))",
-                           [feed.name, [r[0] for r in receipt_ids] or [""]])
+    warehouse.replace_rows(con, "sheet_results", results, f"feed = ? AND receipt_id IN {TODO}", [feed.name])
 
 
-def _quarter_chunks(con, feed: Feed, quarters: list[str]) -> list[list[str]]:
+def _quarter_chunks(con, feed: Feed, quarters: list[str]) -> list[tuple[list[str], int]]:
+    """The quarters in runs of at most STAGE_CHUNK_ROWS raw rows to stage (a larger quarter alone)."""
     sizes = dict(con.execute(f"SELECT delivery_quarter, count(*) FROM raw_{feed.name} "
-                             "WHERE delivery_quarter IN (SELECT unnest(?)) GROUP BY 1", [quarters]).fetchall())
+                             f"WHERE delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO} GROUP BY 1",
+                             [quarters]).fetchall())
     chunks, current, rows = [], [], 0
     for quarter in quarters:
         if current and rows + sizes.get(quarter, 0) > STAGE_CHUNK_ROWS:
-            chunks.append(current)
+            chunks.append((current, rows))
             current, rows = [], 0
         current.append(quarter)
         rows += sizes.get(quarter, 0)
-    return chunks + [current] if current else chunks
+    return chunks + [(current, rows)] if current else chunks
 
 
 def _stage_set_based(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str],
                      plan: ScreenPlan) -> None:
     """Set-based staging (see validator.py): typing and screening in DuckDB, GX on the flagged rows."""
-    warm_up()
-    where = "r.delivery_quarter IN (SELECT unnest($quarters))"
+    chunks = _quarter_chunks(con, feed, quarters)
+    if sum(rows for _, rows in chunks) >= WARM_UP_ROWS:
+        warm_up()  # a large pass: GX is surely needed, import it while DuckDB works
+    where = f"r.delivery_quarter IN (SELECT unnest($quarters)) AND r.receipt_id IN {TODO}"
     members = catalogue.membership
     if feed.name != "survey":
         members = members[members["role"] == "programme"]
@@ -535,16 +548,17 @@ def _stage_set_based(con, contract: Contract, catalogue: Catalogue, feed: Feed, 
     con.unregister("_quarters_frame")
     if feed.name == "attendance":
         con.execute("CREATE OR REPLACE TEMP TABLE _known_events AS SELECT DISTINCT district_ags, event_id FROM stg_events")
-    register_typing(con, feed, contract, "delivery_quarter IN (SELECT unnest(?))", [quarters])
+    register_typing(con, feed, contract, f"delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO}", [quarters])
     current = sorted(_current(con, feed, quarters))
     stg_names = [name for name, _ in warehouse.stg_columns(feed)]
     stg_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row",
                             "_stg_quarter AS quarter", "_is_late AS is_late", *map(warehouse.q, stg_names)])
     raw_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row", "decimal_comma",
                             *(f"{warehouse.q(c + '__raw')} AS {warehouse.q(c)}" for c in warehouse.raw_columns(feed))])
-    con.execute(f"DELETE FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?))", [quarters])
+    con.execute(f"DELETE FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO}",
+                [quarters])
     flagged, counts = [], []
-    for chunk in _quarter_chunks(con, feed, quarters):
+    for chunk, _ in chunks:
         typed = typed_select(plan, where).replace("$quarters", "?")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {typed}", [chunk])
         flag_candidates(con, plan)

@@ -35,10 +35,11 @@ CREATE TABLE IF NOT EXISTS row_rejections (
 CREATE TABLE IF NOT EXISTS sheet_results (
     receipt_id VARCHAR NOT NULL, feed VARCHAR NOT NULL, rows_read BIGINT, accepted BIGINT,
     rejected BIGINT, late BIGINT);
--- What each (feed, delivery quarter) was last staged from: a run skips quarters whose inputs
--- (files, current files, catalogue, suite, known events) are unchanged.
+-- What each received sheet was last staged with: a run skips sheets whose inputs (the file,
+-- whether it is current, catalogue, suite, code, for attendance the known events) are unchanged.
 CREATE TABLE IF NOT EXISTS stage_state (
-    feed VARCHAR NOT NULL, delivery_quarter VARCHAR NOT NULL, signature VARCHAR NOT NULL, base VARCHAR);
+    feed VARCHAR NOT NULL, receipt_id VARCHAR NOT NULL, delivery_quarter VARCHAR, signature VARCHAR NOT NULL,
+    base VARCHAR NOT NULL);
 -- The inbox as last read: a file with the same name, size and modification time is not read again.
 CREATE TABLE IF NOT EXISTS inbox_seen (
     file_name VARCHAR PRIMARY KEY, size_bytes BIGINT NOT NULL, modified_ns BIGINT NOT NULL);
@@ -154,6 +155,11 @@ def _feed_ddl(feed) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    # stage_state only caches what was staged: an older layout is dropped, everything is staged once more
+    layout = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'stage_state'")
+              .fetchall()}
+    if layout and "receipt_id" not in layout:
+        con.execute("DROP TABLE stage_state")
     con.execute(META_DDL)
     for feed in load_contract().feeds.values():
         con.execute(_feed_ddl(feed))

@@ -209,7 +209,7 @@ def test_a_suite_beyond_the_screen_falls_back_to_the_reference(contract):
     assert screen_plan(dataclasses.replace(feed, suite=mostly)) is None
 
 
-def test_unchanged_quarters_are_not_staged_again(tmp_path):
+def test_unchanged_sheets_are_not_staged_again(tmp_path):
     home, fresh = Home(tmp_path / "home").ensure(), Home(tmp_path / "fresh").ensure()
     contract, catalogue = load_contract(), load_catalogue()
     header = "event_id,date,event_type,participants_total"
@@ -232,7 +232,8 @@ def test_unchanged_quarters_are_not_staged_again(tmp_path):
         return staged, tables
 
     first, _ = run(home)
-    assert all(v == quarters for v in first.values())  # the first run validates every quarter
+    assert first == {"events": quarters, "attendance": ["2024-Q2"], "advice": [], "newsletters": [],
+                     "micro_projects": [], "survey": []}   # the first run validates every sheet
     again, _ = run(home)
     assert all(v == [] for v in again.values())          # nothing changed: nothing validated
     # Q1's events are re-delivered with E4 added: Q1 events, and Q2 attendance (E4 now known), again
