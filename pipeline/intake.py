@@ -550,6 +550,7 @@ def _stage_set_based(con, contract: Contract, catalogue: Catalogue, feed: Feed, 
         con.execute("CREATE OR REPLACE TEMP TABLE _known_events AS SELECT DISTINCT district_ags, event_id FROM stg_events")
     register_typing(con, feed, contract, f"delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO}", [quarters])
     current = sorted(_current(con, feed, quarters))
+    con.execute("CREATE OR REPLACE TEMP TABLE _cur AS SELECT unnest(?::VARCHAR[]) AS receipt_id", [current])
     stg_names = [name for name, _ in warehouse.stg_columns(feed)]
     stg_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row",
                             "_stg_quarter AS quarter", "_is_late AS is_late", *map(warehouse.q, stg_names)])
@@ -565,7 +566,7 @@ def _stage_set_based(con, contract: Contract, catalogue: Catalogue, feed: Feed, 
         con.execute(f"""INSERT INTO stg_{feed.name} SELECT {stg_select} FROM _typed t
                         WHERE NOT EXISTS (SELECT 1 FROM _cands c WHERE c.receipt_id = t.receipt_id
                                           AND c.source_row = t.source_row)
-                          AND t.receipt_id IN (SELECT unnest(?))""", [current])
+                          AND t.receipt_id IN (SELECT receipt_id FROM _cur)""")
         counts.append(warehouse.fetch_df(con, """
             SELECT t.receipt_id, count(*) AS rows_read,
                    count(*) FILTER (WHERE t._is_late AND c.receipt_id IS NULL) AS late_clean
@@ -573,7 +574,7 @@ def _stage_set_based(con, contract: Contract, catalogue: Catalogue, feed: Feed, 
         flagged.append(warehouse.fetch_df(con, f"""
             SELECT {raw_select} FROM _typed t SEMI JOIN _cands c USING (receipt_id, source_row)
             ORDER BY receipt_id, source_row"""))
-    for table in ["_typed", "_cands", "_members", "_quarters", "_known_events",
+    for table in ["_typed", "_cands", "_cur", "_members", "_quarters", "_known_events",
                   *(f"_ty_{c.name}" for c in feed.columns), *(f"_rx_{n}" for n in range(len(plan.regexes))),
                   *(f"_dup_{n}" for n in range(len(plan.unique_keys)))]:
         con.execute(f"DROP TABLE IF EXISTS {table}")

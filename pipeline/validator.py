@@ -496,9 +496,12 @@ def typed_select(plan: ScreenPlan, where: str) -> str:
 def flag_candidates(con, plan: ScreenPlan) -> None:
     """Temp table _cands (receipt_id, source_row): every row of _typed some expectation could fail."""
     predicates = list(plan.predicates)
+    distinct: dict[str, pd.Series] = {}  # one scan per column, however many of its regexes
     for n, (column, regex, must_match) in enumerate(plan.regexes):
-        values = con.execute(f"SELECT DISTINCT {_q(column)} AS v FROM _typed WHERE {_q(column)} IS NOT NULL").df()["v"]
-        values = values.astype(object)
+        if column not in distinct:
+            distinct[column] = con.execute(f"SELECT DISTINCT {_q(column)} AS v FROM _typed "
+                                           f"WHERE {_q(column)} IS NOT NULL").df()["v"].astype(object)
+        values = distinct[column]
         with warnings.catch_warnings():  # pandas warns about match groups; GX evaluates the same call
             warnings.simplefilter("ignore", UserWarning)
             hits = values.astype(str).str.contains(regex)  # what GX's pandas engine evaluates
