@@ -1,17 +1,27 @@
 """Dagster assets: the indicator values in the warehouse, their checks, and the published exports.
 
 Unpartitioned: indicators are programme-to-date figures over every quarter, so they are
-recomputed whole from the current records whenever any quarter's staging tables change.
+recomputed whole from the current records whenever any quarter's staging tables change, and
+left as they are when nothing they are computed from changed (a fingerprint of the inputs,
+see `inputs_signature`). The exports are rewritten only when the table, the catalogue or the
+code changed, or a file is missing or was altered.
 """
+
+import hashlib
+import inspect
 
 import dagster as dg
 import pandas as pd
 
+import pipeline.exports
+import pipeline.tables
 from assets.metadata import markdown_table
 from pipeline.catalogue import CatalogueError, load_catalogue
-from pipeline.exports import write_indicator_exports
-from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, compute_indicators, load_indicators
+from pipeline.exports import INDICATOR_FILES, write_indicator_exports
+from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, load_indicators
+from pipeline.indicators.engine import catalogue_frames, inputs_signature, write_indicators
 from pipeline.resources import TeilhabeHome
+from pipeline.warehouse import asset_signature, store_asset_signature, table_signature
 
 FEEDS = ("events", "attendance", "advice", "newsletters", "micro_projects", "survey")
 OWNERS = ["team:evaluation"]
@@ -32,8 +42,11 @@ def _description() -> str:
 
 
 def _preview(frame: pd.DataFrame) -> str:
-    rows = frame[(frame["district_ags"] == ALL) & (frame["period"] == TOTAL)]
-    return markdown_table(rows[list(PREVIEW_COLUMNS)], PREVIEW_ROWS)
+    return markdown_table(frame[list(PREVIEW_COLUMNS)], PREVIEW_ROWS)
+
+
+def _table_exists(con, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0])
 
 
 @dg.asset(
@@ -48,17 +61,30 @@ def indicator_values(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
     catalogue = home.catalogue()
     indicators = load_indicators(catalogue)
     with home.connect() as con:
-        frame = compute_indicators(con, catalogue, indicators)
-    context.log.info("%s rows in %s", len(frame), TABLE)
-    totals = frame[frame["period"] == TOTAL]
+        frames = catalogue_frames(con, catalogue, indicators)
+        signature = inputs_signature(con, indicators, frames)
+        unchanged = signature == asset_signature(con, "indicator_values") and _table_exists(con, TABLE)
+        if not unchanged:
+            store_asset_signature(con, "indicator_values", None)  # a failed run leaves no stale print
+            write_indicators(con, indicators, frames)
+            store_asset_signature(con, "indicator_values", signature)
+        rows, programmes, behind, exceeded = con.execute(f"""
+            SELECT count(*), count(DISTINCT programme_id),
+                   count(*) FILTER (WHERE period = '{TOTAL}' AND status = 'behind'),
+                   count(*) FILTER (WHERE period = '{TOTAL}' AND status = 'exceeded') FROM {TABLE}""").fetchall()[0]
+        preview = con.execute(f"SELECT * FROM {TABLE} WHERE district_ags = '{ALL}' AND period = '{TOTAL}' "
+                              f"LIMIT {PREVIEW_ROWS + 1}").df()
+    context.log.info("%s rows in %s%s", rows, TABLE,
+                     " (Eingaben unverändert / inputs unchanged)" if unchanged else "")
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": dg.MetadataValue.int(len(frame)),
+        "dagster/row_count": dg.MetadataValue.int(rows),
         "indicators": dg.MetadataValue.int(len(indicators)),
-        "programmes": dg.MetadataValue.int(frame["programme_id"].nunique()),
-        "behind": dg.MetadataValue.int(int((totals["status"] == "behind").sum())),
-        "exceeded": dg.MetadataValue.int(int((totals["status"] == "exceeded").sum())),
+        "programmes": dg.MetadataValue.int(programmes),
+        "behind": dg.MetadataValue.int(behind),
+        "exceeded": dg.MetadataValue.int(exceeded),
+        "unchanged": dg.MetadataValue.bool(unchanged),
         "catalogue": dg.MetadataValue.path(indicators.path),
-        "preview": dg.MetadataValue.md(_preview(frame)),
+        "preview": dg.MetadataValue.md(_preview(preview)),
     })
 
 
@@ -74,13 +100,45 @@ def indicator_values(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
 def indicator_exports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
     catalogue = home.catalogue()
     indicators = load_indicators(catalogue)
-    with home.connect(read_only=True) as con:
-        frame = con.execute(f"SELECT * FROM {TABLE}").df()
-    paths = write_indicator_exports(frame, catalogue, indicators, home.paths.exports)
-    context.log.info("wrote %s", ", ".join(p.name for p in paths))
+    paths = [home.paths.exports / name for name in INDICATOR_FILES]
+    with home.connect() as con:
+        signature = _exports_signature(con, catalogue, indicators)
+        stored = asset_signature(con, "indicator_exports")
+        unchanged = stored is not None and stored == _with_files(signature, paths)
+        if unchanged:
+            rows = con.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
+        else:
+            store_asset_signature(con, "indicator_exports", None)
+            frame = con.execute(f"SELECT * FROM {TABLE}").df()
+            rows = len(frame)
+            paths = write_indicator_exports(frame, catalogue, indicators, home.paths.exports)
+            store_asset_signature(con, "indicator_exports", _with_files(signature, paths))
+    context.log.info("%s %s", "unverändert / unchanged:" if unchanged else "wrote", ", ".join(p.name for p in paths))
     metadata = {p.suffix.lstrip("."): dg.MetadataValue.path(str(p)) for p in paths}
-    metadata["dagster/row_count"] = dg.MetadataValue.int(len(frame))
+    metadata["dagster/row_count"] = dg.MetadataValue.int(rows)
+    metadata["unchanged"] = dg.MetadataValue.bool(unchanged)
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _exports_signature(con, catalogue, indicators) -> str:
+    """The table's rows, the catalogue (labels, programme order, definitions) and the writer's code."""
+    digest = hashlib.sha256(table_signature(con, TABLE).encode())
+    for path in (catalogue.directory / "programmes.yaml", catalogue.directory / "districts.csv"):
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    digest.update(open(indicators.path, "rb").read())
+    for module in (pipeline.exports, pipeline.tables):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()
+
+
+def _with_files(signature: str, paths) -> str | None:
+    """The inputs' print joined with the files' own bytes: a missing or altered file is rewritten."""
+    digest = hashlib.sha256(signature.encode())
+    for path in paths:
+        if not path.is_file():
+            return None
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 # -- checks: results that cannot be true --------------------------------------------------------

@@ -17,9 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xlsxwriter
 
+from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.worksheet import Worksheet
+
 from pipeline.catalogue import Catalogue
 from pipeline.indicators import COLUMNS, IndicatorCatalogue
-from pipeline.tables import atomic_path, neutralise, write_csv
+from pipeline.tables import atomic_path, map_unique, neutralise, write_csv
 
 FIXED_CREATED = dt.datetime(2000, 1, 1)
 
@@ -103,13 +106,11 @@ class _Formats:
 def _german(frame: pd.DataFrame) -> pd.DataFrame:
     """Codes in words for the people reading the workbook; the CSV keeps the codes."""
     out = frame.copy()
-    out["status"] = out["status"].map(lambda s: STATUS_DE.get(s, s))
-    out["method"] = out["method"].map(lambda s: METHOD_DE.get(s, s))
-    out["direction"] = out["direction"].map(lambda s: DIRECTION_DE.get(s, s))
-    out["period"] = out["period"].map(lambda s: PERIOD_DE.get(s, s))
-    out["comparison"] = out["comparison"].map(lambda b: "ja" if b else "nein")
+    for column, words in (("status", STATUS_DE), ("method", METHOD_DE), ("direction", DIRECTION_DE),
+                          ("period", PERIOD_DE), ("unit", UNIT_DE)):
+        out[column] = map_unique(out[column], lambda s, words=words: words.get(s, s))
+    out["comparison"] = map_unique(out["comparison"], lambda b: "ja" if b else "nein", missing=True)
     out["unit_code"] = frame["unit"]
-    out["unit"] = out["unit"].map(lambda s: UNIT_DE.get(s, s))
     return out
 
 
@@ -146,6 +147,7 @@ def _header(sheet, headers: list[str], formats: _Formats, widths: list[int]) -> 
 
 
 def _programme_sheet(sheet, rows: pd.DataFrame, formats: _Formats) -> None:
+    """The reference writer: one xlsxwriter call per cell (small frames, and the yardstick in tests)."""
     columns = list(COLUMNS)
     _header(sheet, [HEADERS_DE[c] for c in columns], formats, [WIDTHS.get(c, 12) for c in columns])
     records = rows[columns + ["unit_code"]].itertuples(index=False, name=None)
@@ -154,6 +156,162 @@ def _programme_sheet(sheet, rows: pd.DataFrame, formats: _Formats) -> None:
         for c, column in enumerate(columns):
             _write_cell(sheet, r, c, record[c], formats.for_cell(column, unit))
     sheet.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
+
+
+def _fast_programme_sheet(sheet: "BlockWorksheet", rows: pd.DataFrame, formats: _Formats) -> None:
+    """The same sheet as `_programme_sheet`, its cells written as one block (see BlockWorksheet)."""
+    columns = list(COLUMNS)
+    _header(sheet, [HEADERS_DE[c] for c in columns], formats, [WIDTHS.get(c, 12) for c in columns])
+    units = rows["unit_code"].to_numpy(dtype=object)
+    cell_formats = [_column_formats(formats, column, units) for column in columns]
+    sheet.write_block(1, [rows[c] for c in columns], cell_formats)
+    sheet.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
+
+
+def _column_formats(formats: _Formats, column: str, units: np.ndarray):
+    """The format of each cell of a column: one Format, or an array of them where the unit decides."""
+    if column not in ("value", "value_high", "target"):
+        return formats.for_cell(column, "")
+    return np.array([formats.for_cell(column, u) for u in units], dtype=object) if len(units) else formats.integer
+
+
+class FastPathUnavailable(Exception):
+    """A column holds values the block writer does not reproduce exactly (booleans, mixed types)."""
+
+
+class BlockWorksheet(Worksheet):
+    """An xlsxwriter worksheet that takes a block of rows at once and writes their XML vectorised.
+
+    At 200,000 rows × 21 columns, xlsxwriter's per-cell calls (store, then format each cell at
+    close) take about half a minute. This class produces the very same bytes: the strings enter
+    the workbook's shared string table in the same first-seen order, each format gets its style
+    index in the same first-used order, and the `<row>`/`<c>` elements, spans (per block of 16
+    rows) and dimensions are written exactly as `Worksheet._write_rows` writes them for the cells
+    xlsxwriter 3.3.1 (pinned) would store. tests/test_exports.py compares both writers byte for byte.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._blocks: list[tuple] = []
+
+    def write_block(self, first_row: int, columns: list[pd.Series], cell_formats: list) -> None:
+        """Cells of `columns` (one Series each, from column 0) from `first_row` on; blanks are skipped."""
+        n = len(columns[0]) if columns else 0
+        if n == 0:
+            return
+        kinds, present, texts = [], [], []
+        for series in columns:
+            kind, mask, text = _cell_values(series)
+            kinds.append(kind)
+            present.append(mask)
+            texts.append(text)
+        present = np.column_stack(present)
+        strings = np.column_stack([t if k == "s" else np.full(n, None, dtype=object)
+                                   for k, t in zip(kinds, texts)])
+        flat = strings.ravel()  # row-major: the order xlsxwriter sees them in
+        is_string = np.column_stack([present[:, c] & (kinds[c] == "s") for c in range(len(columns))]).ravel()
+        codes, uniques = pd.factorize(flat[is_string])
+        table = self.str_table
+        indices = np.array([str(table._get_shared_string_index(u)) for u in uniques] + [""], dtype=object)
+        table.count += int(is_string.sum()) - len(uniques)  # every further use counts, as in _write_string
+        flat[is_string] = indices[codes]
+        strings = flat.reshape(strings.shape)
+        for c, kind in enumerate(kinds):
+            if kind == "s":
+                texts[c] = strings[:, c]
+        rows = np.flatnonzero(present.any(axis=1))
+        if len(rows):
+            cols = np.flatnonzero(present.any(axis=0))
+            self._check_dimensions(first_row + int(rows[0]), int(cols[0]))
+            self._check_dimensions(first_row + int(rows[-1]), int(cols[-1]))
+        self._blocks.append((first_row, kinds, texts, present, cell_formats))
+
+    def _write_rows(self) -> None:
+        held = {row: (min(cells), max(cells)) for row, cells in self.table.items() if cells}
+        super()._write_rows()
+        for block in self._blocks:
+            self._write_block(*block, held)
+
+    def _write_block(self, first_row: int, kinds: list[str], texts: list, present: np.ndarray,
+                     cell_formats: list, held: dict) -> None:
+        n, width = present.shape
+        used = present.any(axis=1)
+        styles = self._styles(kinds, cell_formats, present, n)
+        numbers = np.arange(first_row + 1, first_row + n + 1).astype(str).astype(object)
+        spans = _block_spans(first_row, present, held)
+        for start in range(0, n, BLOCK_CHUNK):
+            part = slice(start, min(start + BLOCK_CHUNK, n))
+            pieces = [_where(used[part], "<row r=\""), _where(used[part], numbers[part]),
+                      _where(used[part], spans[part])]
+            for c in range(width):
+                mask = present[part, c]
+                pieces += [_where(mask, f'<c r="{xl_col_to_name(c)}'), _where(mask, numbers[part]),
+                           _where(mask, styles[c][part]), _where(mask, texts[c][part]), _where(mask, "</v></c>")]
+            pieces.append(_where(used[part], "</row>"))
+            self.fh.write("".join(np.column_stack(pieces).ravel().tolist()))
+
+    @staticmethod
+    def _styles(kinds: list[str], cell_formats: list, present: np.ndarray, n: int) -> list[np.ndarray]:
+        """`" s="3"><v>` (number) or `" s="3" t="s"><v>` (shared string) per cell. Style indices
+        are handed out on first use, row by row, cell by cell, as xlsxwriter does at close."""
+        grid = np.empty(present.shape, dtype=object)
+        for c, fmt in enumerate(cell_formats):
+            grid[:, c] = fmt
+        for fmt in pd.unique(grid.ravel()[present.ravel()]):
+            fmt._get_xf_index()
+        styles = []
+        for c, kind in enumerate(kinds):
+            suffix = '" t="s"><v>' if kind == "s" else '"><v>'
+            codes, uniques = pd.factorize(grid[:, c])
+            texts = np.array([f'" s="{f._get_xf_index()}{suffix}' for f in uniques], dtype=object)
+            styles.append(texts[codes])
+        return styles
+
+
+def _where(mask: np.ndarray, value) -> np.ndarray:
+    return np.where(mask, value, "").astype(object)
+
+
+def _block_spans(first_row: int, present: np.ndarray, held: dict) -> np.ndarray:
+    """`" spans="a:b">` per row: first and last used column of its block of 16 sheet rows, the
+    cells xlsxwriter holds itself (the header) included."""
+    n, width = present.shape
+    used = present.any(axis=1)
+    sheet_rows = np.arange(first_row, first_row + n)
+    frame = pd.DataFrame({"block": sheet_rows // 16, "first": present.argmax(axis=1),
+                          "last": width - 1 - present[:, ::-1].argmax(axis=1)})[used]
+    blocks = set(frame["block"])
+    extra = [(row // 16, lo, hi) for row, (lo, hi) in held.items() if row // 16 in blocks]
+    frame = pd.concat([frame, pd.DataFrame(extra, columns=["block", "first", "last"])])
+    bounds = frame.groupby("block").agg(first=("first", "min"), last=("last", "max"))
+    text = '" spans="' + (bounds["first"] + 1).astype(str) + ":" + (bounds["last"] + 1).astype(str) + '">'
+    return text.reindex(sheet_rows // 16).fillna("").to_numpy(dtype=object)
+
+
+BLOCK_CHUNK = 20_000  # rows per write: bounds the memory the pieces of one chunk take
+
+
+def _cell_values(series: pd.Series) -> tuple[str, np.ndarray, np.ndarray]:
+    """("n" | "s", which cells are written, their text): numbers as xlsxwriter prints them (`.16G`),
+    text neutralised (shared string indices are filled in later). Raises FastPathUnavailable for
+    values `_write_cell` would treat otherwise (booleans, mixed types)."""
+    values = series.to_numpy(dtype=object)
+    blank = pd.isna(series).to_numpy()
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    if kind == "empty":
+        return "n", ~blank, np.full(len(values), "", dtype=object)
+    if kind in ("floating", "integer", "mixed-integer-float", "decimal"):
+        numbers = series.to_numpy(dtype="float64", na_value=np.nan)
+        if np.isinf(numbers).any():  # xlsxwriter refuses them: let the reference writer say so
+            raise FastPathUnavailable(series.name)
+        codes, uniques = pd.factorize(numbers.view("int64"))  # by bit pattern: -0.0 stays "-0"
+        texts = np.array([f"{x:.16G}" for x in uniques.view("float64")], dtype=object)
+        return "n", ~blank, texts[codes]
+    if kind == "string":
+        if series[~blank].str.len().max() > 16383:  # xlsxwriter would check the 32,767 limit
+            raise FastPathUnavailable(series.name)
+        return "s", ~blank, map_unique(series, lambda v: neutralise(str(v))).to_numpy(dtype=object)
+    raise FastPathUnavailable(f"{series.name}: {kind}")
 
 
 def _definition_rows(indicators: IndicatorCatalogue) -> list[list]:
@@ -224,12 +382,25 @@ def _definitions_sheet(sheet, indicators: IndicatorCatalogue, formats: _Formats)
 
 
 def write_indicator_xlsx(frame: pd.DataFrame, catalogue: Catalogue, indicators: IndicatorCatalogue,
-                         path: Path | str) -> Path:
-    """One sheet per programme (catalogue order) and a sheet `Definitionen`."""
+                         path: Path | str, fast: bool = True) -> Path:
+    """One sheet per programme (catalogue order) and a sheet `Definitionen`. `fast` writes each
+    programme's cells as one block (same bytes); without it, or where a column holds values the
+    block writer does not handle, every cell goes through xlsxwriter one by one."""
     path = Path(path)
     german = _german(frame)
+    if fast:
+        try:
+            return _write_xlsx(german, catalogue, indicators, path, fast=True)
+        except FastPathUnavailable:
+            pass
+    return _write_xlsx(german, catalogue, indicators, path, fast=False)
+
+
+def _write_xlsx(german: pd.DataFrame, catalogue: Catalogue, indicators: IndicatorCatalogue, path: Path,
+                fast: bool) -> Path:
     programmes = [p.id for p in catalogue.programmes]
-    programmes += sorted(set(frame["programme_id"]) - set(programmes))
+    programmes += sorted(set(german["programme_id"]) - set(programmes))
+    by_programme = dict(tuple(german.groupby("programme_id", sort=False)))
     with atomic_path(path) as tmp:
         workbook = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
                                                   "strings_to_numbers": False})
@@ -237,8 +408,12 @@ def write_indicator_xlsx(frame: pd.DataFrame, catalogue: Catalogue, indicators: 
         formats = _Formats(workbook)
         used: set[str] = set()
         for pid in programmes:
-            sheet = workbook.add_worksheet(_sheet_name(pid, used))
-            _programme_sheet(sheet, german[german["programme_id"] == pid], formats)
+            rows = by_programme.get(pid, german.iloc[:0])
+            if fast:
+                sheet = workbook.add_worksheet(_sheet_name(pid, used), worksheet_class=BlockWorksheet)
+                _fast_programme_sheet(sheet, rows, formats)
+            else:
+                _programme_sheet(workbook.add_worksheet(_sheet_name(pid, used)), rows, formats)
         _definitions_sheet(workbook.add_worksheet(_sheet_name("Definitionen", used)), indicators, formats)
         workbook.close()
     return path

@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -26,12 +27,26 @@ def neutralise(value):
     return value
 
 
+def map_unique(series: pd.Series, func, missing: bool = False) -> pd.Series:
+    """`series.map(func)` for a pure `func`, called once per distinct value instead of once per row
+    (a column of 200,000 rows has a few hundred distinct texts). Missing values (None, NaN) stay as
+    they are, unless `missing`: then `func` sees them too, as `map` would."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    mapped = np.array([func(u) for u in uniques] + [None], dtype=object)
+    values = mapped[codes]  # code -1 picks the trailing None, replaced below
+    gaps = codes < 0
+    if gaps.any():
+        original = series.to_numpy(dtype=object)[gaps]
+        values[gaps] = [func(v) for v in original] if missing else original
+    return pd.Series(values, index=series.index, name=series.name)
+
+
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Neutralise the text columns; numeric and boolean columns are left as they are."""
     out = frame.copy()
     for column in out.columns:
         if pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(neutralise)
+            out[column] = map_unique(out[column], neutralise)
     return out
 
 

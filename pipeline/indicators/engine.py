@@ -5,10 +5,15 @@ The catalogue decides, in small frames registered as temp tables, *where* an ind
 published with which name, population and target (`_rows`), and how far each programme is
 (`_programmes`: elapsed share). The records are never touched in Python: each definition is one
 compiled SELECT (sql.py) and the status, attainment and per-10,000 figures are one final query.
+The current records are read from cur_<feed> once per run into temp tables (`_materialise`), so
+that forty indicators over millions of attendance rows do not evaluate the views forty times.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import inspect
+import re
 
 import pandas as pd
 
@@ -17,6 +22,7 @@ from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator, IndicatorCatalogue
 from pipeline.partitions import quarter_bounds
+from pipeline.warehouse import table_signature
 
 TABLE = "indicator_values"
 COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
@@ -115,7 +121,7 @@ def programmes_frame(con, catalogue: Catalogue, as_of: dt.date | None = None) ->
 # -- the query ----------------------------------------------------------------------------------
 
 FINAL_SQL = """
-WITH v AS ({values}),
+WITH v AS (SELECT * FROM _values),
 filled AS (
     SELECT * FROM v
     UNION ALL
@@ -156,10 +162,15 @@ ORDER BY p_ord, i_ord, comparison, district_ags, period
 """
 
 
-def compile_all(indicators: IndicatorCatalogue) -> str:
+def compile_values(indicators: IndicatorCatalogue, sources: dict[str, str] | None = None) -> str:
+    """Every indicator's VALUE_COLUMNS rows (districts and ALL, quarters and total), unfinished."""
     params = {n: p.value for n, p in indicators.parameters.items()}
-    values = " UNION ALL ".join(f"({sql.compile_indicator(i, params)})" for i in indicators)
-    return FINAL_SQL.format(values=values, total=TOTAL, t975=sql.t975_sql("(f.n - 1)"))
+    return " UNION ALL ".join(f"({sql.compile_indicator(i, params, sources)})" for i in indicators)
+
+
+def compile_final() -> str:
+    """Zero rows, names, targets, status and rounding, over the table `_values`."""
+    return FINAL_SQL.format(total=TOTAL, t975=sql.t975_sql("(f.n - 1)"))
 
 
 def _register(con, name: str, frame: pd.DataFrame, casts: dict[str, str]) -> None:
@@ -171,24 +182,115 @@ def _register(con, name: str, frame: pd.DataFrame, casts: dict[str, str]) -> Non
     con.unregister("_frame")
 
 
+# -- inputs ---------------------------------------------------------------------------------------
+
+def input_feeds(indicators: IndicatorCatalogue) -> list[str]:
+    """The feeds whose current records the indicators read (a reach reads attendance too)."""
+    used = set()
+    for i in indicators:
+        d = i.definition
+        used |= {d.feed, *(extra.feed for extra in d.plus)}
+        if d.aggregate == "reach":
+            used.add("attendance")
+    if "attendance" in used:
+        used.add("events")  # attendance is dated by its event
+    return [f for f in sql.feeds() if f in used]
+
+
+def catalogue_frames(con, catalogue: Catalogue, indicators: IndicatorCatalogue,
+                     as_of: dt.date | None = None) -> dict[str, pd.DataFrame]:
+    """What the catalogue and the reporting date say, as the frames the query joins."""
+    return {"_scope": scope_frame(catalogue, indicators), "_rows": rows_frame(catalogue, indicators),
+            "_indicators": indicators_frame(indicators), "_programmes": programmes_frame(con, catalogue, as_of)}
+
+
+def inputs_signature(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> str:
+    """Fingerprint of everything `indicator_values` is computed from: the staged rows of the feeds
+    read (cur_<feed> is a view over them, whose definition is part of the print too), the
+    catalogue as the query sees it (the four frames and the compiled SQL, parameters included),
+    the reporting date, and the engine's code. Same print, same table."""
+    digest = hashlib.sha256()
+    for feed in input_feeds(indicators):
+        digest.update(f"{feed}:{table_signature(con, f'stg_{feed}')};".encode())
+        view = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [f"cur_{feed}"]).fetchall()
+        digest.update(repr(view).encode())
+    for name, frame in frames.items():
+        digest.update(name.encode() + frame.to_csv(index=False).encode())
+    digest.update((compile_values(indicators) + compile_final()).encode())
+    for module in (sql, inspect.getmodule(compute_indicators)):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()
+
+
+def _materialise(con, indicators: IndicatorCatalogue, feeds: list[str]) -> dict[str, str]:
+    """Each feed's current records once per run as a temp table: cur_<feed> is a view (a window,
+    for attendance a join over millions of rows) that the indicators would otherwise evaluate
+    once per indicator, and a reach twice."""
+    sources = {}
+    for feed in feeds:
+        if feed == "attendance":
+            continue
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _src_{feed} AS SELECT * FROM cur_{feed}")
+        sources[feed] = f"_src_{feed}"
+    if "attendance" in feeds:
+        # Millions of rows: only the columns the definitions name (a column left out would be a
+        # binder error, never a different figure).
+        columns = ", ".join(sql.q(c) for c in sorted(_named_columns(indicators, "attendance") - {"date", "event_type"}))
+        attendance = f"(SELECT {columns} FROM cur_attendance)"
+        con.execute("CREATE OR REPLACE TEMP TABLE _src_attendance AS "
+                    + sql.dated_attendance_sql(attendance, sources["events"]))
+        sources["attendance"] = "_src_attendance"
+        # Whether an event has an attendance list, asked by every reach: once, not per reach.
+        con.execute("CREATE OR REPLACE TEMP TABLE _src_listed_events AS "
+                    "SELECT DISTINCT district_ags, event_id FROM _src_attendance")
+        sources["listed_events"] = "_src_listed_events"
+    return sources
+
+
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _named_columns(indicators: IndicatorCatalogue, feed: str) -> set[str]:
+    """The feed's columns that any definition's text names, and those the compiled SQL uses."""
+    texts = []
+    for i in indicators:
+        d = i.definition
+        texts += [d.filter, d.attendance_filter, d.column, d.high, *d.fallback]
+        texts += [x for extra in d.plus for x in (extra.filter, extra.column)]
+    words = {w for text in texts if text for w in WORD.findall(text)}
+    return (words & sql.feed_columns(feed)) | {"district_ags", "event_id", "person_key", sql.date_column(feed)}
+
+
 def compute_indicators(con, catalogue: Catalogue, indicators: IndicatorCatalogue,
                        as_of: dt.date | None = None) -> pd.DataFrame:
     """(Re)write `indicator_values` from the cur_<feed> views and return it, in published order."""
-    text = {"indicator_id": "VARCHAR", "programme_id": "VARCHAR", "district_ags": "VARCHAR"}
-    _register(con, "_scope", scope_frame(catalogue, indicators),
-              {**text, "comparison": "BOOLEAN", "start": "DATE", "end": "DATE"})
-    _register(con, "_rows", rows_frame(catalogue, indicators),
-              {**text, "comparison": "BOOLEAN", "district_name": "VARCHAR", "population": "DOUBLE",
-               "target": "DOUBLE", "zero_fill": "BOOLEAN"})
-    _register(con, "_indicators", indicators_frame(indicators),
-              {"indicator_id": "VARCHAR", "direction": "VARCHAR", "unit": "VARCHAR", "label_de": "VARCHAR",
-               "label_en": "VARCHAR", "aggregate": "VARCHAR", "has_high": "BOOLEAN", "ord": "INTEGER"})
-    _register(con, "_programmes", programmes_frame(con, catalogue, as_of),
-              {"programme_id": "VARCHAR", "ord": "INTEGER", "share": "DOUBLE"})
-    con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {compile_all(indicators)}")
-    for name in ("_scope", "_rows", "_indicators", "_programmes"):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+    write_indicators(con, indicators, catalogue_frames(con, catalogue, indicators, as_of))
     return read_indicator_values(con)
+
+
+CASTS = {
+    "_scope": {"indicator_id": "VARCHAR", "programme_id": "VARCHAR", "district_ags": "VARCHAR",
+               "comparison": "BOOLEAN", "start": "DATE", "end": "DATE"},
+    "_rows": {"indicator_id": "VARCHAR", "programme_id": "VARCHAR", "district_ags": "VARCHAR",
+              "comparison": "BOOLEAN", "district_name": "VARCHAR", "population": "DOUBLE",
+              "target": "DOUBLE", "zero_fill": "BOOLEAN"},
+    "_indicators": {"indicator_id": "VARCHAR", "direction": "VARCHAR", "unit": "VARCHAR", "label_de": "VARCHAR",
+                    "label_en": "VARCHAR", "aggregate": "VARCHAR", "has_high": "BOOLEAN", "ord": "INTEGER"},
+    "_programmes": {"programme_id": "VARCHAR", "ord": "INTEGER", "share": "DOUBLE"},
+}
+
+
+def write_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> None:
+    """(Re)write `indicator_values` from the materialised records and the catalogue frames."""
+    for name, frame in frames.items():
+        _register(con, name, frame, CASTS[name])
+    sources = _materialise(con, indicators, input_feeds(indicators))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _values AS {compile_values(indicators, sources)}")
+        con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {compile_final()}")
+    finally:
+        for name in (*frames, *sources.values(), "_values"):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def read_indicator_values(con) -> pd.DataFrame:

@@ -67,15 +67,25 @@ def render_filter(text: str | None, parameters: dict[str, float]) -> str:
     return PLACEHOLDER.sub(lambda m: repr(float(parameters[m.group(1)])), text)
 
 
-def records_sql(feed: str, condition: str) -> str:
+def dated_attendance_sql(attendance: str = "cur_attendance", events: str = "cur_events") -> str:
+    """Attendance rows with their event's date and type (an attendance row without its event has
+    no date: it counts nowhere, and no reach can list it)."""
+    return (f"SELECT a.*, e.date AS date, e.event_type AS event_type FROM {attendance} a "
+            f"JOIN {events} e ON e.district_ags = a.district_ags AND e.event_id = a.event_id")
+
+
+def source(feed: str, sources: dict[str, str] | None) -> str:
+    """The relation a feed's current records come from: cur_<feed>, or what the engine made of it
+    (a temp table per run; for attendance, already joined with its events as dated_attendance_sql)."""
+    if sources and feed in sources:
+        return sources[feed]
+    return f"({dated_attendance_sql()})" if feed == "attendance" else f"cur_{feed}"
+
+
+def records_sql(feed: str, condition: str, sources: dict[str, str] | None = None) -> str:
     """The feed's current records that pass `condition`, each with the date `_date` placing it."""
-    if feed == "attendance":
-        base = ("SELECT a.*, e.date AS date, e.event_type AS event_type FROM cur_attendance a "
-                "JOIN cur_events e ON e.district_ags = a.district_ags AND e.event_id = a.event_id")
-    else:
-        base = f"SELECT * FROM cur_{feed}"
     rule = BASE_CONDITIONS.get(feed, "TRUE")
-    return (f"SELECT *, {q(date_column(feed))} AS _date FROM ({base}) "
+    return (f"SELECT *, {q(date_column(feed))} AS _date FROM {source(feed, sources)} "
             f"WHERE ({rule}) AND ({condition})")
 
 
@@ -83,20 +93,16 @@ def _quarter(date: str) -> str:
     return f"(strftime({date}, '%Y') || '-Q' || CAST(quarter({date}) AS VARCHAR))"
 
 
-def _scoped(indicator: Indicator, feed: str, condition: str, select: str) -> str:
+def _scoped(indicator: Indicator, feed: str, condition: str, select: str, sources: dict[str, str] | None) -> str:
     """Records joined to every programme of their district whose period contains their date."""
     return (f"SELECT s.programme_id, s.comparison, r.district_ags, {_quarter('r._date')} AS q, {select} "
-            f"FROM ({records_sql(feed, condition)}) r JOIN _scope s "
+            f"FROM ({records_sql(feed, condition, sources)}) r JOIN _scope s "
             f"ON s.indicator_id = '{indicator.id}' AND s.district_ags = r.district_ags "
             f"AND r._date BETWEEN s.start AND s.end")
 
 
-def _distinct(key: str = "k") -> str:
-    # Pseudonyms are district-local: the district is part of the key, so ALL adds districts up.
-    return f"count(DISTINCT CASE WHEN {key} IS NOT NULL THEN [district_ags, {key}] END)"
-
-
-def _plain_rows(indicator: Indicator, parameters: dict[str, float]) -> tuple[str, dict[str, str]]:
+def _plain_rows(indicator: Indicator, parameters: dict[str, float],
+                sources: dict[str, str] | None) -> tuple[str, dict[str, str]]:
     d = indicator.definition
     condition = render_filter(d.filter, parameters)
     col = f"r.{q(d.column)}" if d.column else "NULL"
@@ -104,18 +110,18 @@ def _plain_rows(indicator: Indicator, parameters: dict[str, float]) -> tuple[str
     key = f"CAST({col} AS VARCHAR)" if d.aggregate == "count_distinct" else "NULL"
     if d.aggregate == "mean":  # an unanswered item is no answer, not a zero
         condition = f"({condition}) AND {q(d.column)} IS NOT NULL"
-    rows = _scoped(indicator, d.feed, condition, f"{col} AS x, {high} AS xh, {key} AS k")
+    rows = _scoped(indicator, d.feed, condition, f"{col} AS x, {high} AS xh, {key} AS k", sources)
     measures = {
         "count": {"value": "count(*)", "n": "count(*)"},
         "sum": {"value": "coalesce(sum(x), 0)", "n": "count(*)",
                 "value_high": "coalesce(sum(xh), 0)" if d.high else "NULL"},
-        "count_distinct": {"value": _distinct(), "n": "count(k)"},
+        "count_distinct": {},  # counted by _compile_distinct
         "mean": {"value": "avg(x)", "n": "count(x)", "sd": "stddev_samp(x)"},
     }[d.aggregate]
     return rows, measures
 
 
-def _reach_rows(indicator: Indicator, parameters: dict[str, float]) -> tuple[str, dict[str, str]]:
+def _reach_rows(indicator: Indicator, parameters: dict[str, float], sources: dict[str, str] | None) -> str:
     """Distinct persons where attendance lists them, head counts where it does not.
 
     An event with attendance rows contributes its listed persons (method `unique`), even when none
@@ -124,13 +130,17 @@ def _reach_rows(indicator: Indicator, parameters: dict[str, float]) -> tuple[str
     """
     d = indicator.definition
     fallback = " + ".join(f"coalesce(r.{q(c)}, 0)" for c in d.fallback) or "0"
+    # Attendance rows of an event are its attendance rows whether or not dated_attendance_sql's
+    # join keeps them: an event of ev is a current event, so the join keeps exactly those.
+    attendance_rows = source("attendance", sources)
+    listed = (sources or {}).get("listed_events", attendance_rows)  # the events that have a list
     events = _scoped(indicator, d.feed, render_filter(d.filter, parameters),
-                     f"r.event_id, {fallback} AS fb, EXISTS (SELECT 1 FROM cur_attendance a "
-                     "WHERE a.district_ags = r.district_ags AND a.event_id = r.event_id) AS has_att")
+                     f"r.event_id, {fallback} AS fb, EXISTS (SELECT 1 FROM {listed} a "
+                     "WHERE a.district_ags = r.district_ags AND a.event_id = r.event_id) AS has_att", sources)
     attendance = render_filter(d.attendance_filter, parameters)
     parts = [
         "SELECT ev.programme_id, ev.comparison, ev.district_ags, ev.q, CAST(a.person_key AS VARCHAR) AS k, "
-        "0 AS fb, 'unique' AS kind FROM ev JOIN (SELECT * FROM cur_attendance WHERE "
+        f"0 AS fb, 'unique' AS kind FROM ev JOIN (SELECT * FROM {attendance_rows} WHERE "
         f"({attendance})) a ON a.district_ags = ev.district_ags AND a.event_id = ev.event_id",
         "SELECT programme_id, comparison, district_ags, q, NULL AS k, CASE WHEN has_att THEN 0 ELSE fb END, "
         "CASE WHEN has_att THEN 'unique' ELSE 'sum' END FROM ev",
@@ -138,21 +148,16 @@ def _reach_rows(indicator: Indicator, parameters: dict[str, float]) -> tuple[str
     for extra in d.plus:
         parts.append("SELECT * FROM (" + _scoped(
             indicator, extra.feed, render_filter(extra.filter, parameters),
-            f"CAST(r.{q(extra.column)} AS VARCHAR) AS k, 0 AS fb, 'unique' AS kind") + ")")
-    rows = f"WITH ev AS ({events}) " + " UNION ALL ".join(parts)
-    measures = {
-        "value": f"{_distinct()} + coalesce(sum(fb), 0)",
-        "n": "count(k) + coalesce(sum(fb), 0)",
-        "method": "CASE WHEN bool_and(kind = 'unique') THEN 'unique' "
-                  "WHEN bool_and(kind = 'sum') THEN 'sum' ELSE 'mixed' END",
-    }
-    return rows, measures
+            f"CAST(r.{q(extra.column)} AS VARCHAR) AS k, 0 AS fb, 'unique' AS kind", sources) + ")")
+    return f"WITH ev AS ({events}) " + " UNION ALL ".join(parts)
 
 
-def compile_indicator(indicator: Indicator, parameters: dict[str, float]) -> str:
+def compile_indicator(indicator: Indicator, parameters: dict[str, float],
+                      sources: dict[str, str] | None = None) -> str:
     """One SELECT with VALUE_COLUMNS for one indicator, over quarters and `total`, districts and ALL."""
-    build = _reach_rows if indicator.definition.aggregate == "reach" else _plain_rows
-    rows, m = build(indicator, parameters)
+    if indicator.definition.aggregate in ("reach", "count_distinct"):
+        return _compile_distinct(indicator, parameters, sources)
+    rows, m = _plain_rows(indicator, parameters, sources)
     return f"""
     SELECT '{indicator.id}' AS indicator_id, programme_id, comparison,
            CASE WHEN grouping(district_ags) = 0 THEN district_ags
@@ -165,6 +170,54 @@ def compile_indicator(indicator: Indicator, parameters: dict[str, float]) -> str
            CAST({m.get('method', 'NULL')} AS VARCHAR) AS method
     FROM (SELECT *, unnest([q, '{TOTAL}']) AS period FROM ({rows}))
     GROUP BY GROUPING SETS ((programme_id, comparison, district_ags, period), (programme_id, comparison, period))
+    """
+
+
+def _compile_distinct(indicator: Indicator, parameters: dict[str, float], sources: dict[str, str] | None) -> str:
+    """Distinct keys (count_distinct, reach) without DISTINCT aggregates, which over grouping sets
+    and millions of attendance rows took most of the run. Each key is counted once per district
+    and period by grouping in steps (quarter and key, then quarter; key, then total); ALL adds
+    the districts up, which is exact because pseudonyms are district-local: the distinct
+    [district, key] pairs of a programme are the sum of each district's distinct keys.
+
+    value = distinct keys + head counts (fb); n = key occurrences + head counts; method (reach):
+    `unique` if every row is a listed person, `sum` if every row is a head count, else `mixed`.
+    """
+    if indicator.definition.aggregate == "reach":
+        rows = _reach_rows(indicator, parameters, sources)
+        method = "CASE WHEN u THEN 'unique' WHEN s THEN 'sum' ELSE 'mixed' END"
+    else:
+        plain, _ = _plain_rows(indicator, parameters, sources)
+        rows = (f"SELECT programme_id, comparison, district_ags, q, k, 0 AS fb, 'unique' AS kind "
+                f"FROM ({plain})")
+        method = "NULL"
+    return f"""
+    WITH r AS ({rows}),
+    keyed AS MATERIALIZED (
+        SELECT programme_id, comparison, district_ags, q, k, count(k) AS c, coalesce(sum(fb), 0) AS fb,
+               bool_and(kind = 'unique') AS u, bool_and(kind = 'sum') AS s
+        FROM r GROUP BY ALL),
+    totals AS (
+        SELECT programme_id, comparison, district_ags, k, sum(c) AS c, sum(fb) AS fb,
+               bool_and(u) AS u, bool_and(s) AS s
+        FROM keyed GROUP BY ALL),
+    districts AS (
+        SELECT programme_id, comparison, district_ags, q AS period, count(k) AS keys, sum(c) AS c,
+               sum(fb) AS fb, bool_and(u) AS u, bool_and(s) AS s
+        FROM keyed GROUP BY ALL
+        UNION ALL
+        SELECT programme_id, comparison, district_ags, '{TOTAL}', count(k), sum(c), sum(fb), bool_and(u), bool_and(s)
+        FROM totals GROUP BY ALL),
+    places AS (
+        SELECT programme_id, comparison, district_ags, period, keys, c, fb, u, s FROM districts
+        UNION ALL
+        SELECT programme_id, comparison, CASE WHEN comparison THEN '{ALL_COMPARISON}' ELSE '{ALL}' END,
+               period, sum(keys), sum(c), sum(fb), bool_and(u), bool_and(s)
+        FROM districts GROUP BY programme_id, comparison, period)
+    SELECT '{indicator.id}' AS indicator_id, programme_id, comparison, district_ags, period,
+           CAST(keys + fb AS DOUBLE) AS value, CAST(NULL AS DOUBLE) AS value_high,
+           CAST(c + fb AS BIGINT) AS n, CAST(NULL AS DOUBLE) AS sd, CAST({method} AS VARCHAR) AS method
+    FROM places
     """
 
 
