@@ -1,9 +1,9 @@
 """Dagster assets: the indicator values in the warehouse, their checks, and the published exports.
 
 Unpartitioned: indicators are programme-to-date figures over every quarter, so they are
-recomputed whole from the current records whenever any quarter's staging tables change, and
-left as they are when nothing they are computed from changed (a fingerprint of the inputs,
-see `inputs_signature`). The exports are rewritten only when the table, the catalogue or the
+brought up to date from the current records by `update_indicators`: nothing is done when no
+district's staged rows, the catalogue or the code changed; when some districts changed, only
+their rows and the ALL rows of their programmes are recomputed. The exports are rewritten only when the table, the catalogue or the
 code changed, or a file is missing or was altered.
 """
 
@@ -19,7 +19,7 @@ from assets.metadata import markdown_table
 from pipeline.catalogue import CatalogueError, load_catalogue
 from pipeline.exports import INDICATOR_FILES, write_indicator_exports
 from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, load_indicators
-from pipeline.indicators.engine import catalogue_frames, inputs_signature, write_indicators
+from pipeline.indicators.engine import catalogue_frames, update_indicators
 from pipeline.resources import TeilhabeHome
 from pipeline.warehouse import asset_signature, store_asset_signature, table_signature
 
@@ -45,10 +45,6 @@ def _preview(frame: pd.DataFrame) -> str:
     return markdown_table(frame[list(PREVIEW_COLUMNS)], PREVIEW_ROWS)
 
 
-def _table_exists(con, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0])
-
-
 @dg.asset(
     deps=[dg.AssetKey(f"stg_{feed}") for feed in FEEDS],
     group_name="indicators",
@@ -61,21 +57,16 @@ def indicator_values(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
     catalogue = home.catalogue()
     indicators = load_indicators(catalogue)
     with home.connect() as con:
-        frames = catalogue_frames(con, catalogue, indicators)
-        signature = inputs_signature(con, indicators, frames)
-        unchanged = signature == asset_signature(con, "indicator_values") and _table_exists(con, TABLE)
-        if not unchanged:
-            store_asset_signature(con, "indicator_values", None)  # a failed run leaves no stale print
-            write_indicators(con, indicators, frames)
-            store_asset_signature(con, "indicator_values", signature)
+        done = update_indicators(con, indicators, catalogue_frames(con, catalogue, indicators))
+        unchanged = done == "unchanged"
         rows, programmes, behind, exceeded = con.execute(f"""
             SELECT count(*), count(DISTINCT programme_id),
                    count(*) FILTER (WHERE period = '{TOTAL}' AND status = 'behind'),
                    count(*) FILTER (WHERE period = '{TOTAL}' AND status = 'exceeded') FROM {TABLE}""").fetchall()[0]
         preview = con.execute(f"SELECT * FROM {TABLE} WHERE district_ags = '{ALL}' AND period = '{TOTAL}' "
                               f"LIMIT {PREVIEW_ROWS + 1}").df()
-    context.log.info("%s rows in %s%s", rows, TABLE,
-                     " (Eingaben unverändert / inputs unchanged)" if unchanged else "")
+    context.log.info("%s rows in %s (%s)", rows, TABLE,
+                     "Eingaben unverändert / inputs unchanged" if unchanged else f"neu berechnet / recomputed: {done}")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": dg.MetadataValue.int(rows),
         "indicators": dg.MetadataValue.int(len(indicators)),
@@ -83,6 +74,7 @@ def indicator_values(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
         "behind": dg.MetadataValue.int(behind),
         "exceeded": dg.MetadataValue.int(exceeded),
         "unchanged": dg.MetadataValue.bool(unchanged),
+        "recomputed": dg.MetadataValue.text(done),
         "catalogue": dg.MetadataValue.path(indicators.path),
         "preview": dg.MetadataValue.md(_preview(preview)),
     })

@@ -13,9 +13,9 @@ import pytest
 
 from pipeline import warehouse
 from pipeline.exports import INDICATOR_FILES, sort_indicator_frame, write_indicator_xlsx
-from pipeline.indicators import COLUMNS, compute_indicators
+from pipeline.indicators import COLUMNS, compute_indicators, load_indicators
 from pipeline.tables import map_unique, neutralise
-from tests.test_indicators import LIPPE, build_warehouse, event, insert
+from tests.test_indicators import LIPPE, LUP, SALZWEDEL, build_warehouse, event, insert, micro, survey
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +106,12 @@ def test_unchanged_inputs_skip_and_a_changed_district_recomputes(tmp_path):
     with home.connect() as con:
         insert(con, "events", LIPPE, "2023-Q2", [event("E8", "2023-05-25", "training", 4)])
     changed = _materialize(home, ASSETS)
-    assert changed["indicator_values"]["unchanged"].value is False
+    assert changed["indicator_values"]["recomputed"].value == "districts:1"
     assert changed["indicator_exports"]["unchanged"].value is False
-    with home.connect(read_only=True) as con:
+    with home.connect() as con:
         after = con.execute("SELECT * FROM indicator_values").df()
+        # The same table as a recomputation of everything.
+        pd.testing.assert_frame_equal(after, compute_indicators(con, home.catalogue(), load_indicators(home.catalogue())))
     key = ["programme_id", "indicator_id", "district_ags", "period"]
     trainings = after[after.indicator_id == "trainings_held"].set_index(key)["value"]
     old = before[before.indicator_id == "trainings_held"].set_index(key)["value"]
@@ -118,3 +120,27 @@ def test_unchanged_inputs_skip_and_a_changed_district_recomputes(tmp_path):
                           ("lzz-2", "trainings_held", "ALL", "total"): (5, 6)}.items():
         assert (old[k], trainings[k]) == (was, now), k
     assert all(a != b for a, b in zip(_stamps(paths), stamps))
+
+
+def test_a_changed_comparison_district_and_a_fund_give_the_full_figures(tmp_path):
+    # Means (survey, ALL_COMPARISON) and sums of decimals (micro-projects) are not sums of their
+    # districts: their ALL rows come from the records again, and must equal a full recomputation.
+    from assets.indicators import ASSETS
+    from pipeline.resources import TeilhabeHome
+
+    home = TeilhabeHome(home=str(tmp_path))
+    with home.connect() as con:
+        build_warehouse(con)
+    _materialize(home, ASSETS[:1])
+    with home.connect() as con:
+        insert(con, "survey", SALZWEDEL, "2023-Q2", [survey("S3", "2023-04-01", "baseline", "resident", belonging=5)])
+        insert(con, "micro_projects", LUP, "2019-Q2", [micro("M5", "2019-04-01", 333.33, 1, 5)])
+    done = _materialize(home, ASSETS[:1])["indicator_values"]["recomputed"].value
+    assert done == "districts:2"
+    with home.connect() as con:
+        after = con.execute("SELECT * FROM indicator_values").df()
+        full = compute_indicators(con, home.catalogue(), load_indicators(home.catalogue()))
+    pd.testing.assert_frame_equal(after, full)
+    belonging = after[(after.indicator_id == "survey_belonging_baseline") & (after.district_ags == "ALL_COMPARISON")
+                      & (after.period == "total")]
+    assert belonging["value"].tolist() == [3.6667]  # Salzwedel 2, 4 and now 5: 11 / 3

@@ -22,7 +22,7 @@ from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator, IndicatorCatalogue
 from pipeline.partitions import quarter_bounds
-from pipeline.warehouse import table_signature
+from pipeline.warehouse import asset_signature, store_asset_signature
 
 TABLE = "indicator_values"
 COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
@@ -52,6 +52,9 @@ def scope_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd.Data
 def rows_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd.DataFrame:
     """Every published district / ALL row with its name, population, target and zero-fill rule."""
     population = catalogue.districts["population"]
+    places = {ags for p in catalogue.programmes for ags in (*p.districts, *p.comparison_districts)}
+    names = {ags: catalogue.district_name(ags) for ags in places}  # once per district, not per row
+    inhabitants = {ags: float(population.get(ags, float("nan"))) for ags in places}
     rows = []
     for i in indicators:
         fill = i.when_no_data == "zero"
@@ -62,8 +65,7 @@ def rows_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd.DataF
             by_district = p.target_level == "district"
             for ags, cmp in places:
                 target = i.target_for(p.id, ags) if by_district and not cmp else None
-                rows.append((i.id, p.id, cmp, ags, catalogue.district_name(ags),
-                             float(population.get(ags, float("nan"))), target, fill and not cmp))
+                rows.append((i.id, p.id, cmp, ags, names[ags], inhabitants[ags], target, fill and not cmp))
             for cmp, code, name in ((False, ALL, ALL_NAME), (True, ALL_COMPARISON, ALL_COMPARISON_NAME)):
                 members = [a for a, c in places if c == cmp]
                 if not members:
@@ -121,7 +123,7 @@ def programmes_frame(con, catalogue: Catalogue, as_of: dt.date | None = None) ->
 # -- the query ----------------------------------------------------------------------------------
 
 FINAL_SQL = """
-WITH v AS (SELECT * FROM _values),
+WITH v AS (SELECT * FROM {parts}),
 filled AS (
     SELECT * FROM v
     UNION ALL
@@ -168,9 +170,9 @@ def compile_values(indicators: IndicatorCatalogue, sources: dict[str, str] | Non
     return " UNION ALL ".join(f"({sql.compile_indicator(i, params, sources)})" for i in indicators)
 
 
-def compile_final() -> str:
-    """Zero rows, names, targets, status and rounding, over the table `_values`."""
-    return FINAL_SQL.format(total=TOTAL, t975=sql.t975_sql("(f.n - 1)"))
+def compile_final(parts: str = "_values") -> str:
+    """Zero rows, names, targets, status and rounding, over the unfinished rows in `parts`."""
+    return FINAL_SQL.format(parts=parts, total=TOTAL, t975=sql.t975_sql("(f.n - 1)"))
 
 
 def _register(con, name: str, frame: pd.DataFrame, casts: dict[str, str]) -> None:
@@ -204,39 +206,168 @@ def catalogue_frames(con, catalogue: Catalogue, indicators: IndicatorCatalogue,
             "_indicators": indicators_frame(indicators), "_programmes": programmes_frame(con, catalogue, as_of)}
 
 
-def inputs_signature(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> str:
-    """Fingerprint of everything `indicator_values` is computed from: the staged rows of the feeds
-    read (cur_<feed> is a view over them, whose definition is part of the print too), the
-    catalogue as the query sees it (the four frames and the compiled SQL, parameters included),
-    the reporting date, and the engine's code. Same print, same table."""
-    digest = hashlib.sha256()
+# -- what changed since the last run ---------------------------------------------------------------
+
+PARTS = "indicator_parts"              # the unfinished rows (VALUE_COLUMNS) indicator_values is made of
+STATE = "indicator_district_state"     # per district: the print of its staged rows they were made from
+DECOMPOSABLE = ("count", "count_distinct", "reach")  # ALL = the sum of its districts, exactly
+
+
+def district_signatures(con, indicators: IndicatorCatalogue) -> pd.DataFrame:
+    """Per district, a print of its staged rows in every feed the indicators read. cur_<feed> is a
+    view over stg_<feed> that never mixes districts, so a district's current records, and with
+    them its rows of every indicator, are a function of its own staged rows (and the views'
+    definitions, which are part of the global print)."""
+    selects = [f"SELECT district_ags, '{f}' AS feed, count(*) AS n, bit_xor(hash(t)) AS h FROM stg_{f} t GROUP BY 1"
+               for f in input_feeds(indicators)]
+    return con.execute(f"""
+        SELECT district_ags, string_agg(feed || ':' || n || ':' || h, ';' ORDER BY feed) AS signature
+        FROM ({' UNION ALL '.join(selects)}) GROUP BY 1 ORDER BY 1""").df()
+
+
+def _prints(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> tuple[str, str]:
+    """(parts print, table print): what the unfinished rows depend on besides the records (where
+    each indicator applies, the compiled SQL, the views, the code), and what the table depends on
+    besides those rows (names, targets, order, the reporting date)."""
+    parts = hashlib.sha256(frames["_scope"].to_csv(index=False).encode())
+    parts.update(compile_values(indicators).encode())
     for feed in input_feeds(indicators):
-        digest.update(f"{feed}:{table_signature(con, f'stg_{feed}')};".encode())
-        view = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [f"cur_{feed}"]).fetchall()
-        digest.update(repr(view).encode())
-    for name, frame in frames.items():
-        digest.update(name.encode() + frame.to_csv(index=False).encode())
-    digest.update((compile_values(indicators) + compile_final()).encode())
+        parts.update(repr(con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [f"cur_{feed}"]).fetchall()).encode())
     for module in (sql, inspect.getmodule(compute_indicators)):
-        digest.update(inspect.getsource(module).encode())
-    return digest.hexdigest()
+        parts.update(inspect.getsource(module).encode())
+    table = hashlib.sha256(parts.hexdigest().encode())
+    for name in ("_rows", "_indicators", "_programmes"):
+        table.update(name.encode() + frames[name].to_csv(index=False).encode())
+    table.update(compile_final(PARTS).encode())
+    return parts.hexdigest(), table.hexdigest()
 
 
-def _materialise(con, indicators: IndicatorCatalogue, feeds: list[str]) -> dict[str, str]:
+def _exists(con, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0])
+
+
+def update_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> str:
+    """Bring `indicator_values` up to date with as little work as is exact; returns what was done:
+
+    - `unchanged`: no district's staged rows, nothing in the catalogue, code or reporting date changed;
+    - `districts:<n>`: the rows of the n changed districts are recomputed from their records, the ALL
+      rows of their programmes are summed from the district rows (counts, distinct counts, reach:
+      whole numbers, so the sum is exact) or, for sums and means, recomputed from the records of
+      the programmes' districts; then the table is finished again from all rows;
+    - `full`: everything from all records (first run, or the catalogue or the code changed).
+    """
+    parts_print, table_print = _prints(con, indicators, frames)
+    signatures = district_signatures(con, indicators)
+    known = (asset_signature(con, PARTS) == parts_print and _exists(con, PARTS) and _exists(con, STATE))
+    changed = _changed_districts(con, signatures) if known else None
+    if changed is not None and not changed and asset_signature(con, TABLE) == table_print and _exists(con, TABLE):
+        return "unchanged"
+    store_asset_signature(con, PARTS, None)  # a run that fails half-way leaves no stale print
+    store_asset_signature(con, TABLE, None)
+    for name, frame in frames.items():
+        _register(con, name, frame, CASTS[name])
+    try:
+        if changed is None:
+            _recompute(con, indicators, input_feeds(indicators), None, PARTS)
+        elif changed:
+            _update_districts(con, indicators, changed)
+        con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {compile_final(PARTS)}")
+    finally:
+        for name in frames:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    con.register("_signatures", signatures)
+    con.execute(f"CREATE OR REPLACE TABLE {STATE} AS SELECT * FROM _signatures")
+    con.unregister("_signatures")
+    store_asset_signature(con, PARTS, parts_print)
+    store_asset_signature(con, TABLE, table_print)
+    return "full" if changed is None else f"districts:{len(changed)}"
+
+
+def _changed_districts(con, signatures: pd.DataFrame) -> list[str]:
+    """Districts whose print differs from the last run's, appeared or disappeared."""
+    con.register("_signatures", signatures)
+    found = con.execute(f"""
+        SELECT coalesce(n.district_ags, o.district_ags) FROM _signatures n
+        FULL JOIN {STATE} o ON o.district_ags = n.district_ags
+        WHERE n.signature IS DISTINCT FROM o.signature ORDER BY 1""").fetchall()
+    con.unregister("_signatures")
+    return [a for (a,) in found]
+
+
+def _recompute(con, indicators, feeds: list[str], districts: str | None, target: str) -> None:
+    """compile_values over the records of `districts` (a query of district_ags; None: all) into `target`."""
+    sources = _materialise(con, indicators, feeds, districts)
+    try:
+        con.execute(f"CREATE OR REPLACE {'TEMP ' if target.startswith('_') else ''}TABLE {target} AS "
+                    f"{compile_values(indicators, sources)}")
+    finally:
+        for name in sources.values():
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _update_districts(con, indicators: IndicatorCatalogue, changed: list[str]) -> None:
+    places = (ALL, ALL_COMPARISON)
+    con.register("_changed_frame", pd.DataFrame({"district_ags": changed}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _changed AS SELECT CAST(district_ags AS VARCHAR) AS district_ags "
+                "FROM _changed_frame")
+    con.unregister("_changed_frame")
+    # Where a changed district counts: those (indicator, programme) pairs get new ALL rows.
+    con.execute("CREATE OR REPLACE TEMP TABLE _affected AS SELECT DISTINCT indicator_id, programme_id FROM _scope "
+                "WHERE district_ags IN (SELECT district_ags FROM _changed)")
+    _recompute(con, indicators, input_feeds(indicators), "SELECT district_ags FROM _changed", "_fresh")
+    con.execute("BEGIN")
+    try:
+        con.execute(f"DELETE FROM {PARTS} WHERE district_ags IN (SELECT district_ags FROM _changed)")
+        con.execute(f"INSERT INTO {PARTS} SELECT * FROM _fresh WHERE district_ags NOT IN {places}")
+        con.execute(f"""DELETE FROM {PARTS} p WHERE district_ags IN {places} AND EXISTS (
+            SELECT 1 FROM _affected a WHERE a.indicator_id = p.indicator_id AND a.programme_id = p.programme_id)""")
+        con.execute(f"""INSERT INTO {PARTS}
+            SELECT p.indicator_id, p.programme_id, p.comparison,
+                   CASE WHEN p.comparison THEN '{ALL_COMPARISON}' ELSE '{ALL}' END, p.period,
+                   CAST(sum(p.value) AS DOUBLE), CAST(NULL AS DOUBLE), CAST(sum(p.n) AS BIGINT), CAST(NULL AS DOUBLE),
+                   CASE WHEN any_value(i.aggregate) <> 'reach' THEN NULL WHEN bool_and(p.method = 'unique') THEN 'unique'
+                        WHEN bool_and(p.method = 'sum') THEN 'sum' ELSE 'mixed' END
+            FROM {PARTS} p JOIN _indicators i USING (indicator_id)
+            JOIN _affected a ON a.indicator_id = p.indicator_id AND a.programme_id = p.programme_id
+            WHERE p.district_ags NOT IN {places} AND i.aggregate IN {DECOMPOSABLE}
+            GROUP BY p.indicator_id, p.programme_id, p.comparison, p.period""")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    # Sums of decimals and means are not sums of their districts: their ALL rows come from the
+    # records of every district of the affected programmes.
+    others = [i for i in indicators if i.definition.aggregate not in DECOMPOSABLE]
+    affected = {pair for pair in con.execute("SELECT indicator_id, programme_id FROM _affected").fetchall()}
+    others = [i for i in others if any(iid == i.id for iid, _ in affected)]
+    if others:
+        subset = IndicatorCatalogue(path=indicators.path, indicators=tuple(others), parameters=indicators.parameters)
+        _recompute(con, subset, input_feeds(subset), """
+            SELECT DISTINCT s.district_ags FROM _scope s JOIN _affected a
+            ON a.indicator_id = s.indicator_id AND a.programme_id = s.programme_id""", "_fresh")
+        con.execute(f"""INSERT INTO {PARTS} SELECT f.* FROM _fresh f
+            JOIN _affected a ON a.indicator_id = f.indicator_id AND a.programme_id = f.programme_id
+            WHERE f.district_ags IN {places}""")
+    for name in ("_fresh", "_changed", "_affected"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _materialise(con, indicators: IndicatorCatalogue, feeds: list[str], districts: str | None = None) -> dict[str, str]:
     """Each feed's current records once per run as a temp table: cur_<feed> is a view (a window,
     for attendance a join over millions of rows) that the indicators would otherwise evaluate
-    once per indicator, and a reach twice."""
+    once per indicator, and a reach twice. `districts`: a query naming the districts to read."""
+    where = f" WHERE district_ags IN ({districts})" if districts else ""
     sources = {}
     for feed in feeds:
         if feed == "attendance":
             continue
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _src_{feed} AS SELECT * FROM cur_{feed}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _src_{feed} AS SELECT * FROM cur_{feed}{where}")
         sources[feed] = f"_src_{feed}"
     if "attendance" in feeds:
         # Millions of rows: only the columns the definitions name (a column left out would be a
         # binder error, never a different figure).
         columns = ", ".join(sql.q(c) for c in sorted(_named_columns(indicators, "attendance") - {"date", "event_type"}))
-        attendance = f"(SELECT {columns} FROM cur_attendance)"
+        attendance = f"(SELECT {columns} FROM cur_attendance{where})"
         con.execute("CREATE OR REPLACE TEMP TABLE _src_attendance AS "
                     + sql.dated_attendance_sql(attendance, sources["events"]))
         sources["attendance"] = "_src_attendance"
@@ -281,15 +412,14 @@ CASTS = {
 
 
 def write_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> None:
-    """(Re)write `indicator_values` from the materialised records and the catalogue frames."""
+    """(Re)write `indicator_values` from all records and the catalogue frames, keeping no state."""
     for name, frame in frames.items():
         _register(con, name, frame, CASTS[name])
-    sources = _materialise(con, indicators, input_feeds(indicators))
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _values AS {compile_values(indicators, sources)}")
+        _recompute(con, indicators, input_feeds(indicators), None, "_values")
         con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {compile_final()}")
     finally:
-        for name in (*frames, *sources.values(), "_values"):
+        for name in (*frames, "_values"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
 
 

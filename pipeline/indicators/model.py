@@ -5,6 +5,7 @@ These classes hold what `indicators.yaml` says after validation; `loader.py` bui
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 AGGREGATES = ("count", "sum", "count_distinct", "mean", "reach")
@@ -81,9 +82,13 @@ class Indicator:
             return False
         return district_ags is None or not self.districts or district_ags in self.districts
 
+    @functools.cached_property
+    def _overrides_by_key(self) -> dict:
+        return {(o.programme, o.district): o.target for o in self.overrides}
+
     def target_for(self, programme_id: str, district_ags: str | None) -> float | None:
         """District override > programme override > default; district None means the ALL row."""
-        by_key = {(o.programme, o.district): o.target for o in self.overrides}
+        by_key = self._overrides_by_key
         if district_ags is not None and (programme_id, district_ags) in by_key:
             return by_key[(programme_id, district_ags)]
         return by_key.get((programme_id, None), self.target)
