@@ -41,7 +41,11 @@ Two kinds of rows, one table (`impact_estimates`, `exports/impact.csv`):
       function of δ₀ (restricted residuals are linear in δ₀), so every p(δ₀) costs O(B) and the
       bounds are found by bracketing and bisection.
     * Everything is vectorised: the B × G weight matrix times cluster-level scores ("fast and
-      wild" algebra); no loop over replications or rows.
+      wild" algebra); no loop over replications or rows. The model's sufficient statistics are
+      each district's count and score sum per wave, so a row costs O(G), not O(responses); the
+      rows' searches run in lockstep, batched, and a bisection step only re-evaluates the
+      bootstrap samples whose verdict could still change within the bracket (proved per sample
+      with a margin far above rounding), so every step is exactly that of evaluating them all.
 
     Known limits: with one treated cluster (every per-district row, and amif-nom pooled) the WCR
     is very conservative (MacKinnon & Webb 2017) — intervals are wide or unbounded (±inf: the
@@ -66,6 +70,7 @@ newsletters, …) never get an "impact" (`survey_items`, checked in `estimate_im
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import itertools
 import json
@@ -73,7 +78,7 @@ import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -192,6 +197,310 @@ def webb_weights(clusters: int, reps: int, rng: np.random.Generator) -> tuple[np
     return WEBB[rng.integers(0, 6, size=(reps, clusters))], False
 
 
+@dataclass(frozen=True)
+class _Cells:
+    """What one DiD needs from its responses: per district (those with responses in both waves,
+    in label order) the number and sum of the scores per wave, and the range of the scores. The
+    model has district fixed effects and one follow-up dummy, so these per-district sums are
+    sufficient statistics: every DiD row costs O(districts), not O(responses)."""
+    n0: np.ndarray
+    n1: np.ndarray
+    s0: np.ndarray
+    s1: np.ndarray
+    treated: np.ndarray
+    y_min: float
+    y_max: float
+
+
+def _cells_from_rows(y, cluster, post, treated, keep=None) -> _Cells:
+    n_clusters = int(cluster.max()) + 1
+
+    def total(values):
+        return np.bincount(cluster, weights=values, minlength=n_clusters)
+
+    pre = ~post
+    n0, n1 = total(pre.astype(float)), total(post.astype(float))
+    keep = (n0 > 0) & (n1 > 0) if keep is None else keep
+    rows = keep[cluster]
+    return _Cells(n0[keep], n1[keep], total(np.where(pre, y, 0.0))[keep], total(np.where(post, y, 0.0))[keep],
+                  (total(treated.astype(float)) > 0)[keep], float(y[rows].min()), float(y[rows].max()))
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """OLS δ, its CR1 standard error and the per-district pieces of the bootstrap (see
+    _WildClusterBootstrap). With ṗ the follow-up dummy demeaned by district, w_g = Σ_g ṗ² =
+    n0·n1/n per district and Δ_g its change in means, M_Z y = ẏ − ṗ·b_y and D̃ = ṗ·(T_g − b_d)
+    (b_y, b_d: w-weighted means of Δ and of the treatment), so every per-district sum of the
+    closed form is a product of w, T − b_d and Δ − b_y."""
+    estimate: float
+    se: float
+    c: float
+    s: float
+    a0: np.ndarray
+    a1: np.ndarray
+    alpha: np.ndarray
+    beta0: np.ndarray
+    beta1: np.ndarray
+    limit: float
+
+
+def _fit(cells: _Cells) -> _Fit:
+    n = cells.n0 + cells.n1
+    w = cells.n0 * cells.n1 / n
+    change = cells.s1 / cells.n1 - cells.s0 / cells.n0
+    pp = float(w.sum())
+    t = cells.treated - float(w @ cells.treated) / pp
+    dev = change - float(w @ change) / pp
+    alpha = t * w
+    a0, a1 = alpha * dev, alpha * t
+    s = float(a1.sum())
+    estimate = float(a0.sum()) / s
+    n_obs, k, clusters = float(n.sum()), len(n) + 2, len(n)
+    c = clusters / (clusters - 1) * (n_obs - 1) / (n_obs - k)
+    scores = a0 - estimate * a1
+    se = math.sqrt(c * float(scores @ scores)) / s
+    # A difference of four means of values in [a, b] lies within ±2(b − a): beyond that no
+    # interval bound is meaningful.
+    limit = max(2 * (cells.y_max - cells.y_min), abs(estimate) + se, 1e-9)
+    return _Fit(estimate, se, c, s, a0, a1, alpha, w * dev / pp, alpha / pp, limit)
+
+
+def _replicates(fits: list[_Fit], weights: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """num0, num1, s00, s01, s11 (problems × B) of
+    t*(δ₀) = |num0 − δ₀num1| / sqrt(c(s00 − 2δ₀s01 + δ₀²s11)), for problems of one shape (same B
+    and G): batched B × G products, a few problems at a time so the temporaries stay in the CPU cache."""
+    size = max(1, CACHE_ELEMENTS // weights[0].size)
+    parts = [_replicates_of(fits[i:i + size], weights[i:i + size]) for i in range(0, len(fits), size)]
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts))
+
+
+def _replicates_of(fits: list[_Fit], weights: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    v = np.stack(weights)
+
+    def stack(name):
+        return np.stack([getattr(f, name) for f in fits])[:, :, None]
+
+    a0, a1, alpha, beta0, beta1 = (stack(name) for name in ("a0", "a1", "alpha", "beta0", "beta1"))
+    s = np.array([f.s for f in fits])[:, None, None]
+    num0, num1 = np.matmul(v, a0), np.matmul(v, a1)                     # problems × B × 1
+    alpha, a1_row = alpha.transpose(0, 2, 1), a1.transpose(0, 2, 1)
+
+    def scores(a, num, beta):   # v∘a − (V Q'): the bootstrap scores at δ₀ = 0, and their slope in δ₀
+        projected = np.matmul(v, beta) * alpha
+        projected += num / s * a1_row
+        e = v * a.transpose(0, 2, 1)
+        e -= projected
+        return e
+
+    e0, e1 = scores(a0, num0, beta0), scores(a1, num1, beta1)
+    return (num0[..., 0], num1[..., 0], np.einsum("kbg,kbg->kb", e0, e0), np.einsum("kbg,kbg->kb", e0, e1),
+            np.einsum("kbg,kbg->kb", e1, e1))
+
+
+def _hits(num0, num1, s00, s01, s11, c, estimate, se, delta0):
+    """Whether each bootstrap t*(δ₀) = |num0 − δ₀num1| / sqrt(c·max(s00 − 2δ₀s01 + δ₀²s11, 0)) reaches
+    the observed t(δ₀) (broadcasting over problems). In place: this is the innermost loop."""
+    t_star = num1 * delta0
+    np.subtract(num0, t_star, out=t_star)
+    np.abs(t_star, out=t_star)
+    ss = s01 * (2 * delta0)
+    np.subtract(s00, ss, out=ss)
+    ss += s11 * delta0 ** 2
+    np.maximum(ss, 0.0, out=ss)
+    np.multiply(ss, c, out=ss)
+    np.sqrt(ss, out=ss)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(t_star, ss, out=t_star)       # inf where only ss is 0; NaN where both are: t* = 0 there
+        t_obs = np.where(se > 0, np.abs(estimate - delta0) / se, np.where(delta0 == estimate, 0.0, np.inf))
+    threshold = t_obs * (1 - 1e-10) - 1e-12
+    hits = t_star >= threshold
+    undefined = np.isnan(t_star)
+    if undefined.any():
+        hits |= undefined & (threshold <= 0.0)
+    return hits
+
+
+# Certainty margin of _Batch._settle, relative to the magnitudes involved: far above rounding
+# (≈ 1e-15) and below the tolerance of the comparison in _hits (1e-10).
+SURE = 1e-9
+# The first bisection steps evaluate every sample: their brackets are too wide to settle many; and
+# a few hundred samples are cheaper to evaluate than to settle (numpy's per-call overhead).
+SETTLE_FROM = 2
+SETTLE_MIN = 256
+
+
+class _Batch:
+    """The WCR test for many problems with the same number of bootstrap samples B, evaluated in
+    lockstep: one numpy pass per step of all problems' searches instead of a Python loop each."""
+
+    def __init__(self, fits: list[_Fit], num0, num1, s00, s01, s11):
+        self.estimate = np.array([f.estimate for f in fits])
+        self.se = np.array([f.se for f in fits])
+        self.c = np.array([f.c for f in fits])
+        self.limit = np.array([f.limit for f in fits])
+        self.arrays = (num0, num1, s00, s01, s11)
+        self.reps = num0.shape[1]
+
+    def p_values(self, problems, delta0) -> np.ndarray:
+        col = (slice(None), None)
+        hits = _hits(*(a[problems] for a in self.arrays), self.c[problems][col], self.estimate[problems][col],
+                     self.se[problems][col], np.asarray(delta0, dtype=float)[col])
+        return hits.sum(axis=1) / self.reps
+
+    def bounds(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per problem, the edges of {δ₀ : p(δ₀) ≥ α} below and above the estimate: step out by
+        se, 2se, 4se … until the test rejects (±inf when it does not within ±limit), then bisect
+        to a relative width of 1e-10."""
+        problem = np.repeat(np.arange(len(self.estimate)), 2)
+        direction = np.tile([-1.0, 1.0], len(self.estimate))
+        estimate, se, limit = self.estimate[problem], self.se[problem], self.limit[problem]
+        step = np.where(se > 0, se, 1e-6 * np.maximum(1.0, np.abs(estimate)))
+        inside, outside = estimate.copy(), np.full(len(problem), np.nan)
+        result = np.full(len(problem), np.nan)
+        searching = np.ones(len(problem), dtype=bool)
+        while searching.any():
+            beyond = searching & ~(np.abs(inside) < limit)
+            result[beyond] = direction[beyond] * np.inf
+            searching &= ~beyond
+            open_ = np.flatnonzero(searching)
+            if not len(open_):
+                break
+            candidate = estimate[open_] + direction[open_] * step[open_]
+            candidate = np.where(np.abs(candidate) >= limit[open_], direction[open_] * limit[open_], candidate)
+            rejected = self.p_values(problem[open_], candidate) < alpha
+            outside[open_[rejected]] = candidate[rejected]
+            searching[open_[rejected]] = False
+            keep = open_[~rejected]
+            inside[keep], step[keep] = candidate[~rejected], step[keep] * 2
+        bracketed = np.flatnonzero(~np.isnan(outside))
+        result[bracketed] = self._bisect(problem[bracketed], inside[bracketed], outside[bracketed], alpha)
+        return result[0::2], result[1::2]
+
+    def _bisect(self, problems, inside, outside, alpha) -> np.ndarray:
+        """Plain bisection, all searches in lockstep. Only the bootstrap samples whose verdict could
+        change within the current bracket are evaluated: a sample that certainly reaches (or
+        certainly misses) the observed t everywhere in the bracket keeps that verdict in every
+        sub-bracket, so the count, and with it every step, is exactly that of the full evaluation."""
+        searches = len(problems)
+        search = np.repeat(np.arange(searches), self.reps)
+        pairs = [a[problems].ravel() for a in self.arrays]          # num0, num1, s00, s01, s11 per (search, sample)
+        c, se, estimate = self.c[problems], self.se[problems], self.estimate[problems]
+        sure_hits = np.zeros(searches)
+        result = np.full(searches, np.nan)
+        active = np.ones(searches, dtype=bool)
+        for step in range(200):
+            middle = (inside + outside) / 2
+            done = active & (np.abs(outside - inside) <= 1e-10 * np.maximum(1.0, np.abs(middle)))
+            result[done] = middle[done]
+            active &= ~done
+            if not active.any():
+                return result
+            if step >= SETTLE_FROM and len(search) >= SETTLE_MIN:
+                sure, hit = _settle(*pairs, c[search], se[search], estimate[search], middle[search],
+                                    (np.abs(outside - inside) / 2 * (1 + 1e-9))[search])   # 1 + 1e-9: cover the ends
+                sure |= ~active[search]
+                sure_hits += np.bincount(search, weights=hit & active[search], minlength=searches)
+                search, pairs = search[~sure], [a[~sure] for a in pairs]
+            count = sure_hits + np.bincount(
+                search, weights=_hits(*pairs, c[search], estimate[search], se[search], middle[search]),
+                minlength=searches)
+            rejected = count / self.reps < alpha
+            outside = np.where(active & rejected, middle, outside)
+            inside = np.where(active & ~rejected, middle, inside)
+        result[active] = ((inside + outside) / 2)[active]
+        return result
+
+
+def _settle(num0, num1, s00, s01, s11, c, se, estimate, m, h):
+    """Per bootstrap sample: is its verdict certain for every δ₀ in [m − h, m + h], and is it a
+    certain hit. G(δ) = se²·num(δ)² − c·(δ − estimate)²·ss(δ) is a quartic in δ, and t* reaches t
+    where G ≥ 0; around m, |G(m + x) − G(m)| ≤ Σ|g_k|h^k. Certain when G keeps its sign by a
+    margin of SURE times the magnitudes of all terms (so rounding cannot flip the verdict), and
+    for a miss when t stays ≥ 0.01 (so the absolute tolerance in _hits cannot flip it)."""
+    se2, d = se * se, m - estimate
+    cd2, c2d = c * d * d, 2 * c * d
+    n0 = num0 - m * num1                                   # num(m + x) = n0 − x·num1
+    q1 = s11 * m
+    q1 -= s01
+    q1 *= 2                                                # ss(m + x) = q0 + q1·x + s11·x²
+    q0 = s00 - 2 * m * s01 + m * m * s11
+    g0 = se2 * n0 * n0 - cd2 * q0
+    spread = np.abs(c * s11)                               # |g4|, then Horner: Σ |g_k| h^k
+    spread *= h
+    spread += np.abs(c2d * s11 + c * q1)                   # |g3|
+    spread *= h
+    spread += np.abs(se2 * num1 * num1 - (cd2 * s11 + c2d * q1 + c * q0))   # |g2|
+    spread *= h
+    spread += np.abs(-2 * se2 * n0 * num1 - (cd2 * q1 + c2d * q0))         # |g1|
+    spread *= h
+    reach = np.abs(m) + h
+    margin = np.abs(num1) * reach
+    margin += np.abs(num0)
+    margin *= margin
+    margin *= se2
+    size = np.abs(s11) * (reach * reach)
+    size += np.abs(s01) * (2 * reach)
+    size += np.abs(s00)
+    size *= c * (np.abs(d) + h) ** 2
+    margin += size
+    margin *= SURE
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = (np.abs(d) - h) / se >= 0.01
+    hit = (se > 0) & (g0 - spread > margin)
+    miss = (se > 0) & far & (g0 + spread < -margin)
+    return hit | miss, hit
+
+
+# Problems × B × G elements: of a batch of problems solved in lockstep (bounds its memory, ~16 MB
+# per array), and of the temporaries of one step of the B × G algebra (fit in the CPU cache).
+BATCH_ELEMENTS = 1_000_000
+CACHE_ELEMENTS = 100_000
+THREADS = 2
+
+
+def _solve(problems: list[tuple[_Cells, Callable[[], np.random.Generator]]], reps: int,
+           alpha: float = ALPHA) -> list[DidResult]:
+    """DidResult per (cells, rng factory) problem. Each problem draws its own weights from its own
+    rng (so a row's result does not depend on the others). Problems with the same weight-matrix
+    shape are solved together in batches, on two threads: numpy releases the GIL in its loops, and
+    the batches are independent, so the results do not depend on the threads."""
+    results: list = [None] * len(problems)
+    runs: dict = {}
+    for i, (cells, rng) in enumerate(problems):
+        treated, control = int(cells.treated.sum()), int((~cells.treated).sum())
+        if treated == 0 or control == 0:
+            results[i] = DidResult(math.nan, math.nan, math.nan, math.nan, math.nan, treated, control, 0, False)
+            continue
+        clusters = treated + control
+        shape = (6 ** clusters if 6 ** clusters <= reps else reps, clusters)   # as webb_weights draws
+        runs.setdefault(shape, []).append((i, cells, rng))
+    batches = [run[start:start + max(1, BATCH_ELEMENTS // (b * g))]
+               for (b, g), run in runs.items() for start in range(0, len(run), max(1, BATCH_ELEMENTS // (b * g)))]
+    solve = functools.partial(_solve_batch, reps=reps, alpha=alpha)
+    if len(batches) == 1:   # one row (did_wild_bootstrap): no thread to start
+        solved_batches = map(solve, batches)
+    else:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=THREADS)
+        solved_batches = pool.map(solve, batches)
+        pool.shutdown(wait=False)   # the map's results are still delivered
+    for solved in solved_batches:
+        for i, result in solved:
+            results[i] = result
+    return results
+
+
+def _solve_batch(batch: list[tuple], reps: int, alpha: float) -> list[tuple[int, DidResult]]:
+    fits = [_fit(cells) for _, cells, _ in batch]
+    drawn = [webb_weights(len(cells.n0), reps, rng()) for _, cells, rng in batch]
+    tests = _Batch(fits, *_replicates(fits, [weights for weights, _ in drawn]))
+    p_values = tests.p_values(np.arange(len(batch)), np.zeros(len(batch)))
+    low, high = tests.bounds(alpha)
+    return [(i, DidResult(fit.estimate, fit.se, float(p), float(lo), float(hi), int(cells.treated.sum()),
+                          int((~cells.treated).sum()), len(weights), enumerated))
+            for (i, cells, _), fit, (weights, enumerated), p, lo, hi in zip(batch, fits, drawn, p_values, low, high)]
+
+
 class _WildClusterBootstrap:
     """Restricted wild cluster bootstrap-t for δ, as a closed-form function of the null δ₀.
 
@@ -203,85 +512,24 @@ class _WildClusterBootstrap:
     with û* the unrestricted residuals of the bootstrap sample (CR1 variance). The hat matrix of X
     is P_Z + D̃D̃'/S, and D̃ sums to zero within each district, so Q has rank two:
         Q_gh = (D̃_g'ṗ_g)(ṗ_h'ũ_h)/(ṗ'ṗ) + (D̃_g'D̃_g)(D̃_h'ũ_h)/S,   ṗ = follow_up demeaned by district.
-    Everything is a per-district sum (O(N)), and the B replications are O(B·G) matrix algebra.
+    Every term is a per-district sum, and those follow from the districts' counts and score sums
+    per wave (_fit); the B replications are O(B·G) matrix algebra (_replicates).
     a and Q are linear in δ₀, so t*(δ₀) = (A0 − δ₀A1) / sqrt(c · (s00 − 2δ₀ s01 + δ₀² s11)).
+
+    One problem from response-level data (the tests' reference interface); the pipeline batches
+    problems in _solve.
     """
 
     def __init__(self, y, cluster, post, d, weights):
-        n_clusters = int(cluster.max()) + 1
-        sizes = np.bincount(cluster, minlength=n_clusters)
-
-        def total(values):
-            return np.bincount(cluster, weights=values, minlength=n_clusters)
-
-        def demean(values):
-            return values - (total(values) / sizes)[cluster]
-
-        p_dm = demean(post)
-        pp = float(p_dm @ p_dm)
-
-        def residualise(values):   # M_Z: district fixed effects and the follow-up dummy
-            values = demean(values)
-            return values - p_dm * (float(p_dm @ values) / pp)
-
-        y_t, d_t = residualise(y), residualise(d)
-        self.s = float(d_t @ d_t)
-        self.estimate = float(d_t @ y_t) / self.s
-        u_hat = y_t - self.estimate * d_t
-        n, k = len(y), n_clusters + 2
-        self.c = n_clusters / (n_clusters - 1) * (n - 1) / (n - k)
-        scores = total(d_t * u_hat)
-        self.se = math.sqrt(self.c * float(scores @ scores)) / self.s
-
-        a0, a1 = total(d_t * y_t), total(d_t * d_t)          # a(δ₀) = a0 − δ₀·a1
-        alpha = total(d_t * p_dm)
-        beta0, beta1 = total(p_dm * y_t) / pp, total(p_dm * d_t) / pp
-        v = weights
-        vq0 = np.outer(v @ beta0, alpha) + np.outer(v @ a0 / self.s, a1)   # (V Q0')
-        vq1 = np.outer(v @ beta1, alpha) + np.outer(v @ a1 / self.s, a1)   # (V Q1')
-        e0 = v * a0 - vq0                                    # B × G scores at δ₀ = 0 ...
-        e1 = v * a1 - vq1                                    # ... and their slope in δ₀
-        self.num0, self.num1 = v @ a0, v @ a1
-        self.s00 = np.einsum("bg,bg->b", e0, e0)
-        self.s01 = np.einsum("bg,bg->b", e0, e1)
-        self.s11 = np.einsum("bg,bg->b", e1, e1)
+        cluster = np.asarray(cluster)
+        cells = _cells_from_rows(np.asarray(y, dtype=float), cluster, np.asarray(post) > 0, np.asarray(d) > 0,
+                                 keep=np.ones(int(cluster.max()) + 1, dtype=bool))
+        fit = _fit(cells)
+        self.estimate, self.se, self.c, self.s = fit.estimate, fit.se, fit.c, fit.s
+        self._batch = _Batch([fit], *_replicates([fit], [weights]))
 
     def p_value(self, delta0: float) -> float:
-        num = self.num0 - delta0 * self.num1
-        ss = np.maximum(self.s00 - 2 * delta0 * self.s01 + delta0 ** 2 * self.s11, 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t_star = np.where(ss > 0, np.abs(num) / np.sqrt(self.c * ss), np.where(num == 0, 0.0, np.inf))
-        if self.se > 0:
-            t_obs = abs(self.estimate - delta0) / self.se
-        else:
-            t_obs = 0.0 if delta0 == self.estimate else np.inf
-        return float(np.mean(t_star >= t_obs * (1 - 1e-10) - 1e-12))
-
-    def bound(self, direction: int, alpha: float, limit: float) -> float:
-        """The edge of {δ₀ : p(δ₀) ≥ α} on one side of the estimate (bracketing, then bisection).
-        ±inf when the test does not reject anywhere within ±limit (the logically possible range:
-        with one treated district and two comparison districts the WCR cannot bound δ)."""
-        step = self.se if self.se > 0 else 1e-6 * max(1.0, abs(self.estimate))
-        inside, outside = self.estimate, None
-        while abs(inside) < limit:
-            candidate = self.estimate + direction * step
-            if abs(candidate) >= limit:
-                candidate = direction * limit
-            if self.p_value(candidate) < alpha:
-                outside = candidate
-                break
-            inside, step = candidate, step * 2
-        if outside is None:
-            return direction * math.inf
-        for _ in range(200):
-            middle = (inside + outside) / 2
-            if abs(outside - inside) <= 1e-10 * max(1.0, abs(middle)):
-                break
-            if self.p_value(middle) < alpha:
-                outside = middle
-            else:
-                inside = middle
-        return (inside + outside) / 2
+        return float(self._batch.p_values(np.zeros(1, dtype=np.intp), [delta0])[0])
 
 
 def did_wild_bootstrap(y, cluster, treated, post, *, reps: int = 999, rng: np.random.Generator | None = None,
@@ -293,63 +541,54 @@ def did_wild_bootstrap(y, cluster, treated, post, *, reps: int = 999, rng: np.ra
     a programme district; post: the response is from the follow-up wave. Districts without
     responses in both waves carry no information on δ and are left out.
     """
-    y = np.asarray(y, dtype=float)
-    post = np.asarray(post, dtype=bool)
-    treated = np.asarray(treated, dtype=bool)
-    labels, cluster = np.unique(np.asarray(cluster), return_inverse=True)
-    n_clusters = len(labels)
-    has_pre = np.bincount(cluster, weights=(~post).astype(float), minlength=n_clusters) > 0
-    has_post = np.bincount(cluster, weights=post.astype(float), minlength=n_clusters) > 0
-    cluster_treated = np.bincount(cluster, weights=treated.astype(float), minlength=n_clusters) > 0
-    both = has_pre & has_post
-    n_treated, n_control = int((both & cluster_treated).sum()), int((both & ~cluster_treated).sum())
-    if n_treated == 0 or n_control == 0:
-        return DidResult(math.nan, math.nan, math.nan, math.nan, math.nan, n_treated, n_control, 0, False)
-    keep = both[cluster]
-    _, cluster = np.unique(cluster[keep], return_inverse=True)
-    y, post, treated = y[keep], post[keep], treated[keep]
+    _, cluster = np.unique(np.asarray(cluster), return_inverse=True)
+    cells = _cells_from_rows(np.asarray(y, dtype=float), cluster, np.asarray(post, dtype=bool),
+                             np.asarray(treated, dtype=bool))
     rng = rng if rng is not None else np.random.default_rng(seed)
-    weights, enumerated = webb_weights(n_treated + n_control, reps, rng)
-    boot = _WildClusterBootstrap(y, cluster, post.astype(float), (treated & post).astype(float), weights)
-    # A difference of four means of values in [a, b] lies within ±2(b − a): beyond that no
-    # interval bound is meaningful.
-    limit = max(2 * float(y.max() - y.min()), abs(boot.estimate) + boot.se, 1e-9)
-    return DidResult(
-        estimate=boot.estimate, se=boot.se, p_value=boot.p_value(0.0),
-        ci_low=boot.bound(-1, alpha, limit), ci_high=boot.bound(+1, alpha, limit),
-        clusters_treated=n_treated, clusters_control=n_control, reps=len(weights), enumerated=enumerated)
+    return _solve([(cells, lambda: rng)], reps, alpha)[0]
 
 
 # -- pre/post: means per wave and the Welch change ------------------------------------------------
 
-def _t_interval(n, mean, var, alpha=ALPHA):
-    if n < 2:
-        return math.nan, math.nan
-    half = stats.t.ppf(1 - alpha / 2, n - 1) * math.sqrt(var / n)
+def _t_intervals(n, mean, var, alpha=ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """95 % t-interval of each mean (NaN below two responses); arrays in, arrays out."""
+    n, mean, var = (np.asarray(x, dtype=float) for x in (n, mean, var))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = stats.t.ppf(1 - alpha / 2, n - 1) * np.sqrt(var / n)
+    half = np.where(n < 2, np.nan, half)
     return mean - half, mean + half
+
+
+def _welch(n_b, m_b, v_b, n_f, m_f, v_f, alpha=ALPHA) -> tuple[np.ndarray, ...]:
+    """welch_change for arrays of cells: one scipy call for all of them."""
+    n_b, m_b, v_b, n_f, m_f, v_f = (np.asarray(x, dtype=float) for x in (n_b, m_b, v_b, n_f, m_f, v_f))
+    diff = m_f - m_b
+    q_b, q_f = v_b / n_b, v_f / n_f
+    se = np.sqrt(q_b + q_f)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = (q_b + q_f) ** 2 / (q_b ** 2 / (n_b - 1) + q_f ** 2 / (n_f - 1))
+        half = stats.t.ppf(1 - alpha / 2, df) * se
+        p = 2 * stats.t.sf(np.abs(diff) / se, df)
+    degenerate = se == 0
+    lo, hi = np.where(degenerate, diff, diff - half), np.where(degenerate, diff, diff + half)
+    p = np.where(degenerate, np.where(diff == 0, 1.0, 0.0), p)
+    few = (n_b < 2) | (n_f < 2)
+    se, lo, hi, p = (np.where(few, np.nan, x) for x in (se, lo, hi, p))
+    return diff, se, lo, hi, p
 
 
 def welch_change(n_b, m_b, v_b, n_f, m_f, v_f, alpha=ALPHA) -> tuple[float, float, float, float, float]:
     """Change follow-up − baseline of two independent samples: (estimate, se, ci_low, ci_high, p)."""
-    diff = m_f - m_b
-    if n_b < 2 or n_f < 2:
-        return diff, math.nan, math.nan, math.nan, math.nan
-    q_b, q_f = v_b / n_b, v_f / n_f
-    se = math.sqrt(q_b + q_f)
-    if se == 0:
-        return diff, 0.0, diff, diff, (1.0 if diff == 0 else 0.0)
-    df = (q_b + q_f) ** 2 / (q_b ** 2 / (n_b - 1) + q_f ** 2 / (n_f - 1))
-    half = stats.t.ppf(1 - alpha / 2, df) * se
-    p = 2 * stats.t.sf(abs(diff) / se, df)
-    return diff, se, diff - half, diff + half, float(p)
+    return tuple(float(x) for x in _welch(n_b, m_b, v_b, n_f, m_f, v_f, alpha))
 
 
 # -- data -----------------------------------------------------------------------------------------
 
 def load_responses(con, catalogue, items=None) -> pd.DataFrame:
     """One row per answered item per response and programme: programme_id, role, district_ags,
-    response_id, wave, group, item, score. A response belongs to a programme when its district is
-    a programme or comparison district of it and its date lies within the programme period."""
+    response_id, wave, group, item (categorical labels), score. A response belongs to a programme
+    when its district is a programme or comparison district of it and its date lies within the
+    programme period."""
     items = _check_items(items)
     members = pd.DataFrame(
         [(p.id, role, ags, p.start.isoformat(), p.end.isoformat())
@@ -368,30 +607,120 @@ def load_responses(con, catalogue, items=None) -> pd.DataFrame:
             FROM cur_survey s JOIN _impact_members m
               ON s.district_ags = m.district_ags
              AND s.date BETWEEN CAST(m.start AS DATE) AND CAST(m."end" AS DATE)
-            WHERE s.wave IN ('baseline', 'follow_up') AND s."group" IS NOT NULL""").df()
+            WHERE s.wave IN ('baseline', 'follow_up') AND s."group" IS NOT NULL
+            ORDER BY ALL""").df()   # a fixed order: sums, and so the last digits, do not vary between runs
     finally:
         con.unregister("_impact_members")
+    for column in long_columns[:6]:   # categories: the long format repeats every label once per item
+        frame[column] = frame[column].astype(str).astype("category")
     long = frame.melt(id_vars=long_columns[:6], value_vars=list(items), var_name="item", value_name="score")
-    long = long[long["score"].notna()].copy()   # unanswered items are excluded per item
-    long["score"] = long["score"].astype(float)
-    for column in ("programme_id", "role", "district_ags", "response_id", "wave", "group", "item"):
-        long[column] = long[column].astype(str)
+    long = long[long["score"].notna()]   # unanswered items are excluded per item
+    long = long.assign(score=long["score"].astype(float), item=long["item"].astype("category"))
     return long[long_columns].reset_index(drop=True)
 
 
+def _codes(values: pd.Series, extra=()) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a column numbered in label order (sorting codes sorts labels), and the
+    labels; `extra` labels get codes too."""
+    codes, labels = pd.factorize(values, sort=True)
+    labels = np.asarray(labels, dtype=object)
+    if not extra:
+        return codes, labels
+    merged = np.array(sorted({*labels, *extra}), dtype=object)
+    return np.searchsorted(merged, labels)[codes], merged
+
+
 def _cell_stats(long: pd.DataFrame) -> pd.DataFrame:
-    """n, mean, variance per programme × role × district (and pool) × group (and ALL) × item × wave."""
+    """n, mean, variance per programme × role × district (and pool) × group (and ALL) × item × wave,
+    in label order. Each cell's responses are aggregated in their order in `long` by pandas'
+    compensated mean and variance, grouped on one integer key per cell."""
+    keys = ["programme_id", "role", "district_ags", "group", "item", "wave"]
+    extra = {"district_ags": tuple(POOL.values()), "group": (ALL,)}
+    coded = {key: _codes(long[key], extra.get(key, ())) for key in keys}
+    codes = {key: code for key, (code, _) in coded.items()}
+    labels = {key: label for key, (_, label) in coded.items()}
+    shape = tuple(len(labels[key]) for key in keys)
+    pool = np.searchsorted(labels["district_ags"], [POOL[role] for role in labels["role"]])
+    score = long["score"].to_numpy(dtype=float)
     parts = []
     for pooled, all_groups in itertools.product((False, True), repeat=2):
-        part = long.copy()
+        variant = dict(codes)
         if pooled:
-            part["district_ags"] = part["role"].map(POOL)
+            variant["district_ags"] = pool[codes["role"]]
         if all_groups:
-            part["group"] = ALL
-        parts.append(part)
-    grouped = pd.concat(parts).groupby(["programme_id", "role", "district_ags", "group", "item", "wave"])["score"]
-    cells = grouped.agg(n="count", mean="mean", var="var").reset_index()
+            variant["group"] = np.full(len(long), int(np.searchsorted(labels["group"], ALL)))
+        cell = np.ravel_multi_index([variant[key] for key in keys], shape)
+        parts.append(pd.Series(score).groupby(cell).agg(n="count", mean="mean", var="var"))
+    stats_ = pd.concat(parts).sort_index()
+    cells = pd.DataFrame({key: labels[key][code].astype(str)
+                          for key, code in zip(keys, np.unravel_index(stats_.index.to_numpy(), shape))})
+    for column in ("n", "mean", "var"):
+        cells[column] = stats_[column].to_numpy()
     return cells
+
+
+@dataclass(frozen=True)
+class _DistrictCells:
+    """Per programme × item × group (and ALL) × district × wave: n, sum, min and max of the scores,
+    dense arrays indexed by label codes (districts in label order): all a DiD row needs."""
+    programmes: dict
+    items: dict
+    groups: dict
+    districts: dict
+    n: np.ndarray
+    total: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+    @classmethod
+    def of(cls, long: pd.DataFrame, groups) -> "_DistrictCells":
+        (programme, programmes), (item, items), (district, districts) = (
+            _codes(long[key]) for key in ("programme_id", "item", "district_ags"))
+        group = pd.Categorical(long["group"], categories=list(groups)).codes.astype(np.intp) + 1   # 0: ALL only
+        shape = (len(programmes), len(items), len(groups) + 1, len(districts), len(WAVES))
+        base = np.ravel_multi_index((programme, item, np.zeros_like(group), district,
+                                     (long["wave"] == WAVES[1]).to_numpy(dtype=np.intp)), shape)
+        own = group > 0
+        stride = shape[3] * shape[4]
+        index = np.concatenate([base, (base + group * stride)[own]])     # every response in ALL and in its group
+        score = long["score"].to_numpy(dtype=float)
+        score = np.concatenate([score, score[own]])
+        size = math.prod(shape)
+        low, high = np.full(size, np.inf), np.full(size, -np.inf)
+        np.minimum.at(low, index, score)
+        np.maximum.at(high, index, score)
+        return cls({p: i for i, p in enumerate(programmes)}, {it: i for i, it in enumerate(items)},
+                   {g: i for i, g in enumerate((ALL, *groups))}, {d: i for i, d in enumerate(districts)},
+                   np.bincount(index, minlength=size).reshape(shape),
+                   np.bincount(index, weights=score, minlength=size).reshape(shape),
+                   low.reshape(shape), high.reshape(shape))
+
+    def treated(self, programme) -> np.ndarray:
+        mask = np.zeros(len(self.districts), dtype=bool)
+        mask[[self.districts[d] for d in programme.districts if d in self.districts]] = True
+        return mask
+
+    def clusters(self, programme, treated: np.ndarray, item: str, group: str, scope: str):
+        """The responses of one DiD row by district: (counts per side and wave, _Cells of the
+        districts with both waves), or None when the row has no programme-district response.
+        treated: self.treated(programme)."""
+        at = (self.programmes[programme.id], self.items[item], self.groups[group])
+        n = self.n[at]
+        chosen = n.sum(axis=1) > 0
+        if scope != ALL:
+            chosen &= ~treated
+            if scope in self.districts:
+                chosen[self.districts[scope]] = n[self.districts[scope]].sum() > 0
+        mine, theirs = chosen & treated, chosen & ~treated
+        if not mine.any():
+            return None
+        counts = {"n_baseline": int(n[mine, 0].sum()), "n_follow_up": int(n[mine, 1].sum()),
+                  "n_comparison_baseline": int(n[theirs, 0].sum()), "n_comparison_follow_up": int(n[theirs, 1].sum())}
+        keep = chosen & (n[:, 0] > 0) & (n[:, 1] > 0)
+        total = self.total[at][keep]
+        cells = _Cells(n[keep, 0].astype(float), n[keep, 1].astype(float), total[:, 0], total[:, 1], treated[keep],
+                       float(self.low[at][keep].min(initial=np.inf)), float(self.high[at][keep].max(initial=-np.inf)))
+        return counts, cells
 
 
 # -- honesty: small cells never published, nor derivable ------------------------------------------
@@ -507,6 +836,7 @@ def _note(reasons: list[str], lang: int, **values) -> str:
 
 
 def _pre_post_rows(cells: pd.DataFrame, catalogue, groups, min_cell, indicative_below) -> list[dict]:
+    name = functools.cache(catalogue.district_name)   # a pandas lookup each: thousands of rows
     stats_by = {}
     for rec in cells.itertuples(index=False):
         stats_by.setdefault((rec.programme_id, rec.role, rec.district_ags, rec.group, rec.item), {})[rec.wave] = rec
@@ -515,7 +845,7 @@ def _pre_post_rows(cells: pd.DataFrame, catalogue, groups, min_cell, indicative_
         b, f = waves.get("baseline"), waves.get("follow_up")
         n_b, n_f = (int(b.n) if b else 0), (int(f.n) if f else 0)
         row = {"programme_id": programme_id, "method": "pre_post", "item": item, "district_ags": district,
-               "district_name": POOL_NAME.get(district) or catalogue.district_name(district), "role": role,
+               "district_name": POOL_NAME.get(district) or name(district), "role": role,
                "group": group, "n_baseline": n_b, "n_follow_up": n_f, "inference": "welch",
                "_reasons": [], "_stats": (b, f)}
         if min(n_b, n_f) < min_cell:
@@ -534,49 +864,46 @@ def _pre_post_rows(cells: pd.DataFrame, catalogue, groups, min_cell, indicative_
         for r in table:
             if (r["district_ags"], r["group"]) in extra:
                 r["_reasons"].append("secondary")
-    for row in rows:
-        b, f = row.pop("_stats")
-        if row["_reasons"]:
-            continue
-        n_b, n_f = row["n_baseline"], row["n_follow_up"]
-        est, se, lo, hi, p = welch_change(n_b, b.mean, b.var, n_f, f.mean, f.var)
-        b_lo, b_hi = _t_interval(n_b, b.mean, b.var)
-        f_lo, f_hi = _t_interval(n_f, f.mean, f.var)
-        row.update(estimate=est, se=se, ci_low=lo, ci_high=hi, p_value=p,
-                   mean_baseline=float(b.mean), mean_baseline_ci_low=b_lo, mean_baseline_ci_high=b_hi,
-                   mean_follow_up=float(f.mean), mean_follow_up_ci_low=f_lo, mean_follow_up_ci_high=f_hi)
-        if min(n_b, n_f) < indicative_below:
-            row["_reasons"].append("indicative")
+    published = [row for row in rows if not row["_reasons"]]
+    stats_ = [row.pop("_stats") for row in rows]
+    if published:
+        b = [row_stats[0] for row, row_stats in zip(rows, stats_) if not row["_reasons"]]
+        f = [row_stats[1] for row, row_stats in zip(rows, stats_) if not row["_reasons"]]
+        n_b, n_f = [r["n_baseline"] for r in published], [r["n_follow_up"] for r in published]
+        m_b, v_b = [c.mean for c in b], [c.var for c in b]
+        m_f, v_f = [c.mean for c in f], [c.var for c in f]
+        change = zip(*_welch(n_b, m_b, v_b, n_f, m_f, v_f))
+        before, after = zip(*_t_intervals(n_b, m_b, v_b)), zip(*_t_intervals(n_f, m_f, v_f))
+        for row, (est, se, lo, hi, p), (b_lo, b_hi), (f_lo, f_hi), mb, mf in zip(published, change, before, after,
+                                                                               m_b, m_f):
+            row.update(estimate=float(est), se=float(se), ci_low=float(lo), ci_high=float(hi), p_value=float(p),
+                       mean_baseline=float(mb), mean_baseline_ci_low=float(b_lo), mean_baseline_ci_high=float(b_hi),
+                       mean_follow_up=float(mf), mean_follow_up_ci_low=float(f_lo),
+                       mean_follow_up_ci_high=float(f_hi))
+            if min(row["n_baseline"], row["n_follow_up"]) < indicative_below:
+                row["_reasons"].append("indicative")
     return rows
 
 
 def _did_rows(long: pd.DataFrame, pre_post: list[dict], catalogue, groups, *, bootstrap_reps, seed,
               min_cell, indicative_below) -> list[dict]:
     published = {(r["programme_id"], r["item"], r["district_ags"], r["group"]): r for r in pre_post}
-    rows = []
+    cells = _DistrictCells.of(long, groups)
+    name = functools.cache(catalogue.district_name)
+    rows, pending = [], []
     for programme in catalogue.programmes:
-        if not programme.comparison_districts:
+        if not programme.comparison_districts or programme.id not in cells.programmes:
             continue
-        data = long[long["programme_id"] == programme.id]
-        if data.empty:
-            continue
+        items = [item for item in cells.items if cells.n[cells.programmes[programme.id], cells.items[item]].any()]
+        treated = cells.treated(programme)
         scopes = [ALL] + (list(programme.districts) if len(programme.districts) > 1 else [])
-        for item, group, scope in itertools.product(sorted(data["item"].unique()), (ALL, *groups), scopes):
-            part = data[data["item"] == item]
-            if group != ALL:
-                part = part[part["group"] == group]
-            treated = (part["role"] == "programme").to_numpy()
-            if scope != ALL:
-                mask = (part["district_ags"] == scope).to_numpy() | ~treated
-                part, treated = part[mask], treated[mask]
-            if part.empty or not treated.any():
+        for item, group, scope in itertools.product(items, (ALL, *groups), scopes):
+            found = cells.clusters(programme, treated, item, group, scope)
+            if found is None:
                 continue
-            post = (part["wave"] == "follow_up").to_numpy()
-            counts = {"n_baseline": int((treated & ~post).sum()), "n_follow_up": int((treated & post).sum()),
-                      "n_comparison_baseline": int((~treated & ~post).sum()),
-                      "n_comparison_follow_up": int((~treated & post).sum())}
+            counts, clusters = found
             row = {"programme_id": programme.id, "method": "did", "item": item, "district_ags": scope,
-                   "district_name": POOL_NAME.get(scope) or catalogue.district_name(scope), "role": "programme",
+                   "district_name": POOL_NAME.get(scope) or name(scope), "role": "programme",
                    "group": group, **counts, "_reasons": [],
                    "inference": "wild_cluster_bootstrap_wcr_webb"}
             rows.append(row)
@@ -588,32 +915,37 @@ def _did_rows(long: pd.DataFrame, pre_post: list[dict], catalogue, groups, *, bo
             if any(side is None or {"suppressed", "secondary"} & set(side["_reasons"]) for side in sides):
                 row["_reasons"].append("inherited")
                 continue
-            result = did_wild_bootstrap(
-                part["score"].to_numpy(), part["district_ags"].to_numpy(), treated, post,
-                reps=bootstrap_reps, rng=_row_seed(seed, programme.id, scope, item, group))
-            row.update(clusters_programme=result.clusters_treated, clusters_comparison=result.clusters_control)
-            if math.isnan(result.estimate):
-                row["_reasons"].append("not_estimable")
-                continue
-            mine, theirs = sides
-            # No `se` here: the cluster-robust standard error is only the bootstrap's studentising
-            # device; with one treated district it is far too small and would mislead on its own.
-            row.update(estimate=result.estimate, p_value=result.p_value,
-                       ci_low=result.ci_low, ci_high=result.ci_high, bootstrap_reps=result.reps,
-                       mean_baseline=mine["mean_baseline"], mean_follow_up=mine["mean_follow_up"],
-                       mean_comparison_baseline=theirs["mean_baseline"],
-                       mean_comparison_follow_up=theirs["mean_follow_up"])
-            if result.enumerated:
-                row["inference"] += "_enumerated"
-            if min(counts.values()) < indicative_below:
-                row["_reasons"].append("indicative")
-            if result.clusters_treated < 2:
-                row["_reasons"].append("one_programme")
-            if result.clusters_control < 2:
-                row["_reasons"].append("one_comparison")
-            if math.isinf(result.ci_low) or math.isinf(result.ci_high):
-                row["_reasons"].append("unbounded")
+            rng = functools.partial(_row_seed, seed, programme.id, scope, item, group)
+            pending.append((row, sides, (clusters, rng)))
+    results = _solve([problem for _, _, problem in pending], bootstrap_reps)
+    for (row, (mine, theirs), _), result in zip(pending, results):
+        _did_result(row, result, mine, theirs, indicative_below)
     return rows
+
+
+def _did_result(row: dict, result: DidResult, mine: dict, theirs: dict, indicative_below) -> None:
+    row.update(clusters_programme=result.clusters_treated, clusters_comparison=result.clusters_control)
+    if math.isnan(result.estimate):
+        row["_reasons"].append("not_estimable")
+        return
+    # No `se` here: the cluster-robust standard error is only the bootstrap's studentising
+    # device; with one treated district it is far too small and would mislead on its own.
+    row.update(estimate=result.estimate, p_value=result.p_value,
+               ci_low=result.ci_low, ci_high=result.ci_high, bootstrap_reps=result.reps,
+               mean_baseline=mine["mean_baseline"], mean_follow_up=mine["mean_follow_up"],
+               mean_comparison_baseline=theirs["mean_baseline"],
+               mean_comparison_follow_up=theirs["mean_follow_up"])
+    if result.enumerated:
+        row["inference"] += "_enumerated"
+    if min(row[k] for k in ("n_baseline", "n_follow_up", "n_comparison_baseline", "n_comparison_follow_up")) \
+            < indicative_below:
+        row["_reasons"].append("indicative")
+    if result.clusters_treated < 2:
+        row["_reasons"].append("one_programme")
+    if result.clusters_control < 2:
+        row["_reasons"].append("one_comparison")
+    if math.isinf(result.ci_low) or math.isinf(result.ci_high):
+        row["_reasons"].append("unbounded")
 
 
 def _finish(rows: list[dict], items, groups, min_cell, indicative_below) -> pd.DataFrame:
