@@ -7,8 +7,11 @@ everywhere, not only on the axes (which follow `layout.separators`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import math
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -40,41 +43,52 @@ def _label(row_or_indicator, lang: str) -> str:
     return i18n.label(row_or_indicator, lang)
 
 
+def _names(frame: pd.DataFrame, lang: str) -> list[str]:
+    """`_name` for every row at once."""
+    special = {ALL: i18n.t(lang, "all_districts"), ALL_COMPARISON: i18n.t(lang, "comparison_districts")}
+    return [special.get(a, str(n)) for a, n in zip(frame["district_ags"], frame["district_name"])]
+
+
+# What a go.Figure with style.EMPTY_TEMPLATE writes as its template. The figures below are plain
+# dicts (plotly's validating setters took most of the site's build time at national scale) and
+# keep it, so a page is byte for byte what the go.Figure version wrote.
+GO_TEMPLATE = {"data": {"scatter": [{"type": "scatter"}]}}
+
+
+def _figure(data: list[dict], layout: dict) -> dict:
+    layout["template"] = GO_TEMPLATE
+    return {"data": data, "layout": layout}
+
+
+def _trace(kind: str, **props) -> dict:
+    """A trace as plotly writes it: properties left at None are not written."""
+    return {"type": kind, **{k: v for k, v in props.items() if v is not None}}
+
+
+def _typed(values) -> dict:
+    """A numeric column as plotly writes a numpy array (a base64 typed array)."""
+    from _plotly_utils.utils import to_typed_array_spec
+    return to_typed_array_spec(np.asarray(values))
+
+
 # -- programme page: the cross-district comparison ------------------------------------------------
 
-def heatmap(totals: pd.DataFrame, lang: str, threshold: int) -> go.Figure | None:
+def heatmap(totals: pd.DataFrame, lang: str, threshold: int) -> dict | None:
     """Indicators (rows) × districts (columns); colour = status, text = % of target and its sign."""
     rows = totals[totals["target"].notna() & ~totals["comparison"]]
     if rows.empty:
         return None
     indicators = list(dict.fromkeys(rows["indicator_id"]))
     places = list(dict.fromkeys(rows["district_ags"]))
-    names = {r["district_ags"]: _name(r, lang) for _, r in rows.iterrows()}
-    codes = {s: n for n, s in enumerate(style.STATUS_ORDER)}
-    z, text, hover = [], [], []
-    for iid in indicators:
-        zr, tr, hr = [], [], []
-        for ags in places:
-            hit = rows[(rows["indicator_id"] == iid) & (rows["district_ags"] == ags)]
-            if hit.empty:
-                zr.append(None), tr.append(""), hr.append("")
-                continue
-            r = hit.iloc[0]
-            status = r["status"] if isinstance(r["status"], str) else None
-            sign = style.STATUS_STYLE[status][1]
-            if r["masked"]:
-                shown = privacy.masked_text(threshold)
-            elif is_missing(r["attainment_pct"]):  # a target of 0 has no percentage: show the count
-                shown = f"{_fmt(r['value'], lang, r['unit'])} / {_fmt(r['target'], lang, r['unit'])}"
-            else:
-                shown = i18n.percent(r["attainment_pct"], lang)
-            zr.append(codes[status])
-            tr.append(f"{sign} {shown}")
-            value = privacy.masked_text(threshold) if r["masked"] else _fmt(r["value"], lang, r["unit"])
-            hr.append(f"<b>{_label(r, lang)}</b><br>{names[ags]}<br>{i18n.t(lang, 'value')}: {value}"
-                      f"<br>{i18n.t(lang, 'target')}: {i18n.t(lang, r['direction'])} {_fmt(r['target'], lang, r['unit'])}"
-                      f"<br>{i18n.t(lang, 'status')}: {i18n.STATUS[lang][status]}")
-        z.append(zr), text.append(tr), hover.append(hr)
+    names = dict(zip(rows["district_ags"], _names(rows, lang)))
+    cells = rows.drop_duplicates(["indicator_id", "district_ags"])
+    found = dict(zip(zip(cells["indicator_id"], cells["district_ags"]),
+                     _heat_cells(cells, [names[a] for a in cells["district_ags"]], lang, threshold)))
+    empty = (None, "", "")
+    grid = [[found.get((iid, ags), empty) for ags in places] for iid in indicators]
+    z = [[c[0] for c in row] for row in grid]
+    text = [[c[1] for c in row] for row in grid]
+    hover = [[c[2] for c in row] for row in grid]
     n = len(style.STATUS_ORDER)
     scale = []
     for code, status in enumerate(style.STATUS_ORDER):
@@ -83,14 +97,49 @@ def heatmap(totals: pd.DataFrame, lang: str, threshold: int) -> go.Figure | None
     first = rows.drop_duplicates("indicator_id").set_index("indicator_id")
     y = [style.wrap(_label(first.loc[i], lang), 34) for i in indicators]
     x = [style.wrap(style.short_district(names[a]), 14) for a in places]
-    figure = go.Figure(go.Heatmap(
-        z=z, x=x, y=y, text=text, texttemplate="%{text}", textfont=dict(size=13, color="#000000"),
-        hovertext=hover, hoverinfo="text", colorscale=scale, zmin=0, zmax=n, showscale=False, xgap=3, ygap=3))
-    figure.update_layout(**style.layout(lang, height=max(260, 60 + 52 * len(indicators)),
-                                        margin=dict(l=10, r=10, t=70, b=10)))
-    figure.update_xaxes(side="top", automargin=True, fixedrange=True)
-    figure.update_yaxes(autorange="reversed", automargin=True, fixedrange=True)
-    return figure
+    trace = _trace("heatmap", z=z, x=x, y=y, text=text, texttemplate="%{text}", textfont=dict(size=13, color="#000000"),
+                   hovertext=hover, hoverinfo="text", colorscale=scale, zmin=0, zmax=n, showscale=False, xgap=3, ygap=3)
+    layout = style.layout(lang, height=max(260, 60 + 52 * len(indicators)), margin=dict(l=10, r=10, t=70, b=10))
+    layout["xaxis"] = dict(side="top", automargin=True, fixedrange=True)
+    layout["yaxis"] = dict(autorange="reversed", automargin=True, fixedrange=True)
+    return _figure([trace], layout)
+
+
+# Districts per heat map: at about 55 px a column, "✓ 293 %" still fits in its cell on a
+# conference laptop. A programme with more districts gets several heat maps, one under another.
+HEAT_COLUMNS = 20
+
+
+def heatmaps(totals: pd.DataFrame, lang: str, threshold: int) -> list[dict]:
+    """`heatmap` in parts of at most HEAT_COLUMNS districts, in the districts' order."""
+    rows = totals[totals["target"].notna() & ~totals["comparison"]]
+    places = list(dict.fromkeys(rows["district_ags"]))
+    if len(places) <= HEAT_COLUMNS:
+        figure = heatmap(totals, lang, threshold)
+        return [figure] if figure else []
+    return [heatmap(rows[rows["district_ags"].isin(places[i:i + HEAT_COLUMNS])], lang, threshold)
+            for i in range(0, len(places), HEAT_COLUMNS)]
+
+
+def _heat_cells(cells: pd.DataFrame, names: list[str], lang: str, threshold: int) -> list[tuple]:
+    """(status code, cell text, hover text) per row of `cells`."""
+    codes = {s: n for n, s in enumerate(style.STATUS_ORDER)}
+    hidden = privacy.masked_text(threshold)
+    out = []
+    for r, name in zip(cells.to_dict("records"), names):
+        status = r["status"] if isinstance(r["status"], str) else None
+        if r["masked"]:
+            shown = hidden
+        elif is_missing(r["attainment_pct"]):  # a target of 0 has no percentage: show the count
+            shown = f"{_fmt(r['value'], lang, r['unit'])} / {_fmt(r['target'], lang, r['unit'])}"
+        else:
+            shown = i18n.percent(r["attainment_pct"], lang)
+        value = hidden if r["masked"] else _fmt(r["value"], lang, r["unit"])
+        hover = (f"<b>{_label(r, lang)}</b><br>{name}<br>{i18n.t(lang, 'value')}: {value}"
+                 f"<br>{i18n.t(lang, 'target')}: {i18n.t(lang, r['direction'])} {_fmt(r['target'], lang, r['unit'])}"
+                 f"<br>{i18n.t(lang, 'status')}: {i18n.STATUS[lang][status]}")
+        out.append((codes[status], f"{style.STATUS_STYLE[status][1]} {shown}", hover))
+    return out
 
 
 def _population(catalogue_districts: pd.DataFrame, programme: Programme, ags: str) -> float:
@@ -103,7 +152,7 @@ def _population(catalogue_districts: pd.DataFrame, programme: Programme, ags: st
 
 
 def indicator_bars(totals: pd.DataFrame, indicator: Indicator, programme: Programme, districts: pd.DataFrame,
-                   lang: str, threshold: int) -> go.Figure | None:
+                   lang: str, threshold: int) -> dict | None:
     """One bar per district with its target, switchable between absolute and per 10,000 inhabitants."""
     rows = totals[totals["indicator_id"] == indicator.id]
     keep_all = programme.target_level == "programme" or indicator.unit == "score"
@@ -111,7 +160,7 @@ def indicator_bars(totals: pd.DataFrame, indicator: Indicator, programme: Progra
         rows = rows[~rows["district_ags"].isin([ALL, ALL_COMPARISON])]
     if rows.empty:
         return None
-    rows = rows.assign(name=[_name(r, lang) for _, r in rows.iterrows()])
+    rows = rows.assign(name=_names(rows, lang))
     x = [style.wrap(style.short_district(n), 14) for n in rows["name"]]
     unit = indicator.unit
     if unit == "score":
@@ -135,8 +184,8 @@ def indicator_bars(totals: pd.DataFrame, indicator: Indicator, programme: Progra
         if ranged:  # "750–800": the whisker above the bar shows the upper end
             texts = [f"{t}–{_fmt(h, lang, unit)}" if t and not is_missing(h) and h != v else t
                      for t, v, h in zip(texts, values, rows["value_high"])]
-        traces.append((view, go.Bar(
-            x=x, y=[None if m else v for v, m in zip(values, masked)], marker=dict(color=colours),
+        traces.append((view, _trace(
+            "bar", x=x, y=[None if m else v for v, m in zip(values, masked)], marker=dict(color=colours),
             name=i18n.t(lang, "value"), hovertext=hover, hoverinfo="text", showlegend=False,
             text=texts, textposition="inside" if ranged else "outside", insidetextanchor="start",
             textfont=dict(color="white") if ranged else None, cliponaxis=False,
@@ -146,40 +195,37 @@ def indicator_bars(totals: pd.DataFrame, indicator: Indicator, programme: Progra
             ceiling = [threshold * f if m else None for f, m in zip(factor, masked)]
             label = [("< " + (str(threshold) if view == "abs" else i18n.number(threshold * f, lang, 2))) if m else ""
                      for f, m in zip(factor, masked)]
-            traces.append((view, go.Bar(
-                x=x, y=ceiling, text=label, textposition="outside", cliponaxis=False, hovertext=label,
+            traces.append((view, _trace(
+                "bar", x=x, y=ceiling, text=label, textposition="outside", cliponaxis=False, hovertext=label,
                 hoverinfo="text", name=privacy.masked_text(threshold), showlegend=False,
                 marker=dict(color="white", line=dict(color=style.MASKED_COLOUR, width=1),
                             pattern=dict(shape="/", fgcolor=style.MASKED_COLOUR)))))
         targets = rows["target"].astype(float)
         if targets.notna().any():
             ty = [t * f if not is_missing(t) else None for t, f in zip(targets, factor)]
-            traces.append((view, go.Scatter(
-                x=x, y=ty, mode="markers", name=i18n.t(lang, "target" if view == "abs" else "target_per_10k"),
+            traces.append((view, _trace(
+                "scatter", x=x, y=ty, mode="markers", name=i18n.t(lang, "target" if view == "abs" else "target_per_10k"),
                 marker=dict(symbol="line-ew", size=44, line=dict(width=3, color=style.TARGET_COLOUR)),
                 hovertext=[f"{i18n.t(lang, 'target')}: {i18n.t(lang, indicator.direction)} {_fmt(v, lang, unit if view == 'abs' else None)}"
                            for v in ty], hoverinfo="text", showlegend=True)))
-    figure = go.Figure()
-    for n, (view, trace) in enumerate(traces):
-        trace.visible = view == "abs"
+    for view, trace in traces:
+        trace["visible"] = view == "abs"
         for key in visible:
             visible[key].append(view == key)
-        figure.add_trace(trace)
     title = _label(rows.iloc[0], lang)
-    figure.update_layout(**style.layout(lang, title=style.wrap(title, 70), height=400, barmode="overlay",
-                                        bargap=0.35))
+    layout = style.layout(lang, title=style.wrap(title, 70), height=400, barmode="overlay", bargap=0.35)
     if len(views) > 1:
-        figure.update_layout(updatemenus=[dict(
+        layout.update(updatemenus=[dict(
                              type="buttons", direction="right", x=0, xanchor="left", y=1.0, yanchor="bottom",
                              pad=dict(t=4, b=4), showactive=True, active=0,
                              buttons=[dict(label=i18n.t(lang, "bar_absolute"), method="update",
                                            args=[{"visible": visible["abs"]}, {"yaxis.title.text": views["abs"][2]}]),
                                       dict(label=i18n.t(lang, "bar_per_10k"), method="update",
                                            args=[{"visible": visible["p10k"]}, {"yaxis.title.text": views["p10k"][2]}])])])
-    figure.update_layout(margin=dict(l=60, r=20, t=100 if len(views) > 1 else 70, b=60))
-    figure.update_yaxes(**style.axis(title=dict(text=views["abs"][2]), rangemode="tozero"))
-    figure.update_xaxes(**style.axis())
-    return figure
+    layout["margin"] = dict(l=60, r=20, t=100 if len(views) > 1 else 70, b=60)
+    layout["yaxis"] = style.axis(title=dict(text=views["abs"][2]), rangemode="tozero")
+    layout["xaxis"] = style.axis()
+    return _figure([trace for _, trace in traces], layout)
 
 
 def _range_error(rows: pd.DataFrame, factor: list[float]) -> dict:
@@ -187,9 +233,9 @@ def _range_error(rows: pd.DataFrame, factor: list[float]) -> dict:
     return dict(type="data", symmetric=False, array=up, arrayminus=[0] * len(up), color=style.OKABE_ITO["black"])
 
 
-def _mean_bars(rows: pd.DataFrame, x: list[str], indicator: Indicator, lang: str, threshold: int) -> go.Figure:
+def _mean_bars(rows: pd.DataFrame, x: list[str], indicator: Indicator, lang: str, threshold: int) -> dict:
     """Survey means: a dot per district with its 95 % interval; comparison districts as ◇."""
-    figure = go.Figure()
+    data = []
     for comparison, symbol, colour in ((False, "circle", style.DISTRICT_COLOUR),
                                        (True, "diamond-open", style.COMPARISON_COLOUR)):
         part = rows[rows["comparison"] == comparison]
@@ -200,20 +246,25 @@ def _mean_bars(rows: pd.DataFrame, x: list[str], indicator: Indicator, lang: str
                  f"<br>n = {privacy.masked_text(threshold) if m else i18n.number(k, lang)}"
                  for n, v, lo, hi, k, m in zip(part["name"], part["value"], part["ci_low"], part["ci_high"],
                                                 part["n"], part["n_masked"])]
-        figure.add_trace(go.Scatter(
-            x=xs, y=part["value"], mode="markers", hovertext=hover, hoverinfo="text",
+        data.append(_trace(
+            "scatter", x=xs, y=_typed(part["value"]), mode="markers", hovertext=hover, hoverinfo="text",
             name=i18n.t(lang, "comparison_mark") if comparison else i18n.t(lang, "districts"),
             marker=dict(symbol=symbol, size=12, color=colour, line=dict(width=2, color=colour)),
             error_y=dict(type="data", symmetric=False, array=(part["ci_high"] - part["value"]).tolist(),
                          arrayminus=(part["value"] - part["ci_low"]).tolist(), color=colour)))
-    figure.update_layout(**style.layout(lang, title=style.wrap(_label(rows.iloc[0], lang), 70), height=360))
-    figure.update_yaxes(**style.axis(range=[1, 5], title=dict(text=i18n.UNIT[lang]["score"])))
-    figure.update_xaxes(**style.axis(categoryorder="array", categoryarray=x))
-    return figure
+    layout = style.layout(lang, title=style.wrap(_label(rows.iloc[0], lang), 70), height=360)
+    layout["yaxis"] = style.axis(range=[1, 5], title=dict(text=i18n.UNIT[lang]["score"]))
+    layout["xaxis"] = style.axis(categoryorder="array", categoryarray=x)
+    return _figure(data, layout)
+
+
+# More districts than this, and a line per district (own colour, dash and legend entry) is a
+# tangle no one can follow: the districts then share one thin line trace, named on hover.
+MAX_LINES = 12
 
 
 def cumulative(quarters: pd.DataFrame, totals: pd.DataFrame, indicator: Indicator, programme: Programme,
-               lang: str) -> go.Figure | None:
+               lang: str) -> dict | None:
     """Cumulative value per quarter against the pro-rata target (target × share of the period
     elapsed at each quarter's end). Only for counts and sums of things, not persons: differences
     of cumulative figures would reveal the hidden small counts."""
@@ -224,31 +275,50 @@ def cumulative(quarters: pd.DataFrame, totals: pd.DataFrame, indicator: Indicato
         return None
     series = quarters[(quarters["indicator_id"] == indicator.id) & quarters["district_ags"].isin(targets["district_ags"])]
     axis_quarters = _programme_quarters(programme)
-    figure = go.Figure()
-    for n, (ags, part) in enumerate(series.groupby("district_ags", sort=False)):
-        by_quarter = part.set_index("period")["value"].reindex(axis_quarters).fillna(0).cumsum()
-        name = _name(part.iloc[0], lang)
-        figure.add_trace(go.Scatter(
-            x=axis_quarters, y=by_quarter.tolist(), mode="lines+markers", name=style.short_district(name),
-            line=dict(color=style.SEQUENCE[n % len(style.SEQUENCE)], width=2,
-                      dash=["solid", "dot", "dash", "longdash", "dashdot"][n // len(style.SEQUENCE) % 5]),
-            hovertext=[f"{name}<br>{q}: {_fmt(v, lang, indicator.unit)}" for q, v in by_quarter.items()],
-            hoverinfo="text"))
+    order = list(dict.fromkeys(series["district_ags"]))
+    firsts = series.drop_duplicates("district_ags")
+    names = dict(zip(firsts["district_ags"], _names(firsts, lang)))
+    running = (series.pivot(index="period", columns="district_ags", values="value")
+               .reindex(index=axis_quarters, columns=order).fillna(0).cumsum())
+    unit = indicator.unit
+    if len(order) > MAX_LINES:
+        data = [_district_lines(running, names, axis_quarters, lang, unit)]
+    else:
+        data = [_trace("scatter", x=axis_quarters, y=running[ags].tolist(), mode="lines+markers",
+                       name=style.short_district(names[ags]),
+                       line=dict(color=style.SEQUENCE[n % len(style.SEQUENCE)], width=2,
+                                 dash=["solid", "dot", "dash", "longdash", "dashdot"][n // len(style.SEQUENCE) % 5]),
+                       hovertext=[f"{names[ags]}<br>{q}: {_fmt(v, lang, unit)}" for q, v in running[ags].items()],
+                       hoverinfo="text")
+                for n, ags in enumerate(order)]
     shares = [_elapsed(programme, q) for q in axis_quarters]
     for target in sorted(set(targets["target"].astype(float))):
         line = [target * s for s in shares]
-        figure.add_trace(go.Scatter(
-            x=axis_quarters, y=line, mode="lines", name=f"{i18n.t(lang, 'pro_rata')} ({_fmt(target, lang, indicator.unit)})",
+        data.append(_trace(
+            "scatter", x=axis_quarters, y=line, mode="lines", name=f"{i18n.t(lang, 'pro_rata')} ({_fmt(target, lang, unit)})",
             line=dict(color=style.TARGET_COLOUR, width=3, dash="dash"),
-            hovertext=[f"{i18n.t(lang, 'pro_rata')} {q}: {_fmt(v, lang, indicator.unit)}" for q, v in zip(axis_quarters, line)],
+            hovertext=[f"{i18n.t(lang, 'pro_rata')} {q}: {_fmt(v, lang, unit)}" for q, v in zip(axis_quarters, line)],
             hoverinfo="text"))
     title = i18n.t(lang, "cumulative_title", label=_label(targets.iloc[0], lang))
-    figure.update_layout(**style.layout(lang, title=style.wrap(title, 70), height=400,
-                                        legend=dict(orientation="h", y=-0.18, x=0, xanchor="left", yanchor="top")))
-    figure.update_layout(margin=dict(l=60, r=20, t=80, b=110))
-    figure.update_yaxes(**style.axis(rangemode="tozero", title=dict(text=i18n.UNIT[lang].get(indicator.unit, indicator.unit))))
-    figure.update_xaxes(**style.axis(type="category"))
-    return figure
+    layout = style.layout(lang, title=style.wrap(title, 70), height=400,
+                          legend=dict(orientation="h", y=-0.18, x=0, xanchor="left", yanchor="top"))
+    layout["margin"] = dict(l=60, r=20, t=80, b=110)
+    layout["yaxis"] = style.axis(rangemode="tozero", title=dict(text=i18n.UNIT[lang].get(unit, unit)))
+    layout["xaxis"] = style.axis(type="category")
+    return _figure(data, layout)
+
+
+def _district_lines(running: pd.DataFrame, names: dict[str, str], axis_quarters: list[str], lang: str,
+                    unit: str) -> dict:
+    """Every district's cumulative line in one trace, the lines apart by a gap (None)."""
+    x, y, hover = [], [], []
+    for ags in running.columns:
+        values = running[ags].tolist()
+        x += axis_quarters + [None]
+        y += values + [None]
+        hover += [f"{names[ags]}<br>{q}: {_fmt(v, lang, unit)}" for q, v in zip(axis_quarters, values)] + [""]
+    return _trace("scatter", x=x, y=y, mode="lines", name=i18n.t(lang, "cumulative_districts", n=len(running.columns)),
+                  line=dict(color=style.DISTRICT_COLOUR, width=1), opacity=0.6, hovertext=hover, hoverinfo="text")
 
 
 def _programme_quarters(programme: Programme) -> list[str]:
@@ -265,44 +335,54 @@ def _elapsed(programme: Programme, quarter: str) -> float:
     return max(0.0, min(1.0, (reached - programme.start).days / max((programme.end - programme.start).days, 1)))
 
 
+@functools.lru_cache(maxsize=16)
+def _micro_grid(left: str, right: str) -> str:
+    """The two-panel layout make_subplots builds (domains, subplot titles), as JSON; the same for
+    every district, so it is built once and not for each of hundreds of funds."""
+    layout = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.1,
+                           subplot_titles=(left, right)).to_plotly_json()["layout"]
+    layout.pop("template", None)
+    return json.dumps(layout)
+
+
 def micro_funding(projects: pd.DataFrame, budget: float | None, cap: float | None, lang: str,
-                  cap_label: str | None = None, budget_label: str | None = None) -> go.Figure:
+                  cap_label: str | None = None, budget_label: str | None = None) -> dict:
     """Left: each project's grant against the cap per project. Right: the sum granted so far
     against the fund."""
-    figure = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.1,
-                           subplot_titles=(cap_label or i18n.t(lang, "micro_cap"),
-                                           budget_label or i18n.t(lang, "micro_budget")))
     ids = projects["project_id"].tolist()
     amounts = projects["amount_eur"].astype(float).tolist()
     over = [cap is not None and a > cap for a in amounts]
-    figure.add_trace(go.Bar(
-        x=ids, y=amounts, name=i18n.t(lang, "micro_projects"), showlegend=False,
+    left, right = dict(xaxis="x", yaxis="y"), dict(xaxis="x2", yaxis="y2")
+    data = [_trace(
+        "bar", x=ids, y=amounts, name=i18n.t(lang, "micro_projects"), showlegend=False,
         marker=dict(color=[style.OKABE_ITO["vermillion"] if o else style.DISTRICT_COLOUR for o in over],
                     pattern=dict(shape=["x" if o else "" for o in over], fgcolor="white")),
         hovertext=[f"{p}: {_fmt(a, lang, 'eur')}" + (" ✗" if o else "") for p, a, o in zip(ids, amounts, over)],
-        hoverinfo="text"), row=1, col=1)
+        hoverinfo="text", **left)]
     if cap is not None:
-        figure.add_trace(go.Scatter(x=ids, y=[cap] * len(ids), mode="lines", name=i18n.t(lang, "micro_cap"),
-                                    line=dict(color=style.TARGET_COLOUR, dash="dash", width=3),
-                                    hovertext=f"{i18n.t(lang, 'micro_cap')}: {_fmt(cap, lang, 'eur')}", hoverinfo="text"),
-                         row=1, col=1)
+        data.append(_trace("scatter", x=ids, y=[cap] * len(ids), mode="lines", name=i18n.t(lang, "micro_cap"),
+                           line=dict(color=style.TARGET_COLOUR, dash="dash", width=3),
+                           hovertext=f"{i18n.t(lang, 'micro_cap')}: {_fmt(cap, lang, 'eur')}", hoverinfo="text", **left))
     dates = [i18n.date(d, lang) for d in projects["approved_date"]]
     running = pd.Series(amounts).cumsum().tolist()
-    figure.add_trace(go.Scatter(x=dates, y=running, mode="lines+markers", name=i18n.t(lang, "micro_granted"),
-                                line=dict(color=style.DISTRICT_COLOUR, width=3, shape="hv"),
-                                hovertext=[f"{d}: {_fmt(v, lang, 'eur')}" for d, v in zip(dates, running)],
-                                hoverinfo="text"), row=1, col=2)
+    data.append(_trace("scatter", x=dates, y=running, mode="lines+markers", name=i18n.t(lang, "micro_granted"),
+                       line=dict(color=style.DISTRICT_COLOUR, width=3, shape="hv"),
+                       hovertext=[f"{d}: {_fmt(v, lang, 'eur')}" for d, v in zip(dates, running)],
+                       hoverinfo="text", **right))
     if budget is not None:
-        figure.add_trace(go.Scatter(x=dates, y=[budget] * len(dates), mode="lines", name=i18n.t(lang, "micro_budget"),
-                                    line=dict(color=style.OKABE_ITO["vermillion"], dash="dash", width=3),
-                                    hovertext=f"{i18n.t(lang, 'micro_budget')}: {_fmt(budget, lang, 'eur')}",
-                                    hoverinfo="text"), row=1, col=2)
-    figure.update_layout(**style.layout(lang, title=i18n.t(lang, "micro_title"), height=420,
-                                        legend=dict(orientation="h", y=-0.25, x=0, xanchor="left", yanchor="top")))
-    figure.update_layout(margin=dict(l=60, r=20, t=90, b=110))
-    figure.update_yaxes(**style.axis(title=dict(text="EUR"), rangemode="tozero"))
-    figure.update_xaxes(**style.axis(type="category"))
-    return figure
+        data.append(_trace("scatter", x=dates, y=[budget] * len(dates), mode="lines", name=i18n.t(lang, "micro_budget"),
+                           line=dict(color=style.OKABE_ITO["vermillion"], dash="dash", width=3),
+                           hovertext=f"{i18n.t(lang, 'micro_budget')}: {_fmt(budget, lang, 'eur')}",
+                           hoverinfo="text", **right))
+    layout = json.loads(_micro_grid(cap_label or i18n.t(lang, "micro_cap"), budget_label or i18n.t(lang, "micro_budget")))
+    layout.update(style.layout(lang, title=i18n.t(lang, "micro_title"), height=420,
+                               legend=dict(orientation="h", y=-0.25, x=0, xanchor="left", yanchor="top")))
+    layout["margin"] = dict(l=60, r=20, t=90, b=110)
+    for axis in ("yaxis", "yaxis2"):
+        layout[axis].update(style.axis(title=dict(text="EUR"), rangemode="tozero"))
+    for axis in ("xaxis", "xaxis2"):
+        layout[axis].update(style.axis(type="category"))
+    return _figure(data, layout)
 
 
 # -- district page: indicators over time ----------------------------------------------------------
@@ -317,8 +397,9 @@ def timeline(quarters: pd.DataFrame, programme: Programme, lang: str, threshold:
     ids = list(dict.fromkeys(quarters["indicator_id"]))
     cols = 3 if len(ids) > 4 else max(1, len(ids))
     nrows = -(-len(ids) // cols)
-    first = quarters.drop_duplicates("indicator_id").set_index("indicator_id")
+    first = {r["indicator_id"]: r for r in quarters.drop_duplicates("indicator_id").to_dict("records")}
     axis_quarters = _programme_quarters(programme)
+    panels = _panels(quarters, ids, axis_quarters)
     height = 90 + 230 * nrows
     hgap, vgap = 0.08, min(0.5 / nrows, 0.12)
     width, tall = (1 - hgap * (cols - 1)) / cols, (1 - vgap * (nrows - 1)) / nrows
@@ -334,12 +415,12 @@ def timeline(quarters: pd.DataFrame, programme: Programme, lang: str, threshold:
                                               domain=[x0, x0 + width], anchor=f"y{suffix}")
         layout[f"yaxis{suffix}"] = style.axis(rangemode="tozero", domain=[y1 - tall, y1], anchor=f"x{suffix}")
         layout["annotations"].append(dict(
-            text=style.wrap(_label(first.loc[iid], lang), 40), x=x0 + width / 2, y=y1, xref="paper", yref="paper",
+            text=style.wrap(_label(first[iid], lang), 40), x=x0 + width / 2, y=y1, xref="paper", yref="paper",
             xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=12)))
         axes = dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}", showlegend=False, hoverinfo="text")
-        part = quarters[quarters["indicator_id"] == iid].set_index("period").reindex(axis_quarters)
-        unit = first.loc[iid, "unit"]
-        masked = part["masked"].fillna(False).astype(bool).tolist()
+        part = panels[n]
+        unit = first[iid]["unit"]
+        masked = part["masked"]
         if unit == "score":
             values = _plain(part["value"])
             data.append(dict(type="scatter", x=axis_quarters, y=values, mode="markers",
@@ -363,6 +444,24 @@ def timeline(quarters: pd.DataFrame, programme: Programme, lang: str, threshold:
     return {"data": data, "layout": layout}
 
 
+def _panels(quarters: pd.DataFrame, ids: list[str], axis_quarters: list[str]) -> list[dict]:
+    """Per indicator, its quarters on the programme's axis (missing ones NaN): value, ci_low,
+    ci_high as float arrays and masked as a list. Rows are placed by position, all at once."""
+    size = len(axis_quarters)
+    k = quarters["indicator_id"].map({iid: n for n, iid in enumerate(ids)}).to_numpy(dtype="float64")
+    j = quarters["period"].map({q: n for n, q in enumerate(axis_quarters)}).to_numpy(dtype="float64")
+    on_axis = ~np.isnan(j)
+    where = (k[on_axis] * size + j[on_axis]).astype(np.int64)
+    columns = {}
+    for column in ("value", "ci_low", "ci_high", "masked"):
+        grid = np.full(len(ids) * size, np.nan)
+        grid[where] = quarters[column].to_numpy(dtype="float64", na_value=np.nan)[on_axis]
+        columns[column] = grid
+    masked = (columns.pop("masked") == 1).tolist()
+    return [{**{c: v[n * size:(n + 1) * size] for c, v in columns.items()}, "masked": masked[n * size:(n + 1) * size]}
+            for n in range(len(ids))]
+
+
 def _plain(series: pd.Series) -> list:
     """Floats for JSON, None where missing (json has no NaN)."""
     return [None if is_missing(v) else float(v) for v in series.tolist()]
@@ -373,55 +472,55 @@ def _plain(series: pd.Series) -> list:
 OVERVIEW_GROUPS = (("met", "achieved", ""), ("on_track", "on_track", "/"), ("missed", "behind", "x"))
 
 
-def status_overview(counts: pd.DataFrame, lang: str) -> go.Figure:
+def status_overview(counts: pd.DataFrame, lang: str) -> dict:
     """Per programme (rows: programme, status group, n): targets met, on track, missed."""
-    figure = go.Figure()
+    data = []
     for group, colour_of, pattern in OVERVIEW_GROUPS:
         part = counts[counts["status"] == group]
         if part.empty:
             continue
         colour, sign = style.STATUS_STYLE[colour_of]
         name = i18n.STATUS_GROUP[lang][group]
-        figure.add_trace(go.Bar(
-            y=part["programme"], x=part["n"], orientation="h", name=f"{sign} {name}",
+        data.append(_trace(
+            "bar", y=part["programme"].tolist(), x=_typed(part["n"]), orientation="h", name=f"{sign} {name}",
             marker=dict(color=colour, pattern=dict(shape=pattern, bgcolor=colour, fgcolor="white", solidity=0.15)),
             text=[f"{sign} {i18n.number(v, lang)}" for v in part["n"]], textposition="auto", textangle=0,
             constraintext="none", textfont=dict(color="#000000"),
             hovertext=[f"{p}: {i18n.number(v, lang)} {name}" for p, v in zip(part["programme"], part["n"])],
             hoverinfo="text"))
-    figure.update_layout(**style.layout(lang, title=i18n.t(lang, "overview_chart"), barmode="stack",
-                                        height=160 + 60 * counts["programme"].nunique(),
-                                        legend=dict(orientation="h", y=1.0, x=0, xanchor="left", yanchor="bottom",
-                                                    traceorder="normal")))
-    figure.update_layout(margin=dict(l=10, r=20, t=90, b=50))
-    figure.update_xaxes(**style.axis(title=dict(text=i18n.t(lang, "targets"))))
-    figure.update_yaxes(**style.axis(autorange="reversed"))
-    return figure
+    layout = style.layout(lang, title=i18n.t(lang, "overview_chart"), barmode="stack",
+                          height=160 + 60 * counts["programme"].nunique(),
+                          legend=dict(orientation="h", y=1.0, x=0, xanchor="left", yanchor="bottom",
+                                      traceorder="normal"))
+    layout["margin"] = dict(l=10, r=20, t=90, b=50)
+    layout["xaxis"] = style.axis(title=dict(text=i18n.t(lang, "targets")))
+    layout["yaxis"] = style.axis(autorange="reversed")
+    return _figure(data, layout)
 
 
-def rejections(frame: pd.DataFrame, names: dict[str, str], lang: str) -> go.Figure | None:
+def rejections(frame: pd.DataFrame, names: dict[str, str], lang: str) -> dict | None:
     """Rejected rows per district, stacked by reason code (colour and pattern per reason)."""
     if frame.empty:
         return None
     by = frame.assign(district=[names.get(a, a) if isinstance(a, str) else i18n.t(lang, "unassigned")
                                 for a in frame["district_ags"]])
     by = by.groupby(["district", "reason_code"], as_index=False)["rows"].sum()
-    figure = go.Figure()
+    data = []
     for n, code in enumerate(sorted(by["reason_code"].unique())):
         part = by[by["reason_code"] == code]
         label = i18n.REASON[lang].get(code, code)
-        figure.add_trace(go.Bar(
-            x=[style.wrap(style.short_district(d), 14) for d in part["district"]], y=part["rows"], name=label,
+        data.append(_trace(
+            "bar", x=[style.wrap(style.short_district(d), 14) for d in part["district"]], y=_typed(part["rows"]), name=label,
             marker=dict(color=style.SEQUENCE[n % len(style.SEQUENCE)],
                         pattern=dict(shape=style.PATTERNS[(n // len(style.SEQUENCE)) % len(style.PATTERNS)])),
             hovertext=[f"{d}<br>{label} ({code}): {i18n.number(v, lang)}" for d, v in zip(part["district"], part["rows"])],
             hoverinfo="text"))
-    figure.update_layout(**style.layout(lang, title=i18n.t(lang, "rejections_by_reason"), barmode="stack", height=460,
-                                        legend=dict(orientation="h", y=-0.3, x=0, xanchor="left", yanchor="top")))
-    figure.update_layout(margin=dict(l=60, r=20, t=60, b=150))
-    figure.update_yaxes(**style.axis(title=dict(text=i18n.t(lang, "rejected"))))
-    figure.update_xaxes(**style.axis())
-    return figure
+    layout = style.layout(lang, title=i18n.t(lang, "rejections_by_reason"), barmode="stack", height=460,
+                          legend=dict(orientation="h", y=-0.3, x=0, xanchor="left", yanchor="top"))
+    layout["margin"] = dict(l=60, r=20, t=60, b=150)
+    layout["yaxis"] = style.axis(title=dict(text=i18n.t(lang, "rejected")))
+    layout["xaxis"] = style.axis()
+    return _figure(data, layout)
 
 
 # -- impact page: forest plot and means per wave --------------------------------------------------

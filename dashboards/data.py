@@ -6,6 +6,7 @@ Pages never see the connection and never see an exact small count: `values` has 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,22 +35,53 @@ class SiteData:
 
     # -- lookups pages use ------------------------------------------------------------------------
 
+    # Split once: 440 district pages each filtering 200,000 rows took most of a national build.
+    # A group keeps the rows, their order and their index, as the filter did.
+
+    @functools.cached_property
+    def _by_programme(self) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+        out = {}
+        for pid, part in self.values.groupby("programme_id", sort=False):
+            total = (part["period"] == TOTAL).to_numpy()
+            out[pid] = (part, part[total], part[~total])
+        return out
+
+    def _programme_parts(self, programme: Programme) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        empty = self.values.iloc[:0]
+        return self._by_programme.get(programme.id, (empty, empty, empty))
+
     def programme_values(self, programme: Programme) -> pd.DataFrame:
-        return self.values[self.values["programme_id"] == programme.id]
+        return self._programme_parts(programme)[0]
 
     def totals(self, programme: Programme) -> pd.DataFrame:
-        v = self.programme_values(programme)
-        return v[v["period"] == TOTAL]
+        return self._programme_parts(programme)[1]
 
     def quarters(self, programme: Programme) -> pd.DataFrame:
-        v = self.programme_values(programme)
-        return v[v["period"] != TOTAL]
+        return self._programme_parts(programme)[2]
+
+    @functools.cached_property
+    def _by_programme_district(self) -> dict[tuple[str, str], pd.DataFrame]:
+        return dict(iter(self.values.groupby(["programme_id", "district_ags"], sort=False)))
+
+    def district_values(self, programme: Programme, ags: str) -> pd.DataFrame:
+        """One district's rows of one programme (all periods)."""
+        return self._by_programme_district.get((programme.id, ags), self.values.iloc[:0])
+
+    @functools.cached_property
+    def _deliveries_by_district(self) -> dict[str, pd.DataFrame]:
+        return dict(iter(self.deliveries.groupby("district_ags", sort=False)))
+
+    def district_deliveries(self, ags: str) -> pd.DataFrame:
+        return self._deliveries_by_district.get(ags, self.deliveries.iloc[:0])
+
+    @functools.cached_property
+    def _loaded(self) -> pd.DataFrame:
+        return self.deliveries[(self.deliveries["status"] == "loaded") & self.deliveries["quarter"].notna()]
 
     def latest_quarter(self, programme: Programme) -> str | None:
-        mine = self.deliveries[self.deliveries["district_ags"].isin(programme.districts)
-                               & (self.deliveries["status"] == "loaded")]
+        mine = self._loaded[self._loaded["district_ags"].isin(programme.districts)]
         start, end = _quarter(programme.start), _quarter(programme.end)
-        quarters = [q for q in mine["quarter"].dropna() if start <= q <= end]
+        quarters = [q for q in mine["quarter"] if start <= q <= end]
         return max(quarters) if quarters else None
 
     def programmes_of(self, ags: str) -> list[tuple[Programme, bool]]:
@@ -170,10 +202,18 @@ def load(con, catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: i
     as_of = as_of or reporting_date(con)
     additive = {i.id for i in indicators if i.definition.aggregate in ADDITIVE}
     values = suppress_secondary(privacy.apply(read_values(con), threshold), additive, threshold)
-    return SiteData(catalogue=catalogue, indicators=indicators, threshold=threshold, values=values,
-                    deliveries=read_deliveries(con), rejections=read_rejections(con),
-                    status=read_status(con, catalogue, as_of), micro_projects=read_micro_projects(con),
-                    as_of=as_of, impact=read_impact(con))
+    return SiteData(catalogue=catalogue, indicators=indicators, threshold=threshold, values=_plain_strings(values),
+                    deliveries=_plain_strings(read_deliveries(con)), rejections=_plain_strings(read_rejections(con)),
+                    status=_plain_strings(read_status(con, catalogue, as_of)),
+                    micro_projects=_plain_strings(read_micro_projects(con)), as_of=as_of,
+                    impact=_plain_strings(read_impact(con)))
+
+
+def _plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects: the pages pick and iterate rows thousands of times, and on
+    Arrow-backed strings each pick cost several times more. Values are the same (str, NaN)."""
+    text = {c: object for c, t in frame.dtypes.items() if isinstance(t, pd.StringDtype)}
+    return frame.astype(text) if text else frame
 
 
 def report_links(reports_dir: Path, deliveries: pd.DataFrame) -> dict[tuple[str | None, str | None], Path]:

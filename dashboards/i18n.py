@@ -61,6 +61,7 @@ TEXT = {
         "value_high": "obere Grenze",
         "cumulative_title": "{label}: kumuliert je Quartal gegen anteiligen Zielwert",
         "cumulative": "kumuliert",
+        "cumulative_districts": "{n} Landkreise, je eine Linie",
         "pro_rata": "anteiliger Zielwert",
         "cumulative_note": "Summe der Quartalswerte. Bei eindeutig gezählten Personen kann die Summe über "
                            "den Gesamtwert steigen, weil eine Person in mehreren Quartalen vorkommt.",
@@ -321,6 +322,7 @@ TEXT = {
         "value_high": "upper bound",
         "cumulative_title": "{label}: cumulative per quarter against the pro-rata target",
         "cumulative": "cumulative",
+        "cumulative_districts": "{n} districts, one line each",
         "pro_rata": "pro-rata target",
         "cumulative_note": "Sum of the quarterly values. For persons counted uniquely the sum can exceed the "
                            "total, since one person may come in several quarters.",

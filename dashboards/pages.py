@@ -196,12 +196,14 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
     body.add(f"<h2>{esc(_t(lang, 'heatmap_title'))}</h2>")
     if programme.target_level == "programme":
         body.add(f"<p class='note'>{esc(_t(lang, 'target_level_programme'))}</p>")
-    heat = charts.heatmap(_heat_rows(totals, programme), lang, threshold)
-    if heat is None:
+    heats = charts.heatmaps(_heat_rows(totals, programme), lang, threshold)
+    if not heats:
         body.add(f"<p>{esc(_t(lang, 'no_targets_here'))}</p>")
     else:
         body.add(_status_legend(lang))
-        body.figure(heat, "fig-heatmap", _t(lang, "heatmap_title"))
+        for n, heat in enumerate(heats):
+            title = _t(lang, "heatmap_title") + (f" ({n + 1}/{len(heats)})" if len(heats) > 1 else "")
+            body.figure(heat, "fig-heatmap" + (f"-{n + 1}" if n else ""), title)
         body.add(f"<p class='note'>{esc(_t(lang, 'heatmap_note'))}</p>")
 
     _map_section(body, data, programme, lang, features, geo_configured)
@@ -334,8 +336,7 @@ def district_page(data: SiteData, ags: str, place: Place) -> Body:
     if memberships and all(cmp for _, cmp in memberships):
         body.add(f"<p class='note'>{esc(_t(lang, 'comparison_only'))}</p>")
     for programme, _ in memberships:
-        values = data.programme_values(programme)
-        mine = values[values["district_ags"] == ags]
+        mine = data.district_values(programme, ags)
         if mine.empty:
             continue
         short = _short_name(programme, lang)
@@ -357,7 +358,7 @@ def district_page(data: SiteData, ags: str, place: Place) -> Body:
 
 def _totals_table(rows: pd.DataFrame, lang: str, threshold: int) -> str:
     out = []
-    for _, r in rows.iterrows():
+    for r in rows.to_dict("records"):
         target = "" if is_missing(r["target"]) else f"{i18n.t(lang, r['direction'])} {charts._fmt(r['target'], lang, r['unit'])}"
         attainment = ("" if is_missing(r["target"]) else
                       privacy.masked_text(threshold) if r["masked"] else i18n.percent(r["attainment_pct"], lang))
@@ -371,19 +372,24 @@ def _totals_table(rows: pd.DataFrame, lang: str, threshold: int) -> str:
     return table(headers, out, numeric={1, 3, 5})
 
 
+DELIVERY_COLUMNS = ("quarter", "file_name", "received_at", "rows_read", "accepted", "rejected", "late", "corrected",
+                    "status", "superseded_by")
+
+
 def _deliveries_table(data: SiteData, ags: str, place: Place) -> str:
     lang = place.lang
-    rows = data.deliveries[data.deliveries["district_ags"] == ags]
+    rows = data.district_deliveries(ags)
     if rows.empty:
         return f"<p>{esc(_t(lang, 'no_deliveries'))}</p>"
     out = []
-    for r in rows.itertuples():
-        status = ("zurückgestellt" if lang == "de" else "set aside") if r.status == "set_aside" else (
-            ("ersetzt" if lang == "de" else "replaced") if isinstance(r.superseded_by, str) and r.superseded_by else "")
-        out.append([r.quarter, r.file_name, i18n.date(r.received_at, lang), i18n.number(r.rows_read, lang),
-                    i18n.number(r.accepted, lang), i18n.number(r.rejected, lang), i18n.number(r.late, lang),
-                    i18n.number(r.corrected, lang), status,
-                    _report_link(place, data, ags, r.quarter, _t(lang, "open_report"))])
+    for r in rows[list(DELIVERY_COLUMNS)].itertuples(index=False, name=None):
+        quarter, file_name, received_at, rows_read, accepted, rejected, late, corrected, state, superseded_by = r
+        status = ("zurückgestellt" if lang == "de" else "set aside") if state == "set_aside" else (
+            ("ersetzt" if lang == "de" else "replaced") if isinstance(superseded_by, str) and superseded_by else "")
+        out.append([quarter, file_name, i18n.date(received_at, lang), i18n.number(rows_read, lang),
+                    i18n.number(accepted, lang), i18n.number(rejected, lang), i18n.number(late, lang),
+                    i18n.number(corrected, lang), status,
+                    _report_link(place, data, ags, quarter, _t(lang, "open_report"))])
     headers = [_t(lang, k) for k in ("quarter", "file", "received", "rows_read", "accepted", "rejected", "late",
                                      "corrected", "status", "report")]
     return table(headers, out, numeric={3, 4, 5, 6, 7})
@@ -568,11 +574,21 @@ def _impact_hover(row, label: str, lang: str, threshold: int) -> str:
     return "<br>".join(lines)
 
 
-def _pick(frame: pd.DataFrame, **where) -> pd.DataFrame:
-    mask = pd.Series(True, index=frame.index)
-    for column, value in where.items():
-        mask &= frame[column] == value
-    return frame[mask]
+class _Rows:
+    """A frame split once per set of columns looked up by: the impact section looks up hundreds
+    of (item, district, group) rows, and a filter over the frame for each took seconds. A group
+    keeps the rows and their order, as the filter did."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame, self._split = frame, {}
+
+    def pick(self, **where) -> pd.DataFrame:
+        keys = tuple(where)
+        if keys not in self._split:
+            groups = self.frame.groupby(list(keys), sort=False, dropna=False).indices
+            self._split[keys] = {k if isinstance(k, tuple) else (k,): v for k, v in groups.items()}
+        found = self._split[keys].get(tuple(where.values()))
+        return self.frame.iloc[found] if found is not None else self.frame.iloc[:0]
 
 
 def common_limit(method: str, lang: str) -> str:
@@ -634,6 +650,7 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
     groups = [ALL] + [g for g in survey_groups() if (rows["group"] == g).any()]
     did, pre_post = rows[rows["method"] == "did"], rows[rows["method"] == "pre_post"]
     has_did = not did.empty
+    did_rows, pre_post_rows = _Rows(did), _Rows(pre_post)
     pid = programme.id
     body.add(f"<h2 id='wirkung-{esc(pid)}'>{esc(_name(programme, lang))}</h2>")
     n_p, n_c = len(programme.districts), len(programme.comparison_districts)
@@ -648,9 +665,9 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
     body.add(f"<h3>{esc(_t(lang, 'impact_glance' if has_did else 'impact_glance_pre_post'))}</h3>")
     table_rows, headline = [], []
     for item in items:
-        mine = _pick(pre_post, item=item, district_ags=ALL, group=ALL)
-        theirs = _pick(pre_post, item=item, district_ags=ALL_COMPARISON, group=ALL)
-        key = _pick(did, item=item, district_ags=ALL, group=ALL) if has_did else mine
+        mine = pre_post_rows.pick(item=item, district_ags=ALL, group=ALL)
+        theirs = pre_post_rows.pick(item=item, district_ags=ALL_COMPARISON, group=ALL)
+        key = did_rows.pick(item=item, district_ags=ALL, group=ALL) if has_did else mine
         if key.empty:
             continue
         key_row = key.iloc[0]
@@ -687,13 +704,13 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
     # forest plots: one per item, pooled and by group, then each programme district
     body.add(f"<h3>{esc(_t(lang, 'impact_forest_title'))}</h3>")
     body.add(f"<p class='note'>{esc(_t(lang, 'impact_forest_note'))}</p>")
-    source = did if has_did else pre_post[pre_post["role"] == "programme"]
+    source = _Rows(did if has_did else pre_post[pre_post["role"] == "programme"])
     per_item = {}
     for item in items:
-        part = _pick(source, item=item)
-        pooled = part[part["district_ags"] == ALL]
-        ordered = [_pick(pooled, group=g) for g in groups]
-        ordered += [_pick(part, district_ags=a, group=ALL) for a in programme.districts]
+        part = _Rows(source.pick(item=item))
+        pooled = _Rows(part.frame[part.frame["district_ags"] == ALL])
+        ordered = [pooled.pick(group=g) for g in groups]
+        ordered += [part.pick(district_ags=a, group=ALL) for a in programme.districts]
         frame = pd.concat([f for f in ordered if not f.empty])
         if not frame.empty:
             per_item[item] = frame
@@ -726,7 +743,7 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
     for item in items:
         for group in groups:
             for role, pool, name_key in pools:
-                hit = _pick(pre_post, item=item, group=group, district_ags=pool)
+                hit = pre_post_rows.pick(item=item, group=group, district_ags=pool)
                 if hit.empty:
                     continue
                 r = hit.iloc[0]

@@ -4,6 +4,9 @@ same pages in both (start, programmes, districts, impact, data quality, methods)
 
 Deterministic: the same warehouse gives byte-identical files (no timestamps, no random ids), and
 an unchanged file is not rewritten (tables.write_if_changed), so a second run touches nothing.
+Incremental: a page whose inputs (fingerprint.py) are those of the last build, and whose file is
+still there, is not built again; a changed district rebuilds its own page and the pages that sum
+it up (its programmes, the start page, data quality), in both languages.
 Offline: nothing on any page is fetched from a network; the site opens from disk.
 """
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 from pathlib import Path
 
 from dashboards import data as site_data
-from dashboards import geo, i18n, layout, pages, privacy
+from dashboards import fingerprint, geo, i18n, layout, pages, privacy
 from pipeline.catalogue import Catalogue
 from pipeline.home import Home
 from pipeline.indicators.model import IndicatorCatalogue
@@ -41,18 +44,39 @@ def build_site(con, catalogue: Catalogue, indicators: IndicatorCatalogue, home: 
     write_if_changed(root / layout.CSS_FILE, layout.CSS.encode("utf-8"))
     data.reports = copy_reports(home, data, root)
     geo_file = geo.configured_path(geojson_path)
-    features = geo.load_features(geo_file, set(data.districts())) if geo_file else None
+    digests = page_digests(data, catalogue, lang_default, geo_file)
+    manifest = root / fingerprint.MANIFEST
+    before, after = fingerprint.read_manifest(manifest), {}
+    features = None
     written: list[Path] = []
     for lang in (lang_default, i18n.other(lang_default)):
         prefix = "" if lang == lang_default else f"{lang}/"
         for path in pages.all_paths(catalogue):
-            place = layout.Place(lang=lang, path=path, lang_prefix=prefix)
-            body = render(data, place, features, geo_file)
             target = root / prefix / path
-            write_if_changed(target, page_html(data, place, body).encode("utf-8"))
+            key = prefix + path
+            if not fingerprint.is_current(before.get(key), digests[path], target):
+                if features is None and geo_file:
+                    features = geo.load_features(geo_file, set(data.districts()))
+                place = layout.Place(lang=lang, path=path, lang_prefix=prefix)
+                body = render(data, place, features, geo_file)
+                write_if_changed(target, page_html(data, place, body).encode("utf-8"))
+            after[key] = [digests[path], target.stat().st_size]
             written.append(target)
     remove_stale(root, written)
+    write_if_changed(manifest, fingerprint.manifest_bytes(after))
     return written
+
+
+def page_digests(data: site_data.SiteData, catalogue: Catalogue, lang_default: str,
+                 geo_file: Path | None) -> dict[str, str]:
+    """Per page path (the same in both languages): the digest of everything it is built from."""
+    inputs = fingerprint.PageInputs(data)
+    own = {pages.START_PATH: inputs.start(), pages.IMPACT_PATH: inputs.impact(),
+           pages.QUALITY_PATH: inputs.quality(), pages.METHODS_PATH: inputs.methods()}
+    own.update({pages.programme_path(p.id): inputs.programme(p) for p in catalogue.programmes})
+    own.update({pages.district_path(a): inputs.district(a) for a in pages.catalogue_districts(catalogue)})
+    common = fingerprint.shared(data, lang_default, geo_file)
+    return {path: fingerprint.digest(common, path, mine) for path, mine in own.items()}
 
 
 def expected_pages(home: Home, catalogue: Catalogue, lang_default: str = "de") -> list[Path]:

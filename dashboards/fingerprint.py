@@ -1,0 +1,133 @@
+"""What each page is built from, as a digest, so a build skips the pages whose inputs are unchanged.
+
+A page's digest covers the exact rows of the published frames (after the "< 5" rule) that its
+page function reads, plus everything all pages share: the site's code, the catalogue, the
+indicator catalogue, the threshold, the default language and the map file. Rows are hashed by
+pandas (`hash_pandas_object`, a fixed key, so the same rows give the same digest in every run),
+once per frame; a page takes its rows' hashes by position, in the order it shows them.
+
+The digests of the last build are kept in `site/.fingerprints.json` (page -> digest and size);
+a page is built again when its digest differs, its file is missing or its size is not the one
+written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dashboards.data import SiteData
+from pipeline.catalogue import Programme
+
+MANIFEST = ".fingerprints.json"
+ROOT = Path(__file__).resolve().parents[1]
+# Modules whose code decides what a page says: the site's own, and the pipeline's words and
+# quarter arithmetic it calls into (impact readings, quarter bounds, the ALL constants). The
+# report links are data (their paths are part of the digests), not code.
+CODE = [*sorted((ROOT / "dashboards").glob("*.py")),
+        *(ROOT / "pipeline" / name for name in ("impact.py", "partitions.py", "indicators/model.py"))]
+
+
+def digest(*parts) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else repr(part).encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One uint64 per row, from the values of all columns (not the index)."""
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    return digest(list(frame.columns), [str(t) for t in frame.dtypes], row_hashes(frame).tobytes())
+
+
+def shared(data: SiteData, lang_default: str, geo_file: Path | None) -> str:
+    """What every page depends on."""
+    import plotly
+
+    code = [(p.relative_to(ROOT).as_posix(), p.read_bytes()) for p in CODE if p.is_file()]
+    catalogue = data.catalogue
+    return digest(plotly.__version__, code, catalogue.programmes, catalogue.deadlines,
+                   frame_digest(catalogue.districts.reset_index(drop=True)), data.indicators, data.threshold,
+                   lang_default, geo_file.name if geo_file else None, geo_file.read_bytes() if geo_file else None)
+
+
+class PageInputs:
+    """The digests of the frames pages are built from, each computed once."""
+
+    def __init__(self, data: SiteData):
+        self.data = data
+        self.values = row_hashes(data.values)
+        values = data.values.reset_index(drop=True)
+        self.by_programme = values.groupby("programme_id", sort=False).indices
+        self.by_district = values.groupby("district_ags", sort=False).indices
+        self.totals = np.flatnonzero((values["period"] == "total").to_numpy())
+        deliveries = data.deliveries.reset_index(drop=True)
+        self.deliveries = row_hashes(deliveries)
+        self.deliveries_by_district = deliveries.groupby("district_ags", sort=False).indices
+        loaded = data.deliveries[["district_ags", "quarter", "status"]].reset_index(drop=True)
+        self.loaded = row_hashes(loaded)
+        micro = data.micro_projects.reset_index(drop=True)
+        self.micro = row_hashes(micro)
+        self.micro_by_district = micro.groupby("district_ags", sort=False).indices
+        self.impact_programmes = set(data.impact["programme_id"])
+
+    def _rows(self, hashes: np.ndarray, groups: dict, keys) -> bytes:
+        empty = np.empty(0, dtype=np.int64)
+        return b"".join(hashes[groups.get(k, empty)].tobytes() for k in keys)
+
+    def start(self) -> str:
+        data = self.data
+        return digest("start", self.values[self.totals].tobytes(), self.loaded.tobytes(), data.as_of)
+
+    def programme(self, programme: Programme) -> str:
+        members = (*programme.districts, *programme.comparison_districts)
+        return digest("programme", programme.id, self._rows(self.values, self.by_programme, [programme.id]),
+                       self._rows(self.loaded, self.deliveries_by_district, programme.districts),
+                       self._rows(self.micro, self.micro_by_district, members),
+                       programme.id in self.impact_programmes, self.data.as_of)
+
+    def district(self, ags: str) -> str:
+        reports = sorted((str(q), path) for (a, q), path in self.data.reports.items() if a == ags)
+        return digest("district", ags, self._rows(self.values, self.by_district, [ags]),
+                       self._rows(self.deliveries, self.deliveries_by_district, [ags]), reports)
+
+    def impact(self) -> str:
+        return digest("impact", frame_digest(self.data.impact))
+
+    def quality(self) -> str:
+        data = self.data
+        reports = sorted((str(a), str(q), path) for (a, q), path in data.reports.items())
+        return digest("quality", frame_digest(data.status), frame_digest(data.rejections), reports)
+
+    def methods(self) -> str:
+        return digest("methods")
+
+
+def read_manifest(path: Path) -> dict[str, list]:
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def is_current(entry, digest: str, target: Path) -> bool:
+    """The page on disk was written from these inputs and is still the size it was written with."""
+    if not isinstance(entry, list) or len(entry) != 2 or entry[0] != digest:
+        return False
+    try:
+        return target.stat().st_size == entry[1]
+    except OSError:
+        return False
+
+
+def manifest_bytes(entries: dict[str, list]) -> bytes:
+    return (json.dumps(entries, sort_keys=True, indent=0) + "\n").encode("utf-8")
