@@ -586,7 +586,7 @@ def welch_change(n_b, m_b, v_b, n_f, m_f, v_f, alpha=ALPHA) -> tuple[float, floa
 
 def load_responses(con, catalogue, items=None) -> pd.DataFrame:
     """One row per answered item per response and programme: programme_id, role, district_ags,
-    response_id, wave, group, item (categorical labels), score. A response belongs to a programme
+    wave, group, item (categorical labels), score. A response belongs to a programme
     when its district is a programme or comparison district of it and its date lies within the
     programme period."""
     items = _check_items(items)
@@ -596,13 +596,13 @@ def load_responses(con, catalogue, items=None) -> pd.DataFrame:
          for role, districts in (("programme", p.districts), ("comparison", p.comparison_districts))
          for ags in districts],
         columns=["programme_id", "role", "district_ags", "start", "end"])
-    long_columns = ["programme_id", "role", "district_ags", "response_id", "wave", "group", "item", "score"]
+    long_columns = ["programme_id", "role", "district_ags", "wave", "group", "item", "score"]
     if members.empty:
         return pd.DataFrame(columns=long_columns)
     con.register("_impact_members", members)
     try:
         frame = con.execute(f"""
-            SELECT m.programme_id, m.role, s.district_ags, s.response_id, s.wave, s."group",
+            SELECT m.programme_id, m.role, s.district_ags, s.wave, s."group",
                    {", ".join(f's."{i}"' for i in items)}
             FROM cur_survey s JOIN _impact_members m
               ON s.district_ags = m.district_ags
@@ -611,9 +611,9 @@ def load_responses(con, catalogue, items=None) -> pd.DataFrame:
             ORDER BY ALL""").df()   # a fixed order: sums, and so the last digits, do not vary between runs
     finally:
         con.unregister("_impact_members")
-    for column in long_columns[:6]:   # categories: the long format repeats every label once per item
+    for column in long_columns[:5]:   # categories: the long format repeats every label once per item
         frame[column] = frame[column].astype(str).astype("category")
-    long = frame.melt(id_vars=long_columns[:6], value_vars=list(items), var_name="item", value_name="score")
+    long = frame.melt(id_vars=long_columns[:5], value_vars=list(items), var_name="item", value_name="score")
     long = long[long["score"].notna()]   # unanswered items are excluded per item
     long = long.assign(score=long["score"].astype(float), item=long["item"].astype("category"))
     return long[long_columns].reset_index(drop=True)
