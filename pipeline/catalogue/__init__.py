@@ -73,8 +73,13 @@ class Catalogue:
     def first_day(self) -> dt.date:
         return min(p.start for p in self.programmes)
 
+    @functools.cached_property
+    def _names(self) -> dict[str, str]:
+        return {str(ags): str(name) for ags, name in self.districts["name"].items()}
+
     def district_name(self, ags: str) -> str:
-        return str(self.districts.loc[ags, "name"]) if ags in self.districts.index else ags
+        """Called once per row of pages and reports: a dict, not a pandas lookup."""
+        return self._names.get(ags, ags)
 
 
 def _date(value, where: str, problems: list[str]) -> dt.date | None:
