@@ -34,17 +34,18 @@ def quality_reports(context: dg.AssetExecutionContext, home: TeilhabeHome):
     with home.connect(read_only=True) as con:
         result = reports.write_reports(con, paths.reports, paths.exports, catalogue, CONTRACT)
         status = deadlines.delivery_status(con, catalogue, as_of())
-        by_reason = con.execute("SELECT reason_code, count(*) FROM rejections GROUP BY 1 ORDER BY 2 DESC").fetchall()
     write_csv(status, paths.exports / "delivery_status.csv")
-    context.log.info(f"{len(result['reports'])} Qualitätsberichte, {result['rejections']} Ablehnungen")
+    context.log.info(f"{result['deliveries']} Qualitätsberichte ({result['rendered']} neu geschrieben / rewritten), "
+                     f"{result['rejections']} Ablehnungen")
     yield dg.MaterializeResult(metadata={
         "rejections_csv": dg.MetadataValue.path(str(result["rejections_csv"])),
         "delivery_log_csv": dg.MetadataValue.path(str(result["delivery_log_csv"])),
         "reports_dir": dg.MetadataValue.path(str(paths.reports)),
-        "berichte / reports": len(result["reports"]),
+        "berichte / reports": result["deliveries"],
+        "neu geschrieben / rewritten": result["rendered"],
         "dateien / files": result["files"],
         "ablehnungen / rejections": result["rejections"],
-        "gruende / reasons": dg.MetadataValue.json(dict(by_reason)),
+        "gruende / reasons": dg.MetadataValue.json(result["by_reason"]),
         "lieferungen / deliveries": dg.MetadataValue.json(status["status"].value_counts().to_dict()),
     })
     yield deadline_check(status)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 from pipeline import warehouse
@@ -29,7 +30,7 @@ def expected_deliveries(catalogue: Catalogue, as_of: dt.date) -> pd.DataFrame:
             rows.update((ags, quarter) for ags in programme.districts)
             quarter = quarter_of(quarter_bounds(quarter)[1] + dt.timedelta(days=1))
     frame = pd.DataFrame(sorted(rows), columns=["district_ags", "quarter"])
-    frame["deadline"] = [deadline(catalogue, q) for q in frame["quarter"]]
+    frame["deadline"] = frame["quarter"].map({q: deadline(catalogue, q) for q in frame["quarter"].unique()})
     return frame
 
 
@@ -41,10 +42,9 @@ def delivery_status(con, catalogue: Catalogue, as_of: dt.date) -> pd.DataFrame:
         FROM receipts WHERE status = 'loaded' GROUP BY ALL""")
     frame = expected.merge(received, how="left", on=["district_ags", "quarter"])
     frame["files"] = frame["files"].fillna(0).astype("int64")
-    first = pd.to_datetime(frame["first_received"]).dt.date
-    due = frame["deadline"]
-    frame["status"] = [
-        ("on_time" if got <= when else "late") if pd.notna(got) else ("missing" if when < as_of else "open")
-        for got, when in zip(first, due)]
-    frame["district_name"] = [catalogue.district_name(a) for a in frame["district_ags"]]
+    first, due = pd.to_datetime(frame["first_received"]), pd.to_datetime(frame["deadline"])
+    frame["status"] = np.select([first.notna() & (first <= due), first.notna(), due < pd.Timestamp(as_of)],
+                                ["on_time", "late", "missing"], "open")
+    frame["district_name"] = frame["district_ags"].map(
+        {a: catalogue.district_name(a) for a in frame["district_ags"].unique()})
     return frame.sort_values(["quarter", "district_ags"]).reset_index(drop=True)
