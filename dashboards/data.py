@@ -189,12 +189,17 @@ def suppress_secondary(values: pd.DataFrame, additive_ids: set[str], threshold: 
 
 
 def _hide_lonely(out: pd.DataFrame, rows: pd.Series, keys: list[str]) -> None:
-    for _, group in out[rows].groupby(keys, sort=False):
-        if group["masked"].sum() == 1 and len(group) > 1:
-            partner = group[~group["masked"]]["value"].astype(float).idxmin()
-            out.loc[partner, "masked"] = True
-            for column in ("value", *privacy.DERIVED):
-                out.loc[partner, column] = float("nan")
+    part = out[rows]
+    groups = part.groupby(keys, sort=False, dropna=False)["masked"]
+    lonely = (groups.transform("sum") == 1) & (groups.transform("size") > 1)
+    open_rows = part[lonely & ~part["masked"]]
+    if open_rows.empty:
+        return
+    values = open_rows["value"].astype(float)
+    partners = values.groupby([open_rows[k] for k in keys], sort=False, dropna=False).idxmin()
+    out.loc[partners.to_numpy(), "masked"] = True
+    for column in ("value", *privacy.DERIVED):
+        out.loc[partners.to_numpy(), column] = float("nan")
 
 
 def load(con, catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: int = privacy.DEFAULT_THRESHOLD,

@@ -78,6 +78,9 @@ class PageInputs:
         self.micro = row_hashes(micro)
         self.micro_by_district = micro.groupby("district_ags", sort=False).indices
         self.impact_programmes = set(data.impact["programme_id"])
+        self.reports: dict[str, list] = {}
+        for (ags, quarter), path in data.reports.items():
+            self.reports.setdefault(ags, []).append((str(quarter), path))
 
     def _rows(self, hashes: np.ndarray, groups: dict, keys) -> bytes:
         empty = np.empty(0, dtype=np.int64)
@@ -95,7 +98,7 @@ class PageInputs:
                        programme.id in self.impact_programmes, self.data.as_of)
 
     def district(self, ags: str) -> str:
-        reports = sorted((str(q), path) for (a, q), path in self.data.reports.items() if a == ags)
+        reports = sorted(self.reports.get(ags, []))
         return digest("district", ags, self._rows(self.values, self.by_district, [ags]),
                        self._rows(self.deliveries, self.deliveries_by_district, [ags]), reports)
 
