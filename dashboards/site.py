@@ -112,9 +112,23 @@ def copy_reports(home: Home, data: site_data.SiteData, root: Path) -> dict:
     links = {}
     for key, source in site_data.report_links(home.reports, data.deliveries).items():
         relative = source.relative_to(home.reports).as_posix()
-        write_if_changed(root / REPORTS_DIR / relative, source.read_bytes())
+        _copy_if_changed(source, root / REPORTS_DIR / relative)
         links[key] = f"{REPORTS_DIR}/{relative}"
     return links
+
+
+def _copy_if_changed(source: Path, target: Path) -> None:
+    """A copy with the source's size and modification time is taken as current (8,800 reports at
+    national scale: one stat each instead of reading both files)."""
+    stat = source.stat()
+    try:
+        copied = target.stat()
+        if (copied.st_size, copied.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            return
+    except FileNotFoundError:
+        pass
+    write_if_changed(target, source.read_bytes())
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def remove_stale(root: Path, written: list[Path]) -> None:
