@@ -152,8 +152,10 @@ def _population(catalogue_districts: pd.DataFrame, programme: Programme, ags: st
 
 
 def indicator_bars(totals: pd.DataFrame, indicator: Indicator, programme: Programme, districts: pd.DataFrame,
-                   lang: str, threshold: int) -> dict | None:
-    """One bar per district with its target, switchable between absolute and per 10,000 inhabitants."""
+                   lang: str, threshold: int, across: bool = False) -> dict | None:
+    """One bar per district with its target, switchable between absolute and per 10,000 inhabitants.
+    `across`: bars lie across, sorted by value (largest on top), for a programme with many
+    districts, whose names would not fit under upright bars."""
     rows = totals[totals["indicator_id"] == indicator.id]
     keep_all = programme.target_level == "programme" or indicator.unit == "score"
     if not keep_all:
@@ -161,8 +163,10 @@ def indicator_bars(totals: pd.DataFrame, indicator: Indicator, programme: Progra
     if rows.empty:
         return None
     rows = rows.assign(name=_names(rows, lang))
-    x = [style.wrap(style.short_district(n), 14) for n in rows["name"]]
     unit = indicator.unit
+    if across and unit != "score":
+        return _bars_across(rows, indicator, programme, districts, lang, threshold)
+    x = [style.wrap(style.short_district(n), 14) for n in rows["name"]]
     if unit == "score":
         return _mean_bars(rows, x, indicator, lang, threshold)
     population = [_population(districts, programme, a) for a in rows["district_ags"]]
@@ -226,6 +230,63 @@ def indicator_bars(totals: pd.DataFrame, indicator: Indicator, programme: Progra
     layout["yaxis"] = style.axis(title=dict(text=views["abs"][2]), rangemode="tozero")
     layout["xaxis"] = style.axis()
     return _figure([trace for _, trace in traces], layout)
+
+
+BAR_ROW = 16  # pixels per district of a chart with bars across
+
+
+def _bars_across(rows: pd.DataFrame, indicator: Indicator, programme: Programme, districts: pd.DataFrame,
+                 lang: str, threshold: int) -> dict:
+    """`indicator_bars` turned on its side: the same traces and switch, bars sorted by value in each
+    view (hidden counts last). Bars stand at rows 0, 1, … named by the axis' tick labels, which the
+    switch swaps with the order: each name is written once per view, not once per trace."""
+    rows = rows.sort_values("value", ascending=False, na_position="last", kind="stable")
+    figure = indicator_bars(rows, indicator, programme, districts, lang, threshold)
+    labels = _unique_short_names(rows["name"].tolist())
+    order = np.argsort(-rows["per_10k"].astype(float).fillna(-np.inf).to_numpy(), kind="stable")
+    rank = np.empty(len(rows), dtype=np.int16)
+    rank[order] = np.arange(len(rows))
+    ticks = {"abs": labels, "p10k": [labels[i] for i in order]}
+    for trace in figure["data"]:  # one point per row, in the rows' order; the abs view is the one shown
+        _lay_across(trace, np.arange(len(rows), dtype=np.int16) if trace["visible"] else rank)
+    layout = figure["layout"]
+    layout["height"] = 140 + BAR_ROW * len(rows)
+    layout["xaxis"] = style.axis(title=layout["yaxis"]["title"], rangemode="tozero", side="top")
+    layout["yaxis"] = style.axis(tickmode="array", tickvals=list(range(len(rows))), ticktext=ticks["abs"],
+                                 autorange="reversed", showgrid=False, zeroline=False, tickfont=dict(size=11))
+    layout["margin"] = dict(l=10, r=40, t=layout["margin"]["t"] + 30, b=30)
+    layout["bargap"] = 0.25
+    for menu in layout.get("updatemenus", []):
+        for button, view in zip(menu["buttons"], ("abs", "p10k")):
+            title = button["args"][1].pop("yaxis.title.text")
+            button["args"][1].update({"xaxis.title.text": title, "yaxis.ticktext": ticks[view]})
+    return figure
+
+
+def _unique_short_names(names: list[str]) -> list[str]:
+    """Short names as categories; two districts with the same short name keep their full names."""
+    short = [style.short_district(n) for n in names]
+    seen = pd.Series(short).duplicated(keep=False).tolist()
+    return [n if twice else s for n, s, twice in zip(names, short, seen)]
+
+
+def _lay_across(trace: dict, positions: np.ndarray) -> None:
+    """Also writes once what would repeat a hundred times: one colour where all bars share it, the
+    target's hover as a template of its value (formatted with the page's separators)."""
+    trace["x"], trace["y"] = trace.get("y"), _typed(positions)
+    if trace["type"] == "bar":
+        trace["orientation"] = "h"
+        colours = trace.get("marker", {}).get("color")
+        if isinstance(colours, list) and len(set(colours)) == 1:
+            trace["marker"]["color"] = colours[0]
+    if "error_y" in trace:
+        trace["error_x"] = trace.pop("error_y")
+    marker = trace.get("marker", {})
+    if marker.get("symbol") == "line-ew":
+        marker.update(symbol="line-ns", size=14)
+        text = trace.pop("hovertext")[0]
+        trace.pop("hoverinfo")
+        trace["hovertemplate"] = text.rsplit(" ", 1)[0] + " %{x:,.2~f}<extra></extra>"
 
 
 def _range_error(rows: pd.DataFrame, factor: list[float]) -> dict:
@@ -316,9 +377,13 @@ def _district_lines(running: pd.DataFrame, names: dict[str, str], axis_quarters:
         values = running[ags].tolist()
         x += axis_quarters + [None]
         y += values + [None]
-        hover += [f"{names[ags]}<br>{q}: {_fmt(v, lang, unit)}" for q, v in zip(axis_quarters, values)] + [""]
+        hover += [names[ags]] * len(axis_quarters) + [""]
+    # The name alone per point, the quarter and value from the template (the page's separators):
+    # 2,000 points' full texts made a chart of 100 kB.
+    template = "%{hovertext}<br>%{x}: %{y:,.2~f}" + (" EUR" if unit == "eur" else "") + "<extra></extra>"
     return _trace("scatter", x=x, y=y, mode="lines", name=i18n.t(lang, "cumulative_districts", n=len(running.columns)),
-                  line=dict(color=style.DISTRICT_COLOUR, width=1), opacity=0.6, hovertext=hover, hoverinfo="text")
+                  line=dict(color=style.DISTRICT_COLOUR, width=1), opacity=0.6, hovertext=hover,
+                  hovertemplate=template)
 
 
 def _programme_quarters(programme: Programme) -> list[str]:
@@ -382,6 +447,35 @@ def micro_funding(projects: pd.DataFrame, budget: float | None, cap: float | Non
         layout[axis].update(style.axis(title=dict(text="EUR"), rangemode="tozero"))
     for axis in ("xaxis", "xaxis2"):
         layout[axis].update(style.axis(type="category"))
+    return _figure(data, layout)
+
+
+def micro_overview(funds: pd.DataFrame, lang: str) -> dict:
+    """One bar per district: the sum granted against its fund (a tick), sorted by the sum; for a
+    programme with many districts, in place of one `micro_funding` chart each. `funds`: name,
+    granted, budget (or NaN), projects, over_cap."""
+    funds = funds.sort_values("granted", ascending=False, kind="stable")
+    names = _unique_short_names(funds["name"].tolist())
+    over = (funds["granted"] > funds["budget"]).tolist()
+    hover = [f"<b>{n}</b><br>{i18n.t(lang, 'micro_granted')}: {_fmt(g, lang, 'eur')}"
+             f"<br>{i18n.t(lang, 'micro_budget')}: {_fmt(b, lang, 'eur')}"
+             f"<br>{i18n.t(lang, 'micro_projects_n', n=i18n.number(k, lang), over=i18n.number(o, lang))}"
+             for n, g, b, k, o in zip(funds["name"], funds["granted"], funds["budget"], funds["projects"],
+                                      funds["over_cap"])]
+    data = [_trace("bar", x=_typed(funds["granted"].astype(float)), y=names, orientation="h",
+                   name=i18n.t(lang, "micro_granted"), hovertext=hover, hoverinfo="text",
+                   marker=dict(color=[style.OKABE_ITO["vermillion"] if o else style.DISTRICT_COLOUR for o in over],
+                               pattern=dict(shape=["x" if o else "" for o in over], fgcolor="white")))]
+    if funds["budget"].notna().any():
+        data.append(_trace("scatter", x=_typed(funds["budget"].astype(float)), y=names, mode="markers",
+                           name=i18n.t(lang, "micro_budget"), hoverinfo="skip",
+                           marker=dict(symbol="line-ns", size=14, line=dict(width=3, color=style.TARGET_COLOUR))))
+    layout = style.layout(lang, title=i18n.t(lang, "micro_overview_title"), height=140 + BAR_ROW * len(funds),
+                          barmode="overlay", bargap=0.25)
+    layout["margin"] = dict(l=10, r=40, t=100, b=30)
+    layout["xaxis"] = style.axis(title=dict(text="EUR"), rangemode="tozero", side="top")
+    layout["yaxis"] = style.axis(categoryorder="array", categoryarray=names, autorange="reversed",
+                                 tickfont=dict(size=11))
     return _figure(data, layout)
 
 
@@ -520,6 +614,24 @@ def rejections(frame: pd.DataFrame, names: dict[str, str], lang: str) -> dict | 
     layout["margin"] = dict(l=60, r=20, t=60, b=150)
     layout["yaxis"] = style.axis(title=dict(text=i18n.t(lang, "rejected")))
     layout["xaxis"] = style.axis()
+    return _figure(data, layout)
+
+
+def rejections_by_reason(frame: pd.DataFrame, names: dict[str, str], lang: str) -> dict | None:
+    """Rejected rows per reason, all districts together (most first): with hundreds of districts a
+    bar per district says nothing; the page's table has them per district."""
+    if frame.empty:
+        return None
+    by = frame.groupby("reason_code")["rows"].sum().sort_values(ascending=False, kind="stable")
+    labels = [f"{i18n.REASON[lang].get(c, c)} ({c})" for c in by.index]
+    data = [_trace("bar", x=_typed(by.to_numpy()), y=[style.wrap(t, 40) for t in labels], orientation="h",
+                   marker=dict(color=style.DISTRICT_COLOUR), text=[i18n.number(v, lang) for v in by],
+                   textposition="outside", cliponaxis=False, hoverinfo="text",
+                   hovertext=[f"{t}: {i18n.number(v, lang)}" for t, v in zip(labels, by)])]
+    layout = style.layout(lang, title=i18n.t(lang, "rejections_by_reason"), height=120 + 40 * len(by))
+    layout["margin"] = dict(l=10, r=60, t=60, b=40)
+    layout["xaxis"] = style.axis(title=dict(text=i18n.t(lang, "rejected")), rangemode="tozero")
+    layout["yaxis"] = style.axis(autorange="reversed")
     return _figure(data, layout)
 
 

@@ -92,6 +92,14 @@ class SiteData:
     def programme_impact(self, programme: Programme) -> pd.DataFrame:
         return self.impact[self.impact["programme_id"] == programme.id]
 
+    @functools.cached_property
+    def _impact_by_district(self) -> dict[tuple[str, str], pd.DataFrame]:
+        return dict(iter(self.impact.groupby(["programme_id", "district_ags"], sort=False)))
+
+    def district_impact(self, programme: Programme, ags: str) -> pd.DataFrame:
+        """One district's impact rows of one programme, in the estimates' order."""
+        return self._impact_by_district.get((programme.id, ags), self.impact.iloc[:0])
+
     def has_impact(self, programme: Programme) -> bool:
         return bool((self.impact["programme_id"] == programme.id).any())
 

@@ -78,6 +78,9 @@ class PageInputs:
         self.micro = row_hashes(micro)
         self.micro_by_district = micro.groupby("district_ags", sort=False).indices
         self.impact_programmes = set(data.impact["programme_id"])
+        impact = data.impact.reset_index(drop=True)
+        self.impact_rows = row_hashes(impact)
+        self.impact_by_district = impact.groupby("district_ags", sort=False).indices
         self.reports: dict[str, list] = {}
         for (ags, quarter), path in data.reports.items():
             self.reports.setdefault(ags, []).append((str(quarter), path))
@@ -100,7 +103,8 @@ class PageInputs:
     def district(self, ags: str) -> str:
         reports = sorted(self.reports.get(ags, []))
         return digest("district", ags, self._rows(self.values, self.by_district, [ags]),
-                       self._rows(self.deliveries, self.deliveries_by_district, [ags]), reports)
+                       self._rows(self.deliveries, self.deliveries_by_district, [ags]), reports,
+                       self._rows(self.impact_rows, self.impact_by_district, [ags]))
 
     def impact(self) -> str:
         return digest("impact", frame_digest(self.data.impact))

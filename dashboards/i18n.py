@@ -231,6 +231,24 @@ TEXT = {
         "impact_readings_did": "Differenz-von-Differenzen ({n} Ergebnisse)",
         "impact_readings_pre_post": "Vorher-nachher ({n} Ergebnisse)",
         "impact_common_limit": "Für jedes Ergebnis dieser Liste gilt: {text}",
+        "impact_districts_elsewhere": "{n} Programmkreise: Hier stehen die Ergebnisse aller Kreise zusammen und je "
+                                      "Befragtengruppe; die Ergebnisse jedes Kreises stehen auf der Seite des Kreises "
+                                      "(Abschnitt „Wirkung“).",
+        "impact_district_title": "Wirkung (Befragung) – {programme}",
+        "impact_district_note": "Die Ergebnisse dieses Kreises in Worten. Das Programm insgesamt:",
+        "micro_overview_title": "Mikroprojektfonds je Kreis: bewilligte Summe gegen den Fonds",
+        "micro_overview_note": "{n} Kreise mit Fonds: ein Balken je Kreis, nach bewilligter Summe sortiert; Strich: "
+                               "der Fonds des Kreises; rot und gekreuzt: Fonds überschritten. Im Tooltip: Zahl der "
+                               "Projekte und wie viele über dem Höchstbetrag je Projekt liegen.",
+        "micro_projects_n": "{n} Projekte, {over} über dem Höchstbetrag",
+        "bars_sorted_note": "Viele Kreise: Balken quer, nach Wert sortiert (der größte oben).",
+        "rate_summary_note": "{n} Kreise: eine Zeile je Kreis; jede Lieferung mit ihrem Prüfbericht steht auf der "
+                             "Seite des Kreises.",
+        "rate_on_time_share": "pünktlich (Anteil)",
+        "latest_report": "neuester Bericht",
+        "rejections_summary_note": "Je Kreis die abgelehnten Zeilen nach Grund, mit dem Bericht der Lieferung mit "
+                                   "den meisten Ablehnungen; jede abgelehnte Zeile steht im Bericht ihrer Lieferung.",
+        "top_delivery": "meiste Ablehnungen",
         "impact_baseline": "vorher",
         "impact_follow_up": "nachher",
         "impact_programme_pool": "Programmkreise",
@@ -485,6 +503,24 @@ TEXT = {
         "impact_readings_did": "Difference-in-differences ({n} results)",
         "impact_readings_pre_post": "Before/after ({n} results)",
         "impact_common_limit": "For every result in this list: {text}",
+        "impact_districts_elsewhere": "{n} programme districts: here are the results of all districts together "
+                                      "and per group of respondents; each district's results are on its own page "
+                                      "(section “Impact”).",
+        "impact_district_title": "Impact (survey) – {programme}",
+        "impact_district_note": "This district's results in words. The programme as a whole:",
+        "micro_overview_title": "Micro-project fund per district: amount granted against the fund",
+        "micro_overview_note": "{n} districts with a fund: one bar per district, sorted by amount granted; tick: the "
+                               "district's fund; red and crossed: fund exceeded. On hover: the number of projects and "
+                               "how many are above the cap per project.",
+        "micro_projects_n": "{n} projects, {over} above the cap",
+        "bars_sorted_note": "Many districts: bars across, sorted by value (largest on top).",
+        "rate_summary_note": "{n} districts: one row per district; every delivery with its quality report is on the "
+                             "district's page.",
+        "rate_on_time_share": "on time (share)",
+        "latest_report": "latest report",
+        "rejections_summary_note": "Per district the rejected rows by reason, with the report of the delivery with the "
+                                   "most rejections; every rejected row is in the report of its delivery.",
+        "top_delivery": "most rejections",
         "impact_baseline": "before",
         "impact_follow_up": "after",
         "impact_programme_pool": "Programme districts",

@@ -12,9 +12,20 @@ from dashboards.data import SiteData
 from dashboards.i18n import is_missing
 from dashboards.layout import Body, Place, Raw, chip, esc, table
 from pipeline.catalogue import Catalogue, Programme
-from pipeline.indicators.model import ALL
+from pipeline.indicators.model import ALL, ALL_COMPARISON
 
 MET, ON_TRACK, MISSED = ("achieved", "within"), ("on_track",), ("behind", "exceeded")
+
+# A programme with more programme districts than this gets overviews where a small one shows each
+# district on its own: one fund chart instead of one per district, bars across and sorted, a
+# summary row per district on the quality page, and its districts' impact readings on their own
+# pages. At national scale (100 districts) the per-district parts made pages of 2–9 MB; the demo's
+# programmes (at most 12 districts) keep their pages as they were.
+MANY_DISTRICTS = 20
+
+
+def has_many_districts(programme: Programme) -> bool:
+    return len(programme.districts) > MANY_DISTRICTS
 
 
 # -- paths: the same in both languages, so the language switch only swaps the prefix --------------
@@ -210,6 +221,9 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
 
     body.add(f"<h2>{esc(_t(lang, 'by_indicator'))}</h2>")
     body.add(f"<p class='note'>{esc(_t(lang, 'switch_hint'))}</p>")
+    many = has_many_districts(programme)
+    if many:
+        body.add(f"<p class='note'>{esc(_t(lang, 'bars_sorted_note'))}</p>")
     body.add(_masked_note(totals, lang, threshold))
     survey, bars, progress = [], [], []
     for indicator in data.indicators:
@@ -219,7 +233,8 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
             survey.append(indicator)
             continue
         label = i18n.label(indicator, lang)
-        figure = charts.indicator_bars(totals, indicator, programme, data.catalogue.districts, lang, threshold)
+        figure = charts.indicator_bars(totals, indicator, programme, data.catalogue.districts, lang, threshold,
+                                       across=many)
         if figure is not None:
             bars.append(_figure_html(body, figure, f"fig-bars-{indicator.id}", label))
         figure = charts.cumulative(quarters, _heat_rows(totals, programme), indicator, programme, lang)
@@ -237,7 +252,8 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
         body.add(f"<p class='note'>{esc(_t(lang, 'survey_note', threshold=threshold))}</p>")
         parts = []
         for indicator in survey:
-            figure = charts.indicator_bars(totals, indicator, programme, data.catalogue.districts, lang, threshold)
+            figure = charts.indicator_bars(totals, indicator, programme, data.catalogue.districts, lang, threshold,
+                                           across=many)
             if figure is not None:
                 parts.append(_figure_html(body, figure, f"fig-bars-{indicator.id}", i18n.label(indicator, lang)))
         body.add(f"<div class='grid'>{''.join(parts)}</div>")
@@ -279,11 +295,28 @@ def micro_inputs(data: SiteData, programme: Programme, totals: pd.DataFrame):
 
 
 def _micro_section(body: Body, data: SiteData, programme: Programme, totals: pd.DataFrame, lang: str) -> None:
-    for ags, projects, budget, cap in micro_inputs(data, programme, totals):
+    funds = micro_inputs(data, programme, totals)
+    if has_many_districts(programme) and funds:
+        _micro_overview(body, data, funds, lang)
+        return
+    for ags, projects, budget, cap in funds:
         body.add(f"<h2>{esc(_t(lang, 'micro_title'))} – {esc(_district(data, ags))}</h2>")
         cap_label = (cap.label_de if lang == "de" else cap.label_en) if cap else None
         figure = charts.micro_funding(projects, budget, cap.value if cap else None, lang, cap_label=cap_label)
         body.figure(figure, f"fig-micro-{ags}", _t(lang, "micro_title"))
+
+
+def _micro_overview(body: Body, data: SiteData, funds: list, lang: str) -> None:
+    """Many districts: one chart of every district's fund instead of one chart each."""
+    frame = pd.DataFrame(
+        [(_district(data, ags), float(projects["amount_eur"].astype(float).sum()),
+          float("nan") if budget is None else budget, len(projects),
+          int((projects["amount_eur"].astype(float) > cap.value).sum()) if cap else 0)
+         for ags, projects, budget, cap in funds],
+        columns=["name", "granted", "budget", "projects", "over_cap"])
+    body.add(f"<h2>{esc(_t(lang, 'micro_overview_title'))}</h2>")
+    body.add(f"<p class='note'>{esc(_t(lang, 'micro_overview_note', n=len(frame)))}</p>")
+    body.figure(charts.micro_overview(frame, lang), "fig-micro", _t(lang, "micro_overview_title"))
 
 
 def map_attainment(data: SiteData, programme: Programme) -> dict[str, float]:
@@ -351,6 +384,9 @@ def district_page(data: SiteData, ags: str, place: Place) -> Body:
                 title = _t(lang, "over_time", programme=short) + (f" – {_t(lang, 'survey_title')}" if suffix else "")
                 body.add(f"<h3>{esc(title)}</h3>")
                 body.figure(figure, f"fig-timeline-{programme.id}{suffix}", title)
+    for programme, _ in memberships:
+        if has_many_districts(programme):
+            district_impact(body, data, programme, ags, place)
     body.add(f"<h2>{esc(_t(lang, 'deliveries'))}</h2>")
     body.add(_deliveries_table(data, ags, place))
     return body
@@ -410,17 +446,24 @@ def quality_page(data: SiteData, place: Place) -> Body:
     body.add(f"<h2>{esc(_t(lang, 'reporting_rate'))}</h2><div class='legend'>{legend}</div>")
     for programme in data.catalogue.programmes:
         body.add(f"<h3>{esc(_name(programme, lang))}</h3>")
-        body.add(_rate_table(data, programme, place))
+        if has_many_districts(programme):
+            body.add(f"<p class='note'>{esc(_t(lang, 'rate_summary_note', n=len(programme.districts)))}</p>")
+            body.add(_rate_summary(data, programme, place))
+        else:
+            body.add(_rate_table(data, programme, place))
     body.add(f"<h2>{esc(_t(lang, 'rejections_by_reason'))}</h2>")
     names = {a: _district(data, a) for a in data.rejections["district_ags"].dropna().unique()}
     body.add(f"<p class='note'>{esc(_t(lang, 'rejections_note'))}</p>")
-    figure = charts.rejections(data.rejections, names, lang)
+    many = len(names) > MANY_DISTRICTS
+    figure = (charts.rejections_by_reason if many else charts.rejections)(data.rejections, names, lang)
     if figure is None:
         body.add(f"<p>{esc(_t(lang, 'no_rejections'))}</p>")
     else:
         body.figure(figure, "fig-rejections", _t(lang, "rejections_by_reason"))
         body.add(f"<h3>{esc(_t(lang, 'rejections_table'))}</h3>")
-        body.add(_rejections_table(data, place))
+        if many:
+            body.add(f"<p class='note'>{esc(_t(lang, 'rejections_summary_note'))}</p>")
+        body.add(_rejections_summary(data, place) if many else _rejections_table(data, place))
     if (None, None) in data.reports:
         body.add(f"<p>{_report_link(place, data, None, None, _t(lang, 'unassigned_report'))}</p>")
     return body
@@ -453,6 +496,57 @@ def _rate_table(data: SiteData, programme: Programme, place: Place) -> str:
         body.append(f"<tr><th scope='row'>{name}</th>{''.join(cells)}</tr>")
     return (f"<div class='wide'><table class='rate'><thead><tr><th>{esc(_t(lang, 'districts'))}</th>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _rate_summary(data: SiteData, programme: Programme, place: Place) -> str:
+    """One row per district: its deliveries by state, the share on time of those due, and its
+    newest report; every delivery with its report is on the district's page."""
+    lang = place.lang
+    states = ("on_time", "late", "missing", "open")
+    status = data.status[data.status["district_ags"].isin(programme.districts)
+                         & data.status["quarter"].isin(_programme_quarters(programme))]
+    counts = (pd.crosstab(status["district_ags"], status["status"])
+              .reindex(index=list(programme.districts), columns=list(states), fill_value=0))
+    newest = {}
+    for (ags, quarter) in sorted(k for k in data.reports if k[0] in counts.index and k[1]):
+        newest[ags] = quarter
+    rows = []
+    for ags, n in counts.iterrows():
+        due = int(n["on_time"] + n["late"] + n["missing"])
+        share = i18n.percent(100 * n["on_time"] / due, lang) if due else "–"
+        quarter = newest.get(ags)
+        rows.append([Raw(f"<a href='{esc(place.href(district_path(ags)))}'>{esc(_district(data, ags))}</a>"),
+                     *(i18n.number(int(n[s]), lang) for s in states), share,
+                     _report_link(place, data, ags, quarter, quarter) if quarter else "–"])
+    headers = [_t(lang, "districts"), *(i18n.DELIVERY_STATUS[lang][s] for s in states),
+               _t(lang, "rate_on_time_share"), _t(lang, "latest_report")]
+    return table(headers, rows, numeric={1, 2, 3, 4, 5})
+
+
+def _rejections_summary(data: SiteData, place: Place) -> str:
+    """One row per district (most rejections first): rejected rows in all, by reason, and the
+    report of the delivery with the most of them."""
+    lang = place.lang
+    frame = data.rejections.assign(district_ags=data.rejections["district_ags"].fillna(""))
+    by_reason = frame.groupby(["district_ags", "reason_code"])["rows"].sum().reset_index()
+    by_reason = by_reason.sort_values(["district_ags", "rows", "reason_code"], ascending=[True, False, True])
+    reasons = by_reason.groupby("district_ags", sort=False).apply(
+        lambda g: " · ".join(f"{c}: {i18n.number(n, lang)}" for c, n in zip(g["reason_code"], g["rows"])),
+        include_groups=False)
+    per_delivery = frame.groupby(["district_ags", "quarter"], dropna=False)["rows"].sum().reset_index()
+    top = per_delivery.sort_values(["rows", "quarter"], ascending=[False, True]).drop_duplicates("district_ags")
+    top = top.set_index("district_ags")["quarter"]
+    totals = frame.groupby("district_ags")["rows"].sum().sort_values(ascending=False, kind="stable")
+    rows = []
+    for ags, n in totals.items():
+        name = (Raw(f"<a href='{esc(place.href(district_path(ags)))}'>{esc(_district(data, ags))}</a>")
+                if ags else "–")
+        quarter = top.get(ags)
+        quarter = quarter if isinstance(quarter, str) else None
+        rows.append([name, i18n.number(n, lang), reasons.get(ags, ""),
+                     _report_link(place, data, ags or None, quarter, quarter or "–")])
+    headers = [_t(lang, "districts"), _t(lang, "rejected"), _t(lang, "reason"), _t(lang, "top_delivery")]
+    return table(headers, rows, numeric={1})
 
 
 def _rejections_table(data: SiteData, place: Place) -> str:
@@ -642,7 +736,7 @@ def impact_page(data: SiteData, place: Place) -> Body:
 
 
 def _impact_section(body: Body, data: SiteData, programme: Programme, place: Place) -> None:
-    from pipeline.impact import ALL_COMPARISON, survey_groups, survey_items
+    from pipeline.impact import survey_groups, survey_items
     lang, threshold = place.lang, data.threshold
     items_of, groups_of, scopes_of = _impact_words(lang)
     rows = data.programme_impact(programme)
@@ -658,6 +752,9 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
              + _t(lang, "impact_comparison_districts" + ("_one" if n_c == 1 else ""), n=n_c))
     body.add(f"<p class='lead'>{esc(facts)} · <a href='{esc(place.href(programme_path(pid)))}'>"
              f"{esc(_t(lang, 'impact_to_programme'))}</a></p>")
+    many = has_many_districts(programme)
+    if many:
+        body.add(f"<p class='note'>{esc(_t(lang, 'impact_districts_elsewhere', n=n_p))}</p>")
     if not has_did:
         body.add(f"<p class='note'>{esc(_t(lang, 'impact_no_comparison'))}</p>")
 
@@ -710,7 +807,8 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
         part = _Rows(source.pick(item=item))
         pooled = _Rows(part.frame[part.frame["district_ags"] == ALL])
         ordered = [pooled.pick(group=g) for g in groups]
-        ordered += [part.pick(district_ags=a, group=ALL) for a in programme.districts]
+        if not many:
+            ordered += [part.pick(district_ags=a, group=ALL) for a in programme.districts]
         frame = pd.concat([f for f in ordered if not f.empty])
         if not frame.empty:
             per_item[item] = frame
@@ -768,6 +866,15 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
     # every result in words
     body.add(f"<h3>{esc(_t(lang, 'impact_all_readings'))}</h3>")
     body.add(f"<p class='note'>{esc(_t(lang, 'impact_all_readings_note'))}</p>")
+    if many:  # each district's readings are on its own page (district_page)
+        pooled = [ALL, ALL_COMPARISON]
+        did, pre_post = did[did["district_ags"].isin(pooled)], pre_post[pre_post["district_ags"].isin(pooled)]
+    _readings_lists(body, did, pre_post, items, lang)
+
+
+def _readings_lists(body: Body, did: pd.DataFrame, pre_post: pd.DataFrame, items: list[str], lang: str) -> None:
+    """Every row in words, per method in a folded list, by item."""
+    items_of = _impact_words(lang)[0]
     for method, part in (("did", did), ("pre_post", pre_post)):
         if part.empty:
             continue
@@ -781,3 +888,18 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
                          + "".join(_reading_item(r, lang, drop) for _, r in mine.iterrows()) + "</ul>")
         body.add(f"<details class='readings'><summary>{esc(_t(lang, f'impact_readings_{method}', n=len(part)))}</summary>"
                  f"{''.join(inner)}</details>")
+
+
+def district_impact(body: Body, data: SiteData, programme: Programme, ags: str, place: Place) -> None:
+    """A district of a programme with many districts: its own impact readings, which the impact page
+    leaves out there (it keeps the pooled results)."""
+    from pipeline.impact import survey_items
+    lang = place.lang
+    rows = data.district_impact(programme, ags)
+    if rows.empty:
+        return
+    items = [i for i in survey_items() if (rows["item"] == i).any()]
+    body.add(f"<h2>{esc(_t(lang, 'impact_district_title', programme=_short_name(programme, lang)))}</h2>")
+    body.add(f"<p class='note'>{esc(_t(lang, 'impact_district_note'))} "
+             f"<a href='{esc(place.href(impact_anchor(programme.id)))}'>{esc(_t(lang, 'impact_title'))}</a></p>")
+    _readings_lists(body, rows[rows["method"] == "did"], rows[rows["method"] == "pre_post"], items, lang)

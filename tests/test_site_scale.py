@@ -116,3 +116,38 @@ def demo_catalogue_programme(catalogue, indicators):
     programme = dataclasses.replace(catalogue.programme(PROGRAMME), start=dt.date(2021, 1, 1),
                                     end=dt.date(2021, 12, 31))
     return programme, indicators.get(INDICATOR)
+
+
+def test_a_programme_with_many_districts_gets_one_fund_overview_and_a_small_page(tmp_path_factory):
+    """Hand-worked: the demo's lzz-1 has 6 programme districts and one micro-project fund (13076,
+    12 projects, 7,080.50 EUR granted). With 20 made-up districts added (26 > MANY_DISTRICTS) it
+    has many: one overview chart `fig-micro` with one bar of 7,080.50 EUR replaces the
+    per-district chart `fig-micro-13076`, the bars lie across, and the page stays under 1 MB."""
+    import dataclasses
+
+    from dashboards import data as site_data, layout, pages
+    from dashboards.site import page_html
+    import base64
+    import json
+    import numpy as np
+
+    demo = demo_site(tmp_path_factory)
+    with warehouse.connect(demo.home.warehouse, read_only=True) as con:
+        data = site_data.load(con, demo.catalogue, demo.indicators)
+    small = demo.catalogue.programme(PROGRAMME)
+    assert not pages.has_many_districts(small) and len(small.districts) == 6
+    many = dataclasses.replace(small, districts=(*small.districts, *(f"99{k:03d}" for k in range(20))))
+    assert pages.has_many_districts(many) and pages.MANY_DISTRICTS == 20
+    place = layout.Place(lang="de", path=pages.programme_path(PROGRAMME), lang_prefix="")
+    html = page_html(data, place, pages.programme_page(data, many, place, None, False))
+    assert 'id="fig-micro"' in html and "fig-micro-13076" not in html
+    assert "Mikroprojektfonds je Kreis" in html and '"orientation":"h"' in html
+    start = html.index('id="fig-micro"')
+    figure = json.loads(html[html.index("var s=", start) + 6:].split(";", 1)[0].replace("<\\/", "</"))
+    bar = figure["data"][0]
+    granted = np.frombuffer(base64.b64decode(bar["x"]["bdata"]), dtype=bar["x"]["dtype"])
+    assert granted.tolist() == [7080.5] and len(bar["y"]) == 1
+    assert "12 Projekte" in bar["hovertext"][0]
+    assert len(html.encode("utf-8")) < 1024 * 1024
+    small_html = page_html(data, place, pages.programme_page(data, small, place, None, False))
+    assert "fig-micro-13076" in small_html and 'id="fig-micro"' not in small_html
