@@ -251,10 +251,10 @@ def _bars_across(rows: pd.DataFrame, indicator: Indicator, programme: Programme,
         _lay_across(trace, np.arange(len(rows), dtype=np.int16) if trace["visible"] else rank)
     layout = figure["layout"]
     layout["height"] = 140 + BAR_ROW * len(rows)
-    layout["xaxis"] = style.axis(title=layout["yaxis"]["title"], rangemode="tozero", side="top")
+    layout["xaxis"] = style.axis(title=layout["yaxis"]["title"], rangemode="tozero")
     layout["yaxis"] = style.axis(tickmode="array", tickvals=list(range(len(rows))), ticktext=ticks["abs"],
-                                 autorange="reversed", showgrid=False, zeroline=False, tickfont=dict(size=11))
-    layout["margin"] = dict(l=10, r=40, t=layout["margin"]["t"] + 30, b=30)
+                                 range=[len(rows) - 0.5, -0.5], showgrid=False, zeroline=False, tickfont=dict(size=11))
+    layout["margin"] = dict(l=10, r=40, t=layout["margin"]["t"], b=60)
     layout["bargap"] = 0.25
     for menu in layout.get("updatemenus", []):
         for button, view in zip(menu["buttons"], ("abs", "p10k")):
@@ -472,8 +472,8 @@ def micro_overview(funds: pd.DataFrame, lang: str) -> dict:
                            marker=dict(symbol="line-ns", size=14, line=dict(width=3, color=style.TARGET_COLOUR))))
     layout = style.layout(lang, title=i18n.t(lang, "micro_overview_title"), height=140 + BAR_ROW * len(funds),
                           barmode="overlay", bargap=0.25)
-    layout["margin"] = dict(l=10, r=40, t=100, b=30)
-    layout["xaxis"] = style.axis(title=dict(text="EUR"), rangemode="tozero", side="top")
+    layout["margin"] = dict(l=10, r=40, t=70, b=60)
+    layout["xaxis"] = style.axis(title=dict(text="EUR"), rangemode="tozero")
     layout["yaxis"] = style.axis(categoryorder="array", categoryarray=names, autorange="reversed",
                                  tickfont=dict(size=11))
     return _figure(data, layout)
