@@ -118,7 +118,7 @@ TEXT = {
                        "zeigen nur die Obergrenze.",
         # quality page
         "quality_lead": "Welche Lieferungen pünktlich, verspätet oder gar nicht kamen, und welche Zeilen "
-                        "aus welchem Grund abgelehnt wurden. Jede Zelle führt zum Qualitätsbericht der Lieferung.",
+                        "aus welchem Grund abgelehnt wurden, mit Links zu den Qualitätsberichten der Lieferungen.",
         "reporting_rate": "Meldequote je Kreis und Quartal",
         "reporting_rate_value": "Meldequote: {on_time} pünktlich, {late} verspätet, {missing} fehlend von {n} erwarteten Lieferungen",
         "rejections_by_reason": "Abgelehnte Zeilen nach Grund",
@@ -393,7 +393,7 @@ TEXT = {
         "masked_note": "“< {threshold}”: fewer than {threshold} persons (privacy); hatched bars show the upper "
                        "bound only.",
         "quality_lead": "Which deliveries came on time, late or not at all, and which rows were rejected for "
-                        "what reason. Each cell links to the delivery's quality report.",
+                        "what reason, with links to the deliveries' quality reports.",
         "reporting_rate": "Reporting rate per district and quarter",
         "reporting_rate_value": "Reporting rate: {on_time} on time, {late} late, {missing} missing of {n} expected deliveries",
         "rejections_by_reason": "Rejected rows by reason",
