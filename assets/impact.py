@@ -11,7 +11,7 @@ import pandas as pd
 from pipeline.impact import (EXPORT_NAME, MIN_CELL, NUMBERS, TABLE, estimate_impact, survey_items,
                              write_impact_export, write_impact_table)
 from pipeline.resources import TeilhabeHome
-from pipeline.warehouse import asset_signature, store_asset_signature, table_signature
+from pipeline.warehouse import asset_signature, inputs_signature, store_asset_signature, table_exists
 
 OWNERS = ["team:evaluation"]
 PREVIEW_COLUMNS = ("programme_id", "method", "item", "district_ags", "group", "estimate", "ci_low", "ci_high",
@@ -60,7 +60,7 @@ def impact_estimates(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
         # none of them changed since the table was written (e.g. a re-delivered events file), the
         # bootstrap is not run again; the table and the export stay as they are.
         signature = _inputs_signature(con, catalogue)
-        unchanged = (signature == asset_signature(con, "impact_estimates") and _table_exists(con)
+        unchanged = (signature == asset_signature(con, "impact_estimates") and table_exists(con, TABLE)
                      and (home.paths.exports / EXPORT_NAME).is_file())
         if unchanged:
             frame = con.execute(f"SELECT * FROM {TABLE}").df()
@@ -84,21 +84,11 @@ def impact_estimates(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
 
 def _inputs_signature(con, catalogue) -> str:
     """Current survey records, the programme catalogue and the estimation code."""
-    import hashlib
-    import inspect
-
     import pipeline.impact
 
-    digest = hashlib.sha256(table_signature(con, "cur_survey").encode())
-    for name in ("programmes.yaml", "districts.csv"):
-        path = catalogue.directory / name
-        digest.update(path.read_bytes() if path.is_file() else b"")
-    digest.update(inspect.getsource(pipeline.impact).encode())
-    return digest.hexdigest()
-
-
-def _table_exists(con) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]).fetchall()[0][0])
+    return inputs_signature(con, relations=["cur_survey"],
+                            files=[catalogue.directory / name for name in ("programmes.yaml", "districts.csv")],
+                            modules=[pipeline.impact])
 
 
 def _result(con, name: str, sql: str, params: list, what: str) -> dg.AssetCheckResult:

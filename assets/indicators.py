@@ -8,7 +8,7 @@ code changed, or a file is missing or was altered.
 """
 
 import hashlib
-import inspect
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -21,7 +21,7 @@ from pipeline.exports import INDICATOR_FILES, write_indicator_exports
 from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, load_indicators
 from pipeline.indicators.engine import catalogue_frames, update_indicators
 from pipeline.resources import TeilhabeHome
-from pipeline.warehouse import asset_signature, store_asset_signature, table_signature
+from pipeline.warehouse import asset_signature, inputs_signature, store_asset_signature
 
 FEEDS = ("events", "attendance", "advice", "newsletters", "micro_projects", "survey")
 OWNERS = ["team:evaluation"]
@@ -114,13 +114,10 @@ def indicator_exports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> 
 
 def _exports_signature(con, catalogue, indicators) -> str:
     """The table's rows, the catalogue (labels, programme order, definitions) and the writer's code."""
-    digest = hashlib.sha256(table_signature(con, TABLE).encode())
-    for path in (catalogue.directory / "programmes.yaml", catalogue.directory / "districts.csv"):
-        digest.update(path.read_bytes() if path.is_file() else b"")
-    digest.update(open(indicators.path, "rb").read())
-    for module in (pipeline.exports, pipeline.tables):
-        digest.update(inspect.getsource(module).encode())
-    return digest.hexdigest()
+    return inputs_signature(con, relations=[TABLE],
+                            files=[catalogue.directory / "programmes.yaml", catalogue.directory / "districts.csv",
+                                   Path(indicators.path)],
+                            modules=[pipeline.exports, pipeline.tables])
 
 
 def _with_files(signature: str, paths) -> str | None:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from dashboards import privacy
 from pipeline.catalogue import Catalogue, Programme
+from pipeline.warehouse import table_exists
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, IndicatorCatalogue
 
 ADDITIVE = ("count", "sum")  # quarters add up to the total, districts to the ALL row
@@ -152,8 +153,7 @@ def read_impact(con) -> pd.DataFrame:
     the pipeline; the pages never show a number of theirs."""
     from pipeline.impact import COLUMNS, NUMBERS, TABLE, sort_impact
 
-    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]).fetchall()[0][0]
-    if not found:
+    if not table_exists(con, TABLE):
         return empty_impact()
     frame = con.execute(f"SELECT * FROM {TABLE}").df()
     if frame.empty:

@@ -7,6 +7,8 @@ typed rows that passed the contract, cur_<feed> the current records with correct
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import inspect
 from pathlib import Path
 
 import duckdb
@@ -134,7 +136,7 @@ def _feed_ddl(feed) -> str:
         # An event's attendance list belongs to the event: the latest delivery listing it wins.
         # (A join with the latest quarter per event rather than a window: the same rows, and the
         # indicator queries, which read this view several times over millions of rows, run faster.)
-        current = f"""
+        current = """
         CREATE OR REPLACE VIEW cur_attendance AS SELECT a.* FROM stg_attendance a
         JOIN (SELECT district_ags, event_id, max(delivery_quarter) AS latest FROM stg_attendance GROUP BY ALL) m
           ON m.district_ags = a.district_ags AND m.event_id IS NOT DISTINCT FROM a.event_id
@@ -194,16 +196,39 @@ def replace_rows(con, table: str, frame, where: str, params: list) -> None:
     con.execute("BEGIN")
     try:
         con.execute(f"DELETE FROM {table} WHERE {where}", params)
-        if len(frame):
-            con.register("_frame", frame)
-            names = frame.column_names if hasattr(frame, "column_names") else frame.columns  # Arrow or pandas
-            cols = ", ".join(q(c) for c in names)
-            con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _frame")
-            con.unregister("_frame")
+        insert_rows(con, table, frame)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
+
+
+def insert_rows(con, table: str, frame) -> None:
+    """Append a pandas frame or Arrow table to `table`, matching columns by name."""
+    if not len(frame):
+        return
+    con.register("_frame", frame)
+    names = frame.column_names if hasattr(frame, "column_names") else frame.columns  # Arrow or pandas
+    cols = ", ".join(q(c) for c in names)
+    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _frame")
+    con.unregister("_frame")
+
+
+def table_exists(con, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0])
+
+
+def inputs_signature(con, relations=(), files=(), modules=()) -> str:
+    """What a derived output is computed from: the rows of these relations, these files' bytes (a
+    missing file counts as empty) and these modules' source code, so a change to any re-computes."""
+    digest = hashlib.sha256()
+    for relation in relations:
+        digest.update(table_signature(con, relation).encode())
+    for path in files:
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    for module in modules:
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()
 
 
 def table_signature(con, relation: str) -> str:

@@ -22,7 +22,7 @@ from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator, IndicatorCatalogue
 from pipeline.partitions import quarter_bounds
-from pipeline.warehouse import asset_signature, store_asset_signature
+from pipeline.warehouse import asset_signature, store_asset_signature, table_exists
 
 TABLE = "indicator_values"
 COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
@@ -242,10 +242,6 @@ def _prints(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]
     return parts.hexdigest(), table.hexdigest()
 
 
-def _exists(con, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0])
-
-
 def update_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> str:
     """Bring `indicator_values` up to date with as little work as is exact; returns what was done:
 
@@ -258,9 +254,9 @@ def update_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.
     """
     parts_print, table_print = _prints(con, indicators, frames)
     signatures = district_signatures(con, indicators)
-    known = (asset_signature(con, PARTS) == parts_print and _exists(con, PARTS) and _exists(con, STATE))
+    known = (asset_signature(con, PARTS) == parts_print and table_exists(con, PARTS) and table_exists(con, STATE))
     changed = _changed_districts(con, signatures) if known else None
-    if changed is not None and not changed and asset_signature(con, TABLE) == table_print and _exists(con, TABLE):
+    if changed is not None and not changed and asset_signature(con, TABLE) == table_print and table_exists(con, TABLE):
         return "unchanged"
     store_asset_signature(con, PARTS, None)  # a run that fails half-way leaves no stale print
     store_asset_signature(con, TABLE, None)
