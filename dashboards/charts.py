@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboards import i18n, privacy, style

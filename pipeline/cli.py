@@ -125,8 +125,9 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
 
 
 def _catalogue(home: Home | None):
-    from pipeline.catalogue import load_catalogue
-    return load_catalogue(home.catalogue_dir if home else None)
+    from pipeline.catalogue import cached_catalogue  # a run's steps then find it loaded
+
+    return cached_catalogue(home.catalogue_dir if home else None)
 
 
 def cmd_check(args, t) -> int:
@@ -218,11 +219,10 @@ def _quarters_to_process(home: Home) -> set[str]:
     import duckdb
 
     from pipeline import intake, warehouse
-    from pipeline.catalogue import load_catalogue
     from pipeline.contract import load_contract
     from pipeline.partitions import key_to_quarter, quarter_partitions
 
-    contract, catalogue = load_contract(), load_catalogue(home.catalogue_dir)
+    contract, catalogue = load_contract(), _catalogue(home)
     keys = quarter_partitions().get_partition_keys()
     items = intake.scan_inbox(home.inbox, contract, catalogue, (key_to_quarter(keys[0]), key_to_quarter(keys[-1])))
     everything = {i.parsed.quarter for i in items if isinstance(i.parsed, intake.FileName)}
@@ -291,7 +291,7 @@ def cmd_demo(args, t) -> int:
     from pipeline.demo import write_demo, write_national
 
     home = Home.resolve(args.home).ensure()
-    if getattr(args, "scale", "demo") == "national":
+    if args.scale == "national":
         written = write_national(home)
     else:
         written = write_demo(home, _catalogue(home))

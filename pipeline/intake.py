@@ -22,7 +22,7 @@ from pipeline import warehouse
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract, Feed
 from pipeline.home import Home
-from pipeline.reader import (SEPARATORS, FileName, FileRead, Problem, csv_text, group_csv_texts,
+from pipeline.reader import (SEPARATORS, FileName, Problem, csv_text, group_csv_texts,
                              parse_file_name, read_csv_group, read_file)
 from pipeline.partitions import quarter_bounds
 from pipeline.validator import (MASK, REJECTION_COLUMNS, ScreenPlan, accepted_frame, flag_candidates, prepare,
@@ -79,12 +79,10 @@ def _fingerprint(item: Delivered) -> bytes:
     return data
 
 
-def _already_received(con, items: list[Delivered], index: tuple[set, set] | None = None) -> set[str]:
+def _already_received(con, items: list[Delivered], index: tuple[set, set]) -> set[str]:
     """Receipts whose (name, hash) is the latest version of that name; a revert to an older
-    version gets a new received_at so it becomes current again."""
-    if not items:
-        return set()
-    latest, existing = index or _receipt_index(con)
+    version gets a new received_at so it becomes current again. `index`: `_receipt_index`."""
+    latest, existing = index
     for item in items:
         if item.receipt_id in existing and item.receipt_id not in latest:
             con.execute("UPDATE receipts SET received_at = ? WHERE receipt_id = ?", [item.received_at, item.receipt_id])
@@ -93,10 +91,12 @@ def _already_received(con, items: list[Delivered], index: tuple[set, set] | None
 
 
 def _inbox_stats(items: list[Delivered]) -> pd.DataFrame:
+    """Name, size and modification time of each item; the size is kept on the item for `_chunks`."""
     rows = []
     for item in items:
         try:
             stat = os.stat(item.path)
+            item.size = stat.st_size
             rows.append((item.name, stat.st_size, stat.st_mtime_ns))
         except OSError:  # gone since the scan: it is read as usual, and what happens is reported
             rows.append((item.name, -1, -1))
@@ -193,12 +193,9 @@ def _chunks(items: list[Delivered]) -> list[list[Delivered]]:
         return (parsed.quarter if parsed else "", item.name)
 
     chunks, current, size = [], [], 0
-    for item in sorted(items, key=order):
+    for item in sorted(items, key=order):  # sizes as `_inbox_stats` found them
         current.append(item)
-        try:
-            size += os.stat(item.path).st_size
-        except OSError:
-            pass
+        size += item.size
         if size >= CHUNK_BYTES:
             chunks.append(current)
             current, size = [], 0
@@ -590,11 +587,7 @@ def _stage_set_based(con, contract: Contract, catalogue: Catalogue, feed: Feed, 
         rejections = rejection_frame(frame, failures, feed, headers)
         accepted = accepted_frame(frame, rejections["_rid"].unique(), feed)
         insert = accepted[accepted["receipt_id"].isin(current)]
-        if len(insert):
-            con.register("_frame", insert)
-            cols = ", ".join(warehouse.q(c) for c in insert.columns)
-            con.execute(f"INSERT INTO stg_{feed.name} ({cols}) SELECT {cols} FROM _frame")
-            con.unregister("_frame")
+        warehouse.insert_rows(con, f"stg_{feed.name}", insert)
         rejected = rejections.drop_duplicates("_rid").groupby("receipt_id").size()
         late = accepted.groupby("receipt_id")["is_late"].sum()
         rejections = rejections[REJECTION_COLUMNS].reset_index(drop=True)

@@ -2,31 +2,12 @@
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import dagster as dg
 
 from pipeline import warehouse
-from pipeline.catalogue import SHIPPED_DIR, Catalogue, load_catalogue
+from pipeline.catalogue import Catalogue, cached_catalogue
 from pipeline.home import Home
-
-
-def _stamps(directory: Path | None) -> tuple:
-    folder = directory or SHIPPED_DIR
-    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*")) if p.is_file())
-
-
-_LOADED: dict[tuple, Catalogue] = {}
-
-
-def _catalogue(directory: Path | None) -> Catalogue:
-    """Every step of a run asks for the catalogue: it is read and validated once per process, and
-    again as soon as one of its files changes (modification time or size)."""
-    key = (str(directory), _stamps(directory))
-    if key not in _LOADED:
-        _LOADED.clear()
-        _LOADED[key] = load_catalogue(directory)
-    return _LOADED[key]
 
 
 class TeilhabeHome(dg.ConfigurableResource):
@@ -39,7 +20,7 @@ class TeilhabeHome(dg.ConfigurableResource):
         return Home.resolve(self.home).ensure()
 
     def catalogue(self) -> Catalogue:
-        return _catalogue(self.paths.catalogue_dir)
+        return cached_catalogue(self.paths.catalogue_dir)
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False):

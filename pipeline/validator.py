@@ -438,7 +438,7 @@ def register_typing(con, feed: Feed, contract: Contract, where: str, params: lis
             continue
         frame = _lookup_frame(con, feed, col, where, params, contract)
         sql_type = "BIGINT" if col.type == "range" else TYPED_SQL[col.type]
-        casts = [f"CAST(v AS VARCHAR) AS v", "CAST(dc AS BOOLEAN) AS dc", f"CAST(typed AS {sql_type}) AS typed"]
+        casts = ["CAST(v AS VARCHAR) AS v", "CAST(dc AS BOOLEAN) AS dc", f"CAST(typed AS {sql_type}) AS typed"]
         if col.type == "range":
             casts += ["CAST(low AS BIGINT) AS low", "CAST(high AS BIGINT) AS high"]
         if "unparsed" in frame:

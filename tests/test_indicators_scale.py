@@ -13,7 +13,7 @@ import pytest
 
 from pipeline import warehouse
 from pipeline.exports import INDICATOR_FILES, sort_indicator_frame, write_indicator_xlsx
-from pipeline.indicators import COLUMNS, compute_indicators, load_indicators
+from pipeline.indicators import compute_indicators, load_indicators
 from pipeline.tables import map_unique, neutralise
 from tests.test_indicators import LIPPE, LUP, SALZWEDEL, build_warehouse, event, insert, micro, survey
 

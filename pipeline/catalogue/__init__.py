@@ -177,3 +177,18 @@ def load_catalogue(directory: Path | str | None = None) -> Catalogue:
     if problems:
         raise CatalogueError(problems)
     return Catalogue(directory=directory, programmes=programmes, districts=districts, deadlines=deadlines)
+
+
+_LOADED: dict[tuple, Catalogue] = {}
+
+
+def cached_catalogue(directory: Path | str | None = None) -> Catalogue:
+    """`load_catalogue`, read and validated once per process and again as soon as one of its files
+    changes (modification time or size): every step of a run asks for it."""
+    folder = Path(directory) if directory else SHIPPED_DIR
+    stamps = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*")) if p.is_file())
+    key = (str(folder), stamps)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load_catalogue(directory)
+    return _LOADED[key]
