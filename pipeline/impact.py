@@ -82,7 +82,6 @@ from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pipeline.contract import EXPECTATIONS_DIR
 from pipeline.tables import write_csv
@@ -552,6 +551,8 @@ def did_wild_bootstrap(y, cluster, treated, post, *, reps: int = 999, rng: np.ra
 
 def _t_intervals(n, mean, var, alpha=ALPHA) -> tuple[np.ndarray, np.ndarray]:
     """95 % t-interval of each mean (NaN below two responses); arrays in, arrays out."""
+    from scipy import stats  # here, not at the top: importing it costs every process start ~1 s
+
     n, mean, var = (np.asarray(x, dtype=float) for x in (n, mean, var))
     with np.errstate(divide="ignore", invalid="ignore"):
         half = stats.t.ppf(1 - alpha / 2, n - 1) * np.sqrt(var / n)
@@ -561,6 +562,8 @@ def _t_intervals(n, mean, var, alpha=ALPHA) -> tuple[np.ndarray, np.ndarray]:
 
 def _welch(n_b, m_b, v_b, n_f, m_f, v_f, alpha=ALPHA) -> tuple[np.ndarray, ...]:
     """welch_change for arrays of cells: one scipy call for all of them."""
+    from scipy import stats  # see _t_intervals
+
     n_b, m_b, v_b, n_f, m_f, v_f = (np.asarray(x, dtype=float) for x in (n_b, m_b, v_b, n_f, m_f, v_f))
     diff = m_f - m_b
     q_b, q_f = v_b / n_b, v_f / n_f
