@@ -18,8 +18,8 @@ import pipeline.tables
 from assets.metadata import markdown_table
 from pipeline.catalogue import CatalogueError, load_catalogue
 from pipeline.exports import INDICATOR_FILES, write_indicator_exports
-from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, load_indicators
-from pipeline.indicators.engine import catalogue_frames, update_indicators
+from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, cached_indicators, load_indicators
+from pipeline.indicators.engine import catalogue_frames, district_inputs, update_indicators
 from pipeline.resources import TeilhabeHome
 from pipeline.warehouse import asset_signature, inputs_signature, store_asset_signature
 
@@ -55,9 +55,11 @@ def _preview(frame: pd.DataFrame) -> str:
 )
 def indicator_values(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
     catalogue = home.catalogue()
-    indicators = load_indicators(catalogue)
+    indicators = cached_indicators(catalogue)
     with home.connect() as con:
-        done = update_indicators(con, indicators, catalogue_frames(con, catalogue, indicators))
+        signatures, latest = district_inputs(con, indicators)  # one scan of the staged rows for both
+        done = update_indicators(con, indicators, catalogue_frames(con, catalogue, indicators, latest=latest),
+                                 signatures)
         unchanged = done == "unchanged"
         rows, programmes, behind, exceeded = con.execute(f"""
             SELECT count(*), count(DISTINCT programme_id),
@@ -91,7 +93,7 @@ def indicator_values(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
 )
 def indicator_exports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
     catalogue = home.catalogue()
-    indicators = load_indicators(catalogue)
+    indicators = cached_indicators(catalogue)
     paths = [home.paths.exports / name for name in INDICATOR_FILES]
     with home.connect() as con:
         signature = _exports_signature(con, catalogue, indicators)
@@ -133,7 +135,7 @@ def _with_files(signature: str, paths) -> str | None:
 # -- checks: results that cannot be true --------------------------------------------------------
 
 def _indicator_ids(home: TeilhabeHome, aggregates: set[str] | None = None, additive: bool = False) -> list[str]:
-    indicators = load_indicators(home.catalogue())
+    indicators = cached_indicators(home.catalogue())
     return [i.id for i in indicators
             if (aggregates is None or i.definition.aggregate in aggregates) and (not additive or i.additive)]
 

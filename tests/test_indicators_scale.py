@@ -144,3 +144,19 @@ def test_a_changed_comparison_district_and_a_fund_give_the_full_figures(tmp_path
     belonging = after[(after.indicator_id == "survey_belonging_baseline") & (after.district_ags == "ALL_COMPARISON")
                       & (after.period == "total")]
     assert belonging["value"].tolist() == [3.6667]  # Salzwedel 2, 4 and now 5: 11 / 3
+
+
+def test_only_the_indicators_reading_a_changed_feed_are_recomputed(indicators):
+    from pipeline.indicators.engine import _changed_feeds, _reading
+
+    # District prints are `feed:count:hash` per feed; a feed that differs, appears or goes is changed.
+    assert _changed_feeds("advice:2:7;events:3:1", "advice:2:7;events:3:2") == {"events"}
+    assert _changed_feeds("advice:2:7;events:3:1", "events:3:1") == {"advice"}
+    assert _changed_feeds(None, "events:3:1") is None and _changed_feeds("events:3:1", None) is None
+    # A re-delivered events file: the counts of events and, as attendance is dated by its event,
+    # every reach; not the survey's means nor the micro-fund's sums.
+    redo = _reading(indicators, {"events"}).ids
+    assert {"trainings_held", "people_reached"} <= set(redo)
+    assert "survey_belonging_baseline" not in redo and "micro_funding_eur" not in redo
+    assert _reading(indicators, {"survey"}).ids == [i.id for i in indicators if i.definition.feed == "survey"]
+    assert _reading(indicators, None) is indicators

@@ -4,10 +4,10 @@
     frame = compute_indicators(con, catalogue, indicators)  # writes table indicator_values
 """
 from pipeline.indicators.engine import COLUMNS, TABLE, compute_indicators, read_indicator_values
-from pipeline.indicators.loader import indicators_path, load_indicators
+from pipeline.indicators.loader import cached_indicators, indicators_path, load_indicators
 from pipeline.indicators.model import (ALL, ALL_COMPARISON, TOTAL, Definition, Indicator, IndicatorCatalogue,
                                        KeySource, Override, Parameter, Reference)
 
 __all__ = ["ALL", "ALL_COMPARISON", "COLUMNS", "TABLE", "TOTAL", "Definition", "Indicator", "IndicatorCatalogue",
-           "KeySource", "Override", "Parameter", "Reference", "compute_indicators", "indicators_path",
-           "load_indicators", "read_indicator_values"]
+           "KeySource", "Override", "Parameter", "Reference", "cached_indicators", "compute_indicators",
+           "indicators_path", "load_indicators", "read_indicator_values"]

@@ -55,6 +55,7 @@ def rows_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd.DataF
     places = {ags for p in catalogue.programmes for ags in (*p.districts, *p.comparison_districts)}
     names = {ags: catalogue.district_name(ags) for ags in places}  # once per district, not per row
     inhabitants = {ags: float(population.get(ags, float("nan"))) for ags in places}
+    pooled: dict[tuple, float] = {}  # the same members recur for every indicator of a programme
     rows = []
     for i in indicators:
         fill = i.when_no_data == "zero"
@@ -71,8 +72,10 @@ def rows_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd.DataF
                 if not members:
                     continue
                 target = i.target_for(p.id, None) if not by_district and not cmp else None
-                rows.append((i.id, p.id, cmp, code, name, float(population.reindex(members).sum()),
-                             target, fill and not cmp))
+                key = tuple(members)
+                if key not in pooled:
+                    pooled[key] = float(population.reindex(members).sum())
+                rows.append((i.id, p.id, cmp, code, name, pooled[key], target, fill and not cmp))
     return pd.DataFrame(rows, columns=["indicator_id", "programme_id", "comparison", "district_ags",
                                        "district_name", "population", "target", "zero_fill"])
 
@@ -106,11 +109,13 @@ def elapsed_share(programme: Programme, latest: str | None, as_of: dt.date | Non
     return min(max(share, 0.0), 1.0)
 
 
-def programmes_frame(con, catalogue: Catalogue, as_of: dt.date | None = None) -> pd.DataFrame:
+def programmes_frame(con, catalogue: Catalogue, as_of: dt.date | None = None,
+                     latest: dict[str, str] | None = None) -> pd.DataFrame:
     """Programme order and elapsed share. Without `as_of`, the warehouse's own reporting date
     (end of the latest delivery quarter of any district) decides whether a programme is over,
-    so the same data always gives the same figures, whatever the wall clock says."""
-    latest = latest_quarters(con)
+    so the same data always gives the same figures, whatever the wall clock says. `latest`:
+    `latest_quarters(con)`, if the caller has it already."""
+    latest = latest_quarters(con) if latest is None else latest
     if as_of is None and latest:
         as_of = quarter_bounds(max(latest.values()))[1]
     rows = []
@@ -199,11 +204,12 @@ def input_feeds(indicators: IndicatorCatalogue) -> list[str]:
     return [f for f in sql.feeds() if f in used]
 
 
-def catalogue_frames(con, catalogue: Catalogue, indicators: IndicatorCatalogue,
-                     as_of: dt.date | None = None) -> dict[str, pd.DataFrame]:
+def catalogue_frames(con, catalogue: Catalogue, indicators: IndicatorCatalogue, as_of: dt.date | None = None,
+                     latest: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
     """What the catalogue and the reporting date say, as the frames the query joins."""
     return {"_scope": scope_frame(catalogue, indicators), "_rows": rows_frame(catalogue, indicators),
-            "_indicators": indicators_frame(indicators), "_programmes": programmes_frame(con, catalogue, as_of)}
+            "_indicators": indicators_frame(indicators),
+            "_programmes": programmes_frame(con, catalogue, as_of, latest)}
 
 
 # -- what changed since the last run ---------------------------------------------------------------
@@ -213,23 +219,39 @@ STATE = "indicator_district_state"     # per district: the print of its staged r
 DECOMPOSABLE = ("count", "count_distinct", "reach")  # ALL = the sum of its districts, exactly
 
 
-def district_signatures(con, indicators: IndicatorCatalogue) -> pd.DataFrame:
-    """Per district, a print of its staged rows in every feed the indicators read. cur_<feed> is a
-    view over stg_<feed> that never mixes districts, so a district's current records, and with
-    them its rows of every indicator, are a function of its own staged rows (and the views'
-    definitions, which are part of the global print)."""
-    selects = [f"SELECT district_ags, '{f}' AS feed, count(*) AS n, bit_xor(hash(t)) AS h FROM stg_{f} t GROUP BY 1"
-               for f in input_feeds(indicators)]
-    return con.execute(f"""
-        SELECT district_ags, string_agg(feed || ':' || n || ':' || h, ';' ORDER BY feed) AS signature
+def district_inputs(con, indicators: IndicatorCatalogue) -> tuple[pd.DataFrame, dict[str, str]]:
+    """(per district, a print of its staged rows in every feed the indicators read; the latest
+    delivery quarter per district, as `latest_quarters`), from one scan of the staged rows.
+
+    cur_<feed> is a view over stg_<feed> that never mixes districts, so a district's current
+    records, and with them its rows of every indicator, are a function of its own staged rows
+    (and the views' definitions, which are part of the global print)."""
+    printed = set(input_feeds(indicators))
+    selects = [f"SELECT district_ags, '{f}' AS feed, "
+               + ("count(*) AS n, bit_xor(hash(t)) AS h, " if f in printed else "NULL AS n, NULL AS h, ")
+               + f"max(delivery_quarter) AS latest FROM stg_{f} t GROUP BY 1"
+               for f in load_contract().feeds]
+    selects.append("SELECT district_ags, NULL, NULL, NULL, max(delivery_quarter) FROM current_sheets GROUP BY 1")
+    found = con.execute(f"""
+        SELECT district_ags,
+               string_agg(feed || ':' || n || ':' || h, ';' ORDER BY feed) FILTER (WHERE n IS NOT NULL) AS signature,
+               max(latest) AS latest
         FROM ({' UNION ALL '.join(selects)}) GROUP BY 1 ORDER BY 1""").df()
+    latest = found.dropna(subset=["latest"])
+    signatures = found.dropna(subset=["signature"])[["district_ags", "signature"]].reset_index(drop=True)
+    return signatures, dict(zip(latest["district_ags"], latest["latest"]))
+
+
+def district_signatures(con, indicators: IndicatorCatalogue) -> pd.DataFrame:
+    """Per district, a print of its staged rows in every feed the indicators read (see district_inputs)."""
+    return district_inputs(con, indicators)[0]
 
 
 def _prints(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> tuple[str, str]:
     """(parts print, table print): what the unfinished rows depend on besides the records (where
     each indicator applies, the compiled SQL, the views, the code), and what the table depends on
     besides those rows (names, targets, order, the reporting date)."""
-    parts = hashlib.sha256(frames["_scope"].to_csv(index=False).encode())
+    parts = hashlib.sha256(_frame_print(frames["_scope"]))
     parts.update(compile_values(indicators).encode())
     for feed in input_feeds(indicators):
         parts.update(repr(con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [f"cur_{feed}"]).fetchall()).encode())
@@ -237,23 +259,33 @@ def _prints(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]
         parts.update(inspect.getsource(module).encode())
     table = hashlib.sha256(parts.hexdigest().encode())
     for name in ("_rows", "_indicators", "_programmes"):
-        table.update(name.encode() + frames[name].to_csv(index=False).encode())
+        table.update(name.encode() + _frame_print(frames[name]))
     table.update(compile_final(PARTS).encode())
     return parts.hexdigest(), table.hexdigest()
 
 
-def update_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> str:
+def _frame_print(frame: pd.DataFrame) -> bytes:
+    """The columns and a hash of every row, in order (a CSV of the frame took a tenth of a second)."""
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return repr([(c, str(t)) for c, t in frame.dtypes.items()]).encode() + hashes.tobytes()
+
+
+def update_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame],
+                      signatures: pd.DataFrame | None = None) -> str:
     """Bring `indicator_values` up to date with as little work as is exact; returns what was done:
 
     - `unchanged`: no district's staged rows, nothing in the catalogue, code or reporting date changed;
-    - `districts:<n>`: the rows of the n changed districts are recomputed from their records, the ALL
+    - `districts:<n>`: the rows of the n changed districts (of the indicators that read a feed whose
+      print changed) are recomputed from their records, the ALL
       rows of their programmes are summed from the district rows (counts, distinct counts, reach:
       whole numbers, so the sum is exact) or, for sums and means, recomputed from the records of
       the programmes' districts; then the table is finished again from all rows;
     - `full`: everything from all records (first run, or the catalogue or the code changed).
+
+    `signatures`: `district_signatures(con, indicators)`, if the caller has them already.
     """
     parts_print, table_print = _prints(con, indicators, frames)
-    signatures = district_signatures(con, indicators)
+    signatures = district_signatures(con, indicators) if signatures is None else signatures
     known = (asset_signature(con, PARTS) == parts_print and table_exists(con, PARTS) and table_exists(con, STATE))
     changed = _changed_districts(con, signatures) if known else None
     if changed is not None and not changed and asset_signature(con, TABLE) == table_print and table_exists(con, TABLE):
@@ -279,19 +311,36 @@ def update_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.
     return "full" if changed is None else f"districts:{len(changed)}"
 
 
-def _changed_districts(con, signatures: pd.DataFrame) -> list[str]:
-    """Districts whose print differs from the last run's, appeared or disappeared."""
+def _changed_districts(con, signatures: pd.DataFrame) -> dict[str, set[str] | None]:
+    """Districts whose print differs from the last run's, each with the feeds whose print differs
+    (None: all of them, for a district that appeared or disappeared)."""
     con.register("_signatures", signatures)
     found = con.execute(f"""
-        SELECT coalesce(n.district_ags, o.district_ags) FROM _signatures n
+        SELECT coalesce(n.district_ags, o.district_ags), n.signature, o.signature FROM _signatures n
         FULL JOIN {STATE} o ON o.district_ags = n.district_ags
         WHERE n.signature IS DISTINCT FROM o.signature ORDER BY 1""").fetchall()
     con.unregister("_signatures")
-    return [a for (a,) in found]
+    return {ags: _changed_feeds(new, old) for ags, new, old in found}
 
 
-def _recompute(con, indicators, feeds: list[str], districts: str | None, target: str) -> None:
-    """compile_values over the records of `districts` (a query of district_ags; None: all) into `target`."""
+def _changed_feeds(new: str | None, old: str | None) -> set[str] | None:
+    """The feeds whose `feed:count:hash` differs between two district prints."""
+    if new is None or old is None:
+        return None
+    new_prints, old_prints = (dict(part.split(":", 1) for part in p.split(";")) for p in (new, old))
+    return {f for f in new_prints.keys() | old_prints.keys() if new_prints.get(f) != old_prints.get(f)}
+
+
+def _reading(indicators: IndicatorCatalogue, feeds: set[str] | None) -> IndicatorCatalogue:
+    """The indicators whose figures depend on records of `feeds` (None: all of them)."""
+    if feeds is None:
+        return indicators
+    chosen = tuple(i for i in indicators if feeds & set(input_feeds([i])))
+    return IndicatorCatalogue(path=indicators.path, indicators=chosen, parameters=indicators.parameters)
+
+
+def _recompute(con, indicators, feeds: list[str], districts: list[str] | None, target: str) -> None:
+    """compile_values over the records of `districts` (None: all) into `target`."""
     sources = _materialise(con, indicators, feeds, districts)
     try:
         con.execute(f"CREATE OR REPLACE {'TEMP ' if target.startswith('_') else ''}TABLE {target} AS "
@@ -301,19 +350,32 @@ def _recompute(con, indicators, feeds: list[str], districts: str | None, target:
             con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _update_districts(con, indicators: IndicatorCatalogue, changed: list[str]) -> None:
+def _update_districts(con, indicators: IndicatorCatalogue, changed_feeds: dict[str, set[str] | None]) -> None:
+    """Recompute the changed districts' rows, and their programmes' ALL rows, of the indicators
+    that read a changed feed: the other indicators' rows are a function of unchanged records."""
     places = (ALL, ALL_COMPARISON)
+    changed = sorted(changed_feeds)
+    feeds = None if None in changed_feeds.values() else set().union(*changed_feeds.values())
+    indicators = _reading(indicators, feeds)
+    if not len(indicators):
+        return
     con.register("_changed_frame", pd.DataFrame({"district_ags": changed}))
     con.execute("CREATE OR REPLACE TEMP TABLE _changed AS SELECT CAST(district_ags AS VARCHAR) AS district_ags "
                 "FROM _changed_frame")
     con.unregister("_changed_frame")
+    con.register("_redo_frame", pd.DataFrame({"indicator_id": indicators.ids}))
+    con.execute("CREATE OR REPLACE TEMP TABLE _redo AS SELECT CAST(indicator_id AS VARCHAR) AS indicator_id "
+                "FROM _redo_frame")
+    con.unregister("_redo_frame")
     # Where a changed district counts: those (indicator, programme) pairs get new ALL rows.
     con.execute("CREATE OR REPLACE TEMP TABLE _affected AS SELECT DISTINCT indicator_id, programme_id FROM _scope "
-                "WHERE district_ags IN (SELECT district_ags FROM _changed)")
-    _recompute(con, indicators, input_feeds(indicators), "SELECT district_ags FROM _changed", "_fresh")
+                "WHERE district_ags IN (SELECT district_ags FROM _changed) "
+                "AND indicator_id IN (SELECT indicator_id FROM _redo)")
+    _recompute(con, indicators, input_feeds(indicators), changed, "_fresh")
     con.execute("BEGIN")
     try:
-        con.execute(f"DELETE FROM {PARTS} WHERE district_ags IN (SELECT district_ags FROM _changed)")
+        con.execute(f"DELETE FROM {PARTS} WHERE district_ags IN (SELECT district_ags FROM _changed) "
+                    "AND indicator_id IN (SELECT indicator_id FROM _redo)")
         con.execute(f"INSERT INTO {PARTS} SELECT * FROM _fresh WHERE district_ags NOT IN {places}")
         con.execute(f"""DELETE FROM {PARTS} p WHERE district_ags IN {places} AND EXISTS (
             SELECT 1 FROM _affected a WHERE a.indicator_id = p.indicator_id AND a.programme_id = p.programme_id)""")
@@ -338,21 +400,25 @@ def _update_districts(con, indicators: IndicatorCatalogue, changed: list[str]) -
     others = [i for i in others if any(iid == i.id for iid, _ in affected)]
     if others:
         subset = IndicatorCatalogue(path=indicators.path, indicators=tuple(others), parameters=indicators.parameters)
-        _recompute(con, subset, input_feeds(subset), """
+        members = [a for (a,) in con.execute("""
             SELECT DISTINCT s.district_ags FROM _scope s JOIN _affected a
-            ON a.indicator_id = s.indicator_id AND a.programme_id = s.programme_id""", "_fresh")
+            ON a.indicator_id = s.indicator_id AND a.programme_id = s.programme_id ORDER BY 1""").fetchall()]
+        _recompute(con, subset, input_feeds(subset), members, "_fresh")
         con.execute(f"""INSERT INTO {PARTS} SELECT f.* FROM _fresh f
             JOIN _affected a ON a.indicator_id = f.indicator_id AND a.programme_id = f.programme_id
             WHERE f.district_ags IN {places}""")
-    for name in ("_fresh", "_changed", "_affected"):
+    for name in ("_fresh", "_changed", "_affected", "_redo"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _materialise(con, indicators: IndicatorCatalogue, feeds: list[str], districts: str | None = None) -> dict[str, str]:
+def _materialise(con, indicators: IndicatorCatalogue, feeds: list[str],
+                 districts: list[str] | None = None) -> dict[str, str]:
     """Each feed's current records once per run as a temp table: cur_<feed> is a view (a window,
     for attendance a join over millions of rows) that the indicators would otherwise evaluate
-    once per indicator, and a reach twice. `districts`: a query naming the districts to read."""
-    where = f" WHERE district_ags IN ({districts})" if districts else ""
+    once per indicator, and a reach twice. `districts`: only their records (None: all)."""
+    # Named as constants, not by a subquery: DuckDB then pushes the filter through the views'
+    # windows into the scan (a tenth of the time for one district).
+    where = "" if districts is None else f" WHERE district_ags IN ({', '.join(map(_literal, districts)) or 'NULL'})"
     sources = {}
     for feed in feeds:
         if feed == "attendance":
@@ -372,6 +438,10 @@ def _materialise(con, indicators: IndicatorCatalogue, feeds: list[str], district
                     "SELECT DISTINCT district_ags, event_id FROM _src_attendance")
         sources["listed_events"] = "_src_listed_events"
     return sources
+
+
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

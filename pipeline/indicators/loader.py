@@ -40,6 +40,23 @@ def indicators_path(catalogue: Catalogue) -> Path:
     return own if own.is_file() else SHIPPED_DIR / FILE_NAME
 
 
+_LOADED: dict = {}
+
+
+def cached_indicators(catalogue: Catalogue) -> IndicatorCatalogue:
+    """`load_indicators`, read and validated once per process for this catalogue (as
+    `cached_catalogue` hands out one object while its files are unchanged) and again as soon as
+    indicators.yaml changes: the value, export and check steps of a run each ask for it."""
+    path = indicators_path(catalogue)
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    cached = _LOADED.get(key)
+    if cached is None or cached[0] is not catalogue:
+        _LOADED.clear()
+        _LOADED[key] = (catalogue, load_indicators(catalogue, path))
+    return _LOADED[key][1]
+
+
 def load_indicators(catalogue: Catalogue, path: Path | str | None = None) -> IndicatorCatalogue:
     path = Path(path) if path else indicators_path(catalogue)
     problems: list[str] = []
