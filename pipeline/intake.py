@@ -208,6 +208,7 @@ def receive(con, home: Home, contract: Contract, items: list[Delivered]) -> Inta
     """Archive, register and read every new (name, hash) among `items`; write raw rows."""
     summary = IntakeSummary(rows_by_feed={name: 0 for name in contract.feeds})
     items, stats = _changed(con, items)
+    _drop_unregistered(con, contract, items)
     index = _receipt_index(con)  # each name occurs once in `items`: chunks cannot affect each other's answer
     for chunk in _chunks(items):
         _receive_chunk(con, home, contract, chunk, summary, index)
@@ -215,6 +216,21 @@ def receive(con, home: Home, contract: Contract, items: list[Delivered]) -> Inta
     summary.new_receipts.sort()
     summary.set_aside.sort()
     return summary
+
+
+def _drop_unregistered(con, contract: Contract, items: list[Delivered]) -> None:
+    """Rows without a receipt, in the quarters about to be received: left by a run of an older
+    version that stopped between writing a file's rows and its receipt (a chunk is one
+    transaction now). Such a file has no receipt, so it is read again in this run."""
+    quarters = sorted({i.parsed.quarter for i in items if isinstance(i.parsed, FileName)})
+    if not quarters:
+        return
+    unregistered = "NOT EXISTS (SELECT 1 FROM receipts r WHERE r.receipt_id = t.receipt_id)"
+    for feed in contract.feeds:
+        con.execute(f"DELETE FROM raw_{feed} t WHERE delivery_quarter IN (SELECT unnest(?)) AND {unregistered}",
+                    [quarters])
+    for table in ("file_rejections", "sheets"):
+        con.execute(f"DELETE FROM {table} t WHERE {unregistered}")
 
 
 def _receive_chunk(con, home: Home, contract: Contract, items: list[Delivered], summary: IntakeSummary,
@@ -263,23 +279,29 @@ def _receive_chunk(con, home: Home, contract: Contract, items: list[Delivered], 
             raw[sheet.feed].append(raw_frame(item.receipt_id, item.parsed, sheet))
     for group in group_reads:
         _receive_group(home, contract, group, new, datas, summary, receipts, problems, sheets, raw, archive)
-    ids = [r["receipt_id"] for r in receipts]
-    quarters = sorted({r["quarter"] for r in receipts if r["quarter"]})
-    # The archive is written while DuckDB stores the rows (both leave the GIL: two cores). The
-    # receipts go last: a run that stops midway leaves no receipt, so the next run reads the file again.
+    # The archive is written while DuckDB stores the rows (both leave the GIL: two cores). Every
+    # receipt in the chunk is new (none of them is in `receipts`), so nothing is deleted first;
+    # one transaction, the receipts last and after the archive: a run that stops midway leaves
+    # nothing of the chunk, and the next run reads its files again.
     writer = _Background(archive.flush)
-    for feed, frames in raw.items():
-        schema = _raw_schema(contract.feeds[feed])
-        tables = [f if isinstance(f, pa.Table) else pa.Table.from_pandas(f, preserve_index=False) for f in frames if len(f)]
-        table = pa.concat_tables([t.select(schema.names).cast(schema) for t in tables]) if tables else schema.empty_table()
-        if ids:  # a file's raw rows carry its quarter: only that quarter's row groups are searched
-            warehouse.replace_rows(con, f"raw_{feed}", table, "delivery_quarter IN (SELECT unnest(?)) AND "
-                                   "receipt_id IN (SELECT unnest(?))", [quarters or [""], ids])
-        summary.rows_by_feed[feed] += table.num_rows
-    _write(con, "file_rejections", pd.DataFrame(problems), ids)
-    _write(con, "sheets", pd.DataFrame(sheets), ids)
-    writer.join()
-    _write(con, "receipts", pd.DataFrame(receipts), ids)
+    con.execute("BEGIN")
+    try:
+        for feed, frames in raw.items():
+            schema = _raw_schema(contract.feeds[feed])
+            tables = [f if isinstance(f, pa.Table) else pa.Table.from_pandas(f, preserve_index=False)
+                      for f in frames if len(f)]
+            if tables:
+                warehouse.insert_rows(con, f"raw_{feed}", pa.concat_tables([t.select(schema.names).cast(schema)
+                                                                            for t in tables]))
+            summary.rows_by_feed[feed] += sum(t.num_rows for t in tables)
+        warehouse.insert_rows(con, "file_rejections", pd.DataFrame(problems))
+        warehouse.insert_rows(con, "sheets", pd.DataFrame(sheets))
+        writer.join()
+        warehouse.insert_rows(con, "receipts", pd.DataFrame(receipts))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 class _Background(threading.Thread):
@@ -353,11 +375,6 @@ def raw_frame(receipt_id: str, parsed: FileName, sheet) -> pd.DataFrame:
     """A sheet's rows with the delivery they belong to: the shape of raw_<feed>."""
     return sheet.rows.assign(receipt_id=receipt_id, district_ags=parsed.ags, delivery_quarter=parsed.quarter,
                              sheet=sheet.sheet, decimal_comma=sheet.decimal_comma)
-
-
-def _write(con, table: str, frame: pd.DataFrame, receipt_ids: list[str]) -> None:
-    if receipt_ids:
-        warehouse.replace_rows(con, table, frame, "receipt_id IN (SELECT unnest(?))", [receipt_ids])
 
 
 # --- staging -----------------------------------------------------------------------------------
