@@ -485,14 +485,25 @@ def timeline(quarters: pd.DataFrame, programme: Programme, lang: str, threshold:
 
     Built as a plain figure dict: with 20 panels, plotly's validating setters took most of the
     site's build time, and the result is the same JSON."""
+    return timeline_figure(timeline_panels(quarters, programme), lang, threshold)
+
+
+def timeline_panels(quarters: pd.DataFrame, programme: Programme) -> tuple | None:
+    """What `timeline` draws, in no language yet: a district page is built in two, from one split."""
     if quarters.empty:
         return None
     ids = list(dict.fromkeys(quarters["indicator_id"]))
-    cols = 3 if len(ids) > 4 else max(1, len(ids))
-    nrows = -(-len(ids) // cols)
     first = {r["indicator_id"]: r for r in quarters.drop_duplicates("indicator_id").to_dict("records")}
     axis_quarters = _programme_quarters(programme)
-    panels = _panels(quarters, ids, axis_quarters)
+    return ids, first, axis_quarters, _panels(quarters, ids, axis_quarters)
+
+
+def timeline_figure(panels: tuple | None, lang: str, threshold: int) -> dict | None:
+    if panels is None:
+        return None
+    ids, first, axis_quarters, panels = panels
+    cols = 3 if len(ids) > 4 else max(1, len(ids))
+    nrows = -(-len(ids) // cols)
     height = 90 + 230 * nrows
     hgap, vgap = 0.08, min(0.5 / nrows, 0.12)
     width, tall = (1 - hgap * (cols - 1)) / cols, (1 - vgap * (nrows - 1)) / nrows

@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dashboards import privacy
@@ -33,6 +34,7 @@ class SiteData:
     as_of: dt.date | None
     impact: pd.DataFrame = field(default_factory=lambda: empty_impact())  # impact_estimates, as written
     reports: dict[tuple[str | None, str | None], str] = field(default_factory=dict)  # -> path under site/
+    memo: dict = field(default_factory=dict, repr=False)  # what pages prepare once for both languages
 
     # -- lookups pages use ------------------------------------------------------------------------
 
@@ -60,20 +62,58 @@ class SiteData:
     def quarters(self, programme: Programme) -> pd.DataFrame:
         return self._programme_parts(programme)[2]
 
-    @functools.cached_property
-    def _by_programme_district(self) -> dict[tuple[str, str], pd.DataFrame]:
-        return dict(iter(self.values.groupby(["programme_id", "district_ags"], sort=False)))
-
-    def district_values(self, programme: Programme, ags: str) -> pd.DataFrame:
-        """One district's rows of one programme (all periods)."""
-        return self._by_programme_district.get((programme.id, ags), self.values.iloc[:0])
+    # The district pages' parts, split once for all 440 districts and both languages: a pick, a
+    # conversion to dicts or tuples per page cost more than the rest of the page.
 
     @functools.cached_property
-    def _deliveries_by_district(self) -> dict[str, pd.DataFrame]:
-        return dict(iter(self.deliveries.groupby("district_ags", sort=False)))
+    def _district_parts(self) -> tuple[dict, dict, dict]:
+        values = self.values.reset_index(drop=True)
+        keys = ["programme_id", "district_ags"]
+        total = (values["period"] == TOTAL).to_numpy()
+        quarters = values[~total]
+        by_key = dict(iter(quarters.groupby(keys, sort=False)))
+        records = values[total].to_dict("records")
+        totals = {k: [records[i] for i in rows] for k, rows in values[total].reset_index(drop=True)
+                  .groupby(keys, sort=False).indices.items()}
+        hidden = (values["masked"] | values["n_masked"]).groupby([values[k] for k in keys], sort=False).any()
+        return by_key, totals, hidden.to_dict()
 
-    def district_deliveries(self, ags: str) -> pd.DataFrame:
-        return self._deliveries_by_district.get(ags, self.deliveries.iloc[:0])
+    def district_quarters(self, programme: Programme, ags: str) -> pd.DataFrame:
+        """One district's quarter rows of one programme."""
+        return self._district_parts[0].get((programme.id, ags), self.values.iloc[:0])
+
+    def district_total_records(self, programme: Programme, ags: str) -> list[dict]:
+        """One district's total rows of one programme, as plain dicts."""
+        return self._district_parts[1].get((programme.id, ags), [])
+
+    def district_masked(self, programme: Programme, ags: str) -> bool:
+        """Whether any figure of the district's rows in the programme is hidden."""
+        return bool(self._district_parts[2].get((programme.id, ags), False))
+
+    def district_delivery_rows(self, ags: str, columns: tuple[str, ...]) -> list[tuple]:
+        """One district's deliveries as tuples of `columns`, in the log's order."""
+        key = ("delivery_rows", columns)
+        if key not in self.memo:
+            frame = self.deliveries.reset_index(drop=True)
+            rows = list(frame[list(columns)].itertuples(index=False, name=None))
+            self.memo[key] = {a: [rows[i] for i in found] for a, found in
+                              frame.groupby("district_ags", sort=False).indices.items()}
+        return self.memo[key].get(ags, [])
+
+    @functools.cached_property
+    def _micro_by_district(self) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+        days = pd.to_datetime(self.micro_projects["approved_date"]).dt.date.to_numpy()
+        return {ags: (self.micro_projects.iloc[rows], days[rows]) for ags, rows in
+                self.micro_projects.reset_index(drop=True).groupby("district_ags", sort=False).indices.items()}
+
+    def district_micro_projects(self, ags: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """A district's micro-projects approved from `start` to `end` (each programme page asks for
+        a hundred districts: split once)."""
+        found = self._micro_by_district.get(ags)
+        if found is None:
+            return self.micro_projects.iloc[:0]
+        projects, days = found
+        return projects[(days >= start) & (days <= end)]
 
     @functools.cached_property
     def _loaded(self) -> pd.DataFrame:
@@ -94,12 +134,15 @@ class SiteData:
         return self.impact[self.impact["programme_id"] == programme.id]
 
     @functools.cached_property
-    def _impact_by_district(self) -> dict[tuple[str, str], pd.DataFrame]:
-        return dict(iter(self.impact.groupby(["programme_id", "district_ags"], sort=False)))
+    def _impact_records(self) -> dict[tuple[str, str], list[dict]]:
+        records = self.impact.to_dict("records")
+        return {key: [records[i] for i in rows] for key, rows in
+                self.impact.reset_index(drop=True).groupby(["programme_id", "district_ags"], sort=False).indices.items()}
 
-    def district_impact(self, programme: Programme, ags: str) -> pd.DataFrame:
-        """One district's impact rows of one programme, in the estimates' order."""
-        return self._impact_by_district.get((programme.id, ags), self.impact.iloc[:0])
+    def district_impact_records(self, programme: Programme, ags: str) -> list[dict]:
+        """One district's impact rows of one programme, in the estimates' order, as plain dicts:
+        converted once for every district page (both languages)."""
+        return self._impact_records.get((programme.id, ags), [])
 
     def has_impact(self, programme: Programme) -> bool:
         return bool((self.impact["programme_id"] == programme.id).any())

@@ -5,6 +5,8 @@ Figures come from charts.py / geo.py, words from i18n.py, labels from the catalo
 """
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 
 from dashboards import charts, geo, i18n, privacy, style
@@ -134,9 +136,11 @@ def _report_link(place: Place, data: SiteData, ags, quarter, text: str) -> Raw:
 
 
 def _masked_note(frame: pd.DataFrame, lang: str, threshold: int) -> str:
-    if frame["masked"].any() or frame["n_masked"].any():
-        return f"<p class='note masked'>{esc(_t(lang, 'masked_note', threshold=threshold))}</p>"
-    return ""
+    return _masked_line(bool(frame["masked"].any() or frame["n_masked"].any()), lang, threshold)
+
+
+def _masked_line(masked: bool, lang: str, threshold: int) -> str:
+    return f"<p class='note masked'>{esc(_t(lang, 'masked_note', threshold=threshold))}</p>" if masked else ""
 
 
 # -- start page -----------------------------------------------------------------------------------
@@ -283,9 +287,7 @@ def micro_inputs(data: SiteData, programme: Programme, totals: pd.DataFrame):
     for indicator in funds:
         rows = totals[(totals["indicator_id"] == indicator.id) & (totals["district_ags"] != ALL)]
         for row in rows.itertuples():
-            projects = data.micro_projects[data.micro_projects["district_ags"] == row.district_ags]
-            dates = pd.to_datetime(projects["approved_date"]).dt.date
-            projects = projects[(dates >= programme.start) & (dates <= programme.end)]
+            projects = data.district_micro_projects(row.district_ags, programme.start, programme.end)
             if projects.empty:
                 continue
             budget = None if is_missing(row.target) else float(row.target)
@@ -369,17 +371,16 @@ def district_page(data: SiteData, ags: str, place: Place) -> Body:
     if memberships and all(cmp for _, cmp in memberships):
         body.add(f"<p class='note'>{esc(_t(lang, 'comparison_only'))}</p>")
     for programme, _ in memberships:
-        mine = data.district_values(programme, ags)
-        if mine.empty:
+        mine = _district_rows(data, programme, ags)
+        if mine is None:
             continue
+        masked, totals, timelines = mine
         short = _short_name(programme, lang)
         body.add(f"<h2>{esc(_t(lang, 'totals_table', programme=short))}</h2>")
-        body.add(_masked_note(mine, lang, threshold))
-        body.add(_totals_table(mine[mine["period"] == "total"], lang, threshold))
-        quarters = mine[mine["period"] != "total"]
-        for part, suffix in ((quarters[~quarters["unit"].isin(charts.SURVEY_UNITS)], ""),
-                             (quarters[quarters["unit"].isin(charts.SURVEY_UNITS)], "-survey")):
-            figure = charts.timeline(part, programme, lang, threshold)
+        body.add(_masked_line(masked, lang, threshold))
+        body.add(_totals_table(totals, lang, threshold))
+        for panels, suffix in zip(timelines, ("", "-survey")):
+            figure = charts.timeline_figure(panels, lang, threshold)
             if figure is not None:
                 title = _t(lang, "over_time", programme=short) + (f" – {_t(lang, 'survey_title')}" if suffix else "")
                 body.add(f"<h3>{esc(title)}</h3>")
@@ -392,9 +393,25 @@ def district_page(data: SiteData, ags: str, place: Place) -> Body:
     return body
 
 
-def _totals_table(rows: pd.DataFrame, lang: str, threshold: int) -> str:
+def _district_rows(data: SiteData, programme: Programme, ags: str) -> tuple | None:
+    """A district's rows of one programme, split once for both languages: whether any figure is
+    hidden, its totals as plain dicts, and its timelines' panels (other indicators, survey)."""
+    key = ("district_rows", programme.id, ags)
+    if key not in data.memo:
+        quarters = data.district_quarters(programme, ags)
+        totals = data.district_total_records(programme, ags)
+        if quarters.empty and not totals:
+            data.memo[key] = None
+        else:
+            survey = quarters["unit"].isin(charts.SURVEY_UNITS).to_numpy()
+            data.memo[key] = (data.district_masked(programme, ags), totals,
+                              [charts.timeline_panels(part, programme) for part in (quarters[~survey], quarters[survey])])
+    return data.memo[key]
+
+
+def _totals_table(rows: list[dict], lang: str, threshold: int) -> str:
     out = []
-    for r in rows.to_dict("records"):
+    for r in rows:
         target = "" if is_missing(r["target"]) else f"{i18n.t(lang, r['direction'])} {charts._fmt(r['target'], lang, r['unit'])}"
         attainment = ("" if is_missing(r["target"]) else
                       privacy.masked_text(threshold) if r["masked"] else i18n.percent(r["attainment_pct"], lang))
@@ -414,11 +431,11 @@ DELIVERY_COLUMNS = ("quarter", "file_name", "received_at", "rows_read", "accepte
 
 def _deliveries_table(data: SiteData, ags: str, place: Place) -> str:
     lang = place.lang
-    rows = data.district_deliveries(ags)
-    if rows.empty:
+    rows = data.district_delivery_rows(ags, DELIVERY_COLUMNS)
+    if not rows:
         return f"<p>{esc(_t(lang, 'no_deliveries'))}</p>"
     out = []
-    for r in rows[list(DELIVERY_COLUMNS)].itertuples(index=False, name=None):
+    for r in rows:
         quarter, file_name, received_at, rows_read, accepted, rejected, late, corrected, state, superseded_by = r
         status = ("zurückgestellt" if lang == "de" else "set aside") if state == "set_aside" else (
             ("ersetzt" if lang == "de" else "replaced") if isinstance(superseded_by, str) and superseded_by else "")
@@ -685,6 +702,7 @@ class _Rows:
         return self.frame.iloc[found] if found is not None else self.frame.iloc[:0]
 
 
+@functools.cache
 def common_limit(method: str, lang: str) -> str:
     """The closing sentence every reading of a method shares (what a DiD assumes, why a before/after
     change is no impact), taken from the reading of a plain made-up row. In the long lists it is
@@ -701,7 +719,7 @@ def common_limit(method: str, lang: str) -> str:
 def _reading_item(row, lang: str, drop: str = "") -> str:
     from pipeline.impact import impact_reading
     key = " ".join(str(row[k]) for k in ("programme_id", "method", "item", "district_ags", "group"))
-    text = impact_reading(row.to_dict(), lang)
+    text = impact_reading(row if isinstance(row, dict) else row.to_dict(), lang)
     if drop and drop in text:
         text = " ".join(text.replace(drop, " ").split())
     return f"<li data-row='{esc(key)}'>{impact_chips(row, lang)} {esc(text)}</li>"
@@ -869,23 +887,27 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
     if many:  # each district's readings are on its own page (district_page)
         pooled = [ALL, ALL_COMPARISON]
         did, pre_post = did[did["district_ags"].isin(pooled)], pre_post[pre_post["district_ags"].isin(pooled)]
-    _readings_lists(body, did, pre_post, items, lang)
+    _readings_lists(body, did.to_dict("records"), pre_post.to_dict("records"), items, lang)
 
 
-def _readings_lists(body: Body, did: pd.DataFrame, pre_post: pd.DataFrame, items: list[str], lang: str) -> None:
-    """Every row in words, per method in a folded list, by item."""
+def _readings_lists(body: Body, did: list[dict], pre_post: list[dict], items: list[str], lang: str) -> None:
+    """Every row in words, per method in a folded list, by item. Rows are plain dicts: a district
+    page of a national programme lists dozens, and a pandas row each took most of its time."""
     items_of = _impact_words(lang)[0]
     for method, part in (("did", did), ("pre_post", pre_post)):
-        if part.empty:
+        if not part:
             continue
         drop = common_limit(method, lang)
         inner = [f"<p class='common'>{esc(_t(lang, 'impact_common_limit', text=drop))}</p>"]
+        by_item: dict[str, list[dict]] = {}
+        for row in part:
+            by_item.setdefault(row["item"], []).append(row)
         for item in items:
-            mine = part[part["item"] == item]
-            if mine.empty:
+            mine = by_item.get(item)
+            if not mine:
                 continue
             inner.append(f"<h4>{esc(items_of.get(item, item))}</h4><ul class='readings'>"
-                         + "".join(_reading_item(r, lang, drop) for _, r in mine.iterrows()) + "</ul>")
+                         + "".join(_reading_item(r, lang, drop) for r in mine) + "</ul>")
         body.add(f"<details class='readings'><summary>{esc(_t(lang, f'impact_readings_{method}', n=len(part)))}</summary>"
                  f"{''.join(inner)}</details>")
 
@@ -895,11 +917,13 @@ def district_impact(body: Body, data: SiteData, programme: Programme, ags: str, 
     leaves out there (it keeps the pooled results)."""
     from pipeline.impact import survey_items
     lang = place.lang
-    rows = data.district_impact(programme, ags)
-    if rows.empty:
+    rows = data.district_impact_records(programme, ags)
+    if not rows:
         return
-    items = [i for i in survey_items() if (rows["item"] == i).any()]
+    present = {r["item"] for r in rows}
+    items = [i for i in survey_items() if i in present]
     body.add(f"<h2>{esc(_t(lang, 'impact_district_title', programme=_short_name(programme, lang)))}</h2>")
     body.add(f"<p class='note'>{esc(_t(lang, 'impact_district_note'))} "
              f"<a href='{esc(place.href(impact_anchor(programme.id)))}'>{esc(_t(lang, 'impact_title'))}</a></p>")
-    _readings_lists(body, rows[rows["method"] == "did"], rows[rows["method"] == "pre_post"], items, lang)
+    _readings_lists(body, [r for r in rows if r["method"] == "did"], [r for r in rows if r["method"] == "pre_post"],
+                    items, lang)

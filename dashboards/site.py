@@ -119,16 +119,25 @@ def copy_reports(home: Home, data: site_data.SiteData, root: Path) -> dict:
 
 def _copy_if_changed(source: Path, target: Path) -> None:
     """A copy with the source's size and modification time is taken as current (8,800 reports at
-    national scale: one stat each instead of reading both files)."""
+    national scale: one stat each instead of reading both files).
+
+    The copy is a hard link where the file system allows one: writing 8,800 copies took seconds
+    of a national build. The reports step replaces a changed report by a new file (an atomic
+    rename), so the link keeps the old bytes and differs in size or time until linked again."""
     stat = source.stat()
     try:
         copied = target.stat()
         if (copied.st_size, copied.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
             return
+        target.unlink()
     except FileNotFoundError:
         pass
-    write_if_changed(target, source.read_bytes())
-    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed
+        write_if_changed(target, source.read_bytes())
+        os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def remove_stale(root: Path, written: list[Path]) -> None:
