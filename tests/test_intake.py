@@ -6,10 +6,12 @@ District 05766 (Kreis Lippe, lzz-2 from 2023-01-01). Partition keys: 2024-01-01 
 import dataclasses
 import datetime as dt
 import hashlib
+import zipfile
 
 import dagster as dg
 
 from assets.ingest import ASSETS
+from pipeline import intake
 from pipeline.resources import TeilhabeHome
 from tests.conftest import ingest, query, write_csv, write_xlsx
 
@@ -123,7 +125,13 @@ def test_archive_is_byte_for_byte_with_sha256(home):
     ingest(home, "2024-01-01")
     [(sha, archived)] = query(home, "SELECT sha256, archive_path FROM receipts")
     assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert (home.root / archived).read_bytes() == path.read_bytes()
+    assert archived == f"archive/{archived.split('/')[1]}/{sha}/05766_2024-Q1_events.csv"
+    assert intake.read_archived(home.root, archived) == path.read_bytes()
+    # a standard ZIP with the file stored as received: any unzip tool gives it back
+    with zipfile.ZipFile(home.root / (archived.split(".zip/")[0] + ".zip")) as opened:
+        [info] = opened.infolist()
+    assert (info.filename, info.compress_type, info.file_size) == (f"{sha}/05766_2024-Q1_events.csv",
+                                                                   zipfile.ZIP_STORED, path.stat().st_size)
 
 
 def test_running_twice_on_an_unchanged_inbox_changes_nothing(home):
