@@ -27,7 +27,8 @@ from pipeline.reader import (SEPARATORS, FileName, Problem, csv_text, group_csv_
                              parse_file_name, read_csv_group, read_file)
 from pipeline.partitions import quarter_bounds
 from pipeline.validator import (MASK, REJECTION_COLUMNS, ScreenPlan, accepted_frame, flag_candidates, prepare,
-                                rejection_frame, register_typing, run_suite, screen_plan, typed_select, validate, warm_up)
+                                rejection_frame, register_typing, run_suite, screen_plan, screen_tables, start_screen,
+                                typed_select, validate, warm_up)
 
 
 @dataclass
@@ -593,6 +594,7 @@ def _stage_set_based(con, contract: Contract, catalogue: Catalogue, feed: Feed, 
     con.execute(f"DELETE FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO}",
                 [quarters])
     flagged, counts = [], []
+    start_screen(con, plan)
     for chunk, _ in chunks:
         typed = typed_select(plan, where).replace("$quarters", "?")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {typed}", [chunk])
@@ -608,9 +610,8 @@ def _stage_set_based(con, contract: Contract, catalogue: Catalogue, feed: Feed, 
         flagged.append(warehouse.fetch_df(con, f"""
             SELECT {raw_select} FROM _typed t SEMI JOIN _cands c USING (receipt_id, source_row)
             ORDER BY receipt_id, source_row"""))
-    for table in ["_typed", "_cands", "_cur", "_members", "_quarters", "_known_events",
-                  *(f"_ty_{c.name}" for c in feed.columns), *(f"_rx_{n}" for n in range(len(plan.regexes))),
-                  *(f"_dup_{n}" for n in range(len(plan.unique_keys)))]:
+    for table in ["_typed", "_cur", "_members", "_quarters", "_known_events", *(f"_ty_{c.name}" for c in feed.columns),
+                  *screen_tables(plan)]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     flagged = [f for f in flagged if len(f)]
     raw = pd.concat(flagged, ignore_index=True) if flagged else None

@@ -493,23 +493,57 @@ def typed_select(plan: ScreenPlan, where: str) -> str:
     return f"SELECT {', '.join(outer)} FROM ({inner}) t"
 
 
-def flag_candidates(con, plan: ScreenPlan) -> None:
-    """Temp table _cands (receipt_id, source_row): every row of _typed some expectation could fail."""
-    predicates = list(plan.predicates)
-    distinct: dict[str, pd.Series] = {}  # one scan per column, however many of its regexes
-    for n, (column, regex, must_match) in enumerate(plan.regexes):
-        if column not in distinct:
-            distinct[column] = con.execute(f"SELECT DISTINCT {_q(column)} AS v FROM _typed "
-                                           f"WHERE {_q(column)} IS NOT NULL").df()["v"].astype(object)
-        values = distinct[column]
-        with warnings.catch_warnings():  # pandas warns about match groups; GX evaluates the same call
-            warnings.simplefilter("ignore", UserWarning)
-            hits = values.astype(str).str.contains(regex)  # what GX's pandas engine evaluates
-        failing = values[~hits] if must_match else values[hits]
-        con.register("_rx", pd.DataFrame({"v": failing.astype(object)}, dtype=object))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _rx_{n} AS SELECT CAST(v AS VARCHAR) AS v FROM _rx")
+def screen_tables(plan: ScreenPlan) -> list[str]:
+    """The temp tables `start_screen` and `flag_candidates` leave behind."""
+    return ["_cands", *(f"_rx_{n}" for n in range(len(plan.regexes))),
+            *(f"_seen_{n}" for n in range(len(_regex_columns(plan)))),
+            *(f"_dup_{n}" for n in range(len(plan.unique_keys)))]
+
+
+def _regex_columns(plan: ScreenPlan) -> list[str]:
+    return list(dict.fromkeys(column for column, _, _ in plan.regexes))
+
+
+def start_screen(con, plan: ScreenPlan) -> None:
+    """Empty verdict tables for a staging pass: _seen_<k> the texts of a regex column judged so
+    far, _rx_<n> those regex n flags. The chunks of a pass share them: the same pseudonyms come
+    back every quarter, and each distinct text is matched once."""
+    for k, _ in enumerate(_regex_columns(plan)):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _seen_{k} (v VARCHAR)")
+    for n, _ in enumerate(plan.regexes):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _rx_{n} (v VARCHAR)")
+
+
+def _judge_regexes(con, plan: ScreenPlan) -> None:
+    """Add to _rx_<n> the texts of _typed not judged before in this pass that regex n flags."""
+    for k, column in enumerate(_regex_columns(plan)):
+        values = con.execute(f"SELECT DISTINCT {_q(column)} AS v FROM _typed t WHERE {_q(column)} IS NOT NULL "
+                             f"AND NOT EXISTS (SELECT 1 FROM _seen_{k} s WHERE s.v = t.{_q(column)})"
+                             ).df()["v"].astype(object)
+        for n, (of, regex, must_match) in enumerate(plan.regexes):
+            if of != column:
+                continue
+            with warnings.catch_warnings():  # pandas warns about match groups; GX evaluates the same call
+                warnings.simplefilter("ignore", UserWarning)
+                hits = values.astype(str).str.contains(regex)  # what GX's pandas engine evaluates
+            failing = values[~hits] if must_match else values[hits]
+            _insert_texts(con, f"_rx_{n}", pd.DataFrame({"v": failing.astype(object)}, dtype=object))
+        _insert_texts(con, f"_seen_{k}", pd.DataFrame({"v": values}, dtype=object))
+
+
+def _insert_texts(con, table: str, frame: pd.DataFrame) -> None:
+    if len(frame):
+        con.register("_rx", frame)
+        con.execute(f"INSERT INTO {table} SELECT CAST(v AS VARCHAR) FROM _rx")
         con.unregister("_rx")
-        predicates.append(f"{_q(column)} IN (SELECT v FROM _rx_{n})")
+
+
+def flag_candidates(con, plan: ScreenPlan) -> None:
+    """Temp table _cands (receipt_id, source_row): every row of _typed some expectation could fail
+    (after `start_screen` for the pass)."""
+    predicates = list(plan.predicates)
+    _judge_regexes(con, plan)
+    predicates += [f"{_q(column)} IN (SELECT v FROM _rx_{n})" for n, (column, _, _) in enumerate(plan.regexes)]
     for n, key in enumerate(plan.unique_keys):
         cols = ", ".join(_q(c) for c in key)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_{n} AS SELECT {cols} FROM _typed "
