@@ -11,6 +11,7 @@ in a manifest beside the reports, so a re-delivered file rewrites only its own d
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import hashlib
 import html
@@ -353,11 +354,37 @@ def _render(reports_dir: Path, deliveries: pd.DataFrame, frames: dict[str, pd.Da
     totals = totals.reindex(deliveries.index).fillna(0).astype("int64")
     csv_bodies = csv_records.groupby(frames["rejected"]["key"].to_numpy(), sort=False).sum()
     csv_texts = (csv_header + csv_bodies.reindex(deliveries.index).fillna("")).tolist()
-    columns = zip((reports_dir / r for r in deliveries["relative"]), deliveries["title_de"], deliveries["title_en"], deliveries["assigned"],
+    paths = [reports_dir / r for r in deliveries["relative"]]
+    for folder in {path.parent for path in paths}:
+        folder.mkdir(parents=True, exist_ok=True)
+    columns = zip(paths, deliveries["title_de"], deliveries["title_en"], deliveries["assigned"],
                   totals.itertuples(index=False, name=None), *(rows[name].tolist() for name in rows), csv_texts)
-    for path, title_de, title_en, assigned, counts, files, rejected, late, corrections, csv_text in columns:
-        page = _page(title_de, title_en, tuple(int(v) for v in counts), _table(files, FILE_TABLE),
-                     _table(rejected, REJECTED_TABLE), _table(late if assigned else None, LATE_TABLE),
-                     _table(corrections if assigned else None, CORRECTION_TABLE))
-        write_if_changed(path, page.encode("utf-8"))
-        write_if_changed(path.with_suffix(".csv"), csv_text.encode("utf-8"))
+    # The file system's work (17,600 new files at national scale) is done by a second thread while
+    # this one renders: it is time in the kernel, which leaves the interpreter free.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as writer:
+        batch, pending = [], []
+        for path, title_de, title_en, assigned, counts, files, rejected, late, corrections, csv_text in columns:
+            page = _page(title_de, title_en, tuple(int(v) for v in counts), _table(files, FILE_TABLE),
+                         _table(rejected, REJECTED_TABLE), _table(late if assigned else None, LATE_TABLE),
+                         _table(corrections if assigned else None, CORRECTION_TABLE))
+            batch += [(path, page.encode("utf-8")), (path.with_suffix(".csv"), csv_text.encode("utf-8"))]
+            if len(batch) >= WRITE_BATCH:
+                pending.append(writer.submit(_put_all, batch))
+                batch = []
+        pending.append(writer.submit(_put_all, batch))
+        for done in pending:
+            done.result()  # re-raises what the writer raised
+
+
+WRITE_BATCH = 400
+
+
+def _put_all(files: list[tuple[Path, bytes]]) -> None:
+    """New reports are written in place, not through a temporary file and a rename: the manifest
+    already forgot them (see `_write_all`), so a run stopped mid-write redoes them."""
+    for path, data in files:
+        try:
+            with open(path, "xb") as handle:
+                handle.write(data)
+        except FileExistsError:
+            write_if_changed(path, data)
