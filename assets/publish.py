@@ -7,7 +7,7 @@ import dagster as dg
 
 from dashboards import geo
 from dashboards.site import build_site, page_sizes
-from pipeline.indicators import load_indicators
+from pipeline.indicators import cached_indicators
 from pipeline.resources import TeilhabeHome
 
 OWNERS = ["team:evaluation"]
@@ -33,7 +33,7 @@ def _size_table(sizes: dict[str, int]) -> str:
 )
 def conference_site(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
     paths, catalogue = home.paths, home.catalogue()
-    indicators = load_indicators(catalogue)
+    indicators = cached_indicators(catalogue)
     geojson = geo.configured_path()
     with home.connect(read_only=True) as con:
         pages = build_site(con, catalogue, indicators, paths, geojson_path=geojson)

@@ -272,15 +272,19 @@ def _plain_strings(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(text) if text else frame
 
 
-def report_links(reports_dir: Path, deliveries: pd.DataFrame) -> dict[tuple[str | None, str | None], Path]:
-    """(district, quarter) -> the delivery's quality report, where one was written."""
+def delivery_keys(con) -> list[tuple[str | None, str | None]]:
+    """Every (district, quarter) of the delivery log (one row per receipt), without reading the log."""
+    return con.execute("SELECT DISTINCT district_ags, quarter FROM receipts").fetchall()
+
+
+def report_links(reports_dir: Path, keys, existing) -> dict[tuple[str | None, str | None], str]:
+    """(district, quarter) -> the delivery's quality report (its path in `reports_dir`), where one
+    was written: `existing` holds the paths there."""
     from pipeline.reports import report_path
 
     found = {}
-    keys = deliveries[["district_ags", "quarter"]].drop_duplicates().itertuples(index=False)
     for ags, quarter in keys:
-        ags, quarter = (None if pd.isna(ags) else ags), (None if pd.isna(quarter) else quarter)
-        path = report_path(reports_dir, ags, quarter)
-        if path.is_file():
-            found[(ags, quarter)] = path
+        relative = report_path(reports_dir, ags, quarter).relative_to(reports_dir).as_posix()
+        if relative in existing:
+            found[(ags, quarter)] = relative
     return found

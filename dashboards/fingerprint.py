@@ -8,7 +8,9 @@ once per frame; a page takes its rows' hashes by position, in the order it shows
 
 The digests of the last build are kept in `site/.fingerprints.json` (page -> digest and size);
 a page is built again when its digest differs, its file is missing or its size is not the one
-written.
+written. Beside them, the digest of the whole build's inputs (`warehouse_print`, one query over
+the tables, plus `shared` and the report links): when it is the last build's and every page is
+there, nothing is loaded at all.
 """
 from __future__ import annotations
 
@@ -20,9 +22,13 @@ import numpy as np
 import pandas as pd
 
 from dashboards.data import SiteData
-from pipeline.catalogue import Programme
+from pipeline.catalogue import Catalogue, Programme
+from pipeline.indicators.model import IndicatorCatalogue
 
 MANIFEST = ".fingerprints.json"
+# The manifest's entries beside the pages' (no page path starts with a dot): the whole build's
+# inputs, and the report copies in the site as the build left them.
+BUILD, COPIES = ".build", ".reports"
 ROOT = Path(__file__).resolve().parents[1]
 # Modules whose code decides what a page says: the site's own, and the pipeline's words and
 # quarter arithmetic it calls into (impact readings, quarter bounds, the ALL constants). The
@@ -48,15 +54,44 @@ def frame_digest(frame: pd.DataFrame) -> str:
     return digest(list(frame.columns), [str(t) for t in frame.dtypes], row_hashes(frame).tobytes())
 
 
-def shared(data: SiteData, lang_default: str, geo_file: Path | None) -> str:
+def shared(catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: int, lang_default: str,
+           geo_file: Path | None) -> str:
     """What every page depends on."""
     import plotly
 
     code = [(p.relative_to(ROOT).as_posix(), p.read_bytes()) for p in CODE if p.is_file()]
-    catalogue = data.catalogue
     return digest(plotly.__version__, code, catalogue.programmes, catalogue.deadlines,
-                   frame_digest(catalogue.districts.reset_index(drop=True)), data.indicators, data.threshold,
+                   frame_digest(catalogue.districts.reset_index(drop=True)), indicators, threshold,
                    lang_default, geo_file.name if geo_file else None, geo_file.read_bytes() if geo_file else None)
+
+
+# Everything the site reads from the warehouse (data.py), down to the tables under its views:
+# delivery_log is receipts, sheets, sheet_results, file_rejections and the id columns of the stg
+# tables its `corrected` count compares; rejections adds row_rejections; cur_micro_projects is
+# stg_micro_projects; the views' own SQL counts too. Hashed where stored: no view is evaluated.
+TABLES = ("indicator_values", "receipts", "sheets", "sheet_results", "file_rejections", "row_rejections",
+          "stg_micro_projects")
+VIEWS = ("delivery_log", "rejections", "current_sheets", "latest_receipts", "cur_micro_projects")
+
+
+def warehouse_print(con) -> str:
+    """One query's digest of the site's warehouse inputs: equal digests, equal site."""
+    from pipeline.contract import load_contract
+    from pipeline.impact import TABLE as IMPACT
+    from pipeline.warehouse import q, table_exists
+
+    relations = {name: name for name in TABLES}
+    for feed in load_contract().feeds.values():
+        if len(feed.id_columns) == 1:
+            relations[f"ids_{feed.name}"] = (f"(SELECT receipt_id, district_ags, delivery_quarter, "
+                                             f"{q(feed.id_columns[0])} FROM stg_{feed.name})")
+    if table_exists(con, IMPACT):
+        relations["impact"] = IMPACT
+    selects = " UNION ALL ".join(f"SELECT '{name}' AS grp, hash(t) AS h FROM {sql} t" for name, sql in relations.items())
+    found = con.execute(f"SELECT grp, count(*), sum(h), bit_xor(h) FROM ({selects}) GROUP BY grp ORDER BY grp").fetchall()
+    views = con.execute("SELECT view_name, sql FROM duckdb_views() WHERE view_name IN ? ORDER BY 1",
+                        [list(VIEWS)]).fetchall()
+    return digest(sorted(relations.items()), found, views)
 
 
 class PageInputs:
@@ -126,9 +161,18 @@ def read_manifest(path: Path) -> dict[str, list]:
     return found if isinstance(found, dict) else {}
 
 
+def all_current(entries: dict, build: str, targets: dict[str, Path]) -> bool:
+    """The last build had these inputs, and every page it wrote is still there at its size."""
+    return entries.get(BUILD) == build and all(_written(entries.get(key), target) for key, target in targets.items())
+
+
 def is_current(entry, digest: str, target: Path) -> bool:
     """The page on disk was written from these inputs and is still the size it was written with."""
-    if not isinstance(entry, list) or len(entry) != 2 or entry[0] != digest:
+    return isinstance(entry, list) and len(entry) == 2 and entry[0] == digest and _written(entry, target)
+
+
+def _written(entry, target: Path) -> bool:
+    if not isinstance(entry, list) or len(entry) != 2:
         return False
     try:
         return target.stat().st_size == entry[1]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dashboards import data as site_data
@@ -39,43 +40,60 @@ def build_site(con, catalogue: Catalogue, indicators: IndicatorCatalogue, home: 
         raise ValueError(f"lang_default must be one of {i18n.LANGS}")
     root = home.site
     root.mkdir(parents=True, exist_ok=True)
-    data = site_data.load(con, catalogue, indicators, privacy_threshold, as_of)
     write_if_changed(root / layout.PLOTLY_JS, plotly_js())
     write_if_changed(root / layout.CSS_FILE, layout.CSS.encode("utf-8"))
-    data.reports = copy_reports(home, data, root)
     geo_file = geo.configured_path(geojson_path)
-    digests = page_digests(data, catalogue, lang_default, geo_file)
+    common = fingerprint.shared(catalogue, indicators, privacy_threshold, lang_default, geo_file)
+    as_of = as_of or site_data.reporting_date(con)
+    # The 17,600 stats of the reports and their copies run while DuckDB hashes the warehouse.
+    with ThreadPoolExecutor(1) as pool:
+        listed = pool.submit(lambda: (html_files(home.reports), html_files(root / REPORTS_DIR)))
+        warehouse = fingerprint.warehouse_print(con)
+        sources, copies = listed.result()
+    build = fingerprint.digest(common, warehouse, as_of, sorted(sources.items()))
     manifest = root / fingerprint.MANIFEST
-    before, after = fingerprint.read_manifest(manifest), {}
+    before, after = fingerprint.read_manifest(manifest), {fingerprint.BUILD: build}
+    places = [layout.Place(lang=lang, path=path, lang_prefix=prefix) for lang, prefix in _languages(lang_default)
+              for path in pages.all_paths(catalogue)]
+    targets = {place.lang_prefix + place.path: root / place.lang_prefix / place.path for place in places}
+    # Nothing changed (inputs, pages, report copies): nothing is loaded.
+    if fingerprint.all_current(before, build, targets) and before.get(fingerprint.COPIES) == fingerprint.digest(
+            sorted(copies.items())):
+        remove_stale(root, list(targets.values()))
+        return list(targets.values())
+    reports = copy_reports(home, con, root, sources, copies)
+    data = site_data.load(con, catalogue, indicators, privacy_threshold, as_of)
+    data.reports = reports
+    digests = page_digests(data, catalogue, common)
     features = None
-    written: list[Path] = []
-    for lang in (lang_default, i18n.other(lang_default)):
-        prefix = "" if lang == lang_default else f"{lang}/"
-        for path in pages.all_paths(catalogue):
-            target = root / prefix / path
-            key = prefix + path
-            if not fingerprint.is_current(before.get(key), digests[path], target):
-                if features is None and geo_file:
-                    features = geo.load_features(geo_file, set(data.districts()))
-                place = layout.Place(lang=lang, path=path, lang_prefix=prefix)
-                body = render(data, place, features, geo_file)
-                write_if_changed(target, page_html(data, place, body).encode("utf-8"))
-            after[key] = [digests[path], target.stat().st_size]
-            written.append(target)
-    remove_stale(root, written)
+    for place in places:
+        key = place.lang_prefix + place.path
+        target = targets[key]
+        if not fingerprint.is_current(before.get(key), digests[place.path], target):
+            if features is None and geo_file:
+                features = geo.load_features(geo_file, set(data.districts()))
+            body = render(data, place, features, geo_file)
+            write_if_changed(target, page_html(data, place, body).encode("utf-8"))
+        after[key] = [digests[place.path], target.stat().st_size]
+    remove_stale(root, list(targets.values()))
+    after[fingerprint.COPIES] = fingerprint.digest(sorted(html_files(root / REPORTS_DIR).items()))
     write_if_changed(manifest, fingerprint.manifest_bytes(after))
-    return written
+    return list(targets.values())
 
 
-def page_digests(data: site_data.SiteData, catalogue: Catalogue, lang_default: str,
-                 geo_file: Path | None) -> dict[str, str]:
+def _languages(lang_default: str) -> list[tuple[str, str]]:
+    """(language, folder prefix): the default language at the root, the other one in its folder."""
+    other = i18n.other(lang_default)
+    return [(lang_default, ""), (other, f"{other}/")]
+
+
+def page_digests(data: site_data.SiteData, catalogue: Catalogue, common: str) -> dict[str, str]:
     """Per page path (the same in both languages): the digest of everything it is built from."""
     inputs = fingerprint.PageInputs(data)
     own = {pages.START_PATH: inputs.start(), pages.IMPACT_PATH: inputs.impact(),
            pages.QUALITY_PATH: inputs.quality(), pages.METHODS_PATH: inputs.methods()}
     own.update({pages.programme_path(p.id): inputs.programme(p) for p in catalogue.programmes})
     own.update({pages.district_path(a): inputs.district(a) for a in pages.catalogue_districts(catalogue)})
-    common = fingerprint.shared(data, lang_default, geo_file)
     return {path: fingerprint.digest(common, path, mine) for path, mine in own.items()}
 
 
@@ -107,47 +125,61 @@ def page_html(data: site_data.SiteData, place: layout.Place, body: layout.Body) 
     return layout.page(place, body, nav, data.threshold, geo.GEO_STUB if body.has_map else None)
 
 
-def copy_reports(home: Home, data: site_data.SiteData, root: Path) -> dict:
-    """The delivery quality reports travel with the site, so its links work from a USB stick too."""
+def copy_reports(home: Home, con, root: Path, sources: dict, copies: dict) -> dict:
+    """The delivery quality reports travel with the site, so its links work from a USB stick too.
+    `sources`, `copies`: the reports and the site's copies of them, as `html_files` lists them."""
     links = {}
-    for key, source in site_data.report_links(home.reports, data.deliveries).items():
-        relative = source.relative_to(home.reports).as_posix()
-        _copy_if_changed(source, root / REPORTS_DIR / relative)
+    for key, relative in site_data.report_links(home.reports, site_data.delivery_keys(con), sources).items():
+        if copies.get(relative) != sources[relative]:
+            _copy(home.reports / relative, root / REPORTS_DIR / relative)
         links[key] = f"{REPORTS_DIR}/{relative}"
     return links
 
 
-def _copy_if_changed(source: Path, target: Path) -> None:
-    """A copy with the source's size and modification time is taken as current (8,800 reports at
-    national scale: one stat each instead of reading both files).
-
-    The copy is a hard link where the file system allows one: writing 8,800 copies took seconds
-    of a national build. The reports step replaces a changed report by a new file (an atomic
-    rename), so the link keeps the old bytes and differs in size or time until linked again."""
-    stat = source.stat()
+def html_files(folder: Path) -> dict[str, tuple[int, int]]:
+    """The HTML files in a folder and its subfolders (reports/ and quarter folders): relative path
+    -> (size, modification time). A copy with its source's size and time is taken as current:
+    8,800 reports at national scale, listed a folder at a time instead of read."""
+    found = {}
     try:
-        copied = target.stat()
-        if (copied.st_size, copied.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-            return
-        target.unlink()
+        entries = list(os.scandir(folder))
     except FileNotFoundError:
-        pass
+        return found
+    for entry in entries:
+        inner = list(os.scandir(entry.path)) if entry.is_dir() else []
+        for file, relative in [(entry, entry.name)] + [(e, f"{entry.name}/{e.name}") for e in inner]:
+            if file.name.endswith(".html") and file.is_file():
+                stat = file.stat()
+                found[relative] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows one: writing 8,800 copies took seconds of a
+    national build. The reports step replaces a changed report by a new file (an atomic rename),
+    so the link keeps the old bytes and differs in size or time until linked again."""
+    target.unlink(missing_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(source, target)
     except OSError:  # another file system, or links not allowed
+        stat = source.stat()
         write_if_changed(target, source.read_bytes())
         os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def remove_stale(root: Path, written: list[Path]) -> None:
     """A district or programme dropped from the catalogue must not leave its old page behind."""
-    keep = {p.resolve() for p in written}
+    keep = {os.path.normpath(p) for p in written}
     for prefix in [root] + [root / lang for lang in i18n.LANGS]:
         for folder in PAGE_DIRS:
-            for page in (prefix / folder).glob("*.html"):
-                if page.resolve() not in keep:
-                    page.unlink()
+            try:
+                entries = list(os.scandir(prefix / folder))
+            except FileNotFoundError:
+                continue
+            for page in entries:
+                if page.name.endswith(".html") and os.path.normpath(page.path) not in keep:
+                    os.unlink(page.path)
 
 
 def page_sizes(paths: list[Path], root: Path) -> dict[str, int]:

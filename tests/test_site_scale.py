@@ -75,6 +75,24 @@ def test_unchanged_inputs_build_nothing_and_a_missing_page_is_written(copied, mo
     assert missing.read_bytes() == content
 
 
+def test_unchanged_inputs_load_nothing_and_a_missing_report_copy_is_linked_again(copied, monkeypatch):
+    demo, home = copied
+    _build(demo, home)
+    report = home.site / "reports" / QUARTER / f"{DISTRICT}_{QUARTER}.html"
+    source = home.reports / QUARTER / f"{DISTRICT}_{QUARTER}.html"
+    assert report.read_bytes() == source.read_bytes()
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("nothing changed: no frame may be loaded")
+
+    monkeypatch.setattr("dashboards.data.load", no_load)
+    _build(demo, home)  # same warehouse, pages and copies: decided from the fingerprints alone
+    report.unlink()
+    monkeypatch.undo()
+    _build(demo, home)
+    assert report.read_bytes() == source.read_bytes()
+
+
 def test_a_change_shared_by_all_pages_rebuilds_all(copied, monkeypatch):
     demo, home = copied
     pages = _build(demo, home)
