@@ -3,19 +3,32 @@
 Byte-identical: no timestamps inside the files (XLSX creation date fixed, zip entries dated 1980
 by xlsxwriter; Parquet carries none) and rows sorted by the catalogue's order. Formula safety and
 atomic, write-if-changed files come from pipeline.tables.
+
+Fast at national scale (200,000 rows): the workbook's cells are written as blocks (BlockWorksheet)
+and its parts zipped in parallel, a part equal to the one in the workbook as last written taken
+over compressed (_PartsZip): after one district changed, one sheet of four is compressed again.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
+import functools
+import os
 import re
+import struct
+import types
+import zipfile
+import zlib
 from numbers import Real
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xlsxwriter
+import xlsxwriter.workbook
 
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
@@ -61,11 +74,23 @@ def sort_indicator_frame(frame: pd.DataFrame, catalogue: Catalogue, indicators: 
     """Catalogue order of programmes and indicators, then comparison flag, district, period."""
     programme_order = {p.id: n for n, p in enumerate(catalogue.programmes)}
     indicator_order = {iid: n for n, iid in enumerate(indicators.ids)}
-    keyed = frame.assign(
-        _p=frame["programme_id"].map(programme_order).fillna(len(programme_order)),
-        _i=frame["indicator_id"].map(indicator_order).fillna(len(indicator_order)))
-    keys = ["_p", "programme_id", "_i", "indicator_id", "comparison", "district_ags", "period"]
-    return keyed.sort_values(keys, kind="mergesort").drop(columns=["_p", "_i"]).reset_index(drop=True)
+    keys = [_ranks(frame["programme_id"], programme_order), _ranks(frame["programme_id"]),
+            _ranks(frame["indicator_id"], indicator_order), _ranks(frame["indicator_id"])]
+    keys += [_ranks(frame[c]) for c in ("comparison", "district_ags", "period")]
+    order = np.lexsort(keys[::-1])  # stable, as the mergesort of sort_values by these keys
+    if (order == np.arange(len(order))).all():  # the table is written in this order already
+        return frame.reset_index(drop=True)
+    return frame.take(order).reset_index(drop=True)
+
+
+def _ranks(series: pd.Series, order: dict | None = None) -> np.ndarray:
+    """Each value's place in the sort of sort_values: by `order` (values it lacks after all it has),
+    or by value; missing values last."""
+    codes, uniques = pd.factorize(series, sort=order is None, use_na_sentinel=True)
+    if order is not None:
+        places = np.array([order.get(u, len(order)) for u in uniques] + [len(order)], dtype=np.int64)
+        return places[codes]
+    return np.where(codes < 0, len(uniques), codes)
 
 
 def write_indicator_exports(frame: pd.DataFrame, catalogue: Catalogue, indicators: IndicatorCatalogue,
@@ -172,7 +197,10 @@ def _column_formats(formats: _Formats, column: str, units: np.ndarray):
     """The format of each cell of a column: one Format, or an array of them where the unit decides."""
     if column not in ("value", "value_high", "target"):
         return formats.for_cell(column, "")
-    return np.array([formats.for_cell(column, u) for u in units], dtype=object) if len(units) else formats.integer
+    if not len(units):
+        return formats.integer
+    codes, uniques = pd.factorize(units, use_na_sentinel=False)  # a few units, not a call per row
+    return np.array([formats.for_cell(column, u) for u in uniques], dtype=object)[codes]
 
 
 class FastPathUnavailable(Exception):
@@ -187,7 +215,8 @@ class BlockWorksheet(Worksheet):
     the workbook's shared string table in the same first-seen order, each format gets its style
     index in the same first-used order, and the `<row>`/`<c>` elements, spans (per block of 16
     rows) and dimensions are written exactly as `Worksheet._write_rows` writes them for the cells
-    xlsxwriter 3.3.1 (pinned) would store. tests/test_exports.py compares both writers byte for byte.
+    xlsxwriter 3.3.1 (pinned) would store. The XML is assembled by Arrow's string kernels from
+    each column's distinct texts. tests/test_exports.py compares both writers byte for byte.
     """
 
     def __init__(self):
@@ -199,32 +228,34 @@ class BlockWorksheet(Worksheet):
         n = len(columns[0]) if columns else 0
         if n == 0:
             return
-        kinds, present, texts = [], [], []
-        for series in columns:
-            kind, mask, text = _cell_values(series)
-            kinds.append(kind)
-            present.append(mask)
-            texts.append(text)
-        present = np.column_stack(present)
-        strings = np.column_stack([t if k == "s" else np.full(n, None, dtype=object)
-                                   for k, t in zip(kinds, texts)])
-        flat = strings.ravel()  # row-major: the order xlsxwriter sees them in
-        is_string = np.column_stack([present[:, c] & (kinds[c] == "s") for c in range(len(columns))]).ravel()
-        codes, uniques = pd.factorize(flat[is_string])
-        table = self.str_table
-        indices = np.array([str(table._get_shared_string_index(u)) for u in uniques] + [""], dtype=object)
-        table.count += int(is_string.sum()) - len(uniques)  # every further use counts, as in _write_string
-        flat[is_string] = indices[codes]
-        strings = flat.reshape(strings.shape)
-        for c, kind in enumerate(kinds):
-            if kind == "s":
-                texts[c] = strings[:, c]
+        cells = [_cell_values(series) for series in columns]
+        present = np.column_stack([cell.codes >= 0 for cell in cells])
+        self._share_strings(cells)
         rows = np.flatnonzero(present.any(axis=1))
         if len(rows):
             cols = np.flatnonzero(present.any(axis=0))
             self._check_dimensions(first_row + int(rows[0]), int(cols[0]))
             self._check_dimensions(first_row + int(rows[-1]), int(cols[-1]))
-        self._blocks.append((first_row, kinds, texts, present, cell_formats))
+        self._blocks.append((first_row, cells, present, cell_formats))
+
+    def _share_strings(self, cells: list["_Cells"]) -> None:
+        """Enter the block's strings into the shared string table in the order xlsxwriter meets
+        them (row by row, cell by cell) and turn each string column's texts into their indices."""
+        width = len(cells)
+        firsts = []
+        for c, cell in enumerate(cells):
+            if cell.kind == "s" and len(cell.texts):
+                at = _first_rows(cell.codes, len(cell.texts)) * width + c  # row-major position
+                firsts.append(pd.DataFrame({"text": cell.texts, "at": at}))
+        if not firsts:
+            return
+        order = pd.concat(firsts).groupby("text", sort=False)["at"].min().sort_values(kind="stable")
+        table = self.str_table
+        index = {text: table._get_shared_string_index(text) for text in order.index}
+        table.count += sum(int((cell.codes >= 0).sum()) for cell in cells if cell.kind == "s") - len(index)
+        for cell in cells:
+            if cell.kind == "s":
+                cell.texts = np.array([str(index[t]) for t in cell.texts], dtype=object)
 
     def _write_rows(self) -> None:
         held = {row: (min(cells), max(cells)) for row, cells in self.table.items() if cells}
@@ -232,44 +263,75 @@ class BlockWorksheet(Worksheet):
         for block in self._blocks:
             self._write_block(*block, held)
 
-    def _write_block(self, first_row: int, kinds: list[str], texts: list, present: np.ndarray,
-                     cell_formats: list, held: dict) -> None:
-        n, width = present.shape
+    def _write_block(self, first_row: int, cells: list["_Cells"], present: np.ndarray, cell_formats: list,
+                     held: dict) -> None:
+        n = len(present)
+        styles = self._styles(cells, cell_formats, present)
+        numbers = pa.array(np.arange(first_row + 1, first_row + n + 1)).cast(pa.large_string())
+        spans = pa.array(_block_spans(first_row, present, held), pa.large_string())
+        row_cells = []
+        for c, (cell, style) in enumerate(zip(cells, styles)):
+            start = _text(f'<c r="{xl_col_to_name(c)}')
+            if isinstance(style, pa.Scalar):  # one style: each distinct text wrapped once, not per cell
+                parts = [start, numbers, cell.arrow(style.as_py(), "</v></c>")]
+            else:
+                parts = [start, numbers, style, cell.arrow(), _text("</v></c>")]
+            row_cells.append(pc.binary_join_element_wise(*parts, _text("")))
+        rows = pc.binary_join_element_wise(_text('<row r="'), numbers, spans, *row_cells, _text("</row>"), _text(""),
+                                           null_handling="skip")
         used = present.any(axis=1)
-        styles = self._styles(kinds, cell_formats, present, n)
-        numbers = np.arange(first_row + 1, first_row + n + 1).astype(str).astype(object)
-        spans = _block_spans(first_row, present, held)
-        for start in range(0, n, BLOCK_CHUNK):
-            part = slice(start, min(start + BLOCK_CHUNK, n))
-            pieces = [_where(used[part], "<row r=\""), _where(used[part], numbers[part]),
-                      _where(used[part], spans[part])]
-            for c in range(width):
-                mask = present[part, c]
-                pieces += [_where(mask, f'<c r="{xl_col_to_name(c)}'), _where(mask, numbers[part]),
-                           _where(mask, styles[c][part]), _where(mask, texts[c][part]), _where(mask, "</v></c>")]
-            pieces.append(_where(used[part], "</row>"))
-            self.fh.write("".join(np.column_stack(pieces).ravel().tolist()))
+        if not used.all():
+            rows = rows.filter(pa.array(used))
+        if len(rows):
+            joined = pc.binary_join(pa.LargeListArray.from_arrays([0, len(rows)], rows), _text(""))
+            self.fh.write(joined[0].as_py())
 
     @staticmethod
-    def _styles(kinds: list[str], cell_formats: list, present: np.ndarray, n: int) -> list[np.ndarray]:
-        """`" s="3"><v>` (number) or `" s="3" t="s"><v>` (shared string) per cell. Style indices
-        are handed out on first use, row by row, cell by cell, as xlsxwriter does at close."""
-        grid = np.empty(present.shape, dtype=object)
+    def _styles(cells: list["_Cells"], cell_formats: list, present: np.ndarray) -> list:
+        """`" s="3"><v>` (number) or `" s="3" t="s"><v>` (shared string) per cell, a scalar where a
+        column has one format. Style indices are handed out on first use, row by row, cell by cell,
+        as xlsxwriter does at close."""
+        width = len(cells)
+        used = []
         for c, fmt in enumerate(cell_formats):
-            grid[:, c] = fmt
-        for fmt in pd.unique(grid.ravel()[present.ravel()]):
+            rows = np.flatnonzero(present[:, c])
+            if not len(rows):
+                continue
+            if isinstance(fmt, np.ndarray):
+                codes, uniques = pd.factorize(fmt[rows])
+                used += [(int(rows[r]) * width + c, f) for r, f in zip(_first_rows(codes, len(uniques)), uniques)]
+            else:
+                used.append((int(rows[0]) * width + c, fmt))
+        for _, fmt in sorted(used, key=lambda pair: pair[0]):
             fmt._get_xf_index()
         styles = []
-        for c, kind in enumerate(kinds):
-            suffix = '" t="s"><v>' if kind == "s" else '"><v>'
-            codes, uniques = pd.factorize(grid[:, c])
-            texts = np.array([f'" s="{f._get_xf_index()}{suffix}' for f in uniques], dtype=object)
-            styles.append(texts[codes])
+        for cell, fmt in zip(cells, cell_formats):
+            suffix = '" t="s"><v>' if cell.kind == "s" else '"><v>'
+            if isinstance(fmt, np.ndarray):
+                codes, uniques = pd.factorize(fmt)
+                texts = pa.array([_style(f, suffix) for f in uniques], pa.large_string())
+                styles.append(texts.take(pa.array(codes)))
+            else:
+                styles.append(_text(_style(fmt, suffix)))
         return styles
 
 
-def _where(mask: np.ndarray, value) -> np.ndarray:
-    return np.where(mask, value, "").astype(object)
+def _style(fmt, suffix: str) -> str:
+    index = fmt._get_xf_index()
+    return (f'" s="{index}' if index else '"') + suffix  # xlsxwriter leaves out s="0"
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
+def _first_rows(codes: np.ndarray, count: int) -> np.ndarray:
+    """The first row of each code 0 … count-1 (codes as pd.factorize gives them; -1 is a blank)."""
+    found, first = np.unique(codes, return_index=True)
+    keep = found >= 0
+    out = np.empty(count, dtype=np.int64)
+    out[found[keep]] = first[keep]
+    return out
 
 
 def _block_spans(first_row: int, present: np.ndarray, held: dict) -> np.ndarray:
@@ -288,29 +350,39 @@ def _block_spans(first_row: int, present: np.ndarray, held: dict) -> np.ndarray:
     return text.reindex(sheet_rows // 16).fillna("").to_numpy(dtype=object)
 
 
-BLOCK_CHUNK = 20_000  # rows per write: bounds the memory the pieces of one chunk take
+class _Cells:
+    """One column of a block: "n" (number) or "s" (string), each row's code into `texts` (-1: blank)."""
+
+    def __init__(self, kind: str, codes: np.ndarray, texts: np.ndarray):
+        self.kind, self.codes, self.texts = kind, codes, texts
+
+    def arrow(self, before: str = "", after: str = "") -> pa.Array:
+        """Each row's text (between `before` and `after`), null where blank."""
+        texts = pa.array([before + text + after for text in self.texts] + [None], pa.large_string())
+        codes = np.where(self.codes >= 0, self.codes, len(self.texts))
+        return texts.take(pa.array(codes))
 
 
-def _cell_values(series: pd.Series) -> tuple[str, np.ndarray, np.ndarray]:
-    """("n" | "s", which cells are written, their text): numbers as xlsxwriter prints them (`.16G`),
-    text neutralised (shared string indices are filled in later). Raises FastPathUnavailable for
-    values `_write_cell` would treat otherwise (booleans, mixed types)."""
-    values = series.to_numpy(dtype=object)
+def _cell_values(series: pd.Series) -> _Cells:
+    """Numbers as xlsxwriter prints them (`.16G`), text neutralised (shared string indices are
+    filled in later), each distinct value once. Raises FastPathUnavailable for values
+    `_write_cell` would treat otherwise (booleans, mixed types)."""
     blank = pd.isna(series).to_numpy()
     kind = pd.api.types.infer_dtype(series, skipna=True)
     if kind == "empty":
-        return "n", ~blank, np.full(len(values), "", dtype=object)
+        return _Cells("n", np.full(len(series), -1, dtype=np.int64), np.array([], dtype=object))
     if kind in ("floating", "integer", "mixed-integer-float", "decimal"):
         numbers = series.to_numpy(dtype="float64", na_value=np.nan)
         if np.isinf(numbers).any():  # xlsxwriter refuses them: let the reference writer say so
             raise FastPathUnavailable(series.name)
         codes, uniques = pd.factorize(numbers.view("int64"))  # by bit pattern: -0.0 stays "-0"
-        texts = np.array([f"{x:.16G}" for x in uniques.view("float64")], dtype=object)
-        return "n", ~blank, texts[codes]
+        codes = np.where(blank, -1, codes)
+        return _Cells("n", codes, np.array([f"{x:.16G}" for x in uniques.view("float64")], dtype=object))
     if kind == "string":
         if series[~blank].str.len().max() > 16383:  # xlsxwriter would check the 32,767 limit
             raise FastPathUnavailable(series.name)
-        return "s", ~blank, map_unique(series, lambda v: neutralise(str(v))).to_numpy(dtype=object)
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        return _Cells("s", codes, np.array([neutralise(str(v)) for v in uniques], dtype=object))
     raise FastPathUnavailable(f"{series.name}: {kind}")
 
 
@@ -399,11 +471,15 @@ def write_indicator_xlsx(frame: pd.DataFrame, catalogue: Catalogue, indicators: 
 def _write_xlsx(german: pd.DataFrame, catalogue: Catalogue, indicators: IndicatorCatalogue, path: Path,
                 fast: bool) -> Path:
     programmes = [p.id for p in catalogue.programmes]
-    programmes += sorted(set(german["programme_id"]) - set(programmes))
+    programmes += sorted(set(german["programme_id"].unique()) - set(programmes))
     by_programme = dict(tuple(german.groupby("programme_id", sort=False)))
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
     with atomic_path(path) as tmp:
-        workbook = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                                  "strings_to_numbers": False})
+        # The reference writer stays plain xlsxwriter: the yardstick for the fast one, zip included.
+        if fast:
+            workbook = _ReusingWorkbook(str(tmp), options, previous=path)
+        else:
+            workbook = xlsxwriter.Workbook(str(tmp), options)
         workbook.set_properties({"title": "Indikatoren / indicators", "created": FIXED_CREATED})
         formats = _Formats(workbook)
         used: set[str] = set()
@@ -417,3 +493,104 @@ def _write_xlsx(german: pd.DataFrame, catalogue: Catalogue, indicators: Indicato
         _definitions_sheet(workbook.add_worksheet(_sheet_name("Definitionen", used)), indicators, formats)
         workbook.close()
     return path
+
+
+# -- zipping the workbook -----------------------------------------------------------------------------
+
+class _ReusingWorkbook(xlsxwriter.Workbook):
+    """xlsxwriter's workbook, zipped by `_PartsZip`: the same archive, byte for byte, made faster.
+
+    `Workbook._store_workbook` creates its ZipFile by the module-level name; it runs here with
+    that one name bound to `_PartsZip` (its own code, other globals unchanged), so nothing is
+    patched for anyone else."""
+
+    def __init__(self, filename: str, options: dict, previous: Path | None):
+        super().__init__(filename, options)
+        self._previous = previous
+
+    def _store_workbook(self) -> None:
+        store = xlsxwriter.Workbook._store_workbook
+        names = dict(vars(xlsxwriter.workbook), ZipFile=functools.partial(_PartsZip, previous=self._previous))
+        types.FunctionType(store.__code__, names, store.__name__, store.__defaults__, store.__closure__)(self)
+
+
+class _PartsZip(zipfile.ZipFile):
+    """A ZipFile for writing whose members are compressed in parallel (zlib releases the GIL), and
+    a member whose bytes equal the same-named member of `previous` (the workbook as last written:
+    in a run after one district changed, all sheets but one) takes that member's compressed bytes
+    instead of being compressed again, after inflating them proved the bytes equal. The archive is
+    what ZipFile.write would write: the entries (name, date, mode) come from ZipInfo.from_file and
+    are written in order by ZipFile's own writer, only its compressor replays the bytes made here."""
+
+    def __init__(self, *args, previous: Path | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pending: list[tuple] = []
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+        self._old = _zip_members(previous)
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None) -> None:
+        zinfo = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=self._strict_timestamps)
+        zinfo.compress_type = self.compression if compress_type is None else compress_type
+        zinfo._compresslevel = self.compresslevel if compresslevel is None else compresslevel
+        data = Path(filename).read_bytes()  # xlsxwriter removes the file as soon as this returns
+        self._pending.append((zinfo, data, self._pool.submit(self._compress, zinfo, data)))
+
+    def _compress(self, zinfo: zipfile.ZipInfo, data: bytes) -> bytes:
+        reused = self._reusable(zinfo, data)
+        if reused is not None:
+            return reused
+        compressor = zipfile._get_compressor(zinfo.compress_type, zinfo._compresslevel)
+        return data if compressor is None else compressor.compress(data) + compressor.flush()
+
+    def _reusable(self, zinfo: zipfile.ZipInfo, data: bytes) -> bytes | None:
+        """The earlier member's compressed bytes, if they inflate to exactly `data`."""
+        old = self._old.get(zinfo.filename)
+        if old is not None and old[0] == zinfo.compress_type == zipfile.ZIP_DEFLATED and old[1] == len(data) \
+                and old[2] == zlib.crc32(data) and zlib.decompress(old[3], -15) == data:
+            return old[3]
+        return None
+
+    def close(self) -> None:
+        try:
+            for zinfo, data, compressed in self._pending:
+                with self.open(zinfo, "w") as dest:
+                    dest._compressor = _Replay(compressed.result())
+                    dest.write(data)  # counts size and CRC; the compressor hands over the bytes
+        finally:
+            self._pending = []
+            self._pool.shutdown()
+            super().close()
+
+
+class _Replay:
+    """A compressor that returns bytes compressed beforehand: nothing per write, all at the flush."""
+
+    def __init__(self, compressed: bytes):
+        self._compressed = compressed
+
+    def compress(self, data) -> bytes:
+        return b""
+
+    def flush(self) -> bytes:
+        return self._compressed
+
+
+LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local file header
+
+
+def _zip_members(path: Path | None) -> dict[str, tuple[int, int, int, bytes]]:
+    """{name: (compression, size, CRC, compressed bytes)} of a zip archive; {} if there is none or
+    it cannot be read (then everything is compressed anew)."""
+    if path is None or not path.is_file():
+        return {}
+    try:
+        with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
+            members = {}
+            for info in archive.infolist():
+                raw.seek(info.header_offset)
+                header = LOCAL_HEADER.unpack(raw.read(LOCAL_HEADER.size))
+                raw.seek(header[-2] + header[-1], os.SEEK_CUR)  # the name and the extra field
+                members[info.filename] = (info.compress_type, info.file_size, info.CRC, raw.read(info.compress_size))
+            return members
+    except (OSError, zipfile.BadZipFile, struct.error):
+        return {}

@@ -160,3 +160,38 @@ def test_only_the_indicators_reading_a_changed_feed_are_recomputed(indicators):
     assert "survey_belonging_baseline" not in redo and "micro_funding_eur" not in redo
     assert _reading(indicators, {"survey"}).ids == [i.id for i in indicators if i.definition.feed == "survey"]
     assert _reading(indicators, None) is indicators
+
+
+def test_workbook_reuses_unchanged_parts_and_gives_the_same_bytes(frame, catalogue, indicators, tmp_path,
+                                                                  monkeypatch):
+    import zipfile
+
+    import pipeline.exports
+
+    path = tmp_path / "indicators.xlsx"
+    write_indicator_xlsx(frame, catalogue, indicators, path)
+    before = zipfile.ZipFile(path)
+    old = {name: before.read(name) for name in before.namelist()}
+    # lzz-2 (the third programme, sheet3.xml) changes: only its sheet is compressed anew.
+    changed = frame.copy()
+    changed.loc[(changed.programme_id == "lzz-2") & (changed.indicator_id == "trainings_held"), "value"] += 1
+    anew = []
+    reusable = pipeline.exports._PartsZip._reusable
+
+    def recording(self, zinfo, data):
+        found = reusable(self, zinfo, data)
+        if found is None:
+            anew.append(zinfo.filename)
+        return found
+
+    monkeypatch.setattr(pipeline.exports._PartsZip, "_reusable", recording)
+    write_indicator_xlsx(changed, catalogue, indicators, path)
+    assert anew == ["xl/worksheets/sheet3.xml"]
+    assert zipfile.ZipFile(path).read("xl/worksheets/sheet3.xml") != old["xl/worksheets/sheet3.xml"]
+    fresh = write_indicator_xlsx(changed, catalogue, indicators, tmp_path / "fresh.xlsx")
+    reference = write_indicator_xlsx(changed, catalogue, indicators, tmp_path / "ref.xlsx", fast=False)
+    assert path.read_bytes() == fresh.read_bytes() == reference.read_bytes()
+    # A damaged earlier file is no help, and no harm.
+    path.write_bytes(b"PK\x03\x04 not a workbook")
+    write_indicator_xlsx(changed, catalogue, indicators, path)
+    assert path.read_bytes() == reference.read_bytes()
