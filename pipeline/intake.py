@@ -34,12 +34,20 @@ from pipeline.validator import (MASK, REJECTION_COLUMNS, ScreenPlan, accepted_fr
 @dataclass
 class Delivered:
     """One inbox file as seen now."""
-    path: Path
+    folder: str
     name: str
     parsed: FileName | Problem
     sha256: str = ""
     received_at: dt.datetime | None = None
     size: int = 0
+
+    @property
+    def path(self) -> Path:
+        return Path(self.folder, self.name)
+
+    @property
+    def location(self) -> str:  # what open and stat need; no Path object per file (48,800 per scan)
+        return os.path.join(self.folder, self.name)
 
     @property
     def receipt_id(self) -> str:
@@ -55,11 +63,11 @@ class IntakeSummary:
 
 def scan_inbox(inbox: Path, contract: Contract, catalogue: Catalogue, quarters: tuple[str, str]) -> list[Delivered]:
     """Every visible file in the inbox with its parsed name (or the reason it cannot be assigned)."""
-    delivered = []
+    delivered, folder = [], str(inbox)
     with os.scandir(inbox) as entries:
         names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
-    for path in (inbox / name for name in names):
-        parsed = parse_file_name(path.name, contract)
+    for name in names:
+        parsed = _parse_file_name(name, contract)
         if isinstance(parsed, FileName):
             if parsed.ags not in catalogue.districts.index:
                 parsed = Problem("unknown_district", value=parsed.ags)
@@ -67,12 +75,27 @@ def scan_inbox(inbox: Path, contract: Contract, catalogue: Catalogue, quarters: 
                 parsed = Problem("bad_filename", value=parsed.quarter,
                                  detail_de=f"Quartal außerhalb des Berichtszeitraums {quarters[0]} … {quarters[1]}",
                                  detail_en=f"quarter outside the reporting range {quarters[0]} … {quarters[1]}")
-        delivered.append(Delivered(path=path, name=path.name, parsed=parsed))
+        delivered.append(Delivered(folder=folder, name=name, parsed=parsed))
     return delivered
 
 
+# Parsed names per contract: a run scans the inbox twice (to choose its quarters, then to ingest).
+# The contract is held, so its id is never reused by another one.
+_PARSED: dict[int, tuple[Contract, dict[str, FileName]]] = {}
+
+
+def _parse_file_name(name: str, contract: Contract) -> FileName | Problem:
+    _, known = _PARSED.setdefault(id(contract), (contract, {}))
+    parsed = known.get(name)
+    if parsed is None:
+        parsed = parse_file_name(name, contract)
+        if isinstance(parsed, FileName):  # frozen; a Problem is not kept (it may be amended)
+            known[name] = parsed
+    return parsed
+
+
 def _fingerprint(item: Delivered) -> bytes:
-    with open(item.path, "rb") as handle:
+    with open(item.location, "rb") as handle:
         data = handle.read()
         stat = os.fstat(handle.fileno())
     item.sha256 = hashlib.sha256(data).hexdigest()
@@ -97,7 +120,7 @@ def _inbox_stats(items: list[Delivered]) -> pd.DataFrame:
     rows = []
     for item in items:
         try:
-            stat = os.stat(item.path)
+            stat = os.stat(item.location)
             item.size = stat.st_size
             rows.append((item.name, stat.st_size, stat.st_mtime_ns))
         except OSError:  # gone since the scan: it is read as usual, and what happens is reported
@@ -199,7 +222,7 @@ def _receipt_row(item: Delivered, status: str, archive_path: str | None) -> dict
     return {"receipt_id": item.receipt_id, "file_name": item.name, "sha256": item.sha256, "size_bytes": item.size,
             "received_at": item.received_at, "district_ags": parsed.ags if parsed else None,
             "quarter": parsed.quarter if parsed else None,
-            "kind": parsed.kind if parsed else item.path.suffix.lstrip(".").lower() or None,
+            "kind": parsed.kind if parsed else os.path.splitext(item.name)[1].lstrip(".").lower() or None,
             "archive_path": archive_path, "status": status}
 
 
