@@ -222,6 +222,12 @@ class BlockWorksheet(Worksheet):
     def __init__(self):
         super().__init__()
         self._blocks: list[tuple] = []
+        self.written = None  # called with the sheet's file once its XML is complete
+
+    def _assemble_xml_file(self) -> None:
+        super()._assemble_xml_file()
+        if self.written is not None:
+            self.written(self.fh.name)
 
     def write_block(self, first_row: int, columns: list[pd.Series], cell_formats: list) -> None:
         """Cells of `columns` (one Series each, from column 0) from `first_row` on; blanks are skipped."""
@@ -259,7 +265,13 @@ class BlockWorksheet(Worksheet):
 
     def _write_rows(self) -> None:
         held = {row: (min(cells), max(cells)) for row, cells in self.table.items() if cells}
-        super()._write_rows()
+        # xlsxwriter walks every row up to the sheet's last (in Python, 200,000 of them); it holds
+        # none of the blocks' rows, so it stops after its own: the same rows and spans are written.
+        last, self.dim_rowmax = self.dim_rowmax, max([*held, *self.row_info, *self.comments], default=self.dim_rowmax)
+        try:
+            super()._write_rows()
+        finally:
+            self.dim_rowmax = last
         for block in self._blocks:
             self._write_block(*block, held)
 
@@ -268,7 +280,7 @@ class BlockWorksheet(Worksheet):
         n = len(present)
         styles = self._styles(cells, cell_formats, present)
         numbers = pa.array(np.arange(first_row + 1, first_row + n + 1)).cast(pa.large_string())
-        spans = pa.array(_block_spans(first_row, present, held), pa.large_string())
+        spans = _block_spans(first_row, present, held)
         row_cells = []
         for c, (cell, style) in enumerate(zip(cells, styles)):
             start = _text(f'<c r="{xl_col_to_name(c)}')
@@ -284,7 +296,8 @@ class BlockWorksheet(Worksheet):
             rows = rows.filter(pa.array(used))
         if len(rows):
             joined = pc.binary_join(pa.LargeListArray.from_arrays([0, len(rows)], rows), _text(""))
-            self.fh.write(joined[0].as_py())
+            self.fh.flush()  # UTF-8 bytes straight to the file under the text stream, in order
+            self.fh.buffer.write(joined[0].as_buffer())
 
     @staticmethod
     def _styles(cells: list["_Cells"], cell_formats: list, present: np.ndarray) -> list:
@@ -334,20 +347,23 @@ def _first_rows(codes: np.ndarray, count: int) -> np.ndarray:
     return out
 
 
-def _block_spans(first_row: int, present: np.ndarray, held: dict) -> np.ndarray:
+def _block_spans(first_row: int, present: np.ndarray, held: dict) -> pa.Array:
     """`" spans="a:b">` per row: first and last used column of its block of 16 sheet rows, the
-    cells xlsxwriter holds itself (the header) included."""
+    cells xlsxwriter holds itself (the header) included; empty for a block without used rows."""
     n, width = present.shape
     used = present.any(axis=1)
-    sheet_rows = np.arange(first_row, first_row + n)
-    frame = pd.DataFrame({"block": sheet_rows // 16, "first": present.argmax(axis=1),
-                          "last": width - 1 - present[:, ::-1].argmax(axis=1)})[used]
-    blocks = set(frame["block"])
-    extra = [(row // 16, lo, hi) for row, (lo, hi) in held.items() if row // 16 in blocks]
-    frame = pd.concat([frame, pd.DataFrame(extra, columns=["block", "first", "last"])])
-    bounds = frame.groupby("block").agg(first=("first", "min"), last=("last", "max"))
-    text = '" spans="' + (bounds["first"] + 1).astype(str) + ":" + (bounds["last"] + 1).astype(str) + '">'
-    return text.reindex(sheet_rows // 16).fillna("").to_numpy(dtype=object)
+    blocks = np.arange(first_row, first_row + n) // 16
+    starts = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
+    lows = np.minimum.reduceat(np.where(used, present.argmax(axis=1), width), starts)
+    highs = np.maximum.reduceat(np.where(used, width - 1 - present[:, ::-1].argmax(axis=1), -1), starts)
+    where = {int(b): k for k, b in enumerate(blocks[starts])}
+    for row, (lo, hi) in held.items():
+        k = where.get(row // 16)
+        if k is not None and highs[k] >= 0:
+            lows[k], highs[k] = min(lows[k], lo), max(highs[k], hi)
+    texts = pa.array([f'" spans="{lo + 1}:{hi + 1}">' if hi >= 0 else "" for lo, hi in zip(lows, highs)],
+                     pa.large_string())
+    return texts.take(pa.array(np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))))
 
 
 class _Cells:
@@ -510,45 +526,72 @@ class _ReusingWorkbook(xlsxwriter.Workbook):
 
     def _store_workbook(self) -> None:
         store = xlsxwriter.Workbook._store_workbook
-        names = dict(vars(xlsxwriter.workbook), ZipFile=functools.partial(_PartsZip, previous=self._previous))
-        types.FunctionType(store.__code__, names, store.__name__, store.__defaults__, store.__closure__)(self)
+        with _Parts(self._previous) as parts:
+            for sheet in self.worksheets():
+                if isinstance(sheet, BlockWorksheet):
+                    sheet.written = parts.start  # a sheet's part is compressed while the next is rendered
+            names = dict(vars(xlsxwriter.workbook), ZipFile=functools.partial(_PartsZip, parts=parts))
+            types.FunctionType(store.__code__, names, store.__name__, store.__defaults__, store.__closure__)(self)
+
+
+class _Parts:
+    """The workbook's parts, each compressed on a thread pool (zlib releases the GIL) as soon as
+    its file is written. A part whose bytes equal a member of `previous` (the workbook as last
+    written: after one district changed, all sheets but one) takes that member's compressed bytes
+    instead, once inflating them proved the bytes equal."""
+
+    def __init__(self, previous: Path | None):
+        self._old = _zip_members(previous)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+        self._started: dict[str, tuple[bytes, concurrent.futures.Future]] = {}
+
+    def __enter__(self) -> "_Parts":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+    def start(self, filename) -> None:
+        data = Path(filename).read_bytes()
+        self._started[str(filename)] = (data, self._pool.submit(self._compress, data))
+
+    def take(self, filename) -> tuple[bytes, concurrent.futures.Future]:
+        """The part's bytes and their compression (deflate, zlib's default level)."""
+        if str(filename) not in self._started:
+            self.start(filename)
+        return self._started.pop(str(filename))
+
+    def _compress(self, data: bytes) -> bytes:
+        reused = self._reusable(data)
+        if reused is not None:
+            return reused
+        compressor = zipfile._get_compressor(zipfile.ZIP_DEFLATED, None)
+        return compressor.compress(data) + compressor.flush()
+
+    def _reusable(self, data: bytes) -> bytes | None:
+        """An earlier member's compressed bytes, if they inflate to exactly `data`."""
+        old = self._old.get((len(data), zlib.crc32(data)))
+        return old if old is not None and zlib.decompress(old, -15) == data else None
 
 
 class _PartsZip(zipfile.ZipFile):
-    """A ZipFile for writing whose members are compressed in parallel (zlib releases the GIL), and
-    a member whose bytes equal the same-named member of `previous` (the workbook as last written:
-    in a run after one district changed, all sheets but one) takes that member's compressed bytes
-    instead of being compressed again, after inflating them proved the bytes equal. The archive is
-    what ZipFile.write would write: the entries (name, date, mode) come from ZipInfo.from_file and
-    are written in order by ZipFile's own writer, only its compressor replays the bytes made here."""
+    """A ZipFile for writing that takes each member's compressed bytes from `_Parts`. The archive
+    is what ZipFile.write would write: the entries (name, date, mode) come from ZipInfo.from_file
+    and are written in order by ZipFile's own writer; only its compressor replays the bytes."""
 
-    def __init__(self, *args, previous: Path | None = None, **kwargs):
+    def __init__(self, *args, parts: _Parts, **kwargs):
         super().__init__(*args, **kwargs)
+        self._parts = parts
         self._pending: list[tuple] = []
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
-        self._old = _zip_members(previous)
 
     def write(self, filename, arcname=None, compress_type=None, compresslevel=None) -> None:
         zinfo = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=self._strict_timestamps)
         zinfo.compress_type = self.compression if compress_type is None else compress_type
         zinfo._compresslevel = self.compresslevel if compresslevel is None else compresslevel
-        data = Path(filename).read_bytes()  # xlsxwriter removes the file as soon as this returns
-        self._pending.append((zinfo, data, self._pool.submit(self._compress, zinfo, data)))
-
-    def _compress(self, zinfo: zipfile.ZipInfo, data: bytes) -> bytes:
-        reused = self._reusable(zinfo, data)
-        if reused is not None:
-            return reused
-        compressor = zipfile._get_compressor(zinfo.compress_type, zinfo._compresslevel)
-        return data if compressor is None else compressor.compress(data) + compressor.flush()
-
-    def _reusable(self, zinfo: zipfile.ZipInfo, data: bytes) -> bytes | None:
-        """The earlier member's compressed bytes, if they inflate to exactly `data`."""
-        old = self._old.get(zinfo.filename)
-        if old is not None and old[0] == zinfo.compress_type == zipfile.ZIP_DEFLATED and old[1] == len(data) \
-                and old[2] == zlib.crc32(data) and zlib.decompress(old[3], -15) == data:
-            return old[3]
-        return None
+        if zinfo.compress_type != zipfile.ZIP_DEFLATED or zinfo._compresslevel is not None:
+            raise ValueError("_PartsZip compresses with deflate at zlib's default level only")
+        # The bytes are read now: xlsxwriter removes the file as soon as this returns.
+        self._pending.append((zinfo, *self._parts.take(filename)))
 
     def close(self) -> None:
         try:
@@ -558,7 +601,6 @@ class _PartsZip(zipfile.ZipFile):
                     dest.write(data)  # counts size and CRC; the compressor hands over the bytes
         finally:
             self._pending = []
-            self._pool.shutdown()
             super().close()
 
 
@@ -578,8 +620,8 @@ class _Replay:
 LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local file header
 
 
-def _zip_members(path: Path | None) -> dict[str, tuple[int, int, int, bytes]]:
-    """{name: (compression, size, CRC, compressed bytes)} of a zip archive; {} if there is none or
+def _zip_members(path: Path | None) -> dict[tuple[int, int], bytes]:
+    """{(size, CRC): compressed bytes} of a zip archive's deflated members; {} if there is none or
     it cannot be read (then everything is compressed anew)."""
     if path is None or not path.is_file():
         return {}
@@ -587,10 +629,12 @@ def _zip_members(path: Path | None) -> dict[str, tuple[int, int, int, bytes]]:
         with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
             members = {}
             for info in archive.infolist():
+                if info.compress_type != zipfile.ZIP_DEFLATED:
+                    continue
                 raw.seek(info.header_offset)
                 header = LOCAL_HEADER.unpack(raw.read(LOCAL_HEADER.size))
                 raw.seek(header[-2] + header[-1], os.SEEK_CUR)  # the name and the extra field
-                members[info.filename] = (info.compress_type, info.file_size, info.CRC, raw.read(info.compress_size))
+                members[(info.file_size, info.CRC)] = raw.read(info.compress_size)
             return members
     except (OSError, zipfile.BadZipFile, struct.error):
         return {}
