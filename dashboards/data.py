@@ -19,6 +19,9 @@ from pipeline.warehouse import table_exists
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, IndicatorCatalogue
 
 ADDITIVE = ("count", "sum")  # quarters add up to the total, districts to the ALL row
+# A district page's delivery table, in this order.
+DELIVERY_COLUMNS = ("quarter", "file_name", "received_at", "rows_read", "accepted", "rejected", "late", "corrected",
+                    "status", "superseded_by")
 
 
 @dataclass
@@ -35,6 +38,7 @@ class SiteData:
     impact: pd.DataFrame = field(default_factory=lambda: empty_impact())  # impact_estimates, as written
     reports: dict[tuple[str | None, str | None], str] = field(default_factory=dict)  # -> path under site/
     memo: dict = field(default_factory=dict, repr=False)  # what pages prepare once for both languages
+    building: set[str] | None = None  # the districts whose pages this build writes (None: all)
 
     # -- lookups pages use ------------------------------------------------------------------------
 
@@ -65,22 +69,33 @@ class SiteData:
     # The district pages' parts, split once for all 440 districts and both languages: a pick, a
     # conversion to dicts or tuples per page cost more than the rest of the page.
 
+    def _for_building(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of the districts being built (an incremental build writes one or two)."""
+        frame = frame.reset_index(drop=True)
+        if self.building is None:
+            return frame
+        return frame[frame["district_ags"].isin(self.building).to_numpy()].reset_index(drop=True)
+
+    def prepare(self) -> None:
+        """Split the district pages' rows now (before a pool of workers inherits them)."""
+        for name in ("_district_parts", "_delivery_rows", "_impact_records"):
+            getattr(self, name)
+
     @functools.cached_property
-    def _district_parts(self) -> tuple[dict, dict, dict]:
-        values = self.values.reset_index(drop=True)
+    def _district_parts(self) -> tuple[pd.DataFrame, dict, dict]:
+        values = self._for_building(self.values)
         keys = ["programme_id", "district_ags"]
         total = (values["period"] == TOTAL).to_numpy()
-        quarters = values[~total]
-        by_key = dict(iter(quarters.groupby(keys, sort=False)))
+        quarters = values[~total].reset_index(drop=True)
         records = values[total].to_dict("records")
         totals = {k: [records[i] for i in rows] for k, rows in values[total].reset_index(drop=True)
                   .groupby(keys, sort=False).indices.items()}
         hidden = (values["masked"] | values["n_masked"]).groupby([values[k] for k in keys], sort=False).any()
-        return by_key, totals, hidden.to_dict()
+        return quarters, totals, hidden.to_dict()
 
-    def district_quarters(self, programme: Programme, ags: str) -> pd.DataFrame:
-        """One district's quarter rows of one programme."""
-        return self._district_parts[0].get((programme.id, ags), self.values.iloc[:0])
+    def building_quarters(self) -> pd.DataFrame:
+        """The quarter rows of the districts being built, all programmes."""
+        return self._district_parts[0]
 
     def district_total_records(self, programme: Programme, ags: str) -> list[dict]:
         """One district's total rows of one programme, as plain dicts."""
@@ -90,15 +105,15 @@ class SiteData:
         """Whether any figure of the district's rows in the programme is hidden."""
         return bool(self._district_parts[2].get((programme.id, ags), False))
 
-    def district_delivery_rows(self, ags: str, columns: tuple[str, ...]) -> list[tuple]:
-        """One district's deliveries as tuples of `columns`, in the log's order."""
-        key = ("delivery_rows", columns)
-        if key not in self.memo:
-            frame = self.deliveries.reset_index(drop=True)
-            rows = list(frame[list(columns)].itertuples(index=False, name=None))
-            self.memo[key] = {a: [rows[i] for i in found] for a, found in
-                              frame.groupby("district_ags", sort=False).indices.items()}
-        return self.memo[key].get(ags, [])
+    @functools.cached_property
+    def _delivery_rows(self) -> dict[str, list[tuple]]:
+        frame = self._for_building(self.deliveries)
+        rows = list(frame[list(DELIVERY_COLUMNS)].itertuples(index=False, name=None))
+        return {a: [rows[i] for i in found] for a, found in frame.groupby("district_ags", sort=False).indices.items()}
+
+    def district_delivery_rows(self, ags: str) -> list[tuple]:
+        """One district's deliveries as tuples of DELIVERY_COLUMNS, in the log's order."""
+        return self._delivery_rows.get(ags, [])
 
     @functools.cached_property
     def _micro_by_district(self) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
@@ -135,9 +150,10 @@ class SiteData:
 
     @functools.cached_property
     def _impact_records(self) -> dict[tuple[str, str], list[dict]]:
-        records = self.impact.to_dict("records")
+        impact = self._for_building(self.impact)
+        records = impact.to_dict("records")
         return {key: [records[i] for i in rows] for key, rows in
-                self.impact.reset_index(drop=True).groupby(["programme_id", "district_ags"], sort=False).indices.items()}
+                impact.groupby(["programme_id", "district_ags"], sort=False).indices.items()}
 
     def district_impact_records(self, programme: Programme, ags: str) -> list[dict]:
         """One district's impact rows of one programme, in the estimates' order, as plain dicts:

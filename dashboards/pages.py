@@ -396,17 +396,30 @@ def district_page(data: SiteData, ags: str, place: Place) -> Body:
 def _district_rows(data: SiteData, programme: Programme, ags: str) -> tuple | None:
     """A district's rows of one programme, split once for both languages: whether any figure is
     hidden, its totals as plain dicts, and its timelines' panels (other indicators, survey)."""
-    key = ("district_rows", programme.id, ags)
-    if key not in data.memo:
-        quarters = data.district_quarters(programme, ags)
-        totals = data.district_total_records(programme, ags)
-        if quarters.empty and not totals:
-            data.memo[key] = None
-        else:
-            survey = quarters["unit"].isin(charts.SURVEY_UNITS).to_numpy()
-            data.memo[key] = (data.district_masked(programme, ags), totals,
-                              [charts.timeline_panels(part, programme) for part in (quarters[~survey], quarters[survey])])
-    return data.memo[key]
+    timelines = _timelines(data)
+    panels = [timelines.get((programme.id, ags, survey)) for survey in (False, True)]
+    totals = data.district_total_records(programme, ags)
+    if not totals and panels == [None, None]:
+        return None
+    return data.district_masked(programme, ags), totals, panels
+
+
+def _timelines(data: SiteData) -> dict[tuple, tuple]:
+    """(programme, district, survey or not) -> its timeline's panels, for every district being built."""
+    if "timelines" not in data.memo:
+        programmes = {p.id: p for p in data.catalogue.programmes}
+        quarters = data.building_quarters()
+        quarters = quarters[quarters["programme_id"].isin(programmes).to_numpy()]
+        quarters = quarters.assign(_survey=quarters["unit"].isin(charts.SURVEY_UNITS).to_numpy())
+        data.memo["timelines"] = charts.timeline_panels_by(quarters, ["programme_id", "district_ags", "_survey"],
+                                                           lambda key: programmes[key[0]])
+    return data.memo["timelines"]
+
+
+def prepare(data: SiteData) -> None:
+    """Split the district pages' rows now (before a pool of workers inherits them)."""
+    data.prepare()
+    _timelines(data)
 
 
 def _totals_table(rows: list[dict], lang: str, threshold: int) -> str:
@@ -425,13 +438,9 @@ def _totals_table(rows: list[dict], lang: str, threshold: int) -> str:
     return table(headers, out, numeric={1, 3, 5})
 
 
-DELIVERY_COLUMNS = ("quarter", "file_name", "received_at", "rows_read", "accepted", "rejected", "late", "corrected",
-                    "status", "superseded_by")
-
-
 def _deliveries_table(data: SiteData, ags: str, place: Place) -> str:
     lang = place.lang
-    rows = data.district_delivery_rows(ags, DELIVERY_COLUMNS)
+    rows = data.district_delivery_rows(ags)
     if not rows:
         return f"<p>{esc(_t(lang, 'no_deliveries'))}</p>"
     out = []

@@ -12,6 +12,7 @@ Offline: nothing on any page is fetched from a network; the site opens from disk
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -65,20 +66,52 @@ def build_site(con, catalogue: Catalogue, indicators: IndicatorCatalogue, home: 
     data = site_data.load(con, catalogue, indicators, privacy_threshold, as_of)
     data.reports = reports
     digests = page_digests(data, catalogue, common)
-    features = None
+    stale = [p for p in places if not fingerprint.is_current(before.get(p.lang_prefix + p.path), digests[p.path],
+                                                              targets[p.lang_prefix + p.path])]
+    data.building = {p.path.removeprefix("kreis/").removesuffix(".html") for p in stale if p.path.startswith("kreis/")}
+    features = geo.load_features(geo_file, set(data.districts())) if geo_file and stale else None
+    write_pages(data, stale, root, features, geo_file)
     for place in places:
         key = place.lang_prefix + place.path
-        target = targets[key]
-        if not fingerprint.is_current(before.get(key), digests[place.path], target):
-            if features is None and geo_file:
-                features = geo.load_features(geo_file, set(data.districts()))
-            body = render(data, place, features, geo_file)
-            write_if_changed(target, page_html(data, place, body).encode("utf-8"))
-        after[key] = [digests[place.path], target.stat().st_size]
+        after[key] = [digests[place.path], targets[key].stat().st_size]
     remove_stale(root, list(targets.values()))
     after[fingerprint.COPIES] = fingerprint.digest(sorted(html_files(root / REPORTS_DIR).items()))
     write_if_changed(manifest, fingerprint.manifest_bytes(after))
     return list(targets.values())
+
+
+# Below this many pages, starting workers costs more than it saves (an incremental build
+# rewrites a handful); a full national build renders 896.
+POOL_MIN = 64
+_JOB: tuple = ()  # what the forked workers render from, inherited rather than pickled
+
+
+def write_pages(data: site_data.SiteData, places: list[layout.Place], root: Path, features, geo_file) -> None:
+    """Render and write these pages; many at once in two processes. Both languages of a page go to
+    the same worker, which prepares the page's rows once for both."""
+    global _JOB
+    _JOB = (data, root, features, geo_file)
+    workers = min(2, os.cpu_count() or 1)
+    if len(places) < POOL_MIN or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        _write_places(places)
+        return
+    pages.prepare(data)  # once, before the workers inherit it
+    by_path: dict[str, list[layout.Place]] = {}
+    for place in places:
+        by_path.setdefault(place.path, []).append(place)
+    groups = list(by_path.values())
+    chunks = [sum(groups[n:n + 16], []) for n in range(0, len(groups), 16)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for _ in pool.imap_unordered(_write_places, chunks):
+            pass
+    _JOB = ()
+
+
+def _write_places(places: list[layout.Place]) -> None:
+    data, root, features, geo_file = _JOB
+    for place in places:
+        body = render(data, place, features, geo_file)
+        write_if_changed(root / place.lang_prefix / place.path, page_html(data, place, body).encode("utf-8"))
 
 
 def _languages(lang_default: str) -> list[tuple[str, str]]:
