@@ -28,7 +28,7 @@ from pipeline.reader import (SEPARATORS, FileName, Problem, csv_text, group_csv_
 from pipeline.partitions import quarter_bounds
 from pipeline.validator import (MASK, REJECTION_COLUMNS, ScreenPlan, accepted_frame, flag_candidates, prepare,
                                 rejection_frame, register_typing, run_suite, screen_plan, screen_tables, start_screen,
-                                typed_select, validate, warm_up)
+                                typed_rows, typed_select, validate, warm_up)
 
 
 @dataclass
@@ -631,7 +631,7 @@ def _stage_set_based(con, contract: Contract, catalogue: Catalogue, feed: Feed, 
                    count(*) FILTER (WHERE t._is_late AND c.receipt_id IS NULL) AS late_clean
             FROM _typed t LEFT JOIN _cands c USING (receipt_id, source_row) GROUP BY 1"""))
         flagged.append(warehouse.fetch_df(con, f"""
-            SELECT {raw_select} FROM _typed t SEMI JOIN _cands c USING (receipt_id, source_row)
+            SELECT {raw_select} FROM {typed_rows(plan)} t SEMI JOIN _cands c USING (receipt_id, source_row)
             ORDER BY receipt_id, source_row"""))
     for table in ["_typed", "_cur", "_members", "_quarters", "_known_events", *(f"_ty_{c.name}" for c in feed.columns),
                   *screen_tables(plan)]:

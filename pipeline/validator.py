@@ -455,10 +455,10 @@ def typed_select(plan: ScreenPlan, where: str) -> str:
     joins = []
     for col in feed.columns:
         c, alias = _q(col.name), f"t_{col.name}"
-        select.append(f"r.{c} AS {_q(col.name + '__raw')}")
-        if col.type in ("text", "pseudonym"):
+        if col.type in ("text", "pseudonym"):  # its __raw twin is an alias in `typed_rows`, not a copy
             select.append(f"r.{c} AS {c}")
             continue
+        select.append(f"r.{c} AS {_q(col.name + '__raw')}")
         on = f"{alias}.v IS NOT DISTINCT FROM r.{c}"
         if col.type in ("int", "decimal"):
             on += f" AND {alias}.dc = coalesce(r.decimal_comma, FALSE)"
@@ -538,6 +538,13 @@ def _insert_texts(con, table: str, frame: pd.DataFrame) -> None:
         con.unregister("_rx")
 
 
+def typed_rows(plan: ScreenPlan) -> str:
+    """_typed with every column of the frame `prepare` builds: a text column's `<col>__raw` is
+    the column itself, named twice here instead of stored twice (8 million pseudonyms)."""
+    aliases = [f"{_q(c.name)} AS {_q(c.name + '__raw')}" for c in plan.feed.columns if c.type in ("text", "pseudonym")]
+    return f"(SELECT *, {', '.join(aliases)} FROM _typed)" if aliases else "_typed"
+
+
 def flag_candidates(con, plan: ScreenPlan) -> None:
     """Temp table _cands (receipt_id, source_row): every row of _typed some expectation could fail
     (after `start_screen` for the pass)."""
@@ -546,10 +553,11 @@ def flag_candidates(con, plan: ScreenPlan) -> None:
     predicates += [f"{_q(column)} IN (SELECT v FROM _rx_{n})" for n, (column, _, _) in enumerate(plan.regexes)]
     for n, key in enumerate(plan.unique_keys):
         cols = ", ".join(_q(c) for c in key)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_{n} AS SELECT {cols} FROM _typed "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_{n} AS SELECT {cols} FROM {typed_rows(plan)} "
                     f"GROUP BY ALL HAVING count(*) > 1")
         same = " AND ".join(f"d.{_q(c)} = t.{_q(c)}" for c in key)
         nulls = " OR ".join(f"t.{_q(c)} IS NULL" for c in key)
         predicates.append(f"({nulls} OR EXISTS (SELECT 1 FROM _dup_{n} d WHERE {same}))")
     where = " OR ".join(f"({p})" for p in predicates) or "FALSE"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _cands AS SELECT receipt_id, source_row FROM _typed t WHERE {where}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _cands AS SELECT receipt_id, source_row FROM {typed_rows(plan)} t "
+                f"WHERE {where}")
