@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 
 import pipeline.exports
 import pipeline.tables
@@ -103,8 +104,7 @@ def indicator_exports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> 
             rows = con.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
         else:
             store_asset_signature(con, "indicator_exports", None)
-            # Through Arrow: a third of the time of .df() for the same frame.
-            frame = con.sql(f"SELECT * FROM {TABLE}").to_arrow_table().to_pandas()
+            frame = _read_values(con)
             rows = len(frame)
             paths = write_indicator_exports(frame, catalogue, indicators, home.paths.exports)
             store_asset_signature(con, "indicator_exports", _with_files(signature, paths))
@@ -113,6 +113,16 @@ def indicator_exports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> 
     metadata["dagster/row_count"] = dg.MetadataValue.int(rows)
     metadata["unchanged"] = dg.MetadataValue.bool(unchanged)
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _read_values(con) -> pd.DataFrame:
+    """The table as `.df()` gives it, through Arrow (a third of the time): the same frame unless a
+    whole-number or yes/no column has gaps (`.df()` makes those nullable Int64 / boolean columns)."""
+    table = con.sql(f"SELECT * FROM {TABLE}").to_arrow_table()
+    if any((pa.types.is_integer(f.type) or pa.types.is_boolean(f.type)) and table.column(f.name).null_count
+           for f in table.schema):
+        return con.execute(f"SELECT * FROM {TABLE}").df()
+    return table.to_pandas()
 
 
 def _exports_signature(con, catalogue, indicators) -> str:
