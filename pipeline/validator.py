@@ -552,12 +552,13 @@ def flag_candidates(con, plan: ScreenPlan) -> None:
     _judge_regexes(con, plan)
     predicates += [f"{_q(column)} IN (SELECT v FROM _rx_{n})" for n, (column, _, _) in enumerate(plan.regexes)]
     for n, key in enumerate(plan.unique_keys):
+        # Grouped by one hash of the key, not by its texts: a collision only flags rows GX then clears.
         cols = ", ".join(_q(c) for c in key)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_{n} AS SELECT {cols} FROM {typed_rows(plan)} "
-                    f"GROUP BY ALL HAVING count(*) > 1")
-        same = " AND ".join(f"d.{_q(c)} = t.{_q(c)}" for c in key)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _dup_{n} AS SELECT hash({cols}) AS h FROM {typed_rows(plan)} "
+                    f"GROUP BY 1 HAVING count(*) > 1")
         nulls = " OR ".join(f"t.{_q(c)} IS NULL" for c in key)
-        predicates.append(f"({nulls} OR EXISTS (SELECT 1 FROM _dup_{n} d WHERE {same}))")
+        t_cols = ", ".join(f"t.{_q(c)}" for c in key)
+        predicates.append(f"({nulls} OR hash({t_cols}) IN (SELECT h FROM _dup_{n}))")
     where = " OR ".join(f"({p})" for p in predicates) or "FALSE"
     con.execute(f"CREATE OR REPLACE TEMP TABLE _cands AS SELECT receipt_id, source_row FROM {typed_rows(plan)} t "
                 f"WHERE {where}")
