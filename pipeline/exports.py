@@ -565,7 +565,7 @@ class _Parts:
         reused = self._reusable(data)
         if reused is not None:
             return reused
-        compressor = zipfile._get_compressor(zipfile.ZIP_DEFLATED, None)
+        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)  # as ZipFile's deflate
         return compressor.compress(data) + compressor.flush()
 
     def _reusable(self, data: bytes) -> bytes | None:
