@@ -61,10 +61,14 @@ QUALIFY row_number() OVER (PARTITION BY r.district_ags, r.quarter, s.feed
 
 
 def _views_sql(feeds) -> str:
+    # A record is a correction when its id came in an earlier delivery of the district: joined to
+    # the ids delivered more than once (few), not searched for each of the million records.
     corrections = " UNION ALL ".join(
-        f"""SELECT s.receipt_id, count(*) AS n FROM stg_{f.name} s WHERE EXISTS (
-                SELECT 1 FROM stg_{f.name} p WHERE p.district_ags = s.district_ags
-                AND p.{q(f.id_columns[0])} = s.{q(f.id_columns[0])} AND p.delivery_quarter < s.delivery_quarter)
+        f"""SELECT s.receipt_id, count(*) AS n FROM stg_{f.name} s JOIN (
+                SELECT district_ags, {q(f.id_columns[0])}, min(delivery_quarter) AS first_quarter FROM stg_{f.name}
+                GROUP BY 1, 2 HAVING count(*) > 1) p
+            ON p.district_ags = s.district_ags AND p.{q(f.id_columns[0])} = s.{q(f.id_columns[0])}
+               AND s.delivery_quarter > p.first_quarter
             GROUP BY 1"""
         for f in feeds if len(f.id_columns) == 1)
     return VIEWS_SQL + f"""
