@@ -138,13 +138,11 @@ def _feed_ddl(feed) -> str:
     ids = ", ".join(q(c) for c in ("district_ags", *feed.id_columns))
     if feed.name == "attendance":
         # An event's attendance list belongs to the event: the latest delivery listing it wins.
-        # (A join with the latest quarter per event rather than a window: the same rows, and the
-        # indicator queries, which read this view several times over millions of rows, run faster.)
+        # A window, so that a filter on districts reaches the table (one district 0.40 s -> 0.08 s
+        # for the incremental indicators; all 8 million rows 1.5 s -> 1.7 s, read once per run).
         current = """
-        CREATE OR REPLACE VIEW cur_attendance AS SELECT a.* FROM stg_attendance a
-        JOIN (SELECT district_ags, event_id, max(delivery_quarter) AS latest FROM stg_attendance GROUP BY ALL) m
-          ON m.district_ags = a.district_ags AND m.event_id IS NOT DISTINCT FROM a.event_id
-         AND a.delivery_quarter = m.latest;"""
+        CREATE OR REPLACE VIEW cur_attendance AS SELECT * FROM stg_attendance
+        QUALIFY delivery_quarter = max(delivery_quarter) OVER (PARTITION BY district_ags, event_id);"""
     else:
         current = f"""
         CREATE OR REPLACE VIEW cur_{feed.name} AS SELECT * FROM stg_{feed.name}
