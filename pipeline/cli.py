@@ -213,9 +213,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _quarters_to_process(home: Home) -> set[str]:
+def _quarters_to_process(home: Home) -> tuple[set[str], int]:
     """Quarters with new or changed files (or staged under another catalogue or code version);
-    every quarter of the inbox when the warehouse is new or busy."""
+    every quarter of the inbox when the warehouse is new or busy. And how many files there are."""
     import duckdb
 
     from pipeline import intake, warehouse
@@ -227,12 +227,12 @@ def _quarters_to_process(home: Home) -> set[str]:
     items = intake.scan_inbox(home.inbox, contract, catalogue, (key_to_quarter(keys[0]), key_to_quarter(keys[-1])))
     everything = {i.parsed.quarter for i in items if isinstance(i.parsed, intake.FileName)}
     if not home.warehouse.exists():
-        return everything
+        return everything, len(items)
     try:
         with warehouse.connect(home.warehouse, read_only=True) as con:
-            return intake.quarters_to_process(con, contract, catalogue, items)
+            return intake.quarters_to_process(con, contract, catalogue, items), len(items)
     except duckdb.Error:  # another process writes the warehouse (a served run): take every quarter
-        return everything
+        return everything, len(items)
 
 
 def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
@@ -248,13 +248,12 @@ def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
 
     job = defs.resolve_job_def("quartal_verarbeiten")
     keys = job.partitions_def.get_partition_keys()
-    files = [p for p in home.inbox.iterdir() if p.is_file() and not p.name.startswith(".")]
-    quarters = _quarters_to_process(home)
+    quarters, files = _quarters_to_process(home)
     wanted = sorted({quarter_to_key(q) for q in quarters} & set(keys)) or [keys[-1]]
     if not files:
         print(t["run_empty"].format(inbox=home.inbox))
     else:
-        print(t["run_start"].format(n=len(files), inbox=home.inbox, changed=len(quarters),
+        print(t["run_start"].format(n=files, inbox=home.inbox, changed=len(quarters),
                                     first=key_to_quarter(wanted[0]), last=key_to_quarter(wanted[-1])))
     instance = dg.DagsterInstance.get()
     for run_id in release_dead_runs(instance):
