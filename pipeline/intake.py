@@ -199,7 +199,10 @@ ZIP_EPOCH = dt.datetime(1980, 1, 1)
 
 
 def read_archived(root: Path, archive_path: str) -> bytes:
-    """The bytes of a received file from its `archive_path` (see `_Archive`)."""
+    """The bytes of a received file from its `archive_path` (see `_Archive`; a home started
+    before the ZIPs keeps its earlier receipts as plain files, archive/<..>/<sha256>/<name>)."""
+    if ".zip/" not in archive_path:
+        return (root / archive_path).read_bytes()
     archive, member = archive_path.split(".zip/", 1)
     with zipfile.ZipFile(root / f"{archive}.zip") as opened:
         return opened.read(member)

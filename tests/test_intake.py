@@ -132,6 +132,11 @@ def test_archive_is_byte_for_byte_with_sha256(home):
         [info] = opened.infolist()
     assert (info.filename, info.compress_type, info.file_size) == (f"{sha}/05766_2024-Q1_events.csv",
                                                                    zipfile.ZIP_STORED, path.stat().st_size)
+    # a receipt archived as a plain file by an earlier version still reads back
+    earlier = home.archive / sha[:2] / sha / path.name
+    earlier.parent.mkdir(parents=True)
+    earlier.write_bytes(b"as archived before")
+    assert intake.read_archived(home.root, f"archive/{sha[:2]}/{sha}/{path.name}") == b"as archived before"
 
 
 def test_running_twice_on_an_unchanged_inbox_changes_nothing(home):
