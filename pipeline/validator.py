@@ -24,7 +24,7 @@ from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract, Feed
 from pipeline.partitions import quarter_bounds
 from pipeline.values import type_columns
-from pipeline.warehouse import stg_columns
+from pipeline.warehouse import insert_rows, stg_columns
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 logging.getLogger("great_expectations").setLevel(logging.ERROR)
@@ -527,15 +527,8 @@ def _judge_regexes(con, plan: ScreenPlan) -> None:
                 warnings.simplefilter("ignore", UserWarning)
                 hits = values.astype(str).str.contains(regex)  # what GX's pandas engine evaluates
             failing = values[~hits] if must_match else values[hits]
-            _insert_texts(con, f"_rx_{n}", pd.DataFrame({"v": failing.astype(object)}, dtype=object))
-        _insert_texts(con, f"_seen_{k}", pd.DataFrame({"v": values}, dtype=object))
-
-
-def _insert_texts(con, table: str, frame: pd.DataFrame) -> None:
-    if len(frame):
-        con.register("_rx", frame)
-        con.execute(f"INSERT INTO {table} SELECT CAST(v AS VARCHAR) FROM _rx")
-        con.unregister("_rx")
+            insert_rows(con, f"_rx_{n}", pd.DataFrame({"v": failing.astype(object)}, dtype=object))
+        insert_rows(con, f"_seen_{k}", pd.DataFrame({"v": values}, dtype=object))
 
 
 def typed_rows(plan: ScreenPlan) -> str:
