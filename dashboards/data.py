@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -301,14 +300,11 @@ def delivery_keys(con) -> list[tuple[str | None, str | None]]:
     return con.execute("SELECT DISTINCT district_ags, quarter FROM receipts").fetchall()
 
 
-def report_links(reports_dir: Path, keys, existing) -> dict[tuple[str | None, str | None], str]:
-    """(district, quarter) -> the delivery's quality report (its path in `reports_dir`), where one
-    was written: `existing` holds the paths there."""
-    from pipeline.reports import report_path
+def report_links(keys, existing) -> dict[tuple[str | None, str | None], str]:
+    """(district, quarter) -> the delivery's quality report (its path in the reports folder),
+    where one was written: `existing` holds the paths there."""
+    from pipeline.reports import report_paths
 
-    found = {}
-    for ags, quarter in keys:
-        relative = report_path(reports_dir, ags, quarter).relative_to(reports_dir).as_posix()
-        if relative in existing:
-            found[(ags, quarter)] = relative
-    return found
+    keys = list(keys)
+    relative = report_paths(pd.Series([a for a, _ in keys], dtype=object), pd.Series([q for _, q in keys], dtype=object))
+    return {key: path for key, path in zip(keys, relative) if path in existing}

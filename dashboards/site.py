@@ -162,7 +162,7 @@ def copy_reports(home: Home, con, root: Path, sources: dict, copies: dict) -> di
     """The delivery quality reports travel with the site, so its links work from a USB stick too.
     `sources`, `copies`: the reports and the site's copies of them, as `html_files` lists them."""
     links = {}
-    for key, relative in site_data.report_links(home.reports, site_data.delivery_keys(con), sources).items():
+    for key, relative in site_data.report_links(site_data.delivery_keys(con), sources).items():
         if copies.get(relative) != sources[relative]:
             _copy(home.reports / relative, root / REPORTS_DIR / relative)
         links[key] = f"{REPORTS_DIR}/{relative}"

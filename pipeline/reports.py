@@ -27,7 +27,7 @@ import pandas as pd
 from pipeline import tables, warehouse
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract
-from pipeline.tables import neutralise_frame, write_csv, write_if_changed
+from pipeline.tables import write_csv, write_if_changed
 
 REJECTION_EXPORT_COLUMNS = ["file", "district_ags", "quarter", "feed", "sheet", "row", "column", "value",
                             "reason_code", "reason", "reason_en"]
@@ -98,9 +98,7 @@ def _repeated_ids(feed) -> str:
 
 
 def report_path(reports_dir: Path, ags: str | None, quarter: str | None) -> Path:
-    if not ags or not quarter:
-        return reports_dir / f"{UNASSIGNED}.html"
-    return reports_dir / quarter / f"{ags}_{quarter}.html"
+    return reports_dir / report_paths(pd.Series([ags], dtype=object), pd.Series([quarter], dtype=object)).iloc[0]
 
 
 # -- rendering, column-wise over all deliveries ---------------------------------------------------
@@ -175,10 +173,9 @@ def _csv_records(body: str) -> pd.Series:
 
 def _rejection_csv(rejected: pd.DataFrame) -> tuple[str, str, pd.Series]:
     """Header and body of rejections.csv as write_csv writes it, and each row's record in it (a
-    report's CSV is the header and its delivery's records): one to_csv for all of them."""
-    safe = neutralise_frame(rejected)
-    header = "\ufeff" + safe.iloc[:0].to_csv(index=False, lineterminator="\n")
-    body = safe.to_csv(index=False, header=False, lineterminator="\n", float_format=tables.FLOAT_FORMAT)
+    report's CSV is the header and its delivery's records): one `csv_bytes` for all of them."""
+    head, body = tables.csv_bytes(rejected).decode("utf-8").split("\n", 1)  # no column name holds a line break
+    header = "\ufeff" + head + "\n"
     records = _csv_records(body)
     if len(records) != len(rejected):
         raise AssertionError(f"{len(records)} CSV records for {len(rejected)} rejections")
@@ -255,8 +252,9 @@ def _write_manifest(path: Path, manifest: dict) -> None:
     write_if_changed(path, json.dumps(manifest, sort_keys=True, indent=0, ensure_ascii=False).encode("utf-8"))
 
 
-def _relative_paths(ags: pd.Series, quarter: pd.Series) -> pd.Series:
-    """report_path for many deliveries at once, relative to the reports folder."""
+def report_paths(ags: pd.Series, quarter: pd.Series) -> pd.Series:
+    """Each delivery's report, relative to the reports folder: <quarter>/<ags>_<quarter>.html, or
+    the report of unassigned files when the district or the quarter is missing."""
     unassigned = ags.isna() | quarter.isna() | (ags == "") | (quarter == "")
     own = quarter.fillna("") + "/" + ags.fillna("") + "_" + quarter.fillna("") + ".html"
     return own.where(~unassigned, f"{UNASSIGNED}.html").astype(object)
@@ -265,7 +263,7 @@ def _relative_paths(ags: pd.Series, quarter: pd.Series) -> pd.Series:
 def _deliveries(log: pd.DataFrame, log_key: pd.Series, catalogue: Catalogue) -> pd.DataFrame:
     """One row per delivery key in log order: its report path (relative) and titles."""
     keys = log[["district_ags", "quarter"]].assign(key=log_key).drop_duplicates("key")
-    keys["relative"] = _relative_paths(keys["district_ags"], keys["quarter"])
+    keys["relative"] = report_paths(keys["district_ags"], keys["quarter"])
     names = {a: catalogue.district_name(a) for a in keys["district_ags"].dropna().unique()}
     ags = keys["district_ags"].astype(object).where(keys["district_ags"].notna(), None)
     quarter = keys["quarter"].astype(object).where(keys["quarter"].notna(), None)

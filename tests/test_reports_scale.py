@@ -117,11 +117,11 @@ def test_a_lost_or_foreign_manifest_only_costs_a_re_render(home):
 def test_report_paths_at_once_equal_report_path(tmp_path):
     import pandas as pd
 
-    from pipeline.reports import _relative_paths, report_path
+    from pipeline.reports import report_path, report_paths
 
     ags = pd.Series(["05766", None, "05766", "", "05766"], dtype="str")
     quarter = pd.Series(["2024-Q1", "2024-Q1", None, "2024-Q2", ""], dtype="str")
     expected = ["2024-Q1/05766_2024-Q1.html"] + ["nicht_zugeordnet.html"] * 4
-    assert list(_relative_paths(ags, quarter)) == expected
+    assert list(report_paths(ags, quarter)) == expected
     assert [report_path(tmp_path, a if isinstance(a, str) else None, q if isinstance(q, str) else None)
             .relative_to(tmp_path).as_posix() for a, q in zip(ags, quarter)] == expected
