@@ -66,32 +66,24 @@ def shared(catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: int,
 
 
 # Everything the site reads from the warehouse (data.py), down to the tables under its views:
-# delivery_log is receipts, sheets, sheet_results, file_rejections and the id columns of the stg
-# tables its `corrected` count compares; rejections adds row_rejections; cur_micro_projects is
-# stg_micro_projects; the views' own SQL counts too. Hashed where stored: no view is evaluated.
-TABLES = ("indicator_values", "receipts", "sheets", "sheet_results", "file_rejections", "row_rejections",
-          "stg_micro_projects")
+# delivery_log and rejections (`warehouse.delivery_log_relations`), indicator_values, and
+# stg_micro_projects under cur_micro_projects; the views' own SQL counts too. Hashed where
+# stored: no view is evaluated.
+TABLES = ("indicator_values", "stg_micro_projects")
 VIEWS = ("delivery_log", "rejections", "current_sheets", "latest_receipts", "cur_micro_projects")
 
 
 def warehouse_print(con) -> str:
     """One query's digest of the site's warehouse inputs: equal digests, equal site."""
     from pipeline.contract import load_contract
+    from pipeline import warehouse
     from pipeline.impact import TABLE as IMPACT
-    from pipeline.warehouse import q, table_exists
 
-    relations = {name: name for name in TABLES}
-    for feed in load_contract().feeds.values():
-        if len(feed.id_columns) == 1:
-            relations[f"ids_{feed.name}"] = (f"(SELECT receipt_id, district_ags, delivery_quarter, "
-                                             f"{q(feed.id_columns[0])} FROM stg_{feed.name})")
-    if table_exists(con, IMPACT):
+    relations = {**warehouse.delivery_log_relations(load_contract().feeds.values()), **{t: t for t in TABLES}}
+    if warehouse.table_exists(con, IMPACT):
         relations["impact"] = IMPACT
-    selects = " UNION ALL ".join(f"SELECT '{name}' AS grp, hash(t) AS h FROM {sql} t" for name, sql in relations.items())
-    found = con.execute(f"SELECT grp, count(*), sum(h), bit_xor(h) FROM ({selects}) GROUP BY grp ORDER BY grp").fetchall()
-    views = con.execute("SELECT view_name, sql FROM duckdb_views() WHERE view_name IN ? ORDER BY 1",
-                        [list(VIEWS)]).fetchall()
-    return digest(sorted(relations.items()), found, views)
+    found = warehouse.relation_prints(con, relations)
+    return digest(sorted(relations.items()), sorted(found.items()), warehouse.view_definitions(con, VIEWS))
 
 
 class PageInputs:

@@ -193,30 +193,17 @@ def _code_signature() -> str:
     return digest.hexdigest()
 
 
-def _fingerprints(con, selects: list[str]) -> dict[str, str]:
-    """Per `grp`: an order-independent digest of the row hashes `h` the selects yield (count, sum
-    and XOR: the sum catches what XOR alone misses, a pair of equal rows changed alike)."""
-    found = con.execute(f"""SELECT grp, md5(concat_ws(':', count(*), sum(h), bit_xor(h)))
-                            FROM ({" UNION ALL ".join(selects)}) GROUP BY grp""").fetchall()
-    return dict(found)
-
-
 def _inputs_signature(con, contract: Contract, catalogue: Catalogue) -> str:
-    """Everything the exports and reports are made of: the receipt and rejection tables, the stg
-    columns late records and corrections come from, the view definitions and district names.
-    Cheap (no view is evaluated), so an unchanged warehouse costs a fraction of a second."""
-    relations = {name: name for name in ("receipts", "sheets", "sheet_results", "file_rejections", "row_rejections")}
+    """Everything the exports and reports are made of: the tables under the delivery_log and
+    rejections views, the stg columns late records come from, the view definitions and district
+    names. Cheap (no view is evaluated), so an unchanged warehouse costs a fraction of a second."""
+    relations = warehouse.delivery_log_relations(contract.feeds.values())
     for f in contract.feeds.values():
-        ident = warehouse.q(f.id_columns[0])
-        if len(f.id_columns) == 1:
-            relations[f"ids_{f.name}"] = f"(SELECT receipt_id, district_ags, delivery_quarter, {ident} FROM stg_{f.name})"
         if f.date_column:
-            relations[f"late_{f.name}"] = (f"(SELECT receipt_id, {ident}, {warehouse.q(f.date_column)}, quarter "
-                                           f"FROM stg_{f.name} WHERE is_late)")
-    found = _fingerprints(con, [f"SELECT '{name}' AS grp, hash(t) AS h FROM {sql} t" for name, sql in relations.items()])
-    views = con.execute("""SELECT view_name, sql FROM duckdb_views()
-                           WHERE view_name IN ('delivery_log', 'rejections', 'current_sheets', 'latest_receipts')
-                           ORDER BY 1""").fetchall()
+            relations[f"late_{f.name}"] = (f"(SELECT receipt_id, {warehouse.q(f.id_columns[0])}, "
+                                           f"{warehouse.q(f.date_column)}, quarter FROM stg_{f.name} WHERE is_late)")
+    found = warehouse.relation_prints(con, relations)
+    views = warehouse.view_definitions(con, ("delivery_log", "rejections", "current_sheets", "latest_receipts"))
     names = pd.util.hash_pandas_object(catalogue.districts["name"].astype(str)).to_numpy().tobytes()
     digest = hashlib.sha256(repr((sorted(relations.items()), sorted(found.items()), views)).encode())
     digest.update(names)
@@ -282,7 +269,8 @@ def _delivery_fingerprints(con, frames: dict[str, pd.DataFrame], deliveries: pd.
     for name, frame in parts.items():
         con.register(f"report_{name}", frame)
     try:
-        found = _fingerprints(con, [f"SELECT key AS grp, hash('{name}', t) AS h FROM report_{name} t" for name in parts])
+        found = warehouse.group_prints(con, [f"SELECT key AS grp, hash('{name}', t) AS h FROM report_{name} t"
+                                             for name in parts])
     finally:
         for name in parts:
             con.unregister(f"report_{name}")

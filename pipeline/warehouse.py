@@ -236,6 +236,37 @@ def inputs_signature(con, relations=(), files=(), modules=()) -> str:
     return digest.hexdigest()
 
 
+def group_prints(con, selects: list[str]) -> dict[str, str]:
+    """Per `grp`: an order-independent digest of the row hashes `h` the selects yield (count, sum
+    and XOR: the sum catches what XOR alone misses, a pair of equal rows changed alike)."""
+    found = con.execute(f"""SELECT grp, md5(concat_ws(':', count(*), sum(h), bit_xor(h)))
+                            FROM ({" UNION ALL ".join(selects)}) GROUP BY grp""").fetchall()
+    return dict(found)
+
+
+def relation_prints(con, relations: dict[str, str]) -> dict[str, str]:
+    """name -> digest of the rows of that relation (a table, or a SELECT in parentheses), all in one query."""
+    return group_prints(con, [f"SELECT '{name}' AS grp, hash(t) AS h FROM {sql} t" for name, sql in relations.items()])
+
+
+def delivery_log_relations(feeds) -> dict[str, str]:
+    """What the views delivery_log and rejections are computed from, as stored: the receipt and
+    rejection tables and the id columns whose repeats are corrections. Fingerprinting these
+    evaluates no view."""
+    relations = {name: name for name in ("receipts", "sheets", "sheet_results", "file_rejections", "row_rejections")}
+    for f in feeds:
+        if len(f.id_columns) == 1:
+            relations[f"ids_{f.name}"] = (f"(SELECT receipt_id, district_ags, delivery_quarter, {q(f.id_columns[0])} "
+                                          f"FROM stg_{f.name})")
+    return relations
+
+
+def view_definitions(con, names) -> list[tuple[str, str]]:
+    """(name, SQL) of these views, by name: a changed definition changes what they give."""
+    return con.execute("SELECT view_name, sql FROM duckdb_views() WHERE view_name IN ? ORDER BY 1",
+                       [list(names)]).fetchall()
+
+
 def table_signature(con, relation: str) -> str:
     """Order-independent fingerprint of a table's or view's rows (count and XOR of row hashes)."""
     count, digest = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {relation} t").fetchall()[0]
