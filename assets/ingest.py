@@ -5,7 +5,6 @@ quarter, so a 400-district national run is 40 partition keys, not 16,000. Each d
 quarter delivery stays visible in the materialization and check metadata.
 """
 
-import os
 import warnings
 
 import dagster as dg
@@ -13,11 +12,9 @@ import pandas as pd
 
 from assets.metadata import markdown_table
 from pipeline import intake
-from pipeline.cli import RUN_PID_TAG
 from pipeline.contract import load_contract
 from pipeline.partitions import key_to_quarter, quarter_partitions
 from pipeline.resources import TeilhabeHome
-from pipeline.validator import warm_up
 
 # Single-run backfills are what make 40 quarters one run; Dagster still labels the policy beta.
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
@@ -58,7 +55,7 @@ def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
     items = intake.scan_inbox(paths.inbox, CONTRACT, catalogue, _quarter_range())
     mine = [i for i in items if not isinstance(i.parsed, intake.FileName) or i.parsed.quarter in quarters]
     with home.connect() as con:
-        summary = intake.receive(con, paths, CONTRACT, mine, on_changed=lambda n: _warm_up_validation(context, n))
+        summary = intake.receive(con, paths, CONTRACT, mine)
     context.log.info(f"{', '.join(quarters)}: {len(mine)} Dateien, {len(summary.new_receipts)} neu, "
                      f"{len(summary.set_aside)} zurückgestellt")
     for name in CONTRACT.feeds:
@@ -68,18 +65,6 @@ def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
             "zurueckgestellt / set aside": dg.MetadataValue.json(summary.set_aside),
             "dagster/row_count": summary.rows_by_feed.get(name, 0),
         })
-
-
-# From this many files on, staging surely has rows for Great Expectations to judge.
-WARM_UP_FILES = 1000
-
-
-def _warm_up_validation(context, files: int) -> None:
-    """When many files are read and staging runs next in this same process (`teilhabe run`
-    executes the job in its own process), Great Expectations (about 4 s to import) is imported
-    on the second core during the intake, while DuckDB stores rows, instead of after it."""
-    if files >= WARM_UP_FILES and context.run.tags.get(RUN_PID_TAG) == str(os.getpid()):
-        warm_up()
 
 
 def _stage(context, home: TeilhabeHome, con, name: str, quarters: list[str]):

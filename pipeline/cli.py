@@ -280,8 +280,15 @@ def _print_results(home: Home, t) -> None:
 
 
 def cmd_run(args, t) -> int:
+    from pipeline import judge
+
     home = Home.resolve(args.home).ensure()
-    ok = run_pipeline(home, t)
+    # The judge process imports Great Expectations on the second core while Dagster starts here.
+    judge.start_judge()
+    try:
+        ok = run_pipeline(home, t)
+    finally:
+        judge.stop_judge()
     _print_results(home, t)
     return EXIT_OK if ok else EXIT_REJECTED
 

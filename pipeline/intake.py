@@ -24,12 +24,13 @@ from pipeline import warehouse
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract, Feed
 from pipeline.home import Home
+from pipeline.judge import run_suite, warm_up
 from pipeline.reader import (SEPARATORS, FileName, Problem, csv_text, group_csv_texts,
                              parse_file_name, read_csv_group, read_file)
 from pipeline.partitions import quarter_bounds
 from pipeline.validator import (MASK, REJECTION_COLUMNS, ScreenPlan, accepted_frame, flag_candidates, prepare,
-                                rejection_frame, register_typing, run_suite, screen_plan, screen_tables, start_screen,
-                                typed_rows, typed_select, validate, warm_up)
+                                rejection_frame, register_typing, screen_plan, screen_tables, start_screen,
+                                typed_rows, typed_select, validate)
 
 
 @dataclass
@@ -251,13 +252,10 @@ def _chunks(items: list[Delivered]) -> list[list[Delivered]]:
     return chunks
 
 
-def receive(con, home: Home, contract: Contract, items: list[Delivered], on_changed=None) -> IntakeSummary:
-    """Archive, register and read every new (name, hash) among `items`; write raw rows.
-    `on_changed(n)` is told how many files are to be read, before they are."""
+def receive(con, home: Home, contract: Contract, items: list[Delivered]) -> IntakeSummary:
+    """Archive, register and read every new (name, hash) among `items`; write raw rows."""
     summary = IntakeSummary(rows_by_feed={name: 0 for name in contract.feeds})
     items, stats = _changed(con, items)
-    if on_changed is not None:
-        on_changed(len(items))
     _drop_unregistered(con, contract, items)
     index = _receipt_index(con)  # each name occurs once in `items`: chunks cannot affect each other's answer
     # The next chunk is read and parsed (Python, holding the GIL) by a second thread while DuckDB

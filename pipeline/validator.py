@@ -8,12 +8,7 @@ however many files and quarters the frame holds.
 """
 from __future__ import annotations
 
-import copy
-import functools
-import logging
-import os
 import re
-import threading
 import warnings
 from dataclasses import dataclass
 
@@ -22,20 +17,14 @@ import pandas as pd
 
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract, Feed
+from pipeline.judge import run_suite
 from pipeline.partitions import quarter_bounds
 from pipeline.values import type_columns
 from pipeline.warehouse import insert_rows, stg_columns
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-logging.getLogger("great_expectations").setLevel(logging.ERROR)
-
 REJECTION_COLUMNS = ["receipt_id", "feed", "district_ags", "delivery_quarter", "source_row", "column",
                      "value", "reason_code", "reason_de", "reason_en"]
 MASK = "*** (verborgen / hidden)"
-
-
-class SuiteError(RuntimeError):
-    """An expectation could not be evaluated: the suite and the code disagree. Never swallowed."""
 
 
 @dataclass
@@ -43,44 +32,6 @@ class Validated:
     accepted: pd.DataFrame    # stg_<feed> rows
     rejections: pd.DataFrame  # REJECTION_COLUMNS, one row per problem
     results: pd.DataFrame     # per receipt: rows_read, accepted, rejected, late
-
-
-_GX_LOCK = threading.Lock()
-
-
-def warm_up() -> None:
-    """Import GX (about 5 s) on the second core while DuckDB types and screens the rows."""
-    threading.Thread(target=_gx, daemon=True).start()
-
-
-def _gx():
-    with _GX_LOCK:
-        return _gx_context()
-
-
-@functools.cache
-def _gx_context():
-    import great_expectations as gx
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
-    return gx, context, context.data_sources.add_pandas("deliveries")
-
-
-@functools.cache
-def _batch_definition(feed_name: str):
-    _, _, source = _gx()
-    return source.add_dataframe_asset(feed_name).add_batch_definition_whole_dataframe("rows")
-
-
-def _suite(feed: Feed):
-    gx, _, _ = _gx()
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-
-    expectations = [ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e["meta"]).to_domain_obj()
-                    for e in feed.suite["expectations"]]
-    # GX writes its version into the suite's meta: hand it a copy, the contract stays as loaded.
-    return gx.ExpectationSuite(name=feed.name, expectations=expectations, meta=copy.deepcopy(feed.suite["meta"]))
 
 
 def _quarter_ends(delivery_quarter: pd.Series) -> pd.Series:
@@ -130,41 +81,6 @@ def prepare(raw: pd.DataFrame, feed: Feed, contract: Contract, catalogue: Catalo
         frame[name] = frame.eval(expression)
     frame["_rid"] = np.arange(len(frame))
     return frame.set_index("_rid", drop=False)
-
-
-def _for_gx(frame: pd.DataFrame) -> pd.DataFrame:
-    """GX's pandas engine is happiest with plain numpy dtypes: nullable ints become floats."""
-    gx_frame = frame.copy()
-    for col in gx_frame.columns:
-        dtype = gx_frame[col].dtype
-        if isinstance(dtype, (pd.Int64Dtype, pd.Float64Dtype)):
-            gx_frame[col] = gx_frame[col].astype("float64")
-        elif isinstance(dtype, pd.BooleanDtype):
-            gx_frame[col] = gx_frame[col].astype(object).where(gx_frame[col].notna(), None)
-    # `_rid` as the named index: GX then lists a failing row by it without a Python loop per row.
-    return gx_frame.set_index("_rid").rename_axis("_rid")
-
-
-def run_suite(frame: pd.DataFrame, feed: Feed) -> list[tuple[dict, np.ndarray]]:
-    """Validate once; return (expectation meta, failing _rid values) per failed expectation."""
-    if frame.empty:
-        return []
-    batch = _batch_definition(feed.name).get_batch(batch_parameters={"dataframe": _for_gx(frame)})
-    result = batch.validate(_suite(feed), result_format={"result_format": "COMPLETE",
-                                                         "unexpected_index_column_names": ["_rid"],
-                                                         "exclude_unexpected_values": True})
-    failures = []
-    for item in result.results:
-        if item.exception_info and item.exception_info.get("raised_exception"):
-            raise SuiteError(f"{feed.name}: {item.expectation_config.type} {item.expectation_config.kwargs}: "
-                             f"{item.exception_info.get('exception_message')}")
-        if item.success:
-            continue
-        # [{"_rid": [ids…]}] with exclude_unexpected_values; one dict per row without it
-        ids = [entry["_rid"] for entry in item.result.get("unexpected_index_list") or []]
-        rids = np.array([i for v in ids for i in (v if isinstance(v, list) else [v])], dtype="int64")
-        failures.append((dict(item.expectation_config.meta), rids))
-    return failures
 
 
 def _rejections(frame: pd.DataFrame, failures, feed: Feed, headers: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,58 @@
+"""The judge process `teilhabe run` starts so that Great Expectations is imported on the second
+core: a district gets the same findings from it as from GX in the calling process, a suite the
+code cannot evaluate still stops the run, and a judge that died costs time, never a finding."""
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from pipeline import judge
+from tests.conftest import write_csv
+from tests.test_contract_rules import EVENTS_HEADER, check
+
+ROWS = [EVENTS_HEADER,
+        ["E1", "2024-01-10", "training", "12", "5", "4"],     # 2 ok
+        ["E2", "2024-01-11", "Stammtisch", "10", "", ""],     # 3 bad_enum
+        ["E3", "2024-01-12", "workshop", "10", "6", "5"],     # 4 inconsistent (6 + 5 > 10)
+        ["E3", "2024-01-13", "workshop", "9", "", ""],        # 5 duplicate_id (and row 4)
+        ["E4", "2024-04-02", "workshop", "10", "", ""]]       # 6 future_date (after 2024-Q1)
+EXPECTED = [(3, "bad_enum", "event_type"),
+            (4, "duplicate_id", "event_id"), (4, "inconsistent_counts", "participants_volunteer + participants_staff"),
+            (5, "duplicate_id", "event_id"), (6, "future_date", "date")]
+
+
+def _findings(tmp_path, contract, catalogue):
+    [report] = check([write_csv(tmp_path / "05766_2024-Q1_events.csv", ROWS)], contract, catalogue)
+    return sorted((f["row"], f["reason_code"], f["column"]) for f in report.findings), report
+
+
+@pytest.fixture
+def started():
+    judge.start_judge()
+    yield judge._JUDGE
+    judge.stop_judge()
+
+
+def test_the_judge_process_finds_what_gx_finds_here(tmp_path, contract, catalogue, started, monkeypatch):
+    # GX in this process would fail: every finding below comes from the judge process.
+    monkeypatch.setattr(judge, "_judge", lambda *args: pytest.fail("judged in the calling process"))
+    got, report = _findings(tmp_path, contract, catalogue)
+    assert got == EXPECTED
+    assert (report.rows_read, report.accepted, report.rejected) == (5, 1, 4)
+    assert judge._JUDGE is started
+
+
+def test_a_suite_the_code_cannot_evaluate_still_stops_the_run(started):
+    feed = SimpleNamespace(name="events", suite={"meta": {}, "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "no_such_column"}, "meta": {}}]})
+    with pytest.raises(judge.SuiteError, match="no_such_column"):
+        judge.run_suite(pd.DataFrame({"_rid": [0, 1], "event_id": ["E1", None]}), feed)
+    assert judge._JUDGE is started  # it answered, and judges on
+
+
+def test_a_dead_judge_costs_time_not_findings(tmp_path, contract, catalogue, started):
+    started._process.kill()
+    started._process.join()
+    got, _ = _findings(tmp_path, contract, catalogue)
+    assert got == EXPECTED
+    assert judge._JUDGE is None  # judged here, and no second try with the dead process
