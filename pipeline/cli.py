@@ -290,7 +290,15 @@ def cmd_run(args, t) -> int:
     finally:
         judge.stop_judge()
     _print_results(home, t)
+    global _ENDS_WITHOUT_TEARDOWN
+    _ENDS_WITHOUT_TEARDOWN = True
     return EXIT_OK if ok else EXIT_REJECTED
+
+
+# Set once `teilhabe run` is done: everything it wrote is closed and committed (DuckDB, Dagster's
+# SQLite, the files), so the process may end without Python freeing its heap object by object,
+# which takes about a second after a national run.
+_ENDS_WITHOUT_TEARDOWN = False
 
 
 def cmd_demo(args, t) -> int:
@@ -374,5 +382,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
 
+def script() -> None:
+    """The `teilhabe` command."""
+    code = main()
+    if _ENDS_WITHOUT_TEARDOWN:
+        import logging
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

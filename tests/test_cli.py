@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 from pipeline.cli import main
-from tests.conftest import write_csv
+from pipeline.home import Home
+from tests.conftest import query, write_csv
 
 TEILHABE = str(Path(sys.executable).with_name("teilhabe"))
 HEADER = "event_id,date,event_type,participants_total"
@@ -92,3 +93,23 @@ def test_a_killed_run_releases_its_warehouse_slot_for_the_next_run():
         assert status == {"killed": dg.DagsterRunStatus.FAILURE, "running": dg.DagsterRunStatus.STARTED,
                           "other_host": dg.DagsterRunStatus.STARTED, "served": dg.DagsterRunStatus.STARTED}
         assert instance.event_log_storage.claim_concurrency_slot("duckdb", nxt, "raw_deliveries").is_claimed
+
+
+def test_run_as_the_command_judges_rows_and_ends_with_everything_written(tmp_path):
+    """`teilhabe run` as a scheduled job calls it (it starts a GX judge process, and ends without
+    tearing down its heap): the rows are judged, the output is all there, the warehouse closed."""
+    home = tmp_path / "home"
+    (home / "inbox").mkdir(parents=True)
+    write_csv(home / "inbox" / "05766_2024-Q1_events.csv",
+              [HEADER, "E1,2024-01-10,training,12", "E2,2024-01-11,Stammtisch,9"])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout a buffered pipe, as under cron
+    env.update(TEILHABE_HOME=str(home), TEILHABE_AS_OF="2024-05-15")
+    done = subprocess.run([TEILHABE, "run", "--home", str(home)], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert done.stdout.rstrip().endswith(str(home / "site" / "en" / "index.html"))  # flushed to the last line
+    rejections = (home / "exports" / "rejections.csv").read_text(encoding="utf-8-sig")
+    assert "bad_enum" in rejections and "Stammtisch" in rejections
+    assert not (home / "warehouse.duckdb.wal").exists()  # closed and checkpointed before the process ended
+    assert query(Home(home), "SELECT event_id FROM stg_events") == [("E1",)]
