@@ -39,7 +39,12 @@ def _gx():
 @functools.cache
 def _gx_context():
     import great_expectations as gx
+    from tqdm import tqdm
 
+    # GX builds (disabled) tqdm bars, and tqdm's default lock is a multiprocessing semaphore: a
+    # judge process that is killed would leave it behind, and Python warns about it at exit.
+    # No other process writes these bars, so a thread lock does.
+    tqdm.set_lock(threading.RLock())
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     return gx, context, context.data_sources.add_pandas("deliveries")

@@ -108,6 +108,7 @@ def test_run_as_the_command_judges_rows_and_ends_with_everything_written(tmp_pat
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
+    assert "leaked" not in done.stderr  # the judge process left nothing for Python to warn about
     assert done.stdout.rstrip().endswith(str(home / "site" / "en" / "index.html"))  # flushed to the last line
     rejections = (home / "exports" / "rejections.csv").read_text(encoding="utf-8-sig")
     assert "bad_enum" in rejections and "Stammtisch" in rejections
