@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.metadata import markdown_table
-from pipeline import intake
+from pipeline import intake, judge
 from pipeline.contract import load_contract
 from pipeline.partitions import key_to_quarter, quarter_partitions
 from pipeline.resources import TeilhabeHome
@@ -50,6 +50,8 @@ def md_table(frame: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
 def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
     """Reads the quarter's files from the inbox: archives each byte for byte with its SHA-256,
     registers it in the delivery log, sets aside what cannot be read, and stores the rows."""
+    # Staging, the next step in this process, needs GX: its import starts now, on the other core.
+    judge.start_judge_unless_loaded()
     quarters = _quarters(context)
     paths, catalogue = home.paths, home.catalogue()
     items = intake.scan_inbox(paths.inbox, CONTRACT, catalogue, _quarter_range())

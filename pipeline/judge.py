@@ -14,6 +14,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import traceback
 
@@ -175,6 +176,13 @@ def start_judge() -> None:
     global _JUDGE
     if _JUDGE is None:
         _JUDGE = _Judge()
+
+
+def start_judge_unless_loaded() -> None:
+    """GX will be needed soon: start the judge, unless this process has imported GX already
+    (then judging here costs nothing more)."""
+    if "great_expectations" not in sys.modules:
+        start_judge()
 
 
 def stop_judge() -> None:

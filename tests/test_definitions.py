@@ -38,6 +38,13 @@ def test_every_asset_touching_the_warehouse_is_in_the_duckdb_pool():
         assert repo.asset_graph.get(key).pools == {"duckdb"}, key
 
 
+def test_launched_runs_execute_in_one_process():
+    # Steps are serial anyway (one `duckdb` slot); a process per step cost a start-up each, and
+    # staging finds GX already imported by the judge the raw step started in the same process.
+    for name in ("quartal_verarbeiten", "alles_neu_berechnen"):
+        assert defs.resolve_job_def(name).executor_def is dg.in_process_executor
+
+
 def test_quarters_are_partitions_with_the_quarterly_cron():
     partitions = defs.resolve_job_def("quartal_verarbeiten").partitions_def
     assert partitions.cron_schedule == "0 0 1 1,4,7,10 *"
