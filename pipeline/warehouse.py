@@ -223,22 +223,24 @@ def table_exists(con, table: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0])
 
 
-def inputs_signature(con, relations=(), files=(), modules=()) -> str:
-    """What a derived output is computed from: the rows of these relations, these files' bytes (a
-    missing file counts as empty) and these modules' source code, so a change to any re-computes."""
-    digest = hashlib.sha256()
-    for relation in relations:
-        digest.update(table_signature(con, relation).encode())
+def inputs_signature(con, relations=(), files=(), modules=(), views=()) -> str:
+    """What a derived output is computed from: the rows of these tables (one query), these files'
+    bytes (a missing file counts as empty), these modules' source code and these views'
+    definitions, so a change to any re-computes."""
+    digest = hashlib.sha256(repr(sorted(relation_prints(con, {name: name for name in relations}).items())).encode())
     for path in files:
         digest.update(path.read_bytes() if path.is_file() else b"")
     for module in modules:
         digest.update(inspect.getsource(module).encode())
+    digest.update(repr(view_definitions(con, views)).encode())
     return digest.hexdigest()
 
 
 def group_prints(con, selects: list[str]) -> dict[str, str]:
     """Per `grp`: an order-independent digest of the row hashes `h` the selects yield (count, sum
     and XOR: the sum catches what XOR alone misses, a pair of equal rows changed alike)."""
+    if not selects:
+        return {}
     found = con.execute(f"""SELECT grp, md5(concat_ws(':', count(*), sum(h), bit_xor(h)))
                             FROM ({" UNION ALL ".join(selects)}) GROUP BY grp""").fetchall()
     return dict(found)
@@ -263,14 +265,10 @@ def delivery_log_relations(feeds) -> dict[str, str]:
 
 def view_definitions(con, names) -> list[tuple[str, str]]:
     """(name, SQL) of these views, by name: a changed definition changes what they give."""
+    if not names:
+        return []
     return con.execute("SELECT view_name, sql FROM duckdb_views() WHERE view_name IN ? ORDER BY 1",
                        [list(names)]).fetchall()
-
-
-def table_signature(con, relation: str) -> str:
-    """Order-independent fingerprint of a table's or view's rows (count and XOR of row hashes)."""
-    count, digest = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {relation} t").fetchall()[0]
-    return f"{count}:{digest}"
 
 
 def asset_signature(con, asset: str) -> str | None:
