@@ -80,21 +80,13 @@ def _late_records(con, contract: Contract) -> pd.DataFrame:
 
 
 def _corrections(con, contract: Contract) -> pd.DataFrame:
-    # Only ids delivered more than once can be corrections: the self-join is over those few rows.
     parts = [f"""SELECT s.district_ags, s.delivery_quarter AS delivery, '{f.name}' AS feed, s.id,
                         string_agg(DISTINCT p.delivery_quarter, ', ' ORDER BY p.delivery_quarter) AS earlier
-                 FROM {_repeated_ids(f)} s JOIN {_repeated_ids(f)} p ON p.district_ags = s.district_ags
+                 FROM {warehouse.repeated_ids(f)} s JOIN {warehouse.repeated_ids(f)} p ON p.district_ags = s.district_ags
                    AND p.id = s.id AND p.delivery_quarter < s.delivery_quarter
                  GROUP BY ALL"""
              for f in contract.feeds.values() if len(f.id_columns) == 1]
     return warehouse.fetch_df(con, " UNION ALL ".join(parts) + " ORDER BY 1, 2, 3, 4")
-
-
-def _repeated_ids(feed) -> str:
-    ident = warehouse.q(feed.id_columns[0])
-    return f"""(SELECT s.district_ags, s.delivery_quarter, s.{ident} AS id FROM stg_{feed.name} s
-               SEMI JOIN (SELECT district_ags, {ident} FROM stg_{feed.name} GROUP BY ALL HAVING count(*) > 1) a
-               ON a.district_ags = s.district_ags AND a.{ident} = s.{ident})"""
 
 
 def report_path(reports_dir: Path, ags: str | None, quarter: str | None) -> Path:

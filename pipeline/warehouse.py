@@ -60,16 +60,21 @@ QUALIFY row_number() OVER (PARTITION BY r.district_ags, r.quarter, s.feed
 """
 
 
+def repeated_ids(feed) -> str:
+    """The staged records of `feed` (one id column) whose id the district delivered more than
+    once: receipt_id, district_ags, delivery_quarter, id. Only these can be corrections (a record
+    whose id came in an earlier delivery of the district), and they are few."""
+    ident = q(feed.id_columns[0])
+    return f"""(SELECT s.receipt_id, s.district_ags, s.delivery_quarter, s.{ident} AS id FROM stg_{feed.name} s
+               SEMI JOIN (SELECT district_ags, {ident} FROM stg_{feed.name} GROUP BY ALL HAVING count(*) > 1) a
+               ON a.district_ags = s.district_ags AND a.{ident} = s.{ident})"""
+
+
 def _views_sql(feeds) -> str:
-    # A record is a correction when its id came in an earlier delivery of the district: joined to
-    # the ids delivered more than once (few), not searched for each of the million records.
     corrections = " UNION ALL ".join(
-        f"""SELECT s.receipt_id, count(*) AS n FROM stg_{f.name} s JOIN (
-                SELECT district_ags, {q(f.id_columns[0])}, min(delivery_quarter) AS first_quarter FROM stg_{f.name}
-                GROUP BY 1, 2 HAVING count(*) > 1) p
-            ON p.district_ags = s.district_ags AND p.{q(f.id_columns[0])} = s.{q(f.id_columns[0])}
-               AND s.delivery_quarter > p.first_quarter
-            GROUP BY 1"""
+        f"""SELECT receipt_id, count(*) AS n FROM (
+                SELECT receipt_id, delivery_quarter > min(delivery_quarter) OVER (PARTITION BY district_ags, id) AS later
+                FROM {repeated_ids(f)}) WHERE later GROUP BY 1"""
         for f in feeds if len(f.id_columns) == 1)
     return VIEWS_SQL + f"""
 CREATE OR REPLACE VIEW latest_receipts AS
