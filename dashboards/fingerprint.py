@@ -3,7 +3,7 @@
 A page's digest covers the exact rows of the published frames (after the "< 5" rule) that its
 page function reads, plus everything all pages share: the site's code, the catalogue, the
 indicator catalogue, the threshold, the default language and the map file. Rows are hashed by
-pandas (`hash_pandas_object`, a fixed key, so the same rows give the same digest in every run),
+pandas (`warehouse.row_hashes`, a fixed key, so the same rows give the same digest in every run),
 once per frame; a page takes its rows' hashes by position, in the order it shows them.
 
 The digests of the last build are kept in `site/.fingerprints.json` (page -> digest and size);
@@ -19,11 +19,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from dashboards.data import SiteData
 from pipeline.catalogue import Catalogue, Programme
 from pipeline.indicators.model import IndicatorCatalogue
+from pipeline.warehouse import frame_print, row_hashes
 
 MANIFEST = ".fingerprints.json"
 # The manifest's entries beside the pages' (no page path starts with a dot): the whole build's
@@ -45,15 +45,6 @@ def digest(*parts) -> str:
     return h.hexdigest()
 
 
-def row_hashes(frame: pd.DataFrame) -> np.ndarray:
-    """One uint64 per row, from the values of all columns (not the index)."""
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
-
-
-def frame_digest(frame: pd.DataFrame) -> str:
-    return digest(list(frame.columns), [str(t) for t in frame.dtypes], row_hashes(frame).tobytes())
-
-
 def shared(catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: int, lang_default: str,
            geo_file: Path | None) -> str:
     """What every page depends on."""
@@ -61,7 +52,7 @@ def shared(catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: int,
 
     code = [(p.relative_to(ROOT).as_posix(), p.read_bytes()) for p in CODE if p.is_file()]
     return digest(plotly.__version__, code, catalogue.programmes, catalogue.deadlines,
-                   frame_digest(catalogue.districts.reset_index(drop=True)), indicators, threshold,
+                   frame_print(catalogue.districts.reset_index(drop=True)), indicators, threshold,
                    lang_default, geo_file.name if geo_file else None, geo_file.read_bytes() if geo_file else None)
 
 
@@ -134,12 +125,12 @@ class PageInputs:
                        self._rows(self.impact_rows, self.impact_by_district, [ags]))
 
     def impact(self) -> str:
-        return digest("impact", frame_digest(self.data.impact))
+        return digest("impact", frame_print(self.data.impact))
 
     def quality(self) -> str:
         data = self.data
         reports = sorted((str(a), str(q), path) for (a, q), path in data.reports.items())
-        return digest("quality", frame_digest(data.status), frame_digest(data.rejections), reports)
+        return digest("quality", frame_print(data.status), frame_print(data.rejections), reports)
 
     def methods(self) -> str:
         return digest("methods")

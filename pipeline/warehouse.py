@@ -251,6 +251,19 @@ def group_prints(con, selects: list[str]) -> dict[str, str]:
     return dict(found)
 
 
+def row_hashes(frame: pd.DataFrame):
+    """One uint64 per row of an in-memory frame, from the values of all columns (not the index);
+    pandas hashes with a fixed key, so the same rows give the same hashes in every run."""
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def frame_print(frame: pd.DataFrame) -> str:
+    """Digest of a frame's columns, their types and every row, in order."""
+    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    digest.update(row_hashes(frame).tobytes())
+    return digest.hexdigest()
+
+
 def relation_prints(con, relations: dict[str, str]) -> dict[str, str]:
     """name -> digest of the rows of that relation (a table, or a SELECT in parentheses), all in one query."""
     return group_prints(con, [f"SELECT '{name}' AS grp, hash(t) AS h FROM {sql} t" for name, sql in relations.items()])

@@ -22,7 +22,7 @@ from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator, IndicatorCatalogue
 from pipeline.partitions import quarter_bounds
-from pipeline.warehouse import asset_signature, store_asset_signature, table_exists
+from pipeline.warehouse import asset_signature, frame_print, store_asset_signature, table_exists
 
 TABLE = "indicator_values"
 COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
@@ -251,7 +251,7 @@ def _prints(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]
     """(parts print, table print): what the unfinished rows depend on besides the records (where
     each indicator applies, the compiled SQL, the views, the code), and what the table depends on
     besides those rows (names, targets, order, the reporting date)."""
-    parts = hashlib.sha256(_frame_print(frames["_scope"]))
+    parts = hashlib.sha256(frame_print(frames["_scope"]).encode())
     parts.update(compile_values(indicators).encode())
     for feed in input_feeds(indicators):
         parts.update(repr(con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [f"cur_{feed}"]).fetchall()).encode())
@@ -259,15 +259,9 @@ def _prints(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]
         parts.update(inspect.getsource(module).encode())
     table = hashlib.sha256(parts.hexdigest().encode())
     for name in ("_rows", "_indicators", "_programmes"):
-        table.update(name.encode() + _frame_print(frames[name]))
+        table.update(name.encode() + frame_print(frames[name]).encode())
     table.update(compile_final(PARTS).encode())
     return parts.hexdigest(), table.hexdigest()
-
-
-def _frame_print(frame: pd.DataFrame) -> bytes:
-    """The columns and a hash of every row, in order (a CSV of the frame took a tenth of a second)."""
-    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return repr([(c, str(t)) for c, t in frame.dtypes.items()]).encode() + hashes.tobytes()
 
 
 def update_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame],
