@@ -24,7 +24,7 @@ from pipeline import warehouse
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract, Feed
 from pipeline.home import Home
-from pipeline.judge import run_suite, warm_up
+from pipeline.judge import run_suite, start_judge_unless_loaded
 from pipeline.reader import (SEPARATORS, FileName, Problem, csv_text, group_csv_texts,
                              parse_file_name, read_csv_group, read_file)
 from pipeline.partitions import quarter_bounds
@@ -626,7 +626,7 @@ def _stage_set_based(con, contract: Contract, catalogue: Catalogue, feed: Feed, 
     """Set-based staging (see validator.py): typing and screening in DuckDB, GX on the flagged rows."""
     chunks = _quarter_chunks(con, feed, quarters)
     if sum(rows for _, rows in chunks) >= WARM_UP_ROWS:
-        warm_up()  # a large pass: GX is surely needed, import it while DuckDB works
+        start_judge_unless_loaded()  # a large pass: GX is surely needed, imported while DuckDB works
     where = f"r.delivery_quarter IN (SELECT unnest($quarters)) AND r.receipt_id IN {TODO}"
     members = catalogue.membership
     if feed.name != "survey":

@@ -3,9 +3,10 @@
 Importing GX takes about 4 s, all of it Python holding the GIL, so no thread can overlap it
 with the pipeline's own Python work (Dagster starting the run, the intake parsing files).
 `teilhabe run` therefore starts a judge *process* first thing: it imports GX on the second core
-meanwhile, and `run_suite` hands it the rows to judge. Without a judge (runs launched from the
-Dagster UI or daemon, `teilhabe check`, the tests) GX runs in this process. Either way the same
-function, `_judge`, validates.
+meanwhile, and `run_suite` hands it the rows to judge. Runs launched from the Dagster UI, the
+schedule or the sensor start one when their raw step begins, and staging does for a large pass,
+unless this process has GX already. Without a judge (`teilhabe check`, most tests) GX runs in
+this process. Either way the same function, `_judge`, validates.
 """
 from __future__ import annotations
 
@@ -29,16 +30,8 @@ class SuiteError(RuntimeError):
     """An expectation could not be evaluated: the suite and the code disagree. Never swallowed."""
 
 
-_GX_LOCK = threading.Lock()
-
-
-def _gx():
-    with _GX_LOCK:
-        return _gx_context()
-
-
 @functools.cache
-def _gx_context():
+def _gx():
     import great_expectations as gx
     from tqdm import tqdm
 
@@ -121,13 +114,6 @@ def run_suite(frame: pd.DataFrame, feed) -> list[tuple[dict, np.ndarray]]:
         except (EOFError, OSError):  # the judge died (killed, out of memory): judge here instead
             stop_judge()
     return _judge(*args)
-
-
-def warm_up() -> None:
-    """Import GX in a thread while DuckDB (which releases the GIL) types and screens the rows;
-    nothing to do when a judge process imports it."""
-    if _JUDGE is None:
-        threading.Thread(target=_gx, daemon=True).start()
 
 
 class _Judge:
