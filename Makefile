@@ -26,7 +26,7 @@ test: install
 ui: install
 	$(BIN)/teilhabe ui --home $(TEILHABE_HOME)
 
-# National scale (docs/scale.md): generates bench-home/ if missing, then floor, full and incremental runs.
+# National scale (docs/scale.md): generates bench-home/ if missing, then floor, full, nothing-new and incremental runs.
 bench: install
 	$(BIN)/python bench/run.py --home bench-home
 

@@ -5,10 +5,13 @@ measures, in the same run, each step in its own child process:
 
   (b) floor        bench/floor.py: a minimal hand-written DuckDB script over the same CSVs
   (a) full         `teilhabe run` from an empty warehouse to exports and site (the Dagster run)
+  (d) nothing new  `teilhabe run` again with the inbox unchanged: what any run costs before it
+                   has work to do (Python, Dagster, the run's bookkeeping, each step finding its
+                   inputs unchanged); (c) cannot be cheaper
   (c) incremental  `teilhabe run` again after re-delivering one file
 
 and prints wall time and peak memory (ru_maxrss of the child and its descendants, via wait4) of
-each, the ratios a/b and c/a, the Dagster step times of (a) and (c), and checks that (a) and (b)
+each, the ratios a/b, c/a and d/a, the Dagster step times of (a), (c) and (d), and checks that (a) and (b)
 agree on every standard indicator total (and, after (c), that the pipeline agrees with the floor
 over the changed inbox). A disagreement or a failed run exits 1. Results go to
 <home>/.bench/results.json as well.
@@ -214,6 +217,9 @@ def one_round(home: Path, n: int, verify_incremental: bool) -> dict:
     a = run_child("(a) full", [str(BIN / "teilhabe"), "run", "--home", str(home)], env=env, log=logs / "full.log")
     a["steps"] = step_times(home)
     mismatches = compare(home, floor_csv, "full vs floor")
+    d = run_child("(d) nothing", [str(BIN / "teilhabe"), "run", "--home", str(home)], env=env,
+                  log=logs / "nothing-new.log")
+    d["steps"] = step_times(home)
     name = redeliver(home)
     c = run_child("(c) incr.", [str(BIN / "teilhabe"), "run", "--home", str(home)], env=env,
                   log=logs / "incremental.log")
@@ -224,22 +230,25 @@ def one_round(home: Path, n: int, verify_incremental: bool) -> dict:
                                   str(logs / "floor-after.csv")], log=logs / "floor-after.log")
         mismatches += compare(home, logs / "floor-after.csv", "incremental vs floor over the changed inbox")
     restore(home)
-    return {"floor": b, "full": a, "incremental": c, "mismatches": mismatches}
+    return {"floor": b, "full": a, "incremental": c, "nothing_new": d, "mismatches": mismatches}
+
+
+MEASURED = (("floor", "(b) floor: DuckDB script"), ("full", "(a) full pipeline"),
+            ("incremental", "(c) incremental, one file re-delivered"), ("nothing_new", "(d) nothing new"))
 
 
 def _table(rounds: list[dict]) -> tuple[dict, list[str]]:
-    med = lambda key, field: statistics.median(r[key][field] for r in rounds)
-    summary = {
-        "floor_s": med("floor", "wall_s"), "full_s": med("full", "wall_s"), "incremental_s": med("incremental", "wall_s"),
-        "floor_mb": max(r["floor"]["peak_mb"] for r in rounds), "full_mb": max(r["full"]["peak_mb"] for r in rounds),
-        "incremental_mb": max(r["incremental"]["peak_mb"] for r in rounds),
-    }
+    med = lambda key, field: statistics.median(r[key][field] for r in rounds if key in r)
+    summary = {}
+    for key, _ in MEASURED:
+        summary[key + "_s"] = med(key, "wall_s")
+        summary[key + "_mb"] = max(r[key]["peak_mb"] for r in rounds if key in r)
     summary["full / floor"] = round(summary["full_s"] / summary["floor_s"], 2)
     summary["incremental / full"] = round(summary["incremental_s"] / summary["full_s"], 3)
-    summary["peak memory GB"] = round(max(summary["full_mb"], summary["incremental_mb"]) / 1024, 2)
+    summary["peak memory GB"] = round(max(summary[k + "_mb"] for k in ("full", "incremental", "nothing_new")) / 1024, 2)
+    summary["nothing new / full"] = round(summary["nothing_new_s"] / summary["full_s"], 3)
     lines = ["| step | wall (s) | peak memory (MB) |", "|---|---:|---:|"]
-    for key, label in (("floor", "(b) floor: DuckDB script"), ("full", "(a) full pipeline"),
-                       ("incremental", "(c) incremental, one file re-delivered")):
+    for key, label in MEASURED:
         walls = ", ".join(f"{r[key]['wall_s']:.1f}" for r in rounds)
         lines.append(f"| {label} | {summary[key + '_s']:.1f}" + (f" ({walls})" if len(rounds) > 1 else "")
                      + f" | {summary[key + '_mb']:.0f} |")
@@ -247,12 +256,15 @@ def _table(rounds: list[dict]) -> tuple[dict, list[str]]:
     for key, target in TARGETS.items():
         ok = summary[key] <= target
         lines.append(f"- {key}: {summary[key]} (target ≤ {target}) {'met' if ok else 'MISSED'}")
-    steps = sorted(set(rounds[-1]["full"]["steps"]) | set(rounds[-1]["incremental"]["steps"]),
-                   key=lambda s: -rounds[-1]["full"]["steps"].get(s, 0))
-    lines += ["", "| Dagster step | (a) s | (c) s |", "|---|---:|---:|"]
+    lines.append(f"- nothing new / full: {summary['nothing new / full']} (the least any run costs, as a share "
+                 f"of the full run: (c) cannot be below it)")
+    last = rounds[-1]
+    steps = sorted(set(last["full"]["steps"]) | set(last["incremental"]["steps"]),
+                   key=lambda s: -last["full"]["steps"].get(s, 0))
+    lines += ["", "| Dagster step | (a) s | (c) s | (d) s |", "|---|---:|---:|---:|"]
     for step in steps:
-        lines.append(f"| {step} | {rounds[-1]['full']['steps'].get(step, '–')} | "
-                     f"{rounds[-1]['incremental']['steps'].get(step, '–')} |")
+        lines.append(f"| {step} | {last['full']['steps'].get(step, '–')} | "
+                     f"{last['incremental']['steps'].get(step, '–')} | {last['nothing_new']['steps'].get(step, '–')} |")
     return summary, lines
 
 
@@ -261,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", default=str(ROOT / "bench-home"))
     parser.add_argument("--districts", type=int, default=400)
     parser.add_argument("--quarters", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=1, help="rounds of (b), (a), (c); medians are reported")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of (b), (a), (d), (c); medians are reported")
     parser.add_argument("--no-verify-incremental", action="store_true",
                         help="skip the floor run over the changed inbox after (c)")
     args = parser.parse_args(argv)
