@@ -22,7 +22,7 @@ from dashboards import fingerprint, geo, i18n, layout, pages, privacy
 from pipeline.catalogue import Catalogue
 from pipeline.home import Home
 from pipeline.indicators.model import IndicatorCatalogue
-from pipeline.tables import write_if_changed
+from pipeline.tables import folder_entries, write_if_changed
 
 REPORTS_DIR = "reports"
 PAGE_DIRS = ("programm", "kreis")  # folders whose stale pages a build removes
@@ -173,18 +173,8 @@ def html_files(folder: Path) -> dict[str, tuple[int, int]]:
     """The HTML files in a folder and its subfolders (reports/ and quarter folders): relative path
     -> (size, modification time). A copy with its source's size and time is taken as current:
     8,800 reports at national scale, listed a folder at a time instead of read."""
-    found = {}
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return found
-    for entry in entries:
-        inner = list(os.scandir(entry.path)) if entry.is_dir() else []
-        for file, relative in [(entry, entry.name)] + [(e, f"{entry.name}/{e.name}") for e in inner]:
-            if file.name.endswith(".html") and file.is_file():
-                stat = file.stat()
-                found[relative] = (stat.st_size, stat.st_mtime_ns)
-    return found
+    return {relative: (stat.st_size, stat.st_mtime_ns) for relative, entry in folder_entries(folder)
+            if relative.endswith(".html") and entry.is_file() for stat in [entry.stat()]}
 
 
 def _copy(source: Path, target: Path) -> None:

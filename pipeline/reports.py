@@ -18,7 +18,6 @@ import html
 import inspect
 import json
 import operator
-import os
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import pandas as pd
 from pipeline import tables, warehouse
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract
-from pipeline.tables import write_csv, write_if_changed
+from pipeline.tables import folder_entries, write_csv, write_if_changed
 
 REJECTION_EXPORT_COLUMNS = ["file", "district_ags", "quarter", "feed", "sheet", "row", "column", "value",
                             "reason_code", "reason", "reason_en"]
@@ -204,15 +203,7 @@ def _inputs_signature(con, contract: Contract, catalogue: Catalogue) -> str:
 
 def _existing(reports_dir: Path) -> set[str]:
     """Report files on disk, relative to the reports folder (two levels: quarter/file)."""
-    found = set()
-    if not reports_dir.is_dir():
-        return found
-    for entry in os.scandir(reports_dir):
-        if entry.is_dir():
-            found.update(f"{entry.name}/{child.name}" for child in os.scandir(entry.path))
-        else:
-            found.add(entry.name)
-    return found
+    return {relative for relative, entry in folder_entries(reports_dir) if not entry.is_dir()}
 
 
 def _twin(relative: str) -> str:

@@ -68,6 +68,22 @@ def atomic_path(path: Path):
         tmp.unlink(missing_ok=True)
 
 
+def folder_entries(folder: Path) -> list[tuple[str, os.DirEntry]]:
+    """What a folder and its subfolders hold, one level down (reports/<quarter>/<file>), as
+    (path relative to `folder`, entry); nothing if the folder is missing. Listed a folder at a
+    time: the entries carry what is needed (type, stat) without a lookup per file."""
+    try:
+        top = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    found = []
+    for entry in top:
+        found.append((entry.name, entry))
+        if entry.is_dir():
+            found += [(f"{entry.name}/{inner.name}", inner) for inner in os.scandir(entry.path)]
+    return found
+
+
 def write_if_changed(path: Path, data: bytes) -> bool:
     path = Path(path)
     if path.exists() and path.read_bytes() == data:
