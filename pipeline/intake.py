@@ -367,7 +367,7 @@ def _store_chunk(con, contract: Contract, chunk: _Chunk, summary: IntakeSummary)
     con.execute("BEGIN")
     try:
         for feed, frames in raw.items():
-            schema = _raw_schema(contract.feeds[feed])
+            schema = warehouse.raw_arrow_schema(contract.feeds[feed])
             tables = [f if isinstance(f, pa.Table) else pa.Table.from_pandas(f, preserve_index=False)
                       for f in frames if len(f)]
             if tables:
@@ -402,12 +402,6 @@ class _Background(threading.Thread):
         super().join(timeout)
         if self.error is not None:
             raise self.error
-
-
-def _raw_schema(feed: Feed) -> pa.Schema:
-    return pa.schema([("receipt_id", pa.string()), ("district_ags", pa.string()), ("delivery_quarter", pa.string()),
-                      ("sheet", pa.string()), ("source_row", pa.int64()), ("decimal_comma", pa.bool_()),
-                      *((name, pa.string()) for name in warehouse.raw_columns(feed))])
 
 
 def _sheet_row(receipt_id: str, feed: str, sheet: str | None, rows_read: int, headers: dict, ignored: list,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from pipeline.contract import load_contract
 
@@ -123,6 +124,22 @@ def raw_columns(feed) -> list[str]:
     return [c.name for c in feed.columns]
 
 
+# What every raw row carries besides the delivered cells (text, one column per contract column).
+RAW_FIELDS = (("receipt_id", "VARCHAR"), ("district_ags", "VARCHAR"), ("delivery_quarter", "VARCHAR"),
+              ("sheet", "VARCHAR"), ("source_row", "BIGINT"), ("decimal_comma", "BOOLEAN"))
+_ARROW_TYPES = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "BOOLEAN": pa.bool_()}
+
+
+def raw_fields(feed) -> list[tuple[str, str]]:
+    """raw_<feed>'s columns and SQL types."""
+    return [*RAW_FIELDS, *((name, "VARCHAR") for name in raw_columns(feed))]
+
+
+def raw_arrow_schema(feed) -> pa.Schema:
+    """raw_<feed>'s columns as Arrow types: what the intake hands DuckDB to append."""
+    return pa.schema([(name, _ARROW_TYPES[sql]) for name, sql in raw_fields(feed)])
+
+
 def stg_columns(feed) -> list[tuple[str, str]]:
     cols = []
     for c in feed.columns:
@@ -138,7 +155,7 @@ def q(name: str) -> str:
 
 
 def _feed_ddl(feed) -> str:
-    raw = ", ".join(f"{q(c)} VARCHAR" for c in raw_columns(feed))
+    raw = ", ".join(f"{q(c)} {sql}" + (" NOT NULL" if c == "receipt_id" else "") for c, sql in raw_fields(feed))
     stg = ", ".join(f"{q(n)} {t}" for n, t in stg_columns(feed))
     ids = ", ".join(q(c) for c in ("district_ags", *feed.id_columns))
     if feed.name == "attendance":
@@ -153,9 +170,7 @@ def _feed_ddl(feed) -> str:
         CREATE OR REPLACE VIEW cur_{feed.name} AS SELECT * FROM stg_{feed.name}
         QUALIFY row_number() OVER (PARTITION BY {ids} ORDER BY delivery_quarter DESC) = 1;"""
     return f"""
-    CREATE TABLE IF NOT EXISTS raw_{feed.name} (
-        receipt_id VARCHAR NOT NULL, district_ags VARCHAR, delivery_quarter VARCHAR, sheet VARCHAR,
-        source_row BIGINT, decimal_comma BOOLEAN, {raw});
+    CREATE TABLE IF NOT EXISTS raw_{feed.name} ({raw});
     CREATE TABLE IF NOT EXISTS stg_{feed.name} (
         receipt_id VARCHAR NOT NULL, district_ags VARCHAR NOT NULL, delivery_quarter VARCHAR NOT NULL,
         source_row BIGINT, quarter VARCHAR, is_late BOOLEAN, {stg});
