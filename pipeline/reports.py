@@ -193,12 +193,9 @@ def _inputs_signature(con, contract: Contract, catalogue: Catalogue) -> str:
         if f.date_column:
             relations[f"late_{f.name}"] = (f"(SELECT receipt_id, {warehouse.q(f.id_columns[0])}, "
                                            f"{warehouse.q(f.date_column)}, quarter FROM stg_{f.name} WHERE is_late)")
-    found = warehouse.relation_prints(con, relations)
-    views = warehouse.view_definitions(con, ("delivery_log", "rejections", "current_sheets", "latest_receipts"))
     names = pd.util.hash_pandas_object(catalogue.districts["name"].astype(str)).to_numpy().tobytes()
-    digest = hashlib.sha256(repr((sorted(relations.items()), sorted(found.items()), views)).encode())
-    digest.update(names)
-    return digest.hexdigest()
+    return warehouse.inputs_signature(con, relations, views=("delivery_log", "rejections", "current_sheets",
+                                                             "latest_receipts"), extra=names)
 
 
 def _existing(reports_dir: Path) -> set[str]:
