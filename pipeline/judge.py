@@ -10,11 +10,15 @@ this process. Either way the same function, `_judge`, validates.
 """
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
+import json
 import logging
-import multiprocessing
+import multiprocessing.connection
 import os
+import socket
+import subprocess
 import sys
 import threading
 import traceback
@@ -117,13 +121,19 @@ def run_suite(frame: pd.DataFrame, feed) -> list[tuple[dict, np.ndarray]]:
 
 
 class _Judge:
+    """The judge: `python -c <_CHILD>` with one end of a socket pair, spoken to as a
+    multiprocessing Connection (pickled messages). Not multiprocessing's spawn: that runs the
+    parent's main script again in the child, so a script without an `if __name__ == "__main__"`
+    guard that ran the pipeline would run its own code twice. Not fork: the parent has DuckDB and
+    Dagster threads."""
+
     def __init__(self):
-        context = multiprocessing.get_context("spawn")  # not fork: the parent has DuckDB and Dagster threads
         self._lock = threading.Lock()
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), name="gx-judge", daemon=True)
-        self._process.start()
-        child.close()
+        mine, theirs = socket.socketpair()
+        with theirs:
+            self._process = subprocess.Popen([sys.executable, "-c", _CHILD, str(theirs.fileno()), json.dumps(sys.path)],
+                                             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        self._conn = multiprocessing.connection.Connection(mine.detach())
 
     def judge(self, args: tuple):
         with self._lock:
@@ -136,15 +146,21 @@ class _Judge:
     def stop(self) -> None:
         self._conn.close()
         self._process.kill()  # it may still be importing GX when nothing needed judging
-        self._process.join()
+        self._process.wait()
 
 
-def _serve(conn) -> None:
+# The child imports from where this process imports (its sys.path), as multiprocessing's children do.
+_CHILD = "import json, sys; sys.path = json.loads(sys.argv[2]); from pipeline.judge import serve; serve(int(sys.argv[1]))"
+
+
+def serve(fd: int) -> None:
+    """The judge process's loop: judge what arrives on this socket until the parent closes it."""
+    conn = multiprocessing.connection.Connection(fd)
     _gx()
     while True:
         try:
             args = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             return
         try:
             conn.send((True, _judge(*args)))
@@ -158,7 +174,8 @@ _JUDGE: _Judge | None = None
 
 
 def start_judge() -> None:
-    """Start the judge process (it imports GX at once); `stop_judge` ends it."""
+    """Start the judge process (it imports GX at once); `stop_judge` ends it, at the latest when
+    this process exits."""
     global _JUDGE
     if _JUDGE is None:
         _JUDGE = _Judge()
@@ -176,3 +193,6 @@ def stop_judge() -> None:
     judge, _JUDGE = _JUDGE, None
     if judge is not None:
         judge.stop()
+
+
+atexit.register(stop_judge)  # a judge still running when this process exits

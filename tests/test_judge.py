@@ -1,6 +1,10 @@
 """The judge process `teilhabe run` starts so that Great Expectations is imported on the second
 core: a district gets the same findings from it as from GX in the calling process, a suite the
 code cannot evaluate still stops the run, and a judge that died costs time, never a finding."""
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
@@ -9,6 +13,8 @@ import pytest
 from pipeline import judge
 from tests.conftest import write_csv
 from tests.test_contract_rules import EVENTS_HEADER, check
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ROWS = [EVENTS_HEADER,
         ["E1", "2024-01-10", "training", "12", "5", "4"],     # 2 ok
@@ -52,7 +58,28 @@ def test_a_suite_the_code_cannot_evaluate_still_stops_the_run(started):
 
 def test_a_dead_judge_costs_time_not_findings(tmp_path, contract, catalogue, started):
     started._process.kill()
-    started._process.join()
+    started._process.wait()
     got, _ = _findings(tmp_path, contract, catalogue)
     assert got == EXPECTED
     assert judge._JUDGE is None  # judged here, and no second try with the dead process
+
+
+def test_a_script_without_a_main_guard_runs_its_own_code_once(tmp_path):
+    # An evaluator's quick script that runs the pipeline (here: judges one frame) with no
+    # `if __name__ == "__main__"`: the judge process must not run the script a second time.
+    script = tmp_path / "quick.py"
+    script.write_text(
+        "import pandas as pd\n"
+        "from types import SimpleNamespace\n"
+        "from pipeline import judge\n"
+        "print('script ran', flush=True)\n"
+        "judge.start_judge()\n"
+        "feed = SimpleNamespace(name='events', suite={'meta': {}, 'expectations': [{'type': "
+        "'expect_column_values_to_not_be_null', 'kwargs': {'column': 'event_id'}, 'meta': {'reason_code': 'missing'}}]})\n"
+        "[(meta, rids)] = judge.run_suite(pd.DataFrame({'_rid': [0, 1, 2], 'event_id': ['E1', None, 'E3']}), feed)\n"
+        "print('judged by the judge process' if judge._JUDGE else 'judged here', meta['reason_code'], rids.tolist())\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["script ran", "judged by the judge process missing [1]"]
+    assert "Traceback" not in done.stderr
