@@ -5,7 +5,6 @@ Salzwedel) is only a comparison district of lzz-2. Rows are numbered as the dist
 (header = row 1).
 """
 import dataclasses
-import datetime as dt
 
 from pipeline.check import check_files
 from pipeline.reader import read_file
