@@ -125,19 +125,19 @@ def raw_columns(feed) -> list[str]:
 
 
 # What every raw row carries besides the delivered cells (text, one column per contract column).
-RAW_FIELDS = (("receipt_id", "VARCHAR"), ("district_ags", "VARCHAR"), ("delivery_quarter", "VARCHAR"),
+RAW_FIELDS = (("receipt_id", "VARCHAR NOT NULL"), ("district_ags", "VARCHAR"), ("delivery_quarter", "VARCHAR"),
               ("sheet", "VARCHAR"), ("source_row", "BIGINT"), ("decimal_comma", "BOOLEAN"))
 _ARROW_TYPES = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "BOOLEAN": pa.bool_()}
 
 
 def raw_fields(feed) -> list[tuple[str, str]]:
-    """raw_<feed>'s columns and SQL types."""
+    """raw_<feed>'s columns and SQL types (with their constraint)."""
     return [*RAW_FIELDS, *((name, "VARCHAR") for name in raw_columns(feed))]
 
 
 def raw_arrow_schema(feed) -> pa.Schema:
     """raw_<feed>'s columns as Arrow types: what the intake hands DuckDB to append."""
-    return pa.schema([(name, _ARROW_TYPES[sql]) for name, sql in raw_fields(feed)])
+    return pa.schema([(name, _ARROW_TYPES[sql.split()[0]]) for name, sql in raw_fields(feed)])
 
 
 def stg_columns(feed) -> list[tuple[str, str]]:
@@ -155,7 +155,7 @@ def q(name: str) -> str:
 
 
 def _feed_ddl(feed) -> str:
-    raw = ", ".join(f"{q(c)} {sql}" + (" NOT NULL" if c == "receipt_id" else "") for c, sql in raw_fields(feed))
+    raw = ", ".join(f"{q(c)} {sql}" for c, sql in raw_fields(feed))
     stg = ", ".join(f"{q(n)} {t}" for n, t in stg_columns(feed))
     ids = ", ".join(q(c) for c in ("district_ags", *feed.id_columns))
     if feed.name == "attendance":
