@@ -64,6 +64,17 @@ def test_a_dead_judge_costs_time_not_findings(tmp_path, contract, catalogue, sta
     assert judge._JUDGE is None  # judged here, and no second try with the dead process
 
 
+def test_a_judge_that_cannot_start_costs_time_not_findings(tmp_path, contract, catalogue, monkeypatch):
+    def no_process(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(judge.subprocess, "Popen", no_process)
+    judge.start_judge()
+    assert judge._JUDGE is None
+    got, _ = _findings(tmp_path, contract, catalogue)
+    assert got == EXPECTED
+
+
 def test_a_script_without_a_main_guard_runs_its_own_code_once(tmp_path):
     # An evaluator's quick script that runs the pipeline (here: judges one frame) with no
     # `if __name__ == "__main__"`: the judge process must not run the script a second time.
