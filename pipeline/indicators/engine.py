@@ -22,7 +22,7 @@ from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator, IndicatorCatalogue
 from pipeline.partitions import quarter_bounds
-from pipeline.warehouse import asset_signature, frame_print, store_asset_signature, table_exists
+from pipeline.warehouse import asset_signature, frame_print, store_asset_signature, table_exists, view_definitions
 
 TABLE = "indicator_values"
 COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
@@ -253,8 +253,7 @@ def _prints(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]
     besides those rows (names, targets, order, the reporting date)."""
     parts = hashlib.sha256(frame_print(frames["_scope"]).encode())
     parts.update(compile_values(indicators).encode())
-    for feed in input_feeds(indicators):
-        parts.update(repr(con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [f"cur_{feed}"]).fetchall()).encode())
+    parts.update(repr(view_definitions(con, [f"cur_{feed}" for feed in input_feeds(indicators)])).encode())
     for module in (sql, inspect.getmodule(compute_indicators)):
         parts.update(inspect.getsource(module).encode())
     table = hashlib.sha256(parts.hexdigest().encode())
