@@ -8,9 +8,9 @@ Writes the warehouse table `impact_estimates` (hence pool "duckdb") and `exports
 import dagster as dg
 import pandas as pd
 
+from assets.resources import TeilhabeHome
 from pipeline.impact import (EXPORT_NAME, MIN_CELL, NUMBERS, TABLE, estimate_impact, survey_items,
                              write_impact_export, write_impact_table)
-from pipeline.resources import TeilhabeHome
 from pipeline.warehouse import asset_signature, inputs_signature, store_asset_signature, table_exists
 
 OWNERS = ["team:evaluation"]

@@ -14,14 +14,14 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from assets.metadata import markdown_table
+from assets.resources import TeilhabeHome
 import pipeline.exports
 import pipeline.tables
-from assets.metadata import markdown_table
 from pipeline.catalogue import CatalogueError, load_catalogue
 from pipeline.exports import INDICATOR_FILES, write_indicator_exports
 from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, cached_indicators, load_indicators
 from pipeline.indicators.engine import catalogue_frames, district_inputs, update_indicators
-from pipeline.resources import TeilhabeHome
 from pipeline.warehouse import asset_signature, inputs_signature, store_asset_signature
 
 FEEDS = ("events", "attendance", "advice", "newsletters", "micro_projects", "survey")

@@ -11,26 +11,21 @@ import dagster as dg
 import pandas as pd
 
 from assets.metadata import markdown_table
+from assets.partitions import QUARTERS, quarter_range
+from assets.resources import TeilhabeHome
 from pipeline import intake, judge
 from pipeline.contract import load_contract
-from pipeline.partitions import key_to_quarter, quarter_partitions
-from pipeline.resources import TeilhabeHome
+from pipeline.quarters import key_to_quarter
 
 # Single-run backfills are what make 40 quarters one run; Dagster still labels the policy beta.
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
 
-QUARTERS = quarter_partitions()
 CONTRACT = load_contract()
 OWNERS = ["team:evaluation"]
 
 
 def _quarters(context) -> list[str]:
     return sorted({key_to_quarter(k) for k in context.partition_keys})
-
-
-def _quarter_range() -> tuple[str, str]:
-    keys = QUARTERS.get_partition_keys()
-    return key_to_quarter(keys[0]), key_to_quarter(keys[-1])
 
 
 def md_table(frame: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
@@ -54,7 +49,7 @@ def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
     judge.start_judge_unless_loaded()
     quarters = _quarters(context)
     paths, catalogue = home.paths, home.catalogue()
-    items = intake.scan_inbox(paths.inbox, CONTRACT, catalogue, _quarter_range())
+    items = intake.scan_inbox(paths.inbox, CONTRACT, catalogue, quarter_range())
     mine = [i for i in items if not isinstance(i.parsed, intake.FileName) or i.parsed.quarter in quarters]
     with home.connect() as con:
         summary = intake.receive(con, paths, CONTRACT, mine)

@@ -5,10 +5,10 @@ writes it, so the asset still waits its turn in the `duckdb` pool.
 """
 import dagster as dg
 
+from assets.resources import TeilhabeHome
 from dashboards import geo
 from dashboards.site import build_site, page_sizes
 from pipeline.indicators import cached_indicators
-from pipeline.resources import TeilhabeHome
 
 OWNERS = ["team:evaluation"]
 

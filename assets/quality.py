@@ -6,8 +6,8 @@ import os
 import dagster as dg
 
 from assets.ingest import CONTRACT, OWNERS, STG_KEYS, md_table
+from assets.resources import TeilhabeHome
 from pipeline import deadlines, reports
-from pipeline.resources import TeilhabeHome
 from pipeline.tables import write_csv
 
 

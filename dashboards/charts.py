@@ -19,7 +19,7 @@ from dashboards import i18n, privacy, style
 from dashboards.i18n import is_missing
 from pipeline.catalogue import Programme
 from pipeline.indicators.model import ALL, ALL_COMPARISON, Indicator
-from pipeline.partitions import quarter_bounds
+from pipeline.quarters import quarter_bounds
 
 SURVEY_UNITS = ("score", "responses")
 

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # quarter arithmetic it calls into (impact readings, quarter bounds, the ALL constants). The
 # report links are data (their paths are part of the digests), not code.
 CODE = [*sorted((ROOT / "dashboards").glob("*.py")),
-        *(ROOT / "pipeline" / name for name in ("impact.py", "partitions.py", "indicators/model.py"))]
+        *(ROOT / "pipeline" / name for name in ("impact.py", "quarters.py", "indicators/model.py"))]
 
 
 def digest(*parts) -> str:

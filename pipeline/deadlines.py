@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipeline import warehouse
 from pipeline.catalogue import Catalogue
-from pipeline.partitions import quarter_bounds, quarter_of
+from pipeline.quarters import quarter_bounds, quarter_of
 
 STATUSES = ("on_time", "late", "missing", "open")
 

@@ -27,7 +27,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from pipeline.catalogue import Catalogue, load_catalogue
 from pipeline.contract import Column, Feed, load_contract
 from pipeline.home import Home
-from pipeline.partitions import quarter_bounds, quarter_of
+from pipeline.quarters import quarter_bounds, quarter_of
 
 CSV_EN, CSV_DE, XLSX = "csv_en", "csv_de", "xlsx"
 

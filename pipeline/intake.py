@@ -27,7 +27,7 @@ from pipeline.home import Home
 from pipeline.judge import run_suite, start_judge_unless_loaded
 from pipeline.reader import (SEPARATORS, FileName, Problem, csv_text, group_csv_texts,
                              parse_file_name, read_csv_group, read_file)
-from pipeline.partitions import quarter_bounds
+from pipeline.quarters import quarter_bounds
 from pipeline.validator import (MASK, REJECTION_COLUMNS, ScreenPlan, accepted_frame, flag_candidates, prepare,
                                 rejection_frame, register_typing, screen_plan, screen_tables, start_screen,
                                 typed_rows, typed_select, validate)

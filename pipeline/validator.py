@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract, Feed
 from pipeline.judge import run_suite
-from pipeline.partitions import quarter_bounds
+from pipeline.quarters import quarter_bounds
 from pipeline.values import type_columns
 from pipeline.warehouse import insert_rows, stg_columns
 

@@ -10,7 +10,7 @@ import xlsxwriter
 from pipeline.catalogue import load_catalogue
 from pipeline.contract import load_contract
 from pipeline.home import Home
-from pipeline.resources import TeilhabeHome
+from assets.resources import TeilhabeHome
 
 
 CHROMIUM = Path("/usr/bin/chromium")

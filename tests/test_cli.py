@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.cli import main
+from assets.cli import main
 from pipeline.home import Home
 from tests.conftest import query, write_csv
 
@@ -70,7 +70,7 @@ def test_a_killed_run_releases_its_warehouse_slot_for_the_next_run():
     from dagster._core.storage.dagster_run import DagsterRun
     from dagster._core.utils import make_new_run_id
 
-    from pipeline.cli import RUN_HOST_TAG, RUN_PID_TAG, release_dead_runs
+    from assets.cli import RUN_HOST_TAG, RUN_PID_TAG, release_dead_runs
 
     gone = subprocess.Popen(["true"])
     gone.wait()

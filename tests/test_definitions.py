@@ -6,10 +6,10 @@ import zoneinfo
 import dagster as dg
 
 from pipeline import deadlines
-from pipeline.definitions import defs
-from pipeline.resources import TeilhabeHome
-from pipeline.schedules import quartalslauf
-from pipeline.sensors import posteingang
+from assets.definitions import defs
+from assets.resources import TeilhabeHome
+from assets.schedules import quartalslauf
+from assets.sensors import posteingang
 from tests.conftest import ingest, write_csv
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")

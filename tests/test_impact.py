@@ -364,7 +364,7 @@ def test_reading(honesty, hand):
 
 def test_asset_writes_table_csv_and_passes_checks(tmp_path):
     from assets.impact import ASSETS, CHECKS
-    from pipeline.resources import TeilhabeHome
+    from assets.resources import TeilhabeHome
 
     home = Home(tmp_path / "home").ensure()
     source = survey_con(HAND + _big(A, "resident", 30, 30) + _big(C, "resident", 30, 30))

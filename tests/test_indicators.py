@@ -28,7 +28,7 @@ from pipeline import warehouse
 from pipeline.catalogue import SHIPPED_DIR, load_catalogue
 from pipeline.contract import load_contract
 from pipeline.indicators import compute_indicators, load_indicators
-from pipeline.partitions import quarter_of
+from pipeline.quarters import quarter_of
 
 LIPPE, DACHAU, SALZWEDEL, LUP, GOSLAR, STENDAL, HARZ, NORTHEIM = (
     "05766", "09174", "15081", "13076", "03153", "15090", "15085", "03155")
@@ -524,7 +524,7 @@ def check_results(home) -> dict[str, bool]:
 
 def test_dagster_assets_materialize_with_checks(tmp_path):
     from assets.indicators import ASSETS, CHECKS
-    from pipeline.resources import TeilhabeHome
+    from assets.resources import TeilhabeHome
 
     home = TeilhabeHome(home=str(tmp_path))
     with home.connect() as con:
@@ -550,7 +550,7 @@ def test_dagster_assets_materialize_with_checks(tmp_path):
 
 def test_checks_catch_reach_above_attendances_and_total_below_quarter(tmp_path):
     from assets.indicators import ASSETS
-    from pipeline.resources import TeilhabeHome
+    from assets.resources import TeilhabeHome
 
     home = TeilhabeHome(home=str(tmp_path))
     with home.connect() as con:

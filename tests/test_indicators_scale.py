@@ -77,7 +77,7 @@ def _stamps(paths: list[Path]) -> list[int]:
 
 def test_unchanged_inputs_skip_and_a_changed_district_recomputes(tmp_path):
     from assets.indicators import ASSETS
-    from pipeline.resources import TeilhabeHome
+    from assets.resources import TeilhabeHome
 
     home = TeilhabeHome(home=str(tmp_path))
     with home.connect() as con:
@@ -126,7 +126,7 @@ def test_a_changed_comparison_district_and_a_fund_give_the_full_figures(tmp_path
     # Means (survey, ALL_COMPARISON) and sums of decimals (micro-projects) are not sums of their
     # districts: their ALL rows come from the records again, and must equal a full recomputation.
     from assets.indicators import ASSETS
-    from pipeline.resources import TeilhabeHome
+    from assets.resources import TeilhabeHome
 
     home = TeilhabeHome(home=str(tmp_path))
     with home.connect() as con:

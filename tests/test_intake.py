@@ -12,7 +12,7 @@ import dagster as dg
 
 from assets.ingest import ASSETS
 from pipeline import intake
-from pipeline.resources import TeilhabeHome
+from assets.resources import TeilhabeHome
 from tests.conftest import ingest, query, write_csv, write_xlsx
 
 HEADER = "event_id,date,event_type,participants_total,participants_volunteer,participants_staff"

@@ -118,7 +118,7 @@ def test_sensor_runs_and_concurrent_backfill_succeed_without_lock_errors(served)
     for quarter, day in (("2023-Q4", "2023-11-10"), ("2024-Q1", "2024-02-10")):
         write_csv(inbox / f"05766_{quarter}_events.csv", [HEADER, f"E-{quarter},{day},training,12,5,4",
                                                           f"X-{quarter},{day},Stammtisch,3,,"])
-    backfill = subprocess.run([str(BIN / "dagster"), "job", "backfill", "-m", "pipeline.definitions", "-j",
+    backfill = subprocess.run([str(BIN / "dagster"), "job", "backfill", "-m", "assets.definitions", "-j",
                                "quartal_verarbeiten", "--partitions", "2023-01-01,2023-04-01", "--noprompt"],
                               env=env, capture_output=True, text=True, timeout=300)
     assert backfill.returncode == 0, backfill.stderr[-2000:]

@@ -322,7 +322,7 @@ def test_geojson_path_from_the_environment(tmp_path, monkeypatch):
 def test_asset_writes_the_site_and_says_how_to_get_a_map(site, tmp_path, monkeypatch):
     """The asset on a copy of the demo warehouse, with no GeoJSON configured."""
     from assets.publish import conference_site, every_page_written
-    from pipeline.resources import TeilhabeHome
+    from assets.resources import TeilhabeHome
 
     monkeypatch.delenv(geo.ENV, raising=False)
     home = Home(tmp_path / "home").ensure()

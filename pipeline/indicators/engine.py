@@ -21,7 +21,7 @@ from pipeline.catalogue import Catalogue, Programme
 from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator, IndicatorCatalogue
-from pipeline.partitions import quarter_bounds
+from pipeline.quarters import quarter_bounds
 from pipeline.warehouse import asset_signature, frame_print, store_asset_signature, table_exists, view_definitions
 
 TABLE = "indicator_values"

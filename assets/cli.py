@@ -218,13 +218,12 @@ def _quarters_to_process(home: Home) -> tuple[set[str], int]:
     every quarter of the inbox when the warehouse is new or busy. And how many files there are."""
     import duckdb
 
+    from assets.partitions import quarter_range
     from pipeline import intake, warehouse
     from pipeline.contract import load_contract
-    from pipeline.partitions import key_to_quarter, quarter_partitions
 
     contract, catalogue = load_contract(), _catalogue(home)
-    keys = quarter_partitions().get_partition_keys()
-    items = intake.scan_inbox(home.inbox, contract, catalogue, (key_to_quarter(keys[0]), key_to_quarter(keys[-1])))
+    items = intake.scan_inbox(home.inbox, contract, catalogue, quarter_range())
     everything = {i.parsed.quarter for i in items if isinstance(i.parsed, intake.FileName)}
     if not home.warehouse.exists():
         return everything, len(items)
@@ -241,10 +240,10 @@ def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
 
     import dagster as dg
 
-    from pipeline.partitions import key_to_quarter, quarter_to_key
+    from pipeline.quarters import key_to_quarter, quarter_to_key
 
     prepare_instance(home)
-    from pipeline.definitions import defs  # after TEILHABE_HOME is set: the resource reads it
+    from assets.definitions import defs  # after TEILHABE_HOME is set: the resource reads it
 
     job = defs.resolve_job_def("quartal_verarbeiten")
     keys = job.partitions_def.get_partition_keys()
@@ -320,7 +319,7 @@ def _dagster_command(name: str, *args: str) -> list[str]:
 def cmd_ui(args, t) -> int:
     home = Home.resolve(args.home).ensure()
     prepare_instance(home)
-    command = _dagster_command("dagster-webserver", "-m", "pipeline.definitions", "-h", args.host, "-p", str(args.port))
+    command = _dagster_command("dagster-webserver", "-m", "assets.definitions", "-h", args.host, "-p", str(args.port))
     os.execv(command[0], command)
     return EXIT_OK
 
@@ -334,9 +333,9 @@ def cmd_serve(args, t) -> int:
     home = Home.resolve(args.home).ensure()
     prepare_instance(home)
     processes = [
-        subprocess.Popen(_dagster_command("dagster-webserver", "-m", "pipeline.definitions", "-h", args.host,
+        subprocess.Popen(_dagster_command("dagster-webserver", "-m", "assets.definitions", "-h", args.host,
                                           "-p", str(args.port))),
-        subprocess.Popen(_dagster_command("dagster-daemon", "run", "-m", "pipeline.definitions")),
+        subprocess.Popen(_dagster_command("dagster-daemon", "run", "-m", "assets.definitions")),
     ]
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))

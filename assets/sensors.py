@@ -9,12 +9,12 @@ import os
 
 import dagster as dg
 
-from assets.ingest import QUARTERS
+from assets.jobs import quartal_verarbeiten
+from assets.partitions import QUARTERS
+from assets.resources import TeilhabeHome
 from pipeline.contract import load_contract
-from pipeline.jobs import quartal_verarbeiten
-from pipeline.partitions import quarter_to_key
+from pipeline.quarters import quarter_to_key
 from pipeline.reader import FileName, parse_file_name
-from pipeline.resources import TeilhabeHome
 
 
 @dg.sensor(job=quartal_verarbeiten, minimum_interval_seconds=int(os.environ.get("TEILHABE_SENSOR_INTERVAL", "30")), default_status=dg.DefaultSensorStatus.RUNNING,

@@ -1,20 +1,11 @@
-"""Reporting quarters: Dagster time windows with a quarterly cron, shown to people as YYYY-Qn."""
+"""Reporting quarters as people see them (YYYY-Qn) and as partition keys (their first day)."""
 from __future__ import annotations
 
 import datetime as dt
 import re
 
-import dagster as dg
-
-QUARTER_CRON = "0 0 1 1,4,7,10 *"
 QUARTER_PATTERN = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
 FIRST_QUARTER_START = "2017-01-01"  # the earliest shipped programme (bpb-lsa-2017) begins 2017-03
-
-
-def quarter_partitions(start: str = FIRST_QUARTER_START) -> dg.TimeWindowPartitionsDefinition:
-    # end_offset=1: the running quarter exists too, so an early delivery has a partition.
-    return dg.TimeWindowPartitionsDefinition(cron_schedule=QUARTER_CRON, start=start, fmt="%Y-%m-%d",
-                                             timezone="Europe/Berlin", end_offset=1)
 
 
 def quarter_of(day: dt.date) -> str:

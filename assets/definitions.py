@@ -4,11 +4,11 @@ import os
 import dagster as dg
 
 from assets import impact, indicators, ingest, publish, quality
+from assets.jobs import alles_neu_berechnen, quartal_verarbeiten
+from assets.resources import TeilhabeHome
+from assets.schedules import quartalslauf
+from assets.sensors import posteingang
 from pipeline.home import DEFAULT_HOME
-from pipeline.jobs import alles_neu_berechnen, quartal_verarbeiten
-from pipeline.resources import TeilhabeHome
-from pipeline.schedules import quartalslauf
-from pipeline.sensors import posteingang
 
 defs = dg.Definitions(
     assets=[*ingest.ASSETS, *quality.ASSETS, *indicators.ASSETS, *impact.ASSETS, *publish.ASSETS],

@@ -4,8 +4,8 @@ import os
 
 import dagster as dg
 
-from pipeline.jobs import quartal_verarbeiten
-from pipeline.partitions import quarter_of, quarter_to_key
+from assets.jobs import quartal_verarbeiten
+from pipeline.quarters import quarter_of, quarter_to_key
 
 # Default: the 15th of the month after the quarter, 06:00 Berlin time (configurable per deployment).
 SCHEDULE_DAY = int(os.environ.get("TEILHABE_SCHEDULE_DAY", "15"))
