@@ -16,10 +16,10 @@ import pyarrow as pa
 
 from assets.metadata import markdown_table
 from assets.resources import TeilhabeHome
-import pipeline.exports
+import pipeline.publish.exports
 import pipeline.tables
 from pipeline.catalogue import CatalogueError, load_catalogue
-from pipeline.exports import INDICATOR_FILES, write_indicator_exports
+from pipeline.publish.exports import INDICATOR_FILES, write_indicator_exports
 from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, cached_indicators, load_indicators
 from pipeline.indicators.engine import catalogue_frames, district_inputs, update_indicators
 from pipeline.warehouse import asset_signature, inputs_signature, store_asset_signature
@@ -130,7 +130,7 @@ def _exports_signature(con, catalogue, indicators) -> str:
     return inputs_signature(con, relations=[TABLE],
                             files=[catalogue.directory / "programmes.yaml", catalogue.directory / "districts.csv",
                                    Path(indicators.path)],
-                            modules=[pipeline.exports, pipeline.tables])
+                            modules=[pipeline.publish.exports, pipeline.tables])
 
 
 def _with_files(signature: str, paths) -> str | None:

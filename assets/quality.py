@@ -7,7 +7,7 @@ import dagster as dg
 
 from assets.ingest import CONTRACT, OWNERS, STG_KEYS, md_table
 from assets.resources import TeilhabeHome
-from pipeline import deadlines, reports
+from pipeline.publish import deadlines, reports
 from pipeline.tables import write_csv
 
 

@@ -245,7 +245,7 @@ def read_status(con, catalogue: Catalogue, as_of: dt.date | None) -> pd.DataFram
     columns = ["district_ags", "quarter", "deadline", "first_received", "files", "status", "district_name"]
     if as_of is None:
         return pd.DataFrame(columns=columns)
-    from pipeline.deadlines import delivery_status
+    from pipeline.publish.deadlines import delivery_status
     return delivery_status(con, catalogue, as_of)
 
 
@@ -303,7 +303,7 @@ def delivery_keys(con) -> list[tuple[str | None, str | None]]:
 def report_links(keys, existing) -> dict[tuple[str | None, str | None], str]:
     """(district, quarter) -> the delivery's quality report (its path in the reports folder),
     where one was written: `existing` holds the paths there."""
-    from pipeline.reports import report_paths
+    from pipeline.publish.reports import report_paths
 
     keys = list(keys)
     relative = report_paths(pd.Series([a for a, _ in keys], dtype=object), pd.Series([q for _, q in keys], dtype=object))

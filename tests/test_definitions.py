@@ -5,7 +5,7 @@ import zoneinfo
 
 import dagster as dg
 
-from pipeline import deadlines
+from pipeline.publish import deadlines
 from assets.definitions import defs
 from assets.resources import TeilhabeHome
 from assets.schedules import quartalslauf

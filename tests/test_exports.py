@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import warehouse
 from pipeline.catalogue import SHIPPED_DIR, load_catalogue
-from pipeline.exports import write_indicator_exports
+from pipeline.publish.exports import write_indicator_exports
 from pipeline.tables import neutralise, write_csv
 from pipeline.indicators import COLUMNS, compute_indicators
 from tests.test_indicators import build_warehouse, event, insert

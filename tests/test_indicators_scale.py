@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pipeline import warehouse
-from pipeline.exports import INDICATOR_FILES, sort_indicator_frame, write_indicator_xlsx
+from pipeline.publish.exports import INDICATOR_FILES, sort_indicator_frame, write_indicator_xlsx
 from pipeline.indicators import compute_indicators, load_indicators
 from pipeline.tables import map_unique, neutralise
 from tests.test_indicators import LIPPE, LUP, SALZWEDEL, build_warehouse, event, insert, micro, survey
@@ -166,7 +166,7 @@ def test_workbook_reuses_unchanged_parts_and_gives_the_same_bytes(frame, catalog
                                                                   monkeypatch):
     import zipfile
 
-    import pipeline.exports
+    import pipeline.publish.exports
 
     path = tmp_path / "indicators.xlsx"
     write_indicator_xlsx(frame, catalogue, indicators, path)
@@ -176,7 +176,7 @@ def test_workbook_reuses_unchanged_parts_and_gives_the_same_bytes(frame, catalog
     changed = frame.copy()
     changed.loc[(changed.programme_id == "lzz-2") & (changed.indicator_id == "trainings_held"), "value"] += 1
     anew = []
-    reusable = pipeline.exports._Parts._reusable
+    reusable = pipeline.publish.exports._Parts._reusable
 
     def recording(self, data):
         found = reusable(self, data)
@@ -184,7 +184,7 @@ def test_workbook_reuses_unchanged_parts_and_gives_the_same_bytes(frame, catalog
             anew.append(data)
         return found
 
-    monkeypatch.setattr(pipeline.exports._Parts, "_reusable", recording)
+    monkeypatch.setattr(pipeline.publish.exports._Parts, "_reusable", recording)
     write_indicator_xlsx(changed, catalogue, indicators, path)
     assert anew == [zipfile.ZipFile(path).read("xl/worksheets/sheet3.xml")]
     assert zipfile.ZipFile(path).read("xl/worksheets/sheet3.xml") != old["xl/worksheets/sheet3.xml"]

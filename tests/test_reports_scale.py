@@ -8,7 +8,7 @@ import datetime as dt
 
 import dagster as dg
 
-from pipeline.reports import MANIFEST
+from pipeline.publish.reports import MANIFEST
 from tests.conftest import ingest, write_csv
 
 HEADER = "event_id,date,event_type,participants_total,participants_volunteer,participants_staff"
@@ -117,7 +117,7 @@ def test_a_lost_or_foreign_manifest_only_costs_a_re_render(home):
 def test_report_paths_at_once_equal_report_path(tmp_path):
     import pandas as pd
 
-    from pipeline.reports import report_path, report_paths
+    from pipeline.publish.reports import report_path, report_paths
 
     ags = pd.Series(["05766", None, "05766", "", "05766"], dtype="str")
     quarter = pd.Series(["2024-Q1", "2024-Q1", None, "2024-Q2", ""], dtype="str")
