@@ -90,7 +90,7 @@ def _inputs_signature(con, catalogue) -> str:
 
     return inputs_signature(con, relations=["stg_survey"],
                             files=[catalogue.directory / name for name in ("programmes.yaml", "districts.csv")],
-                            modules=[pipeline.impact], views=["cur_survey"])
+                            modules=pipeline.impact.MODULES, views=["cur_survey"])
 
 
 def _result(con, name: str, sql: str, params: list, what: str) -> dg.AssetCheckResult:

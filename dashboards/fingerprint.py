@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Modules whose code decides what a page says: the site's own, and the pipeline's words and
 # quarter arithmetic it calls into (impact readings, quarter bounds, the ALL constants). The
 # report links are data (their paths are part of the digests), not code.
-CODE = [*sorted((ROOT / "dashboards").glob("*.py")),
-        *(ROOT / "pipeline" / name for name in ("impact.py", "quarters.py", "indicators/model.py"))]
+CODE = [*sorted((ROOT / "dashboards").glob("*.py")), *sorted((ROOT / "pipeline" / "impact").glob("*.py")),
+        *(ROOT / "pipeline" / name for name in ("quarters.py", "indicators/model.py"))]
 
 
 def digest(*parts) -> str:

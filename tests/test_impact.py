@@ -12,8 +12,9 @@ from scipy import stats
 
 from pipeline.catalogue import load_catalogue
 from pipeline.home import Home
-from pipeline.impact import (ALL, ALL_COMPARISON, COLUMNS, NUMBERS, _WildClusterBootstrap, did_wild_bootstrap,
-                             estimate_impact, impact_reading, survey_items, webb_weights, write_impact_export)
+from pipeline.impact import (ALL, ALL_COMPARISON, COLUMNS, NUMBERS, did_wild_bootstrap, estimate_impact,
+                             impact_reading, survey_items, webb_weights, write_impact_export)
+from pipeline.impact.estimator import _WildClusterBootstrap
 from pipeline.warehouse import ensure_schema
 
 ITEMS = ("belonging", "participation", "information_access", "contacts")

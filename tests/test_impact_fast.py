@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.impact import (_Batch, _cells_from_rows, _fit, _replicates, _solve, _WildClusterBootstrap,
-                             did_wild_bootstrap, webb_weights)
+from pipeline.impact.estimator import (_Batch, _cells_from_rows, _fit, _replicates, _WildClusterBootstrap,
+                                       did_wild_bootstrap, solve, webb_weights)
 
 
 def _design(seed, treated=4, control=3, integer=True):
@@ -94,15 +94,15 @@ def test_a_batch_equals_its_problems_one_by_one():
     for seed in range(7):
         y, cluster, treated, post = _design(seed, treated=1 + seed % 3, control=3)
         problems.append((_cells_from_rows(y, cluster, post, treated), seed))
-    together = _solve([(cells, lambda s=seed: np.random.default_rng(s)) for cells, seed in problems], 99)
+    together = solve([(cells, lambda s=seed: np.random.default_rng(s)) for cells, seed in problems], 99)
     for (cells, seed), result in zip(problems, together):
-        alone = _solve([(cells, lambda s=seed: np.random.default_rng(s))], 99)[0]
+        alone = solve([(cells, lambda s=seed: np.random.default_rng(s))], 99)[0]
         assert result == alone
 
 
 def test_settled_samples_keep_their_verdict():
     """Every sample _Batch counts as certain over a bracket has that verdict at points across it."""
-    from pipeline.impact import _hits, _settle
+    from pipeline.impact.estimator import _hits, _settle
     y, cluster, treated, post = _design(11, treated=3, control=4)
     fit = _fit(_cells_from_rows(y, cluster, post, treated))
     weights, _ = webb_weights(7, 999, np.random.default_rng(11))
@@ -118,11 +118,11 @@ def test_settled_samples_keep_their_verdict():
 
 
 def test_t_distribution_from_scipy_special_equals_scipy_stats():
-    # pipeline.impact takes t quantiles and tails from scipy.special (scipy.stats costs a second to
+    # pipeline.impact.welch takes t quantiles and tails from scipy.special (scipy.stats costs a second to
     # import); they must be exactly scipy.stats.t's, corner cases included.
     from scipy import stats
 
-    from pipeline.impact import _t_ppf, _t_sf
+    from pipeline.impact.welch import _t_ppf, _t_sf
 
     rng = np.random.default_rng(7)
     df = np.concatenate([rng.uniform(-2, 300, 5000), [np.nan, np.inf, 0, -1, 1e-9, 1, 2, 1e12]])

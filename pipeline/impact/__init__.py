@@ -1,0 +1,48 @@
+"""Impact evaluation: survey outcomes before and after, against comparison districts.
+
+Two kinds of rows, one table (`impact_estimates`, `exports/impact.csv`; built in `table`):
+
+``pre_post``
+    Per programme, district (programme and comparison districts, plus the pools ``ALL`` and
+    ``ALL_COMPARISON``), respondent group (plus ``ALL``) and survey item: the mean per wave with
+    a 95 % t-interval and the change baseline → follow-up with a Welch 95 % interval and p-value
+    (`welch`). A pre/post change is a *change*, not an impact.
+
+``did``
+    Difference-in-differences per programme, item and group: programme districts against the
+    programme's comparison districts, baseline → follow-up. Pooled over the programme districts
+    (``district_ags = ALL``) and each programme district against the comparison pool. District
+    fixed effects; uncertainty by the restricted wild cluster bootstrap with Webb weights, the
+    interval by inverting its test (`estimator`, whose docstring gives the reasons and limits).
+
+Honesty rules (issue 6): a row with fewer than ``indicative_below`` (30) responses in any cell, or
+with a single programme or comparison district, is ``indicative``; a row with fewer than
+``min_cell`` (5) persons in any cell is ``suppressed``, and secondary suppression withholds what
+would let a small cell be derived by subtraction (`disclosure`). Only the survey's score items are
+ever estimated: output counts (events, newsletters, …) never get an "impact" (`survey.survey_items`,
+checked in `estimate_impact`). The notes and the site's plain-language sentences: `readings`.
+
+Modules: survey (items, groups, responses from the warehouse, cell aggregates) → estimator (DiD)
+and welch (pre/post) → disclosure (small cells) → readings (words) → table (rows, table, export).
+"""
+from pipeline.impact import disclosure, estimator, readings, survey, table, welch
+from pipeline.impact.disclosure import INDICATIVE_BELOW, MIN_CELL
+from pipeline.impact.estimator import ALPHA, NOT_ESTIMABLE, WEBB, DidResult, did_wild_bootstrap, webb_weights
+from pipeline.impact.readings import GROUP_LABEL, ITEM_LABEL, NOTES, SCOPE_LABEL, impact_reading
+from pipeline.impact.survey import (ALL, ALL_COMPARISON, POOL, POOL_NAME, WAVES, load_responses, survey_groups,
+                                    survey_items)
+from pipeline.impact.table import (COLUMNS, COUNTS, EXPORT_NAME, NUMBERS, TABLE, estimate_impact, sort_impact,
+                                   write_impact_export, write_impact_table)
+from pipeline.impact.welch import welch_change
+
+# The modules whose code decides the table's contents: a change to any of them recomputes the
+# estimates (assets/impact.py hashes their source into the inputs signature).
+MODULES = (survey, estimator, welch, disclosure, readings, table)
+
+__all__ = [
+    "ALL", "ALL_COMPARISON", "ALPHA", "COLUMNS", "COUNTS", "EXPORT_NAME", "GROUP_LABEL", "INDICATIVE_BELOW",
+    "ITEM_LABEL", "MIN_CELL", "MODULES", "NOTES", "NOT_ESTIMABLE", "NUMBERS", "POOL", "POOL_NAME", "SCOPE_LABEL",
+    "TABLE", "WAVES", "WEBB", "DidResult", "did_wild_bootstrap", "estimate_impact", "impact_reading",
+    "load_responses", "sort_impact", "survey_groups", "survey_items", "webb_weights", "welch_change",
+    "write_impact_export", "write_impact_table",
+]
