@@ -8,27 +8,19 @@ Writes the warehouse table `impact_estimates` (hence pool "duckdb") and `exports
 import dagster as dg
 import pandas as pd
 
+from assets.metadata import markdown_table
 from assets.resources import TeilhabeHome
+from assets.versions import code_version, digest, last_data_version
 from pipeline.impact import (EXPORT_NAME, MIN_CELL, NUMBERS, TABLE, estimate_impact, survey_items,
                              write_impact_export, write_impact_table)
-from pipeline.warehouse import asset_signature, inputs_signature, store_asset_signature, table_exists
+from pipeline.warehouse import inputs_signature, table_exists
 
 OWNERS = ["team:evaluation"]
+IMPACT_CODE = code_version("pipeline.impact", "pipeline.warehouse")
 PREVIEW_COLUMNS = ("programme_id", "method", "item", "district_ags", "group", "estimate", "ci_low", "ci_high",
                    "p_value", "n_baseline", "n_follow_up", "n_comparison_baseline", "n_comparison_follow_up",
                    "indicative", "suppressed")
 PREVIEW_ROWS = 60
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A small markdown table (no tabulate dependency); pipes in text are escaped."""
-    def cell(value) -> str:
-        if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-            return ""
-        return (f"{value:.3f}" if isinstance(value, float) else str(value)).replace("|", "\\|")
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def _preview(frame: pd.DataFrame) -> str:
@@ -36,8 +28,8 @@ def _preview(frame: pd.DataFrame) -> str:
         return "_keine Befragungsdaten / no survey responses_"
     # The headline rows first: DiD pooled over the programme districts, all groups.
     headline = (frame["method"] == "did") & (frame["district_ags"] == "ALL") & (frame["group"] == "ALL")
-    rows = pd.concat([frame[headline], frame[~headline]]).head(PREVIEW_ROWS)
-    return markdown_table(rows[list(PREVIEW_COLUMNS)].astype(object))
+    rows = pd.concat([frame[headline], frame[~headline]])
+    return markdown_table(rows[list(PREVIEW_COLUMNS)], PREVIEW_ROWS, floatfmt=".3f")
 
 
 @dg.asset(
@@ -45,6 +37,7 @@ def _preview(frame: pd.DataFrame) -> str:
     group_name="indicators",
     pool="duckdb",
     kinds={"duckdb", "python"},
+    code_version=IMPACT_CODE,
     owners=OWNERS,
     description=(
         "Wirkungsschätzung aus der Befragung: Vorher-nachher je Programm, Kreis und Gruppe (Welch-Intervalle) und "
@@ -59,20 +52,18 @@ def impact_estimates(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
         # The estimates depend on the current survey records, the catalogue and the code only: when
         # none of them changed since the table was written (e.g. a re-delivered events file), the
         # bootstrap is not run again; the table and the export stay as they are.
-        signature = _inputs_signature(con, catalogue)
-        unchanged = (signature == asset_signature(con, "impact_estimates") and table_exists(con, TABLE)
+        version = digest(IMPACT_CODE, _inputs_signature(con, catalogue))
+        unchanged = (version == last_data_version(context) and table_exists(con, TABLE)
                      and (home.paths.exports / EXPORT_NAME).is_file())
         if unchanged:
             frame = con.execute(f"SELECT * FROM {TABLE}").df()
         else:
-            store_asset_signature(con, "impact_estimates", None)
             frame = estimate_impact(con, catalogue)
             write_impact_table(con, frame)
-            store_asset_signature(con, "impact_estimates", signature)
     path = home.paths.exports / EXPORT_NAME if unchanged else write_impact_export(frame, home.paths.exports)
     context.log.info("%s rows in %s, %s%s", len(frame), TABLE, path,
                      " (Befragung unverändert / survey unchanged)" if unchanged else "")
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
         "dagster/row_count": dg.MetadataValue.int(len(frame)),
         "did_rows": dg.MetadataValue.int(int((frame["method"] == "did").sum())),
         "suppressed": dg.MetadataValue.int(int(frame["suppressed"].sum())),
@@ -83,21 +74,19 @@ def impact_estimates(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
 
 
 def _inputs_signature(con, catalogue) -> str:
-    """Current survey records, the programme catalogue and the estimation code. The current
-    records are the view cur_survey over stg_survey: the staged rows and the view's definition
-    say the same as the view's rows, and printing them skips evaluating its window (0.2 s -> 0.03 s)."""
-    import pipeline.impact
-
-    return inputs_signature(con, relations=["stg_survey"],
-                            files=[catalogue.directory / name for name in ("programmes.yaml", "districts.csv")],
-                            modules=pipeline.impact.MODULES, views=["cur_survey"])
+    """Current survey records and the programme catalogue (the code counts as the asset's code
+    version). The current records are the view cur_survey over stg_survey: the staged rows and the
+    view's definition say the same as the view's rows, and printing them skips evaluating its
+    window (0.2 s -> 0.03 s)."""
+    return inputs_signature(con, relations=["stg_survey"], views=["cur_survey"],
+                            files=[catalogue.directory / name for name in ("programmes.yaml", "districts.csv")])
 
 
 def _result(con, name: str, sql: str, params: list, what: str) -> dg.AssetCheckResult:
     bad = con.execute(sql, params).df()
     metadata = {"violations": dg.MetadataValue.int(len(bad)), "rule": what}
     if len(bad):
-        metadata["sample"] = dg.MetadataValue.md(markdown_table(bad.head(20).astype(object)))
+        metadata["sample"] = dg.MetadataValue.md(markdown_table(bad, 20, floatfmt=".3f"))
     return dg.AssetCheckResult(asset_key="impact_estimates", check_name=name, passed=bad.empty, metadata=metadata)
 
 
