@@ -4,54 +4,98 @@ Safe: a text cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab,
 leading apostrophe (OWASP "CSV injection"); numbers, and text that is just a number, stay as they
 are. Deterministic: fixed line endings and float format. Unchanged content is not rewritten, so
 a second run on the same data changes nothing, not even a file's mtime.
+
+One CSV writer, `write_csv`: DuckDB's COPY, from a warehouse relation or from a frame (registered
+with DuckDB), the formula rule applied in SQL (`neutralised`).
 """
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import os
 import re
 from pathlib import Path
 
-import numpy as np
+import duckdb
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-PLAIN_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)*$")  # "-12" or "+3,5" cannot run as a formula
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)*")  # "-12" or "+3,5" cannot run as a formula
 FLOAT_FORMAT = "%.12g"  # 14.0 -> 14, 0.1 + 0.2 -> 0.3: stable text for the same figures
+BOM = "\ufeff".encode("utf-8")  # Excel reads a UTF-8 CSV right (umlauts) only with it
 
 
 def neutralise(value):
-    """Prefix `'` to text a spreadsheet would treat as a formula; anything else unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.match(value):
+    """Prefix `'` to text a spreadsheet would treat as a formula; anything else unchanged.
+    The same rule as `neutralised` (SQL); tests/test_exports.py holds them to each other."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
 
 
-def map_unique(series: pd.Series, func, missing: bool = False) -> pd.Series:
-    """`series.map(func)` for a pure `func`, called once per distinct value instead of once per row
-    (a column of 200,000 rows has a few hundred distinct texts). Missing values (None, NaN) stay as
-    they are, unless `missing`: then `func` sees them too, as `map` would."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    mapped = np.array([func(u) for u in uniques] + [None], dtype=object)
-    values = mapped[codes]  # code -1 picks the trailing None, replaced below
-    gaps = codes < 0
-    if gaps.any():
-        original = series.to_numpy(dtype=object)[gaps]
-        values[gaps] = [func(v) for v in original] if missing else original
-    return pd.Series(values, index=series.index, name=series.name)
+def literal(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
-def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Neutralise the text columns; numeric and boolean columns are left as they are."""
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column]):
-            out[column] = map_unique(out[column], neutralise)
-    return out
+def neutralised(expression: str) -> str:
+    """SQL for `neutralise` of a text expression (NULL stays NULL)."""
+    starts = ", ".join(literal(s) for s in FORMULA_STARTS)
+    return (f"CASE WHEN left({expression}, 1) IN ({starts}) AND NOT regexp_full_match({expression}, "
+            f"{literal(PLAIN_NUMBER.pattern)}) THEN '''' || {expression} ELSE {expression} END")
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def csv_cell(name: str, sql_type: str, neutralise_text: bool = True, source: str = "src") -> str:
+    """The select-list item that turns column `name` of `source` into its CSV text: floats as
+    FLOAT_FORMAT (NaN blank, as missing), booleans True/False, text neutralised; others as DuckDB
+    writes them (whole numbers, dates, timestamps ISO)."""
+    column = f"{source}.{quoted(name)}"
+    if sql_type in ("DOUBLE", "FLOAT"):
+        cell = f"CASE WHEN NOT isnan({column}) THEN printf({literal(FLOAT_FORMAT)}, {column}) END"
+    elif sql_type == "BOOLEAN":
+        cell = f"CASE WHEN {column} THEN 'True' WHEN NOT {column} THEN 'False' END"
+    elif sql_type == "VARCHAR" and neutralise_text:
+        cell = neutralised(column)
+    else:
+        cell = column
+    return f"{cell} AS {quoted(name)}"
+
+
+def write_csv(data: pd.DataFrame | str, path: Path | str, con: duckdb.DuckDBPyConnection | None = None,
+              order_by: str = "", neutralise_text: bool = True) -> Path:
+    """The one CSV writer: comma-separated UTF-8 with BOM, `\\n` line endings, a header row.
+
+    `data` is a frame, or a table name or SELECT over `con` (the warehouse: no round trip through
+    pandas). `order_by` sorts the rows (SQL over the columns as `src.<column>`); a frame keeps its
+    row order. Written by DuckDB's COPY to a temporary file, moved in place only if changed."""
+    path = Path(path)
+    own = con is None
+    con = duckdb.connect() if own else con
+    registered = None
+    try:
+        if isinstance(data, pd.DataFrame):
+            registered = "csv_frame"
+            con.register(registered, data)
+            source = registered
+        else:
+            source = data if re.fullmatch(r"\w+", data) else f"({data})"
+        relation = con.sql(f"SELECT * FROM {source}")
+        cells = ", ".join(csv_cell(name, str(sql_type), neutralise_text)
+                          for name, sql_type in zip(relation.columns, relation.types))
+        order = f" ORDER BY {order_by}" if order_by else ""
+        with atomic_path(path) as tmp:
+            con.execute(f"COPY (SELECT {cells} FROM {source} AS src{order}) TO {literal(str(tmp))} "
+                        "(FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', NEW_LINE '\\n')")
+            tmp.write_bytes(BOM + tmp.read_bytes())  # COPY has no option for it
+    finally:
+        if registered is not None:
+            con.unregister(registered)
+        if own:
+            con.close()
+    return path
 
 
 @contextlib.contextmanager
@@ -91,84 +135,3 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return True
-
-
-def write_csv(frame: pd.DataFrame, path: Path | str, neutralise_text: bool = True) -> Path:
-    """Comma-separated UTF-8 with BOM (Excel then reads umlauts right), `\\n` line endings."""
-    path = Path(path)
-    write_if_changed(path, "\ufeff".encode("utf-8") + csv_bytes(frame, neutralise_text))
-    return path
-
-
-def csv_bytes(frame: pd.DataFrame, neutralise_text: bool = True) -> bytes:
-    """The bytes `to_csv(index=False, lineterminator="\\n", float_format=FLOAT_FORMAT)` gives for
-    the (neutralised) frame. Plain columns (text, whole numbers, floats, booleans) are formatted
-    once per distinct value and the rows joined by Arrow: pandas formats and quotes every cell in
-    Python, about 2 s for the 200,000 indicator rows. Anything else goes through pandas itself."""
-    try:
-        return _fast_csv_bytes(frame, neutralise_text)
-    except _NotPlain:
-        data = neutralise_frame(frame) if neutralise_text else frame
-        return data.to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT).encode("utf-8")
-
-
-class _NotPlain(Exception):
-    """A frame or column the fast CSV path does not reproduce exactly: pandas writes it."""
-
-
-NEEDS_QUOTING = re.compile(r'[,"\r\n]')  # a superset: the csv module decides on these
-
-
-def _fast_csv_bytes(frame: pd.DataFrame, neutralise_text: bool) -> bytes:
-    columns = list(frame.columns)
-    # One column: the csv module quotes an empty row ('""'); a frame without rows is just a header.
-    if len(columns) < 2 or len(frame) == 0 or not all(isinstance(c, str) for c in columns):
-        raise _NotPlain()
-    cells = [_csv_cells(frame.iloc[:, n], neutralise_text) for n in range(len(columns))]
-    rows = pc.binary_join_element_wise(*cells, _large(","))
-    body = pc.binary_join(pa.LargeListArray.from_arrays([0, len(rows)], rows), _large("\n"))[0].as_buffer()
-    header = ",".join(_csv_field(c) for c in columns) + "\n"
-    return header.encode("utf-8") + body.to_pybytes() + b"\n"
-
-
-def _large(text: str) -> pa.Scalar:
-    return pa.scalar(text, pa.large_string())
-
-
-def _csv_cells(series: pd.Series, neutralise_text: bool) -> pa.Array:
-    """Each cell's CSV text, formatted once per distinct value as pandas would format it."""
-    dtype = series.dtype
-    if dtype == np.bool_:
-        return _from_uniques(series.to_numpy(), lambda uniques: [str(u) for u in uniques])
-    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
-        return pa.array(series.to_numpy()).cast(pa.large_string())
-    if dtype == np.float64:
-        numbers = series.to_numpy()
-        # Distinct by bit pattern, so that -0.0 stays "-0"; NaN is missing.
-        return _from_uniques(numbers.view(np.int64), lambda uniques: [FLOAT_FORMAT % v for v in
-                                                                      uniques.view(np.float64).tolist()],
-                             np.isnan(numbers))
-    if (dtype == object or isinstance(dtype, pd.StringDtype)) and \
-            pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-        field = (lambda v: _csv_field(neutralise(v))) if neutralise_text else _csv_field
-        return _from_uniques(series, lambda uniques: [field(u) for u in uniques])
-    raise _NotPlain(series.name)
-
-
-def _from_uniques(values, texts, missing: np.ndarray | None = None) -> pa.Array:
-    """`texts` of the distinct values, taken per row; missing values are empty, as pandas' na_rep."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = pa.array(texts(uniques) + [""], pa.large_string())
-    codes[codes < 0] = len(uniques)
-    if missing is not None:
-        codes[missing] = len(uniques)
-    return texts.take(pa.array(codes))
-
-
-def _csv_field(text: str) -> str:
-    """One field as the csv module writes it (QUOTE_MINIMAL, doubled quotes): quoted only if needed."""
-    if not NEEDS_QUOTING.search(text):
-        return text
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([text, ""])
-    return buffer.getvalue()[:-2]  # the row is `field,` and the line end

@@ -1,9 +1,12 @@
-"""Exports: byte-identical for the same data, safe against formula injection, readable in German."""
+"""Exports: byte-identical for the same data, safe against formula injection, readable in German.
+The complete table is the CSV and the Parquet file; the workbook holds each programme's totals and
+programme-level quarters, and the definitions."""
 from __future__ import annotations
 
 import shutil
 
 import duckdb
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow.parquet as pq
@@ -11,18 +14,24 @@ import pytest
 
 from pipeline import warehouse
 from pipeline.catalogue import SHIPPED_DIR, load_catalogue
+from pipeline.indicators import ALL, COLUMNS, TABLE, TOTAL, compute_indicators
 from pipeline.publish.exports import write_indicator_exports
-from pipeline.tables import neutralise, write_csv
-from pipeline.indicators import COLUMNS, compute_indicators
+from pipeline.tables import literal, neutralise, neutralised, write_csv
 from tests.test_indicators import build_warehouse, event, insert
 
 
 @pytest.fixture(scope="module")
-def frame(catalogue, indicators) -> pd.DataFrame:
+def con(catalogue, indicators):
     con = duckdb.connect(":memory:")
     warehouse.ensure_schema(con)
     build_warehouse(con)
-    return compute_indicators(con, catalogue, indicators)
+    compute_indicators(con, catalogue, indicators)  # writes the table indicator_values
+    return con
+
+
+@pytest.fixture(scope="module")
+def frame(con) -> pd.DataFrame:
+    return con.execute(f"SELECT * FROM {TABLE}").df()
 
 
 def test_neutralise_text_only():
@@ -36,17 +45,29 @@ def test_neutralise_text_only():
     assert neutralise(-5) == -5 and neutralise(2.5) == 2.5 and neutralise(None) is None
 
 
-def test_write_twice_gives_identical_bytes(frame, catalogue, indicators, tmp_path):
-    first = write_indicator_exports(frame, catalogue, indicators, tmp_path / "a")
-    second = write_indicator_exports(frame.sample(frac=1, random_state=1), catalogue, indicators, tmp_path / "b")
+def test_sql_neutralisation_is_the_python_rule():
+    cases = ["=HYPERLINK(\"http://x\")", "+SUM(A1)", "-2+3+cmd|' /C calc'!A0", "@SUM(A1)", "\t=1", "\r=1", "-12",
+             "+3,5", "-1.5", "-12\n", "-", "+", "Kreis Lippe", "", "a=1", "'=1", "O'Brien"]
+    found = duckdb.sql(f"SELECT {neutralised('t.v')} FROM unnest([{', '.join(literal(c) for c in cases)}]) AS t(v)")
+    assert [row[0] for row in found.fetchall()] == [neutralise(c) for c in cases]
+
+
+def test_write_twice_gives_identical_bytes(con, frame, catalogue, indicators, tmp_path):
+    first = write_indicator_exports(con, catalogue, indicators, tmp_path / "a")
+    shuffled = duckdb.connect(":memory:")  # the same rows, stored in another order
+    shuffled.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM frame ORDER BY md5(concat_ws('|', COLUMNS(*)))")
+    second = write_indicator_exports(shuffled, catalogue, indicators, tmp_path / "b")
     assert [p.name for p in first] == ["indicators.csv", "indicators.parquet", "indicators.xlsx"]
     for a, b in zip(first, second):
         assert a.read_bytes() == b.read_bytes(), a.name
+    stamps = [p.stat().st_mtime_ns for p in first]
+    write_indicator_exports(con, catalogue, indicators, tmp_path / "a")
+    assert [p.stat().st_mtime_ns for p in first] == stamps  # unchanged files are not rewritten
     assert not list((tmp_path / "a").glob(".*tmp"))  # no temporary files left behind
 
 
-def test_csv_is_utf8_with_bom_comma_and_newlines(frame, catalogue, indicators, tmp_path):
-    path = write_indicator_exports(frame, catalogue, indicators, tmp_path)[0]
+def test_csv_is_utf8_with_bom_comma_and_newlines(con, frame, catalogue, indicators, tmp_path):
+    path = write_indicator_exports(con, catalogue, indicators, tmp_path)[0]
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" not in raw
     header = raw[3:].split(b"\n", 1)[0].decode()
@@ -56,18 +77,22 @@ def test_csv_is_utf8_with_bom_comma_and_newlines(frame, catalogue, indicators, t
     # Whole numbers print without ".0"; the sorted order puts the catalogue's first programme first.
     assert "\nbpb-lsa-2017,trainings_held,15085,Landkreis Harz,False,total,0," in text
     back = pd.read_csv(path, dtype={"district_ags": str}, encoding="utf-8-sig")
-    assert len(back) == len(frame)
+    assert len(back) == len(frame)  # the complete table, every district's quarters included
+    assert set(back["period"]) == set(frame["period"])
 
 
-def test_parquet_round_trip(frame, catalogue, indicators, tmp_path):
-    path = write_indicator_exports(frame, catalogue, indicators, tmp_path)[1]
+def test_parquet_round_trip(con, frame, catalogue, indicators, tmp_path):
+    path = write_indicator_exports(con, catalogue, indicators, tmp_path)[1]
     table = pq.read_table(path).to_pandas()
     assert list(table.columns) == list(COLUMNS) and len(table) == len(frame)
     assert table["value"].dtype.kind == "f"
+    csv = pd.read_csv(tmp_path / "indicators.csv", dtype={"district_ags": str}, encoding="utf-8-sig")
+    assert table[["programme_id", "indicator_id", "district_ags", "period"]].equals(
+        csv[["programme_id", "indicator_id", "district_ags", "period"]])  # the same rows in the same order
 
 
-def test_xlsx_sheets_headers_frozen_and_formats(frame, catalogue, indicators, tmp_path):
-    path = write_indicator_exports(frame, catalogue, indicators, tmp_path)[2]
+def test_xlsx_sheets_headers_frozen_and_formats(con, catalogue, indicators, tmp_path):
+    path = write_indicator_exports(con, catalogue, indicators, tmp_path)[2]
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == [p.id for p in catalogue.programmes] + ["Definitionen"]
     sheet = book["lzz-2"]
@@ -96,8 +121,28 @@ def test_xlsx_sheets_headers_frozen_and_formats(frame, catalogue, indicators, tm
     assert ids[:len(indicators)] == indicators.ids
 
 
-def test_xlsx_has_no_timestamps(frame, catalogue, indicators, tmp_path):
-    path = write_indicator_exports(frame, catalogue, indicators, tmp_path)[2]
+def test_xlsx_holds_each_programmes_totals_and_all_quarters(con, frame, catalogue, indicators, tmp_path):
+    # What a person reads in Excel: per programme every total row (each district, ALL) and the
+    # programme's own quarters (ALL); a district's quarters are in the CSV and Parquet only.
+    book = openpyxl.load_workbook(write_indicator_exports(con, catalogue, indicators, tmp_path)[2])
+    for programme in catalogue.programmes:
+        sheet = book[programme.id]
+        headers = [c.value for c in sheet[1]]
+        shown = pd.DataFrame(list(sheet.iter_rows(min_row=2, values_only=True)), columns=headers)
+        own = frame[frame["programme_id"] == programme.id]
+        wanted = own[(own["period"] == TOTAL) | (own["district_ags"] == ALL)]
+        assert len(shown) == len(wanted) > 0, programme.id
+        assert (shown["Programm"] == programme.id).all()
+        quarters = shown[shown["Zeitraum"] != "gesamt"]
+        assert (quarters["AGS"] == ALL).all() and len(quarters) == (wanted["period"] != TOTAL).sum()
+        assert sorted(zip(shown["Indikator-ID"], shown["AGS"], shown["Zeitraum"].replace("gesamt", TOTAL))) == \
+            sorted(zip(wanted["indicator_id"], wanted["district_ags"], wanted["period"]))
+    districts_quarters = frame[(frame["period"] != TOTAL) & (frame["district_ags"] != ALL)]
+    assert len(districts_quarters) > 0  # there was something to leave out
+
+
+def test_xlsx_has_no_timestamps(con, catalogue, indicators, tmp_path):
+    path = write_indicator_exports(con, catalogue, indicators, tmp_path)[2]
     book = openpyxl.load_workbook(path)
     assert book.properties.created.year == 2000
 
@@ -115,10 +160,13 @@ def test_formula_text_neutralised_numbers_stay_numbers(catalogue, indicators, tm
     con = duckdb.connect(":memory:")
     warehouse.ensure_schema(con)
     insert(con, "events", "05766", "2023-Q1", [event("E1", "2023-02-10", "training", 10, 4, 2, title="=1+1")])
-    frame = compute_indicators(con, hostile, indicators)
-    frame.loc[frame.index[0], "label_en"] = "@SUM(A1)"
-    frame.loc[frame.index[1], "value"] = -5.0   # a negative number is a number, not a formula
-    csv_path, _, xlsx_path = write_indicator_exports(frame, hostile, indicators, tmp_path / "out")
+    compute_indicators(con, hostile, indicators)
+    first_programme = catalogue.programmes[0].id
+    totals = con.execute(f"SELECT rowid FROM {TABLE} WHERE programme_id = ? AND period = '{TOTAL}' ORDER BY rowid "
+                         "LIMIT 2", [first_programme]).fetchall()
+    con.execute(f"UPDATE {TABLE} SET label_en = '@SUM(A1)' WHERE rowid = ?", [totals[0][0]])
+    con.execute(f"UPDATE {TABLE} SET value = -5.0 WHERE rowid = ?", [totals[1][0]])  # a number, not a formula
+    csv_path, _, xlsx_path = write_indicator_exports(con, hostile, indicators, tmp_path / "out")
 
     text = csv_path.read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text.replace('"', "")
@@ -134,7 +182,7 @@ def test_formula_text_neutralised_numbers_stay_numbers(catalogue, indicators, tm
     assert "'=HYPERLINK(\"http://evil\",\"Lippe\")" in names
     assert all(r[name_col].data_type == "s" for r in sheet.iter_rows(min_row=2))
     assert all(r[value_col].data_type == "n" for r in sheet.iter_rows(min_row=2))
-    first = book[catalogue.programmes[0].id]
+    first = book[first_programme]
     assert any(c.value == "'@SUM(A1)" for row in first.iter_rows(min_row=2) for c in row)
     assert any(c.value == -5 and c.data_type == "n" for row in first.iter_rows(min_row=2) for c in row)
 
@@ -146,29 +194,35 @@ def test_write_csv_helper_for_other_exports(tmp_path):
     assert raw == ("\ufefffile,row,value\n'=cmd.csv,3,-1\nok.csv,-4,Müller & Söhne\n").encode("utf-8")
 
 
-def test_fast_csv_gives_the_bytes_pandas_gives():
-    # The fast path formats each distinct value once and joins the rows in Arrow; pandas' to_csv
-    # is the yardstick, corner cases included (quotes, line breaks, -0, inf, missing, formulas).
-    import numpy as np
-
-    from pipeline.tables import FLOAT_FORMAT, _fast_csv_bytes, csv_bytes, neutralise_frame
-
+def test_one_csv_writer_for_frames_and_warehouse_tables(tmp_path):
+    # Corner cases: quotes, line breaks, -0, inf, missing values, formulas, yes/no, nullable whole
+    # numbers, dates. A frame and the same rows as a warehouse table give the same bytes.
     frame = pd.DataFrame({
-        "x": [1.0, np.nan, np.inf, -np.inf, -0.0, 1e20, 1.23456789012345, 1e-7, 0.0, 3.0],
+        "x": [1.0, np.nan, np.inf, -np.inf, 1e20, 1.23456789012345, 1e-7, 0.0, 3.0, 0.1 + 0.2],
         "text": ["x", None, "y,z", "", " ", 'q"', "a\rb", "=1", "-12", "a\nb"],
         "flag": [True, False] * 5,
         "n": np.arange(-5, 5),
         "blank": [None] * 10,
         "arrow": pd.array(["x", None, "@a", "+1", "ü", 'é,"', "\tx", "a", "b", "c"], dtype="str"),
-        "objects": np.array(["x", None, "@a", "+1", "ü", 'é,"', "\tx", "a", "b", np.nan], dtype=object)})
-    for neutralise_text in (True, False):
-        data = neutralise_frame(frame) if neutralise_text else frame
-        expected = data.to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT).encode()
-        assert _fast_csv_bytes(frame, neutralise_text) == expected
-    written = _fast_csv_bytes(frame, True)
-    assert b"\n1e-07,'=1,False,2,,a,a\n" in written and b'\n3,"a\nb",False,4,' in written
-    # What the fast path does not take, pandas writes: one column, no rows, dates, nullable, mixed.
-    for other in (frame[["x"]], frame.iloc[:0], frame.assign(day=pd.Timestamp("2024-01-01")),
-                  frame.assign(count=pd.array([1, None] * 5, dtype="Int64")), frame.assign(mixed=[1, "a"] * 5)):
-        expected = neutralise_frame(other).to_csv(index=False, lineterminator="\n", float_format=FLOAT_FORMAT)
-        assert csv_bytes(other) == expected.encode()
+        "count": pd.array([1, None] * 5, dtype="Int64"),
+        "day": pd.Timestamp("2024-01-01").date()})
+    written = write_csv(frame, tmp_path / "frame.csv").read_bytes()
+    lines = written.decode("utf-8").split("\n")
+    assert lines[0] == "\ufeffx,text,flag,n,blank,arrow,count,day"
+    assert lines[1] == "1,x,True,-5,,x,1,2024-01-01"
+    assert lines[2] == ",,False,-4,,,,2024-01-01"  # missing is empty, NaN too
+    assert lines[3] == "inf,\"y,z\",True,-3,,'@a,1,2024-01-01"
+    assert lines[4] == '-inf,"",False,-2,,+1,,2024-01-01'  # an empty text is not a missing one
+    assert lines[6] == '1.23456789012,"q""",False,0,,"é,""",,2024-01-01'
+    assert lines[7] == "1e-07,\"a\rb\",True,1,,'\tx,1,2024-01-01"
+    assert lines[8:] == ["0,'=1,False,2,,a,,2024-01-01", "3,-12,True,3,,b,1,2024-01-01", '0.3,"a', 'b",False,4,,c,,2024-01-01', ""]
+    back = pd.read_csv(tmp_path / "frame.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert back["text"].tolist()[7:] == ["'=1", "-12", "a\nb"] and back["arrow"][2] == "'@a"
+
+    con = duckdb.connect(":memory:")
+    con.execute("CREATE TABLE t AS SELECT * FROM frame")
+    assert write_csv("t", tmp_path / "table.csv", con).read_bytes() == written
+    # A SELECT sorted by the writer: `order_by` sees the columns' values, not their CSV text.
+    write_csv("SELECT n, x FROM t", tmp_path / "sorted.csv", con, order_by="src.x DESC NULLS LAST, src.n")
+    assert (tmp_path / "sorted.csv").read_text(encoding="utf-8-sig").split("\n")[:4] == ["n,x", "-3,inf", "-1,1e+20",
+                                                                                          "3,3"]

@@ -1,65 +1,15 @@
-"""National scale: the fast paths give the same bytes as the reference paths, and unchanged inputs
-leave the table and the files alone while a changed one rewrites them."""
+"""National scale: unchanged inputs leave the table and the files alone while a changed one
+rewrites them, and only the indicators reading a changed feed are recomputed."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import dagster as dg
-import duckdb
-import numpy as np
 import pandas as pd
-import pytest
 
-from pipeline import warehouse
-from pipeline.publish.exports import INDICATOR_FILES, sort_indicator_frame, write_indicator_xlsx
+from pipeline.publish.exports import INDICATOR_FILES
 from pipeline.indicators import compute_indicators, load_indicators
-from pipeline.tables import map_unique, neutralise
 from tests.test_indicators import LIPPE, LUP, SALZWEDEL, build_warehouse, event, insert, micro, survey
-
-
-@pytest.fixture(scope="module")
-def frame(catalogue, indicators) -> pd.DataFrame:
-    con = duckdb.connect(":memory:")
-    warehouse.ensure_schema(con)
-    build_warehouse(con)
-    return sort_indicator_frame(compute_indicators(con, catalogue, indicators), catalogue, indicators)
-
-
-def _odd_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Values the block writer must print exactly as xlsxwriter does: -0, long and tiny floats,
-    formula-like and XML-special text, blanks in text and number columns."""
-    odd = frame.head(6).copy()
-    odd["value"] = [-0.0, 1 / 3, 1e-7, 123456789012.5, np.nan, 2.0 ** 60]
-    odd["district_name"] = ["=HYPERLINK(\"x\")", "A & B <c>", " lead", None, "-12", "Ü\tß"]
-    odd["status"] = [None, "behind", "on_track", None, "within", "achieved"]
-    odd["n"] = [0, 1, 2, 3, 4, 5]
-    return pd.concat([frame, odd], ignore_index=True)
-
-
-def test_block_writer_gives_the_reference_bytes(frame, catalogue, indicators, tmp_path):
-    for name, data in (("plain", frame), ("odd", _odd_rows(frame)), ("empty", frame.iloc[:0])):
-        fast = write_indicator_xlsx(data, catalogue, indicators, tmp_path / f"{name}-fast.xlsx")
-        reference = write_indicator_xlsx(data, catalogue, indicators, tmp_path / f"{name}-ref.xlsx", fast=False)
-        assert fast.read_bytes() == reference.read_bytes(), name
-
-
-def test_block_writer_spans_blocks_of_sixteen_rows(frame, catalogue, indicators, tmp_path):
-    # Rows of one programme past several 16-row blocks, some with their last columns blank.
-    many = pd.concat([frame[frame.programme_id == "lzz-2"]] * 3, ignore_index=True)
-    many.loc[::7, ["label_de", "label_en", "unit"]] = None
-    fast = write_indicator_xlsx(many, catalogue, indicators, tmp_path / "fast.xlsx")
-    reference = write_indicator_xlsx(many, catalogue, indicators, tmp_path / "ref.xlsx", fast=False)
-    assert fast.read_bytes() == reference.read_bytes()
-
-
-def test_map_unique_equals_map():
-    series = pd.Series(["=1", "a", None, "a", math.nan, "-3", "@x"], dtype=object)
-    pd.testing.assert_series_equal(map_unique(series, neutralise), series.map(neutralise), check_dtype=False)
-    flags = pd.Series([True, False, True])
-    assert map_unique(flags, lambda b: "ja" if b else "nein", missing=True).tolist() == ["ja", "nein", "ja"]
-    gaps = pd.Series([None, "x"], dtype=object)
-    assert map_unique(gaps, lambda v: "leer" if v is None else v, missing=True).tolist() == ["leer", "x"]
 
 
 # -- skipping work: the assets on a small home ----------------------------------------------------
@@ -160,38 +110,3 @@ def test_only_the_indicators_reading_a_changed_feed_are_recomputed(indicators):
     assert "survey_belonging_baseline" not in redo and "micro_funding_eur" not in redo
     assert _reading(indicators, {"survey"}).ids == [i.id for i in indicators if i.definition.feed == "survey"]
     assert _reading(indicators, None) is indicators
-
-
-def test_workbook_reuses_unchanged_parts_and_gives_the_same_bytes(frame, catalogue, indicators, tmp_path,
-                                                                  monkeypatch):
-    import zipfile
-
-    import pipeline.publish.exports
-
-    path = tmp_path / "indicators.xlsx"
-    write_indicator_xlsx(frame, catalogue, indicators, path)
-    before = zipfile.ZipFile(path)
-    old = {name: before.read(name) for name in before.namelist()}
-    # lzz-2 (the third programme, sheet3.xml) changes: only its sheet is compressed anew.
-    changed = frame.copy()
-    changed.loc[(changed.programme_id == "lzz-2") & (changed.indicator_id == "trainings_held"), "value"] += 1
-    anew = []
-    reusable = pipeline.publish.exports._Parts._reusable
-
-    def recording(self, data):
-        found = reusable(self, data)
-        if found is None:
-            anew.append(data)
-        return found
-
-    monkeypatch.setattr(pipeline.publish.exports._Parts, "_reusable", recording)
-    write_indicator_xlsx(changed, catalogue, indicators, path)
-    assert anew == [zipfile.ZipFile(path).read("xl/worksheets/sheet3.xml")]
-    assert zipfile.ZipFile(path).read("xl/worksheets/sheet3.xml") != old["xl/worksheets/sheet3.xml"]
-    fresh = write_indicator_xlsx(changed, catalogue, indicators, tmp_path / "fresh.xlsx")
-    reference = write_indicator_xlsx(changed, catalogue, indicators, tmp_path / "ref.xlsx", fast=False)
-    assert path.read_bytes() == fresh.read_bytes() == reference.read_bytes()
-    # A damaged earlier file is no help, and no harm.
-    path.write_bytes(b"PK\x03\x04 not a workbook")
-    write_indicator_xlsx(changed, catalogue, indicators, path)
-    assert path.read_bytes() == reference.read_bytes()

@@ -162,16 +162,16 @@ def _csv_records(body: str) -> pd.Series:
     return lines.groupby(record.to_numpy(), sort=False).sum().reset_index(drop=True)
 
 
-def _rejection_csv(rejected: pd.DataFrame) -> tuple[str, str, pd.Series]:
-    """Header and body of rejections.csv as write_csv writes it, and each row's record in it (a
-    report's CSV is the header and its delivery's records): one `csv_bytes` for all of them."""
-    head, body = tables.csv_bytes(rejected).decode("utf-8").split("\n", 1)  # no column name holds a line break
-    header = "\ufeff" + head + "\n"
+def _rejection_csv(con, rejected: pd.DataFrame, path: Path) -> tuple[str, pd.Series]:
+    """Write rejections.csv (the one CSV writer) and return its header and each row's record in
+    it: a report's CSV is that header and its delivery's records, the same bytes."""
+    write_csv(rejected, path, con)
+    head, body = path.read_bytes().decode("utf-8").split("\n", 1)  # no column name holds a line break
     records = _csv_records(body)
     if len(records) != len(rejected):
         raise AssertionError(f"{len(records)} CSV records for {len(rejected)} rejections")
     records.index = rejected.index
-    return header, body, records
+    return head + "\n", records
 
 
 # -- which deliveries need a new report ------------------------------------------------------------
@@ -305,9 +305,8 @@ def _write_all(con, reports_dir: Path, exports: dict[str, Path], catalogue: Cata
     _write_manifest(reports_dir / MANIFEST, {"code": code, "reports": {
         r: f for r, f in manifest["reports"].items() if r not in changing}})
 
-    header, body, records = _rejection_csv(rejected)
-    write_if_changed(exports["rejections_csv"], (header + body).encode("utf-8"))  # the bytes write_csv writes
-    write_csv(log, exports["delivery_log_csv"])
+    header, records = _rejection_csv(con, rejected, exports["rejections_csv"])
+    write_csv(log, exports["delivery_log_csv"], con)
     if len(stale):
         wanted = {name: frame[frame["key"].isin(stale.index)] for name, frame in frames.items()}
         _render(reports_dir, stale, wanted, header, records[frames["rejected"]["key"].isin(stale.index)])
