@@ -6,6 +6,7 @@ everywhere, not only on the axes (which follow `layout.separators`).
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import json
@@ -64,10 +65,30 @@ def _trace(kind: str, **props) -> dict:
     return {"type": kind, **{k: v for k, v in props.items() if v is not None}}
 
 
-def _typed(values) -> dict:
-    """A numeric column as plotly writes a numpy array (a base64 typed array)."""
-    from _plotly_utils.utils import to_typed_array_spec
-    return to_typed_array_spec(np.asarray(values))
+# plotly.js's typed array format: {"dtype": code, "bdata": base64 of the array's bytes}. Written
+# here because plotly's converter is private (_plotly_utils); the same output as go.Figure's JSON.
+TYPED_ARRAY_CODES = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4",
+                     "float32": "f4", "float64": "f8"}
+
+
+def _typed(values):
+    """A numeric column as plotly writes a numpy array: a base64 typed array, 64-bit whole numbers
+    in the narrowest type that holds them; an array of another kind stays an array (the JSON
+    encoder writes it as a list)."""
+    array = np.ascontiguousarray(values)
+    if array.size and array.dtype in (np.int64, np.uint64):
+        narrower = (np.int8, np.int16, np.int32) if array.dtype == np.int64 else (np.uint8, np.uint16, np.uint32)
+        fits = [t for t in narrower if np.iinfo(t).min <= array.min() and array.max() <= np.iinfo(t).max]
+        if not fits:
+            return array
+        array = array.astype(fits[0])
+    code = TYPED_ARRAY_CODES.get(str(array.dtype))
+    if not array.size or code is None:
+        return array
+    spec = {"dtype": code, "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
+    if array.ndim > 1:
+        spec["shape"] = str(array.shape)[1:-1]
+    return spec
 
 
 # -- programme page: the cross-district comparison ------------------------------------------------
