@@ -30,17 +30,9 @@ TEXT = {
         "home_help": "Arbeitsordner (Posteingang, Datenbank, Exporte); sonst TEILHABE_HOME oder ./teilhabe-home",
         "files_help": "Lieferdateien (.csv oder .xlsx)",
         "missing": "Datei nicht gefunden: {}",
+        "warehouse_busy": "Die Datenbank {} wird gerade geschrieben: Prüfung ohne die dort schon angenommenen "
+                          "Veranstaltungen.",
         "no_files": "Bitte mindestens eine Datei angeben.",
-        "file_line": "{name}: {read} Zeilen gelesen, {ok} angenommen, {rej} abgelehnt, {late} verspätet",
-        "set_aside": "  Datei/Blatt zurückgestellt",
-        "row": "Zeile",
-        "sheet": "Blatt",
-        "column": "Spalte",
-        "value": "Wert",
-        "ignored_cols": "  ignorierte Spalten: {}",
-        "ignored_sheets": "  leere Blätter ignoriert: {}",
-        "all_ok": "Alles in Ordnung – die Dateien können gesendet werden.",
-        "not_ok": "Bitte die genannten Zeilen korrigieren und erneut prüfen.",
         "run_start": "Verarbeite {n} Dateien im Posteingang {inbox}: {changed} Quartale mit neuen oder geänderten "
                      "Dateien (Lauf über {first} … {last}) …",
         "run_empty": "Der Posteingang {inbox} ist leer.",
@@ -66,17 +58,8 @@ TEXT = {
         "home_help": "home folder (inbox, warehouse, exports); else TEILHABE_HOME or ./teilhabe-home",
         "files_help": "delivery files (.csv or .xlsx)",
         "missing": "file not found: {}",
+        "warehouse_busy": "The warehouse {} is being written: checking without the events it already accepted.",
         "no_files": "Name at least one file.",
-        "file_line": "{name}: {read} rows read, {ok} accepted, {rej} rejected, {late} late",
-        "set_aside": "  file/sheet set aside",
-        "row": "row",
-        "sheet": "sheet",
-        "column": "column",
-        "value": "value",
-        "ignored_cols": "  ignored columns: {}",
-        "ignored_sheets": "  empty sheets ignored: {}",
-        "all_ok": "All good – the files can be sent.",
-        "not_ok": "Please correct the rows above and check again.",
         "run_start": "Processing {n} files in the inbox {inbox}: {changed} quarters with new or changed files "
                      "(run over {first} … {last}) …",
         "run_empty": "The inbox {inbox} is empty.",
@@ -131,9 +114,11 @@ def _catalogue(home: Home | None):
 
 
 def cmd_check(args, t) -> int:
+    import duckdb
+
     from pipeline import warehouse
-    from pipeline.check import check_files
     from pipeline.contract import load_contract
+    from pipeline.intake.check import check_files, lines, verdict
 
     if not args.files:
         print(t["no_files"], file=sys.stderr)
@@ -147,25 +132,17 @@ def cmd_check(args, t) -> int:
     home = Home.resolve(args.home) if (args.home or os.environ.get("TEILHABE_HOME")) else None
     known = None
     if home and home.warehouse.exists():  # read-only: events the pipeline already accepted
-        with warehouse.connect(home.warehouse, read_only=True) as con:
-            known = warehouse.fetch_df(con, "SELECT DISTINCT district_ags, event_id FROM stg_events")
+        try:
+            with warehouse.connect(home.warehouse, read_only=True) as con:
+                known = warehouse.fetch_df(con, "SELECT DISTINCT district_ags, event_id FROM stg_events")
+        except duckdb.Error:  # a run is writing it: check without them, and say so
+            print(t["warehouse_busy"].format(home.warehouse), file=sys.stderr)
     reports = check_files(paths, load_contract(), _catalogue(home), lang=args.lang, known_events=known)
+    with_events = known is not None or any("events" in r.feeds for r in reports)
     for report in reports:
-        print(t["file_line"].format(name=report.path.name, read=report.rows_read, ok=report.accepted,
-                                    rej=report.rejected, late=report.late))
-        for f in report.findings:
-            where = [f"{t['sheet']} {f['sheet']}" if f.get("sheet") else "",
-                     f"{t['row']} {f['row']}" if f["row"] is not None else t["set_aside"].strip(),
-                     f"{t['column']} {f['column']}" if f.get("column") else "",
-                     f"{t['value']} '{f['value']}'" if f.get("value") not in (None, "") else ""]
-            print(f"  [{f['reason_code']}] " + ", ".join(w for w in where if w) + f": {f['reason']}")
-        if report.ignored_columns:
-            print(t["ignored_cols"].format(", ".join(report.ignored_columns)))
-        if report.ignored_sheets:
-            print(t["ignored_sheets"].format(", ".join(report.ignored_sheets)))
-    clean = all(r.clean for r in reports)
-    print(t["all_ok"] if clean else t["not_ok"])
-    return EXIT_OK if clean else EXIT_REJECTED
+        print("\n".join(lines(report, args.lang, with_events)))
+    print(verdict(reports, args.lang))
+    return EXIT_OK if all(r.clean for r in reports) else EXIT_REJECTED
 
 
 def prepare_instance(home: Home) -> None:
@@ -213,29 +190,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _quarters_to_process(home: Home) -> tuple[set[str], int]:
-    """Quarters with new or changed files (or staged under another catalogue or code version);
-    every quarter of the inbox when the warehouse is new or busy. And how many files there are."""
-    import duckdb
-
-    from assets.partitions import quarter_range
-    from pipeline import intake, warehouse
-    from pipeline.contract import load_contract
-
-    contract, catalogue = load_contract(), _catalogue(home)
-    items = intake.scan_inbox(home.inbox, contract, catalogue, quarter_range())
-    everything = {i.parsed.quarter for i in items if isinstance(i.parsed, intake.FileName)}
-    if not home.warehouse.exists():
-        return everything, len(items)
-    try:
-        with warehouse.connect(home.warehouse, read_only=True) as con:
-            return intake.quarters_to_process(con, contract, catalogue, items), len(items)
-    except duckdb.Error:  # another process writes the warehouse (a served run): take every quarter
-        return everything, len(items)
-
-
 def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
-    """Process the whole inbox in one run over the quarters it spans (a single-run backfill)."""
+    """Process the due quarters of the inbox (assets/changes.py, the sensor's rule) in one run over
+    the quarters they span (a single-run backfill); with none due, the running quarter, so that
+    deadlines and everything derived from the catalogue are brought up to date."""
     import socket
 
     import dagster as dg
@@ -243,20 +201,25 @@ def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
     from pipeline.quarters import key_to_quarter, quarter_to_key
 
     prepare_instance(home)
+    from assets.changes import due_quarters, inbox_digests
     from assets.definitions import defs  # after TEILHABE_HOME is set: the resource reads it
+    from assets.resources import TeilhabeHome
 
     job = defs.resolve_job_def("quartal_verarbeiten")
     keys = job.partitions_def.get_partition_keys()
-    quarters, files = _quarters_to_process(home)
-    wanted = sorted({quarter_to_key(q) for q in quarters} & set(keys)) or [keys[-1]]
-    if not files:
-        print(t["run_empty"].format(inbox=home.inbox))
-    else:
-        print(t["run_start"].format(n=files, inbox=home.inbox, changed=len(quarters),
-                                    first=key_to_quarter(wanted[0]), last=key_to_quarter(wanted[-1])))
     instance = dg.DagsterInstance.get()
     for run_id in release_dead_runs(instance):
         print(t["run_released"].format(run_id))
+    resource = TeilhabeHome(home=str(home.root))
+    digests = inbox_digests(resource)
+    due = due_quarters(instance, resource, digests)
+    wanted = sorted({quarter_to_key(q) for q in due} & set(keys)) or [keys[-1]]
+    files = len(list(home.inbox.iterdir()))
+    if not files:
+        print(t["run_empty"].format(inbox=home.inbox))
+    else:
+        print(t["run_start"].format(n=files, inbox=home.inbox, changed=len(due),
+                                    first=key_to_quarter(wanted[0]), last=key_to_quarter(wanted[-1])))
     result = job.execute_in_process(
         instance=instance, raise_on_error=False,
         tags={"dagster/asset_partition_range_start": wanted[0], "dagster/asset_partition_range_end": wanted[-1],
@@ -279,25 +242,11 @@ def _print_results(home: Home, t) -> None:
 
 
 def cmd_run(args, t) -> int:
-    from pipeline import judge
-
     home = Home.resolve(args.home).ensure()
-    # The judge process imports Great Expectations on the second core while Dagster starts here.
-    judge.start_judge()
-    try:
-        ok = run_pipeline(home, t)
-    finally:
-        judge.stop_judge()
+    ok = run_pipeline(home, t)
     _print_results(home, t)
-    global _ENDS_WITHOUT_TEARDOWN
-    _ENDS_WITHOUT_TEARDOWN = True
     return EXIT_OK if ok else EXIT_REJECTED
 
-
-# Set once `teilhabe run` is done: everything it wrote is closed and committed (DuckDB, Dagster's
-# SQLite, the files), so the process may end without Python freeing its heap object by object,
-# which takes about a second after a national run.
-_ENDS_WITHOUT_TEARDOWN = False
 
 
 def cmd_demo(args, t) -> int:
@@ -383,15 +332,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def script() -> None:
     """The `teilhabe` command."""
-    code = main()
-    if _ENDS_WITHOUT_TEARDOWN:
-        import logging
-
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -1,13 +1,12 @@
 """Dagster assets: the indicator values in the warehouse, their checks, and the published exports.
 
-Unpartitioned: indicators are programme-to-date figures over every quarter, so they are
-brought up to date from the current records by `update_indicators`: nothing is done when no
-district's staged rows, the catalogue or the code changed; when some districts changed, only
-their rows and the ALL rows of their programmes are recomputed. The exports are rewritten only when the table, the catalogue or the
+Unpartitioned: indicators are programme-to-date figures over every quarter, so they are computed
+whole from the current records. Their data version is a print of those records, the catalogue and
+the compiled SQL (`engine.inputs_print`) with the code version: when it equals the version last
+materialized, nothing is recomputed and nothing downstream becomes stale. The exports are rewritten only when the table, the catalogue or the
 code changed, or a file is missing or was altered.
 """
 
-import hashlib
 from pathlib import Path
 
 import dagster as dg
@@ -15,15 +14,16 @@ import pandas as pd
 
 from assets.metadata import markdown_table
 from assets.resources import TeilhabeHome
-import pipeline.publish.exports
-import pipeline.tables
+from assets.versions import code_version, digest, last_data_version
 from pipeline.catalogue import CatalogueError, load_catalogue
 from pipeline.publish.exports import INDICATOR_FILES, write_indicator_exports
 from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, cached_indicators, load_indicators
-from pipeline.indicators.engine import catalogue_frames, district_inputs, update_indicators
-from pipeline.warehouse import asset_signature, inputs_signature, store_asset_signature
+from pipeline.indicators.engine import catalogue_frames, inputs_print, latest_quarters, write_indicators
+from pipeline.warehouse import inputs_signature, table_exists
 
 FEEDS = ("events", "attendance", "advice", "newsletters", "micro_projects", "survey")
+INDICATOR_CODE = code_version("pipeline.indicators", "pipeline.warehouse")
+EXPORT_CODE = code_version("pipeline.publish.exports", "pipeline.tables")
 OWNERS = ["team:evaluation"]
 PREVIEW_COLUMNS = ("programme_id", "indicator_id", "value", "value_high", "target", "status", "method")
 PREVIEW_ROWS = 40
@@ -51,32 +51,33 @@ def _preview(frame: pd.DataFrame) -> str:
     pool="duckdb",
     kinds={"duckdb"},
     owners=OWNERS,
+    code_version=INDICATOR_CODE,
     description=_description(),
 )
 def indicator_values(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
     catalogue = home.catalogue()
     indicators = cached_indicators(catalogue)
     with home.connect() as con:
-        signatures, latest = district_inputs(con, indicators)  # one scan of the staged rows for both
-        done = update_indicators(con, indicators, catalogue_frames(con, catalogue, indicators, latest=latest),
-                                 signatures)
-        unchanged = done == "unchanged"
+        frames = catalogue_frames(con, catalogue, indicators, latest=latest_quarters(con))
+        version = digest(INDICATOR_CODE, inputs_print(con, indicators, frames))
+        unchanged = version == last_data_version(context) and table_exists(con, TABLE)
+        if not unchanged:
+            write_indicators(con, indicators, frames)
+        done = "unverändert / unchanged" if unchanged else "neu berechnet / recomputed"
         rows, programmes, behind, exceeded = con.execute(f"""
             SELECT count(*), count(DISTINCT programme_id),
                    count(*) FILTER (WHERE period = '{TOTAL}' AND status = 'behind'),
                    count(*) FILTER (WHERE period = '{TOTAL}' AND status = 'exceeded') FROM {TABLE}""").fetchall()[0]
         preview = con.execute(f"SELECT * FROM {TABLE} WHERE district_ags = '{ALL}' AND period = '{TOTAL}' "
                               f"LIMIT {PREVIEW_ROWS + 1}").df()
-    context.log.info("%s rows in %s (%s)", rows, TABLE,
-                     "Eingaben unverändert / inputs unchanged" if unchanged else f"neu berechnet / recomputed: {done}")
-    return dg.MaterializeResult(metadata={
+    context.log.info("%s rows in %s (%s)", rows, TABLE, done)
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
         "dagster/row_count": dg.MetadataValue.int(rows),
         "indicators": dg.MetadataValue.int(len(indicators)),
         "programmes": dg.MetadataValue.int(programmes),
         "behind": dg.MetadataValue.int(behind),
         "exceeded": dg.MetadataValue.int(exceeded),
         "unchanged": dg.MetadataValue.bool(unchanged),
-        "recomputed": dg.MetadataValue.text(done),
         "catalogue": dg.MetadataValue.path(indicators.path),
         "preview": dg.MetadataValue.md(_preview(preview)),
     })
@@ -88,6 +89,7 @@ def indicator_values(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
     pool="duckdb",  # reads the warehouse: no writer may hold it meanwhile
     kinds={"csv", "parquet", "excel"},
     owners=OWNERS,
+    code_version=EXPORT_CODE,
     description="exports/indicators.csv, .parquet und .xlsx (deutsche Spaltenköpfe, ein Blatt je Programm, "
                 "Blatt Definitionen); byte-gleich bei gleichen Daten / byte-identical for the same data.",
 )
@@ -96,39 +98,26 @@ def indicator_exports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> 
     indicators = cached_indicators(catalogue)
     paths = [home.paths.exports / name for name in INDICATOR_FILES]
     with home.connect() as con:
-        signature = _exports_signature(con, catalogue, indicators)
-        stored = asset_signature(con, "indicator_exports")
-        unchanged = stored is not None and stored == _with_files(signature, paths)
+        version = digest(EXPORT_CODE, _exports_signature(con, catalogue, indicators))
+        unchanged = version == last_data_version(context) and all(p.is_file() for p in paths)
         if unchanged:
             rows = con.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
         else:
-            store_asset_signature(con, "indicator_exports", None)
             rows = con.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
             paths = write_indicator_exports(con, catalogue, indicators, home.paths.exports)
-            store_asset_signature(con, "indicator_exports", _with_files(signature, paths))
     context.log.info("%s %s", "unverändert / unchanged:" if unchanged else "wrote", ", ".join(p.name for p in paths))
     metadata = {p.suffix.lstrip("."): dg.MetadataValue.path(str(p)) for p in paths}
     metadata["dagster/row_count"] = dg.MetadataValue.int(rows)
     metadata["unchanged"] = dg.MetadataValue.bool(unchanged)
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata=metadata)
 
 
 def _exports_signature(con, catalogue, indicators) -> str:
-    """The table's rows, the catalogue (labels, programme order, definitions) and the writer's code."""
+    """The table's rows and the catalogue (labels, programme order, definitions)."""
     return inputs_signature(con, relations=[TABLE],
                             files=[catalogue.directory / "programmes.yaml", catalogue.directory / "districts.csv",
-                                   Path(indicators.path)],
-                            modules=[pipeline.publish.exports, pipeline.tables])
+                                   Path(indicators.path)])
 
-
-def _with_files(signature: str, paths) -> str | None:
-    """The inputs' print joined with the files' own bytes: a missing or altered file is rewritten."""
-    digest = hashlib.sha256(signature.encode())
-    for path in paths:
-        if not path.is_file():
-            return None
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 # -- checks: results that cannot be true --------------------------------------------------------

@@ -2,38 +2,56 @@
 
 Partitioned by reporting quarter: one partition holds every district's delivery for that
 quarter, so a 400-district national run is 40 partition keys, not 16,000. Each district ×
-quarter delivery stays visible in the materialization and check metadata.
+quarter delivery stays visible in the materialization and check metadata. What each quarter was
+made from is recorded per partition (`inbox` on raw_<feed>, `basis` on stg_<feed>): that is what
+`due_quarters` (assets/changes.py) compares the inbox with.
 """
 
 import warnings
 
 import dagster as dg
-import pandas as pd
 
 from assets.metadata import markdown_table
-from assets.partitions import QUARTERS, quarter_range
+from assets.partitions import QUARTERS
 from assets.resources import TeilhabeHome
-from pipeline import intake, judge
+from assets.versions import code_version, digest
 from pipeline.contract import load_contract
-from pipeline.quarters import key_to_quarter
+from pipeline.intake import inbox, receive, stage
+from pipeline.quarters import key_to_quarter, quarter_to_key, reporting_range
 
 # Single-run backfills are what make 40 quarters one run; Dagster still labels the policy beta.
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
 
 CONTRACT = load_contract()
 OWNERS = ["team:evaluation"]
+INTAKE_CODE = code_version("pipeline.intake", "pipeline.warehouse", "pipeline.contract")
+RAW_KEYS = [dg.AssetKey(f"raw_{name}") for name in CONTRACT.feeds]
+STG_KEYS = [dg.AssetKey(f"stg_{name}") for name in CONTRACT.feeds]
 
 
 def _quarters(context) -> list[str]:
     return sorted({key_to_quarter(k) for k in context.partition_keys})
 
 
-def md_table(frame: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
+def md_table(frame, limit: int = 20) -> dg.MetadataValue:
     return dg.MetadataValue.md(markdown_table(frame, limit))
+
+
+def staging_basis(home: TeilhabeHome, name: str) -> str:
+    """What a quarter of this feed is staged with besides its files: code, suite, catalogue."""
+    return digest(INTAKE_CODE, stage.basis(CONTRACT, home.catalogue(), CONTRACT.feeds[name]))
+
+
+def run_items(home: TeilhabeHome, quarters: list[str]) -> list[inbox.Delivered]:
+    """The inbox files of these quarters; files no quarter can be assigned go with every run, the
+    running quarter's digest counts them (`inbox.quarter_digests`)."""
+    items = inbox.scan_inbox(home.paths.inbox, CONTRACT, home.catalogue(), reporting_range())
+    return [i for i in items if not isinstance(i.parsed, inbox.FileName) or i.parsed.quarter in quarters]
 
 
 @dg.multi_asset(
     specs=[dg.AssetSpec(f"raw_{name}", group_name="ingest", kinds={"duckdb", "csv", "xlsx"}, owners=OWNERS,
+                        code_version=INTAKE_CODE,
                         description=f"{feed.label_de} / {feed.label_en}: Zeilen wie geliefert (Text), je Lieferdatei. "
                                     f"Rows as delivered (text), per received file.")
            for name, feed in CONTRACT.feeds.items()],
@@ -44,19 +62,24 @@ def md_table(frame: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
 )
 def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
     """Reads the quarter's files from the inbox: archives each byte for byte with its SHA-256,
-    registers it in the delivery log, sets aside what cannot be read, and stores the rows."""
-    # Staging, the next step in this process, needs GX: its import starts now, on the other core.
-    judge.start_judge_unless_loaded()
+    registers it in the delivery log, sets aside what cannot be read, and stores the rows. A file
+    whose (name, SHA-256) is already received is not read again."""
     quarters = _quarters(context)
-    paths, catalogue = home.paths, home.catalogue()
-    items = intake.scan_inbox(paths.inbox, CONTRACT, catalogue, quarter_range())
-    mine = [i for i in items if not isinstance(i.parsed, intake.FileName) or i.parsed.quarter in quarters]
+    paths = home.paths
+    items = run_items(home, quarters)
     with home.connect() as con:
-        summary = intake.receive(con, paths, CONTRACT, mine)
-    context.log.info(f"{', '.join(quarters)}: {len(mine)} Dateien, {len(summary.new_receipts)} neu, "
+        summary = receive.receive(con, paths, CONTRACT, items)
+    inbox.hash_files(items)  # receive hashed them all; a file gone meanwhile counts as missing
+    digests = inbox.quarter_digests(items, reporting_range()[1])
+    context.log.info(f"{', '.join(quarters)}: {len(items)} Dateien, {len(summary.new_receipts)} neu, "
                      f"{len(summary.set_aside)} zurückgestellt")
+    for key in RAW_KEYS:
+        for quarter in quarters:
+            context.add_asset_metadata({"inbox": digests.get(quarter, "")}, asset_key=key,
+                                       partition_key=quarter_to_key(quarter))
+    version = dg.DataVersion(digest(*((q, digests.get(q, "")) for q in quarters)))
     for name in CONTRACT.feeds:
-        yield dg.MaterializeResult(asset_key=f"raw_{name}", metadata={
+        yield dg.MaterializeResult(asset_key=f"raw_{name}", data_version=version, metadata={
             "quartale": ", ".join(quarters),
             "dateien_neu / new files": len(summary.new_receipts),
             "zurueckgestellt / set aside": dg.MetadataValue.json(summary.set_aside),
@@ -66,23 +89,24 @@ def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
 
 def _stage(context, home: TeilhabeHome, con, name: str, quarters: list[str]):
     feed = CONTRACT.feeds[name]
-    staged = intake.stage_feed(con, CONTRACT, home.catalogue(), feed, quarters)
-    per_delivery = intake.quarter_results(con, feed, quarters)
+    staged = stage.stage_feed(con, CONTRACT, home.catalogue(), feed, quarters)
+    per_delivery = stage.quarter_results(con, feed, quarters)
     results = staged.results
     read, rejected = int(results["rows_read"].sum()), int(results["rejected"].sum())
     accepted = int(results["accepted"].sum())
     reasons = staged.reasons.head(8)
     consistent = bool((results["rows_read"] == results["accepted"] + results["rejected"]).all())
-    unchanged = len(quarters) - len(staged.validated)
-    context.log.info(f"{feed.label_de}: {read} Zeilen gelesen, {accepted} angenommen, {rejected} abgelehnt"
-                     + (f" ({unchanged} Quartale unverändert / unchanged)" if unchanged else ""))
+    context.log.info(f"{feed.label_de}: {read} Zeilen gelesen, {accepted} angenommen, {rejected} abgelehnt")
+    basis = staging_basis(home, name)
+    for quarter in quarters:
+        context.add_asset_metadata({"basis": basis}, asset_key=f"stg_{name}", partition_key=quarter_to_key(quarter))
     metadata = {"quartale": ", ".join(quarters), "rows_read": read, "rows_accepted": accepted,
                 "rows_rejected": rejected, "top_reasons": dg.MetadataValue.json({k: int(v) for k, v in reasons.items()}),
                 "lieferungen / deliveries": md_table(per_delivery)}
-    yield dg.MaterializeResult(asset_key=f"stg_{name}", metadata={
-        **metadata, "dagster/row_count": staged.accepted,
-        "geprueft / validated": ", ".join(staged.validated) or "–",
-        "preview": md_table(staged.preview.drop(columns=["receipt_id"]), 10)})
+    yield dg.MaterializeResult(
+        asset_key=f"stg_{name}", data_version=dg.DataVersion(digest(basis, staged.print)),
+        metadata={**metadata, "dagster/row_count": staged.accepted,
+                  "preview": md_table(staged.preview.drop(columns=["receipt_id"]), 10)})
     # Rejections are normal business (WARN, not blocking); a broken count is not (ERROR blocks).
     severity = dg.AssetCheckSeverity.ERROR if not consistent else dg.AssetCheckSeverity.WARN
     yield dg.AssetCheckResult(asset_key=f"stg_{name}", check_name="contract", passed=consistent and rejected == 0,
@@ -93,6 +117,7 @@ def _stage(context, home: TeilhabeHome, con, name: str, quarters: list[str]):
     specs=[dg.AssetSpec(
         f"stg_{name}", group_name="quality", kinds={"duckdb", "great_expectations"}, owners=OWNERS,
         deps=[f"raw_{name}"] + (["stg_events"] if name == "attendance" else []), skippable=True,
+        code_version=INTAKE_CODE,
         description=f"{feed.label_de} / {feed.label_en}: geprüfte, typisierte Zeilen der aktuellen Lieferungen; "
                     f"Regeln in expectations/{name}.json. Checked, typed rows of the current deliveries.")
         for name, feed in CONTRACT.feeds.items()],
@@ -115,5 +140,4 @@ def staged_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
                 yield from _stage(context, home, con, name, quarters)
 
 
-STG_KEYS = [dg.AssetKey(f"stg_{name}") for name in CONTRACT.feeds]
 ASSETS = [raw_deliveries, staged_deliveries]

@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipeline.quarters import FIRST_QUARTER_START, key_to_quarter
+from pipeline.quarters import FIRST_QUARTER_START
 
 QUARTER_CRON = "0 0 1 1,4,7,10 *"
 
 
 def quarter_partitions(start: str = FIRST_QUARTER_START) -> dg.TimeWindowPartitionsDefinition:
-    # end_offset=1: the running quarter exists too, so an early delivery has a partition.
+    # end_offset=1: the running quarter exists too, so an early delivery has a partition. The keys
+    # span pipeline.quarters.reporting_range(), which the intake and `teilhabe check` apply.
     return dg.TimeWindowPartitionsDefinition(cron_schedule=QUARTER_CRON, start=start, fmt="%Y-%m-%d",
                                              timezone="Europe/Berlin", end_offset=1)
 
 
 QUARTERS = quarter_partitions()
-
-
-def quarter_range() -> tuple[str, str]:
-    """The reporting range as quarters: the first partition to the running quarter."""
-    keys = QUARTERS.get_partition_keys()
-    return key_to_quarter(keys[0]), key_to_quarter(keys[-1])

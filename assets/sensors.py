@@ -1,44 +1,43 @@
-"""Inbox sensor: a new or changed file starts the run for its delivery's quarter.
+"""Inbox sensor: a quarter whose files are new or changed gets one run (assets/changes.py).
 
-The run key is the file's SHA-256, so the same bytes never run twice; the cursor keeps the
-mtimes seen, so unchanged files are not even re-hashed.
+Per tick it stats the inbox (no file is read unless its quarter's names, sizes or times changed
+since the last tick: the cursor), hashes the files of those quarters only, and requests at most
+one run per due quarter, keyed by the quarter and its files' digest: the same files never run
+twice, and a thousand files dropped into one quarter are one run.
 """
-import hashlib
 import json
 import os
 
 import dagster as dg
 
+from assets.changes import due_quarters, inbox_digests
 from assets.jobs import quartal_verarbeiten
-from assets.partitions import QUARTERS
 from assets.resources import TeilhabeHome
 from pipeline.contract import load_contract
-from pipeline.quarters import quarter_to_key
-from pipeline.reader import FileName, parse_file_name
+from pipeline.intake import inbox
+from pipeline.quarters import quarter_to_key, reporting_range
 
 
-@dg.sensor(job=quartal_verarbeiten, minimum_interval_seconds=int(os.environ.get("TEILHABE_SENSOR_INTERVAL", "30")), default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Startet die Verarbeitung, sobald eine Datei im Posteingang ankommt oder sich ändert. "
-                       "/ Runs when a file arrives in or changes in the inbox.")
+@dg.sensor(job=quartal_verarbeiten, minimum_interval_seconds=int(os.environ.get("TEILHABE_SENSOR_INTERVAL", "30")),
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Startet die Verarbeitung eines Quartals, sobald eine seiner Dateien im Posteingang ankommt oder "
+                       "sich ändert. / Runs a quarter when one of its files arrives in or changes in the inbox.")
 def posteingang(context: dg.SensorEvaluationContext, home: TeilhabeHome):
+    items = inbox.scan_inbox(home.paths.inbox, load_contract(), home.catalogue(), reporting_range())
+    stats = inbox.quarter_stats(items, reporting_range()[1])
     seen = json.loads(context.cursor) if context.cursor else {}
-    contract, latest_key = load_contract(), QUARTERS.get_last_partition_key()
-    requests, unassigned, now_seen = [], [], {}
-    for path in sorted(p for p in home.paths.inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
-        stamp = f"{path.stat().st_mtime_ns}:{path.stat().st_size}"
-        now_seen[path.name] = stamp
-        if seen.get(path.name) == stamp:
-            continue
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        parsed = parse_file_name(path.name, contract)
-        if isinstance(parsed, FileName):
-            key = quarter_to_key(parsed.quarter)
-        else:
-            # Not assignable to a quarter: any run records it as set aside, with the reason.
-            unassigned.append(path.name)
-            key = latest_key
-        requests.append(dg.RunRequest(run_key=digest, partition_key=key, tags={"datei": path.name[:60]}))
+    changed = {quarter for quarter, stat in stats.items() if seen.get(quarter) != stat}
+    if not changed:
+        return dg.SkipReason("Keine neuen Dateien / no new files")
+    digests = inbox_digests(home, changed)
+    due = due_quarters(context.instance, home, digests)
+    unassigned = [i.name for i in items if not isinstance(i.parsed, inbox.FileName)]
     if unassigned:
-        context.log.warning(f"Nicht zuzuordnen / cannot be assigned: {', '.join(unassigned)}")
-    context.update_cursor(json.dumps(now_seen, sort_keys=True))
-    return requests or dg.SkipReason("Keine neuen Dateien / no new files")
+        context.log.warning(f"Nicht zuzuordnen / cannot be assigned: {', '.join(unassigned[:20])}"
+                            + (f" (+{len(unassigned) - 20})" if len(unassigned) > 20 else ""))
+    context.update_cursor(json.dumps(stats, sort_keys=True))
+    if not due:
+        return dg.SkipReason("Dateien wie bereits verarbeitet / files as already processed")
+    return [dg.RunRequest(run_key=f"{quarter}:{digests[quarter]}", partition_key=quarter_to_key(quarter),
+                          tags={"quartal": quarter, "teilhabe/grund": why})
+            for quarter, why in sorted(due.items())]

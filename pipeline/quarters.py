@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 QUARTER_PATTERN = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
 FIRST_QUARTER_START = "2017-01-01"  # the earliest shipped programme (bpb-lsa-2017) begins 2017-03
@@ -29,3 +30,10 @@ def key_to_quarter(partition_key: str) -> str:
 
 def quarter_to_key(quarter: str) -> str:
     return quarter_bounds(quarter)[0].isoformat()
+
+
+def reporting_range(today: dt.date | None = None) -> tuple[str, str]:
+    """The quarters a delivery may be for: the first programme's quarter to the running one (in
+    Berlin time, as the Dagster partitions count them: assets/partitions.py)."""
+    today = today or dt.datetime.now(ZoneInfo("Europe/Berlin")).date()
+    return key_to_quarter(FIRST_QUARTER_START), quarter_of(today)

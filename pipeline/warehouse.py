@@ -38,16 +38,6 @@ CREATE TABLE IF NOT EXISTS row_rejections (
 CREATE TABLE IF NOT EXISTS sheet_results (
     receipt_id VARCHAR NOT NULL, feed VARCHAR NOT NULL, rows_read BIGINT, accepted BIGINT,
     rejected BIGINT, late BIGINT);
--- What each received sheet was last staged with: a run skips sheets whose inputs (the file,
--- whether it is current, catalogue, suite, code, for attendance the known events) are unchanged.
-CREATE TABLE IF NOT EXISTS stage_state (
-    feed VARCHAR NOT NULL, receipt_id VARCHAR NOT NULL, delivery_quarter VARCHAR, signature VARCHAR NOT NULL,
-    base VARCHAR NOT NULL);
--- The inbox as last read: a file with the same name, size and modification time is not read again.
-CREATE TABLE IF NOT EXISTS inbox_seen (
-    file_name VARCHAR PRIMARY KEY, size_bytes BIGINT NOT NULL, modified_ns BIGINT NOT NULL);
--- What an unpartitioned asset was last computed from, so an unchanged input is not recomputed.
-CREATE TABLE IF NOT EXISTS asset_state (asset VARCHAR PRIMARY KEY, signature VARCHAR NOT NULL);
 """
 
 # A delivery's current file per feed: the latest received sheet that was loaded. A set-aside
@@ -154,6 +144,11 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def literal(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
 def _feed_ddl(feed) -> str:
     raw = ", ".join(f"{q(c)} {sql}" for c, sql in raw_fields(feed))
     stg = ", ".join(f"{q(n)} {t}" for n, t in stg_columns(feed))
@@ -179,12 +174,11 @@ def _feed_ddl(feed) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    # stage_state only caches what was staged: an older layout is dropped, everything is staged once more
-    layout = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'stage_state'")
-              .fetchall()}
-    if layout and "receipt_id" not in layout:
-        con.execute("DROP TABLE stage_state")
+    # Change-tracking tables of earlier versions: what changed is Dagster's record now (assets/versions.py).
+    con.execute("DROP TABLE IF EXISTS stage_state; DROP TABLE IF EXISTS inbox_seen; DROP TABLE IF EXISTS asset_state; "
+                "DROP TABLE IF EXISTS indicator_parts; DROP TABLE IF EXISTS indicator_district_state")
     con.execute(META_DDL)
+    con.execute("ALTER TABLE receipts ADD COLUMN IF NOT EXISTS ignored_sheets VARCHAR")  # homes of 0.1.0
     for feed in load_contract().feeds.values():
         con.execute(_feed_ddl(feed))
     con.execute(_views_sql(list(load_contract().feeds.values())))
@@ -305,17 +299,6 @@ def view_definitions(con, names) -> list[tuple[str, str]]:
         return []
     return con.execute("SELECT view_name, sql FROM duckdb_views() WHERE view_name IN ? ORDER BY 1",
                        [list(names)]).fetchall()
-
-
-def asset_signature(con, asset: str) -> str | None:
-    found = con.execute("SELECT signature FROM asset_state WHERE asset = ?", [asset]).fetchall()
-    return found[0][0] if found else None
-
-
-def store_asset_signature(con, asset: str, signature: str | None) -> None:
-    con.execute("DELETE FROM asset_state WHERE asset = ?", [asset])
-    if signature is not None:
-        con.execute("INSERT INTO asset_state VALUES (?, ?)", [asset, signature])
 
 
 def fetch_df(con, sql: str, params: list | None = None) -> pd.DataFrame:

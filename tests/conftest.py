@@ -82,8 +82,9 @@ def write_xlsx(path: Path, sheets: dict[str, list[list]], received: dt.datetime 
     return path
 
 
-def ingest(home: Home, *partition_keys: str):
-    """Materialize the ingest and quality assets for the given quarters (one run, like a backfill)."""
+def ingest(home: Home, *partition_keys: str, instance: dg.DagsterInstance | None = None):
+    """Materialize the ingest and quality assets for the given quarters (one run, like a backfill),
+    on `instance` (default: a new ephemeral one, which remembers nothing of earlier runs)."""
     from assets.ingest import ASSETS
     from assets.quality import ASSETS as QUALITY
 
@@ -92,7 +93,7 @@ def ingest(home: Home, *partition_keys: str):
     defs = dg.Definitions(assets=[*ASSETS, *QUALITY], jobs=[job],
                           resources={"home": TeilhabeHome(home=str(home.root))})
     result = defs.resolve_job_def("ingest_test").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
     assert result.success
     return result

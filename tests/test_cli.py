@@ -96,8 +96,8 @@ def test_a_killed_run_releases_its_warehouse_slot_for_the_next_run():
 
 
 def test_run_as_the_command_judges_rows_and_ends_with_everything_written(tmp_path):
-    """`teilhabe run` as a scheduled job calls it (it starts a GX judge process, and ends without
-    tearing down its heap): the rows are judged, the output is all there, the warehouse closed."""
+    """`teilhabe run` as a scheduled job calls it: the rows are judged, the output is all there, the
+    warehouse closed, and nothing is left for Python to warn about at exit."""
     home = tmp_path / "home"
     (home / "inbox").mkdir(parents=True)
     write_csv(home / "inbox" / "05766_2024-Q1_events.csv",
@@ -108,7 +108,7 @@ def test_run_as_the_command_judges_rows_and_ends_with_everything_written(tmp_pat
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
-    assert "leaked" not in done.stderr  # the judge process left nothing for Python to warn about
+    assert "leaked" not in done.stderr
     assert done.stdout.rstrip().endswith(str(home / "site" / "en" / "index.html"))  # flushed to the last line
     rejections = (home / "exports" / "rejections.csv").read_text(encoding="utf-8-sig")
     assert "bad_enum" in rejections and "Stammtisch" in rejections

@@ -6,8 +6,8 @@ Salzwedel) is only a comparison district of lzz-2. Rows are numbered as the dist
 """
 import dataclasses
 
-from pipeline.check import check_files
-from pipeline.reader import read_file
+from pipeline.intake.check import check_files
+from pipeline.intake.reader import read_file
 from tests.conftest import write_csv, write_xlsx
 
 EVENTS_HEADER = ["event_id", "date", "event_type", "participants_total", "participants_volunteer", "participants_staff"]

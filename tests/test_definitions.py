@@ -39,8 +39,7 @@ def test_every_asset_touching_the_warehouse_is_in_the_duckdb_pool():
 
 
 def test_launched_runs_execute_in_one_process():
-    # Steps are serial anyway (one `duckdb` slot); a process per step cost a start-up each, and
-    # staging finds GX already imported by the judge the raw step started in the same process.
+    # Steps are serial anyway (one `duckdb` slot); a process per step cost a start-up each.
     for name in ("quartal_verarbeiten", "alles_neu_berechnen"):
         assert defs.resolve_job_def(name).executor_def is dg.in_process_executor
 
@@ -59,19 +58,33 @@ def test_schedule_requests_the_quarter_that_just_ended():
     assert january.partition_key == "2024-10-01"
 
 
-def test_sensor_runs_each_new_file_once_keyed_by_its_hash(home):
-    path = write_csv(home.inbox / "05766_2024-Q1_events.csv", ["event_id,date,event_type,participants_total", "E1,2024-01-10,training,3"])
+def test_sensor_requests_one_run_per_quarter_with_new_files(home):
+    from pipeline.quarters import quarter_to_key, reporting_range
+    from tests.conftest import ingest
+
+    instance = dg.DagsterInstance.ephemeral()
+    events = write_csv(home.inbox / "05766_2024-Q1_events.csv",
+                       ["event_id,date,event_type,participants_total", "E1,2024-01-10,training,3"])
+    advice = write_csv(home.inbox / "05766_2024-Q1_advice.csv",
+                       ["case_id,date,client_type,client_key", "C1,2024-01-11,newcomer,K-1001"])
     write_csv(home.inbox / "Lieferung.csv", ["x"])
     resources = {"home": TeilhabeHome(home=str(home.root))}
-    with dg.build_sensor_context(resources=resources) as context:
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
         requests = posteingang(context)
         cursor = context.cursor
-    by_file = {r.tags["datei"]: r for r in requests}
-    assert by_file["05766_2024-Q1_events.csv"].run_key == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert by_file["05766_2024-Q1_events.csv"].partition_key == "2024-01-01"
-    assert "Lieferung.csv" in by_file  # cannot be assigned, but is reported through a run, not ignored
-    with dg.build_sensor_context(resources=resources, cursor=cursor) as context:
-        assert isinstance(posteingang(context), dg.SkipReason)
+    by_quarter = {r.tags["quartal"]: r for r in requests}
+    running = reporting_range()[1]
+    # Two files of 2024-Q1 are one run; the file no quarter can be assigned goes with the running quarter's.
+    assert sorted(by_quarter) == sorted({"2024-Q1", running})
+    files = sorted((p.name.lower(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in (events, advice))
+    assert by_quarter["2024-Q1"].run_key == "2024-Q1:" + hashlib.sha256(repr(files).encode()).hexdigest()[:24]
+    assert by_quarter["2024-Q1"].partition_key == "2024-01-01"
+    with dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor) as context:
+        assert isinstance(posteingang(context), dg.SkipReason)  # nothing changed since the last tick
+    # After 2024-Q1 was processed, a sensor starting afresh asks only for the running quarter.
+    ingest(home, "2024-01-01", instance=instance)
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        assert [r.partition_key for r in posteingang(context)] == [quarter_to_key(running)]
 
 
 def test_delivery_status_on_time_late_missing_open(home, catalogue):

@@ -2,8 +2,8 @@
 import codecs
 import datetime as dt
 
-from pipeline.check import check_files
-from pipeline.reader import read_file
+from pipeline.intake.check import check_files
+from pipeline.intake.reader import read_file
 from tests.conftest import write_csv, write_xlsx
 
 GERMAN_HEADER = ["Veranstaltung-ID", "Datum", "Art", "Überregional", "Teilnehmende gesamt", "davon ehrenamtlich"]
@@ -52,15 +52,15 @@ def test_decimal_comma_dates_booleans_and_enum_aliases(tmp_path, contract, catal
         "M1;Verein A;2019-04-03;1.000,50;bewilligt",
         "M2;Verein B;4.4.2019;950,5;Zurückgezogen",
         "M3;Verein C;05.04.2019;12;zurueckgezogen"], encoding="cp1252", sep=";")
-    from pipeline.validator import validate
-    from pipeline import intake
-    from pipeline.reader import parse_file_name
+    import duckdb
 
-    sheet = rows_of(path, contract, "micro_projects")
-    raw = intake.raw_frame("R1", parse_file_name(path.name, contract), sheet)
-    result = validate(raw, contract.feeds["micro_projects"], contract, catalogue)
-    assert result.rejections.empty
-    got = result.accepted[["approved_date", "amount_eur", "status"]].astype(str).values.tolist()
+    from pipeline.intake.check import stage_files
+
+    con = duckdb.connect()
+    stage_files(con, [path], contract, catalogue)
+    assert con.execute("SELECT count(*) FROM row_rejections").fetchall() == [(0,)]
+    got = con.execute("SELECT approved_date, amount_eur, status FROM stg_micro_projects ORDER BY source_row").df()
+    got = got.astype(str).values.tolist()
     assert got == [["2019-04-03", "1000.5", "approved"], ["2019-04-04", "950.5", "cancelled"],
                    ["2019-04-05", "12.0", "cancelled"]]
 

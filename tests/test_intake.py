@@ -11,7 +11,7 @@ import zipfile
 import dagster as dg
 
 from assets.ingest import ASSETS
-from pipeline import intake
+from pipeline.intake import inbox
 from assets.resources import TeilhabeHome
 from tests.conftest import ingest, query, write_csv, write_xlsx
 
@@ -126,7 +126,7 @@ def test_archive_is_byte_for_byte_with_sha256(home):
     [(sha, archived)] = query(home, "SELECT sha256, archive_path FROM receipts")
     assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
     assert archived == f"archive/{archived.split('/')[1]}/{sha}/05766_2024-Q1_events.csv"
-    assert intake.read_archived(home.root, archived) == path.read_bytes()
+    assert inbox.read_archived(home.root, archived) == path.read_bytes()
     # a standard ZIP with the file stored as received: any unzip tool gives it back
     with zipfile.ZipFile(home.root / (archived.split(".zip/")[0] + ".zip")) as opened:
         [info] = opened.infolist()
@@ -136,7 +136,7 @@ def test_archive_is_byte_for_byte_with_sha256(home):
     earlier = home.archive / sha[:2] / sha / path.name
     earlier.parent.mkdir(parents=True)
     earlier.write_bytes(b"as archived before")
-    assert intake.read_archived(home.root, f"archive/{sha[:2]}/{sha}/{path.name}") == b"as archived before"
+    assert inbox.read_archived(home.root, f"archive/{sha[:2]}/{sha}/{path.name}") == b"as archived before"
 
 
 def test_running_twice_on_an_unchanged_inbox_changes_nothing(home):
@@ -171,37 +171,32 @@ def test_every_file_reads_as_accepted_plus_rejected(home):
     assert all(read == ok + rej for _, read, ok, rej in rows)
 
 
-def _to_process(home, catalogue=None):
-    from pipeline import intake, warehouse
-    from pipeline.catalogue import load_catalogue
-    from pipeline.contract import load_contract
+def _to_process(home, instance):
+    from assets.changes import due_quarters
 
-    contract, catalogue = load_contract(), catalogue or load_catalogue()
-    items = intake.scan_inbox(home.inbox, contract, catalogue, ("2017-Q1", "2030-Q4"))
-    with warehouse.connect(home.warehouse, read_only=True) as con:
-        return intake.quarters_to_process(con, contract, catalogue, items)
+    return set(due_quarters(instance, TeilhabeHome(home=str(home.root))))
 
 
-def test_a_run_processes_only_quarters_with_new_or_changed_files(home, catalogue):
+def test_a_run_processes_only_quarters_with_new_or_changed_files(home, catalogue, monkeypatch):
+    instance = dg.DagsterInstance.ephemeral()  # what Dagster recorded of the runs decides
     events_q1(home)
     write_csv(home.inbox / "05766_2024-Q2_events.csv", [HEADER, "E7,2024-05-10,training,12,5,4"], received=Q2_RECEIVED)
-    ingest(home, "2024-01-01", "2024-04-01")
-    assert _to_process(home) == set()
-    # Opened and saved again unchanged (new modification time): read, found identical, still nothing to do
-    # for staging, but the quarter is looked at again.
+    assert _to_process(home, instance) == {"2024-Q1", "2024-Q2"}
+    ingest(home, "2024-01-01", "2024-04-01", instance=instance)
+    assert _to_process(home, instance) == set()
+    # Opened and saved again unchanged (new modification time): the same bytes, nothing to do.
     events_q1(home, received=Q1_RECEIVED + dt.timedelta(days=1))
-    assert _to_process(home) == {"2024-Q1"}
-    ingest(home, "2024-01-01")
-    assert _to_process(home) == set()
+    assert _to_process(home, instance) == set()
     # The Q2 file is re-delivered with a correction; a new file arrives for Q3.
     write_csv(home.inbox / "05766_2024-Q2_events.csv", [HEADER, "E7,2024-05-10,training,13,5,4"],
               received=Q2_RECEIVED + dt.timedelta(days=2))
     write_csv(home.inbox / "05766_2024-Q3_advice.csv", ["case_id,date,client_type,client_key",
                                                         "C1,2024-07-02,newcomer,K-1001"], received=Q2_RECEIVED)
-    assert _to_process(home) == {"2024-Q2", "2024-Q3"}
-    ingest(home, "2024-04-01", "2024-07-01")
-    assert _to_process(home) == set()
+    assert _to_process(home, instance) == {"2024-Q2", "2024-Q3"}
+    ingest(home, "2024-04-01", "2024-07-01", instance=instance)
+    assert _to_process(home, instance) == set()
     # The programme period changes in the catalogue: every staged quarter is judged again.
     later = tuple(dataclasses.replace(p, end=p.end + dt.timedelta(days=365)) for p in catalogue.programmes)
     changed = dataclasses.replace(catalogue, programmes=later)
-    assert _to_process(home, changed) == {"2024-Q1", "2024-Q2", "2024-Q3"}
+    monkeypatch.setattr(TeilhabeHome, "catalogue", lambda self: changed)
+    assert _to_process(home, instance) == {"2024-Q1", "2024-Q2", "2024-Q3"}

@@ -1,10 +1,8 @@
-"""National scale at a small size: the generator, and the fast paths giving exactly what the
-reference paths give.
+"""National scale at a small size: the generator, grouped CSV reading, and the SQL screen.
 
 The pipeline reads CSV files of one header together (`reader.read_csv_group`) and stages set-based
-in DuckDB (`validator.screen_plan` …, GX judges only the flagged rows). The reference paths are
-`read_file` one file at a time and `validate` (every row through pandas and GX). Here both run
-over files full of the contract's corner cases and must leave identical warehouses.
+in DuckDB (`screen.screen_plan` …, GX judges only the flagged rows). Grouped reading must give
+what `read_file` gives one file at a time, over files full of the contract's corner cases.
 """
 from __future__ import annotations
 
@@ -14,14 +12,15 @@ import re
 
 import pytest
 
-from pipeline import intake, warehouse
+from pipeline import warehouse
 from pipeline.catalogue import load_catalogue
 from pipeline.contract import load_contract
 from pipeline.demo import national_plan, write_national
 from pipeline.home import Home
 from pipeline.indicators import load_indicators
-from pipeline.reader import FileName
-from pipeline.validator import screen_plan
+from pipeline.intake import inbox, receive, stage
+from pipeline.intake.reader import FileName
+from pipeline.intake.screen import ScreenError, screen_plan
 from tests.conftest import ingest, query, write_csv
 
 NAME = re.compile(r"^(?P<ags>\d{5})_(?P<quarter>\d{4}-Q[1-4])_(?P<feed>[a-z_]+)\.csv$")
@@ -151,26 +150,25 @@ def _tricky_inbox(inbox):
         os.utime(path, (stamp, stamp))
 
 
-def _run(home: Home, monkeypatch=None, reference: bool = False) -> dict[str, list]:
+def _run(home: Home, monkeypatch=None, one_by_one: bool = False) -> dict[str, list]:
     contract, catalogue = load_contract(), load_catalogue()
-    if reference:
-        monkeypatch.setattr(intake, "csv_text", lambda *args: None)    # every file through read_file
-        monkeypatch.setattr(intake, "screen_plan", lambda feed: None)  # every row through pandas and GX
-    items = intake.scan_inbox(home.inbox, contract, catalogue, ("2017-Q1", "2026-Q4"))
+    if one_by_one:
+        monkeypatch.setattr(receive, "csv_text", lambda *args: None)    # every file through read_file
+    items = inbox.scan_inbox(home.inbox, contract, catalogue, ("2017-Q1", "2026-Q4"))
     quarters = sorted({i.parsed.quarter for i in items if isinstance(i.parsed, FileName)})
     with warehouse.connect(home.warehouse) as con:
-        intake.receive(con, home, contract, items)
+        receive.receive(con, home, contract, items)
         for feed in contract.feeds.values():
-            intake.stage_feed(con, contract, catalogue, feed, quarters)
+            stage.stage_feed(con, contract, catalogue, feed, quarters)
         return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall())) for t in TABLES}
 
 
-def test_fast_paths_give_exactly_what_the_reference_paths_give(tmp_path, monkeypatch):
+def test_grouped_reading_gives_exactly_what_reading_one_by_one_gives(tmp_path, monkeypatch):
     fast, ref = Home(tmp_path / "fast").ensure(), Home(tmp_path / "ref").ensure()
     _tricky_inbox(fast.inbox)
     _tricky_inbox(ref.inbox)
     got = _run(fast)
-    expected = _run(ref, monkeypatch, reference=True)
+    expected = _run(ref, monkeypatch, one_by_one=True)
     for table in TABLES:
         assert got[table] == expected[table], table
     # the corner cases did happen: grouped and single files, every kind of finding
@@ -195,21 +193,26 @@ def test_group_reader_keeps_the_districts_row_numbers(tmp_path):
 
 
 def test_every_shipped_suite_compiles_to_the_screen(contract):
-    assert all(screen_plan(feed) is not None for feed in contract.feeds.values())
+    for feed in contract.feeds.values():
+        plan = screen_plan(feed)
+        assert plan.predicates or plan.regexes or plan.unique_keys, feed.name
 
 
-def test_a_suite_beyond_the_screen_falls_back_to_the_reference(contract):
+def test_a_suite_beyond_the_screen_is_refused_with_the_expectation_named(contract):
+    # No row may be accepted unjudged: staging refuses a suite the screen cannot compile.
     import dataclasses
     feed = contract.feeds["events"]
     suite = {**feed.suite, "expectations": [*feed.suite["expectations"], {
         "type": "expect_column_values_to_be_unique", "kwargs": {"column": "event_id"}, "meta": {}}]}
-    assert screen_plan(dataclasses.replace(feed, suite=suite)) is None
+    with pytest.raises(ScreenError, match="expect_column_values_to_be_unique"):
+        screen_plan(dataclasses.replace(feed, suite=suite))
     mostly = {**feed.suite, "expectations": [{**feed.suite["expectations"][0],
                                               "kwargs": {**feed.suite["expectations"][0]["kwargs"], "mostly": 0.9}}]}
-    assert screen_plan(dataclasses.replace(feed, suite=mostly)) is None
+    with pytest.raises(ScreenError, match="mostly"):
+        screen_plan(dataclasses.replace(feed, suite=mostly))
 
 
-def test_unchanged_sheets_are_not_staged_again(tmp_path):
+def test_restaging_after_a_redelivery_equals_a_fresh_run(tmp_path):
     home, fresh = Home(tmp_path / "home").ensure(), Home(tmp_path / "fresh").ensure()
     contract, catalogue = load_contract(), load_catalogue()
     header = "event_id,date,event_type,participants_total"
@@ -219,33 +222,27 @@ def test_unchanged_sheets_are_not_staged_again(tmp_path):
                                               "E4,KL-0003,staff"]}
     for name, lines in files.items():
         write_csv(home.inbox / name, lines, received=RECEIVED)
-    quarters = ["2024-Q1", "2024-Q2"]
 
-    def run(target):
-        items = intake.scan_inbox(target.inbox, contract, catalogue, ("2017-Q1", "2026-Q4"))
+    def run(target, quarters):
+        items = inbox.scan_inbox(target.inbox, contract, catalogue, ("2017-Q1", "2026-Q4"))
         with warehouse.connect(target.warehouse) as con:
-            intake.receive(con, target, contract, items)
-            staged = {f: intake.stage_feed(con, contract, catalogue, feed, quarters).validated
-                      for f, feed in contract.feeds.items()}
-            tables = {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall()))
-                      for t in ("stg_events", "stg_attendance", "row_rejections")}
-        return staged, tables
+            receive.receive(con, target, contract, items)
+            for feed in contract.feeds.values():
+                stage.stage_feed(con, contract, catalogue, feed, quarters)
+            return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall()))
+                    for t in ("stg_events", "stg_attendance", "row_rejections", "sheet_results")}
 
-    first, _ = run(home)
-    assert first == {"events": quarters, "attendance": ["2024-Q2"], "advice": [], "newsletters": [],
-                     "micro_projects": [], "survey": []}   # the first run validates every sheet
-    again, _ = run(home)
-    assert all(v == [] for v in again.values())          # nothing changed: nothing validated
-    # Q1's events are re-delivered with E4 added: Q1 events, and Q2 attendance (E4 now known), again
+    first = run(home, ["2024-Q1", "2024-Q2"])
+    assert ("unknown_event" in repr(first["row_rejections"])) and len(first["stg_attendance"]) == 2
+    # Q1's events are re-delivered with E4 added; Q1 and Q2 (whose attendance names E4) run again.
     write_csv(home.inbox / "05766_2024-Q1_events.csv", [*files["05766_2024-Q1_events.csv"], "E4,2024-03-01,other,3"],
               received=RECEIVED + dt.timedelta(days=2))
-    after, tables = run(home)
-    assert after["events"] == ["2024-Q1"] and after["attendance"] == ["2024-Q2"]
-    assert [v for f, v in after.items() if f not in ("events", "attendance")] == [[]] * 4
+    after = run(home, ["2024-Q1", "2024-Q2"])
     for name, lines in files.items():
         write_csv(fresh.inbox / name, lines, received=RECEIVED)
     write_csv(fresh.inbox / "05766_2024-Q1_events.csv", [*files["05766_2024-Q1_events.csv"], "E4,2024-03-01,other,3"],
               received=RECEIVED + dt.timedelta(days=2))
-    _, expected = run(fresh)
-    for table in ("stg_events", "stg_attendance"):
-        assert tables[table] == expected[table], table
+    expected = run(fresh, ["2024-Q1", "2024-Q2"])
+    assert len(after["stg_attendance"]) == 3                        # E4 is known now
+    for table in ("stg_events", "stg_attendance", "row_rejections"):
+        assert after[table] == expected[table], table

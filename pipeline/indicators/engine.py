@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import inspect
 import re
 
 import pandas as pd
@@ -22,7 +21,7 @@ from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator, IndicatorCatalogue
 from pipeline.quarters import quarter_bounds
-from pipeline.warehouse import asset_signature, frame_print, store_asset_signature, table_exists, view_definitions
+from pipeline.warehouse import frame_print, relation_prints, view_definitions
 
 TABLE = "indicator_values"
 COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
@@ -212,217 +211,52 @@ def catalogue_frames(con, catalogue: Catalogue, indicators: IndicatorCatalogue, 
             "_programmes": programmes_frame(con, catalogue, as_of, latest)}
 
 
-# -- what changed since the last run ---------------------------------------------------------------
-
-PARTS = "indicator_parts"              # the unfinished rows (VALUE_COLUMNS) indicator_values is made of
-STATE = "indicator_district_state"     # per district: the print of its staged rows they were made from
-DECOMPOSABLE = ("count", "count_distinct", "reach")  # ALL = the sum of its districts, exactly
-
-
-def district_inputs(con, indicators: IndicatorCatalogue) -> tuple[pd.DataFrame, dict[str, str]]:
-    """(per district, a print of its staged rows in every feed the indicators read; the latest
-    delivery quarter per district, as `latest_quarters`), from one scan of the staged rows.
-
-    cur_<feed> is a view over stg_<feed> that never mixes districts, so a district's current
-    records, and with them its rows of every indicator, are a function of its own staged rows
-    (and the views' definitions, which are part of the global print)."""
-    printed = set(input_feeds(indicators))
-    selects = [f"SELECT district_ags, '{f}' AS feed, "
-               + ("count(*) AS n, bit_xor(hash(t)) AS h, " if f in printed else "NULL AS n, NULL AS h, ")
-               + f"max(delivery_quarter) AS latest FROM stg_{f} t GROUP BY 1"
-               for f in load_contract().feeds]
-    selects.append("SELECT district_ags, NULL, NULL, NULL, max(delivery_quarter) FROM current_sheets GROUP BY 1")
-    found = con.execute(f"""
-        SELECT district_ags,
-               string_agg(feed || ':' || n || ':' || h, ';' ORDER BY feed) FILTER (WHERE n IS NOT NULL) AS signature,
-               max(latest) AS latest
-        FROM ({' UNION ALL '.join(selects)}) GROUP BY 1 ORDER BY 1""").df()
-    latest = found.dropna(subset=["latest"])
-    signatures = found.dropna(subset=["signature"])[["district_ags", "signature"]].reset_index(drop=True)
-    return signatures, dict(zip(latest["district_ags"], latest["latest"]))
+def latest_quarters(con) -> dict[str, str]:
+    """Per district, its latest delivery quarter (what "Stand" pacing is judged against)."""
+    found = con.execute("SELECT district_ags, max(delivery_quarter) FROM current_sheets GROUP BY 1").fetchall()
+    return dict(found)
 
 
-def district_signatures(con, indicators: IndicatorCatalogue) -> pd.DataFrame:
-    """Per district, a print of its staged rows in every feed the indicators read (see district_inputs)."""
-    return district_inputs(con, indicators)[0]
+def inputs_print(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> str:
+    """What `indicator_values` is computed from: the staged rows of every feed the indicators read
+    (cur_<feed> is a view over them, whose definition counts too), the compiled SQL and the
+    catalogue frames (where each indicator applies, names, targets, order, the reporting date)."""
+    feeds = input_feeds(indicators)
+    digest = hashlib.sha256(repr(sorted(relation_prints(con, {f: f"stg_{f}" for f in feeds}).items())).encode())
+    digest.update(repr(view_definitions(con, [f"cur_{feed}" for feed in feeds])).encode())
+    digest.update(compile_values(indicators).encode())
+    digest.update(compile_final().encode())
+    for name in sorted(frames):
+        digest.update(name.encode() + frame_print(frames[name]).encode())
+    return digest.hexdigest()[:24]
 
 
-def _prints(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> tuple[str, str]:
-    """(parts print, table print): what the unfinished rows depend on besides the records (where
-    each indicator applies, the compiled SQL, the views, the code), and what the table depends on
-    besides those rows (names, targets, order, the reporting date)."""
-    parts = hashlib.sha256(frame_print(frames["_scope"]).encode())
-    parts.update(compile_values(indicators).encode())
-    parts.update(repr(view_definitions(con, [f"cur_{feed}" for feed in input_feeds(indicators)])).encode())
-    for module in (sql, inspect.getmodule(compute_indicators)):
-        parts.update(inspect.getsource(module).encode())
-    table = hashlib.sha256(parts.hexdigest().encode())
-    for name in ("_rows", "_indicators", "_programmes"):
-        table.update(name.encode() + frame_print(frames[name]).encode())
-    table.update(compile_final(PARTS).encode())
-    return parts.hexdigest(), table.hexdigest()
-
-
-def update_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame],
-                      signatures: pd.DataFrame | None = None) -> str:
-    """Bring `indicator_values` up to date with as little work as is exact; returns what was done:
-
-    - `unchanged`: no district's staged rows, nothing in the catalogue, code or reporting date changed;
-    - `districts:<n>`: the rows of the n changed districts (of the indicators that read a feed whose
-      print changed) are recomputed from their records, the ALL
-      rows of their programmes are summed from the district rows (counts, distinct counts, reach:
-      whole numbers, so the sum is exact) or, for sums and means, recomputed from the records of
-      the programmes' districts; then the table is finished again from all rows;
-    - `full`: everything from all records (first run, or the catalogue or the code changed).
-
-    `signatures`: `district_signatures(con, indicators)`, if the caller has them already.
-    """
-    parts_print, table_print = _prints(con, indicators, frames)
-    signatures = district_signatures(con, indicators) if signatures is None else signatures
-    known = (asset_signature(con, PARTS) == parts_print and table_exists(con, PARTS) and table_exists(con, STATE))
-    changed = _changed_districts(con, signatures) if known else None
-    if changed is not None and not changed and asset_signature(con, TABLE) == table_print and table_exists(con, TABLE):
-        return "unchanged"
-    store_asset_signature(con, PARTS, None)  # a run that fails half-way leaves no stale print
-    store_asset_signature(con, TABLE, None)
-    for name, frame in frames.items():
-        _register(con, name, frame, CASTS[name])
+def _recompute(con, indicators, target: str) -> None:
+    """compile_values over all current records into the temp table `target`."""
+    sources = _materialise(con, indicators, input_feeds(indicators))
     try:
-        if changed is None:
-            _recompute(con, indicators, input_feeds(indicators), None, PARTS)
-        elif changed:
-            _update_districts(con, indicators, changed)
-        con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {compile_final(PARTS)}")
-    finally:
-        for name in frames:
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-    con.register("_signatures", signatures)
-    con.execute(f"CREATE OR REPLACE TABLE {STATE} AS SELECT * FROM _signatures")
-    con.unregister("_signatures")
-    store_asset_signature(con, PARTS, parts_print)
-    store_asset_signature(con, TABLE, table_print)
-    return "full" if changed is None else f"districts:{len(changed)}"
-
-
-def _changed_districts(con, signatures: pd.DataFrame) -> dict[str, set[str] | None]:
-    """Districts whose print differs from the last run's, each with the feeds whose print differs
-    (None: all of them, for a district that appeared or disappeared)."""
-    con.register("_signatures", signatures)
-    found = con.execute(f"""
-        SELECT coalesce(n.district_ags, o.district_ags), n.signature, o.signature FROM _signatures n
-        FULL JOIN {STATE} o ON o.district_ags = n.district_ags
-        WHERE n.signature IS DISTINCT FROM o.signature ORDER BY 1""").fetchall()
-    con.unregister("_signatures")
-    return {ags: _changed_feeds(new, old) for ags, new, old in found}
-
-
-def _changed_feeds(new: str | None, old: str | None) -> set[str] | None:
-    """The feeds whose `feed:count:hash` differs between two district prints."""
-    if new is None or old is None:
-        return None
-    new_prints, old_prints = (dict(part.split(":", 1) for part in p.split(";")) for p in (new, old))
-    return {f for f in new_prints.keys() | old_prints.keys() if new_prints.get(f) != old_prints.get(f)}
-
-
-def _reading(indicators: IndicatorCatalogue, feeds: set[str] | None) -> IndicatorCatalogue:
-    """The indicators whose figures depend on records of `feeds` (None: all of them)."""
-    if feeds is None:
-        return indicators
-    chosen = tuple(i for i in indicators if feeds & set(input_feeds([i])))
-    return IndicatorCatalogue(path=indicators.path, indicators=chosen, parameters=indicators.parameters)
-
-
-def _recompute(con, indicators, feeds: list[str], districts: list[str] | None, target: str) -> None:
-    """compile_values over the records of `districts` (None: all) into `target`."""
-    sources = _materialise(con, indicators, feeds, districts)
-    try:
-        con.execute(f"CREATE OR REPLACE {'TEMP ' if target.startswith('_') else ''}TABLE {target} AS "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS "
                     f"{compile_values(indicators, sources)}")
     finally:
         for name in sources.values():
             con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _update_districts(con, indicators: IndicatorCatalogue, changed_feeds: dict[str, set[str] | None]) -> None:
-    """Recompute the changed districts' rows, and their programmes' ALL rows, of the indicators
-    that read a changed feed: the other indicators' rows are a function of unchanged records."""
-    places = (ALL, ALL_COMPARISON)
-    changed = sorted(changed_feeds)
-    feeds = None if None in changed_feeds.values() else set().union(*changed_feeds.values())
-    indicators = _reading(indicators, feeds)
-    if not len(indicators):
-        return
-    con.register("_changed_frame", pd.DataFrame({"district_ags": changed}))
-    con.execute("CREATE OR REPLACE TEMP TABLE _changed AS SELECT CAST(district_ags AS VARCHAR) AS district_ags "
-                "FROM _changed_frame")
-    con.unregister("_changed_frame")
-    con.register("_redo_frame", pd.DataFrame({"indicator_id": indicators.ids}))
-    con.execute("CREATE OR REPLACE TEMP TABLE _redo AS SELECT CAST(indicator_id AS VARCHAR) AS indicator_id "
-                "FROM _redo_frame")
-    con.unregister("_redo_frame")
-    # Where a changed district counts: those (indicator, programme) pairs get new ALL rows.
-    con.execute("CREATE OR REPLACE TEMP TABLE _affected AS SELECT DISTINCT indicator_id, programme_id FROM _scope "
-                "WHERE district_ags IN (SELECT district_ags FROM _changed) "
-                "AND indicator_id IN (SELECT indicator_id FROM _redo)")
-    _recompute(con, indicators, input_feeds(indicators), changed, "_fresh")
-    con.execute("BEGIN")
-    try:
-        con.execute(f"DELETE FROM {PARTS} WHERE district_ags IN (SELECT district_ags FROM _changed) "
-                    "AND indicator_id IN (SELECT indicator_id FROM _redo)")
-        con.execute(f"INSERT INTO {PARTS} SELECT * FROM _fresh WHERE district_ags NOT IN {places}")
-        con.execute(f"""DELETE FROM {PARTS} p WHERE district_ags IN {places} AND EXISTS (
-            SELECT 1 FROM _affected a WHERE a.indicator_id = p.indicator_id AND a.programme_id = p.programme_id)""")
-        con.execute(f"""INSERT INTO {PARTS}
-            SELECT p.indicator_id, p.programme_id, p.comparison,
-                   CASE WHEN p.comparison THEN '{ALL_COMPARISON}' ELSE '{ALL}' END, p.period,
-                   CAST(sum(p.value) AS DOUBLE), CAST(NULL AS DOUBLE), CAST(sum(p.n) AS BIGINT), CAST(NULL AS DOUBLE),
-                   CASE WHEN any_value(i.aggregate) <> 'reach' THEN NULL WHEN bool_and(p.method = 'unique') THEN 'unique'
-                        WHEN bool_and(p.method = 'sum') THEN 'sum' ELSE 'mixed' END
-            FROM {PARTS} p JOIN _indicators i USING (indicator_id)
-            JOIN _affected a ON a.indicator_id = p.indicator_id AND a.programme_id = p.programme_id
-            WHERE p.district_ags NOT IN {places} AND i.aggregate IN {DECOMPOSABLE}
-            GROUP BY p.indicator_id, p.programme_id, p.comparison, p.period""")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    # Sums of decimals and means are not sums of their districts: their ALL rows come from the
-    # records of every district of the affected programmes.
-    others = [i for i in indicators if i.definition.aggregate not in DECOMPOSABLE]
-    affected = {pair for pair in con.execute("SELECT indicator_id, programme_id FROM _affected").fetchall()}
-    others = [i for i in others if any(iid == i.id for iid, _ in affected)]
-    if others:
-        subset = IndicatorCatalogue(path=indicators.path, indicators=tuple(others), parameters=indicators.parameters)
-        members = [a for (a,) in con.execute("""
-            SELECT DISTINCT s.district_ags FROM _scope s JOIN _affected a
-            ON a.indicator_id = s.indicator_id AND a.programme_id = s.programme_id ORDER BY 1""").fetchall()]
-        _recompute(con, subset, input_feeds(subset), members, "_fresh")
-        con.execute(f"""INSERT INTO {PARTS} SELECT f.* FROM _fresh f
-            JOIN _affected a ON a.indicator_id = f.indicator_id AND a.programme_id = f.programme_id
-            WHERE f.district_ags IN {places}""")
-    for name in ("_fresh", "_changed", "_affected", "_redo"):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
-
-
-def _materialise(con, indicators: IndicatorCatalogue, feeds: list[str],
-                 districts: list[str] | None = None) -> dict[str, str]:
+def _materialise(con, indicators: IndicatorCatalogue, feeds: list[str]) -> dict[str, str]:
     """Each feed's current records once per run as a temp table: cur_<feed> is a view (a window,
     for attendance a join over millions of rows) that the indicators would otherwise evaluate
-    once per indicator, and a reach twice. `districts`: only their records (None: all)."""
-    # Named as constants, not by a subquery: DuckDB then pushes the filter through the views'
-    # windows into the scan (a tenth of the time for one district).
-    where = "" if districts is None else f" WHERE district_ags IN ({', '.join(map(_literal, districts)) or 'NULL'})"
+    once per indicator, and a reach twice."""
     sources = {}
     for feed in feeds:
         if feed == "attendance":
             continue
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _src_{feed} AS SELECT * FROM cur_{feed}{where}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _src_{feed} AS SELECT * FROM cur_{feed}")
         sources[feed] = f"_src_{feed}"
     if "attendance" in feeds:
         # Millions of rows: only the columns the definitions name (a column left out would be a
         # binder error, never a different figure).
         columns = ", ".join(sql.q(c) for c in sorted(_named_columns(indicators, "attendance") - {"date", "event_type"}))
-        attendance = f"(SELECT {columns} FROM cur_attendance{where})"
+        attendance = f"(SELECT {columns} FROM cur_attendance)"
         con.execute("CREATE OR REPLACE TEMP TABLE _src_attendance AS "
                     + sql.dated_attendance_sql(attendance, sources["events"]))
         sources["attendance"] = "_src_attendance"
@@ -431,10 +265,6 @@ def _materialise(con, indicators: IndicatorCatalogue, feeds: list[str],
                     "SELECT DISTINCT district_ags, event_id FROM _src_attendance")
         sources["listed_events"] = "_src_listed_events"
     return sources
-
-
-def _literal(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -475,7 +305,7 @@ def write_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.D
     for name, frame in frames.items():
         _register(con, name, frame, CASTS[name])
     try:
-        _recompute(con, indicators, input_feeds(indicators), None, "_values")
+        _recompute(con, indicators, "_values")
         con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {compile_final()}")
     finally:
         for name in (*frames, "_values"):

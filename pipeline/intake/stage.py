@@ -1,0 +1,228 @@
+"""Staging: raw_<feed> -> stg_<feed> through the contract's row rules, per feed and quarters.
+
+The unit is one received sheet: its rows are judged by themselves (duplicates count per delivered
+file; replacements and corrections are resolved later by the cur_ views). Typing and the SQL
+screen run set-based in DuckDB (screen.py); only the flagged rows go through the GX suite
+(suite.py). Which quarters need staging is Dagster's decision (assets/ingest.py): this module
+stages every sheet of the quarters it is given.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline import warehouse
+from pipeline.catalogue import Catalogue
+from pipeline.contract import Contract, Feed
+from pipeline.intake.screen import (ScreenPlan, flag_candidates, register_typing, screen_plan, screen_tables, start_screen,
+                                    typed_rows, typed_select)
+from pipeline.intake.suite import MASK, REJECTION_COLUMNS, accepted_frame, prepare, rejection_frame, run_suite
+from pipeline.quarters import quarter_bounds
+
+
+# The sheets a staging pass works on (temp table `_todo`, filled by `stage_feed`).
+TODO = "(SELECT receipt_id FROM _todo)"
+
+
+def _headers(con, feed: Feed, quarters: list[str], receipt_ids: list[str] | None = None) -> dict[str, dict[str, str]]:
+    sheets = warehouse.fetch_df(con, f"""
+        SELECT s.receipt_id, s.headers FROM sheets s JOIN receipts r USING (receipt_id)
+        WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?))
+        {"AND s.receipt_id IN (SELECT unnest(?))" if receipt_ids is not None else ""}""",
+                                [feed.name, quarters] + ([receipt_ids] if receipt_ids is not None else []))
+    return {rid: json.loads(h) for rid, h in zip(sheets["receipt_id"], sheets["headers"])}
+
+
+@dataclass
+class Staged:
+    """What staging left in the warehouse for one feed and these quarters."""
+    results: pd.DataFrame        # per received sheet: receipt_id, feed, rows_read, accepted, rejected, late
+    reasons: pd.Series           # reason_code -> rejected findings, most frequent first
+    accepted: int                # stg rows of these quarters (current sheets)
+    preview: pd.DataFrame        # a few stg rows
+    print: str                   # digest of the stg rows and rejections of these quarters
+
+
+# Quarters are staged in chunks of about this many raw rows (bounded memory in DuckDB and pandas).
+STAGE_CHUNK_ROWS = 2_500_000
+
+
+def stage_feed(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> Staged:
+    """Validate every received sheet of the feed in these delivery quarters; current sheets become
+    stg rows; rejections and per-sheet counts replace what staging left there before."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE _todo AS
+                   SELECT s.receipt_id, r.quarter AS delivery_quarter FROM sheets s JOIN receipts r USING (receipt_id)
+                   WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?))""", [feed.name, quarters])
+    _stage(con, contract, catalogue, feed, quarters, screen_plan(feed))
+    con.execute("DROP TABLE _todo")
+    return _staged(con, feed, quarters)
+
+
+def basis(contract: Contract, catalogue: Catalogue, feed: Feed) -> str:
+    """What every quarter of a feed is staged with besides its files and the code: the suite,
+    the boolean words and the programme periods. A change to any restages every quarter."""
+    digest = hashlib.sha256(json.dumps(feed.suite, sort_keys=True, ensure_ascii=False).encode())
+    digest.update(repr((sorted(contract.true_values), sorted(contract.false_values))).encode())
+    digest.update(catalogue.membership.to_csv(index=False).encode())
+    return digest.hexdigest()[:24]
+
+
+def _current(con, feed: Feed, quarters: list[str]) -> set[str]:
+    return set(warehouse.fetch_df(con, "SELECT receipt_id FROM current_sheets WHERE feed = ? AND delivery_quarter IN "
+                                       "(SELECT unnest(?))", [feed.name, quarters])["receipt_id"])
+
+
+def _known_events(con) -> pd.DataFrame:
+    return warehouse.fetch_df(con, "SELECT DISTINCT district_ags, event_id FROM stg_events")
+
+
+def _write_results(con, feed: Feed, quarters: list[str], rejections: pd.DataFrame, results: pd.DataFrame) -> None:
+    warehouse.replace_rows(con, "row_rejections", rejections, "feed = ? AND delivery_quarter IN (SELECT unnest(?)) "
+                           f"AND receipt_id IN {TODO}", [feed.name, quarters])
+    _redact_pseudonyms(con, feed, rejections)
+    warehouse.replace_rows(con, "sheet_results", results, f"feed = ? AND receipt_id IN {TODO}", [feed.name])
+
+
+def _quarter_chunks(con, feed: Feed, quarters: list[str]) -> list[tuple[list[str], int]]:
+    """The quarters in runs of at most STAGE_CHUNK_ROWS raw rows to stage (a larger quarter alone)."""
+    sizes = dict(con.execute(f"SELECT delivery_quarter, count(*) FROM raw_{feed.name} "
+                             f"WHERE delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO} GROUP BY 1",
+                             [quarters]).fetchall())
+    chunks, current, rows = [], [], 0
+    for quarter in quarters:
+        if current and rows + sizes.get(quarter, 0) > STAGE_CHUNK_ROWS:
+            chunks.append((current, rows))
+            current, rows = [], 0
+        current.append(quarter)
+        rows += sizes.get(quarter, 0)
+    return chunks + [(current, rows)] if current else chunks
+
+
+def _stage(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str], plan: ScreenPlan) -> None:
+    """Typing and screening in DuckDB (screen.py), GX on the flagged rows (suite.py)."""
+    chunks = _quarter_chunks(con, feed, quarters)
+    where = f"r.delivery_quarter IN (SELECT unnest($quarters)) AND r.receipt_id IN {TODO}"
+    members = catalogue.membership
+    if feed.name != "survey":
+        members = members[members["role"] == "programme"]
+    bounds = pd.DataFrame([(q, *quarter_bounds(q)) for q in quarters], columns=["q", "q_start", "q_end"])
+    con.register("_members_frame", members[["district_ags", "start", "end"]])
+    con.register("_quarters_frame", bounds)
+    con.execute("""CREATE OR REPLACE TEMP TABLE _members AS SELECT CAST(district_ags AS VARCHAR) AS district_ags,
+                   CAST(start AS DATE) AS start, CAST("end" AS DATE) AS "end" FROM _members_frame""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _quarters AS SELECT CAST(q AS VARCHAR) AS q,
+                   CAST(q_start AS DATE) AS q_start, CAST(q_end AS DATE) AS q_end FROM _quarters_frame""")
+    con.unregister("_members_frame")
+    con.unregister("_quarters_frame")
+    if feed.name == "attendance":
+        con.execute("CREATE OR REPLACE TEMP TABLE _known_events AS SELECT DISTINCT district_ags, event_id FROM stg_events")
+    register_typing(con, feed, contract, f"delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO}", [quarters])
+    current = sorted(_current(con, feed, quarters))
+    con.execute("CREATE OR REPLACE TEMP TABLE _cur AS SELECT unnest(?::VARCHAR[]) AS receipt_id", [current])
+    stg_names = [name for name, _ in warehouse.stg_columns(feed)]
+    stg_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row",
+                            "_stg_quarter AS quarter", "_is_late AS is_late", *map(warehouse.q, stg_names)])
+    raw_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row", "decimal_comma",
+                            *(f"{warehouse.q(c + '__raw')} AS {warehouse.q(c)}" for c in warehouse.raw_columns(feed))])
+    con.execute(f"DELETE FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO}",
+                [quarters])
+    flagged, counts = [], []
+    start_screen(con, plan)
+    for chunk, _ in chunks:
+        typed = typed_select(plan, where).replace("$quarters", "?")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {typed}", [chunk])
+        flag_candidates(con, plan)
+        con.execute(f"""INSERT INTO stg_{feed.name} SELECT {stg_select} FROM _typed t
+                        WHERE NOT EXISTS (SELECT 1 FROM _cands c WHERE c.receipt_id = t.receipt_id
+                                          AND c.source_row = t.source_row)
+                          AND t.receipt_id IN (SELECT receipt_id FROM _cur)""")
+        counts.append(warehouse.fetch_df(con, """
+            SELECT t.receipt_id, count(*) AS rows_read,
+                   count(*) FILTER (WHERE t._is_late AND c.receipt_id IS NULL) AS late_clean
+            FROM _typed t LEFT JOIN _cands c USING (receipt_id, source_row) GROUP BY 1"""))
+        flagged.append(warehouse.fetch_df(con, f"""
+            SELECT {raw_select} FROM {typed_rows(plan)} t SEMI JOIN _cands c USING (receipt_id, source_row)
+            ORDER BY receipt_id, source_row"""))
+    for table in ["_typed", "_cur", "_members", "_quarters", "_known_events", *(f"_ty_{c.name}" for c in feed.columns),
+                  *screen_tables(plan)]:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    flagged = [f for f in flagged if len(f)]
+    raw = pd.concat(flagged, ignore_index=True) if flagged else None
+    per_receipt = pd.concat(counts, ignore_index=True) if counts else pd.DataFrame(
+        columns=["receipt_id", "rows_read", "late_clean"])
+    if raw is not None:
+        headers = _headers(con, feed, quarters, sorted(set(raw["receipt_id"])))
+        known_events = _known_events(con) if feed.name == "attendance" else None
+        frame = prepare(raw, feed, contract, catalogue, known_events)
+        failures = run_suite(frame, feed)  # one GX validation of the suite over every flagged row
+        rejections = rejection_frame(frame, failures, feed, headers)
+        accepted = accepted_frame(frame, rejections["_rid"].unique(), feed)
+        insert = accepted[accepted["receipt_id"].isin(current)]
+        warehouse.insert_rows(con, f"stg_{feed.name}", insert)
+        rejected = rejections.drop_duplicates("_rid").groupby("receipt_id").size()
+        late = accepted.groupby("receipt_id")["is_late"].sum()
+        rejections = rejections[REJECTION_COLUMNS].reset_index(drop=True)
+    else:
+        rejected = late = pd.Series(dtype="int64")
+        rejections = pd.DataFrame(columns=REJECTION_COLUMNS)
+    results = per_receipt.set_index("receipt_id")
+    results["rejected"] = rejected.reindex(results.index, fill_value=0).astype("int64")
+    results["accepted"] = results["rows_read"] - results["rejected"]
+    results["late"] = (results["late_clean"] + late.reindex(results.index, fill_value=0)).astype("int64")
+    results = results.reset_index()
+    results.insert(1, "feed", feed.name)
+    _write_results(con, feed, quarters, rejections,
+                   results[["receipt_id", "feed", "rows_read", "accepted", "rejected", "late"]])
+
+
+def _staged(con, feed: Feed, quarters: list[str]) -> Staged:
+    results = warehouse.fetch_df(con, """
+        SELECT sr.* FROM sheet_results sr JOIN receipts r USING (receipt_id)
+        WHERE sr.feed = ? AND r.quarter IN (SELECT unnest(?)) ORDER BY sr.receipt_id""", [feed.name, quarters])
+    reasons = warehouse.fetch_df(con, """
+        SELECT reason_code, count(*) AS n FROM row_rejections WHERE feed = ? AND delivery_quarter IN (SELECT unnest(?))
+        GROUP BY 1 ORDER BY 2 DESC, 1""", [feed.name, quarters])
+    accepted = con.execute(f"SELECT count(*) FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?))",
+                           [quarters]).fetchall()[0][0]
+    preview = warehouse.fetch_df(con, f"""SELECT * FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?))
+                                          ORDER BY delivery_quarter, district_ags, source_row LIMIT 10""", [quarters])
+    return Staged(results=results, reasons=pd.Series(reasons["n"].to_numpy(), index=reasons["reason_code"]),
+                  accepted=int(accepted), preview=preview,
+                  print=_print(con, feed, quarters))
+
+
+def _print(con, feed: Feed, quarters: list[str]) -> str:
+    """What staging left for these quarters, as one digest (their stg rows and rejections)."""
+    where = f"delivery_quarter IN ({', '.join(warehouse.literal(q) for q in quarters) or 'NULL'})"
+    prints = warehouse.relation_prints(con, {
+        "stg": f"(SELECT * FROM stg_{feed.name} WHERE {where})",
+        "rejected": f"(SELECT * FROM row_rejections WHERE feed = {warehouse.literal(feed.name)} AND {where})"})
+    return hashlib.sha256(repr(sorted(prints.items())).encode()).hexdigest()[:24]
+
+
+def _redact_pseudonyms(con, feed: Feed, rejections: pd.DataFrame) -> None:
+    """A key that looks like an e-mail, name or phone number must not stay in the warehouse."""
+    bad = rejections[rejections["reason_code"] == "bad_pseudonym"][["receipt_id", "source_row"]].drop_duplicates()
+    columns = [c.name for c in feed.columns if c.type == "pseudonym"]
+    if bad.empty or not columns:
+        return
+    quarters = sorted(set(rejections.loc[rejections["reason_code"] == "bad_pseudonym", "delivery_quarter"].dropna()))
+    con.register("_bad_rows", bad)
+    sets = ", ".join(f"{warehouse.q(c)} = '{MASK}'" for c in columns)
+    # the quarter narrows the search to that quarter's row groups of a large raw table
+    con.execute(f"""UPDATE raw_{feed.name} AS r SET {sets} FROM _bad_rows b
+                    WHERE r.receipt_id = b.receipt_id AND r.source_row = b.source_row
+                      AND r.delivery_quarter IN (SELECT unnest(?))""", [quarters])
+    con.unregister("_bad_rows")
+
+
+def quarter_results(con, feed: Feed, quarters: list[str]) -> pd.DataFrame:
+    """Per current delivery of these quarters: rows read / accepted / rejected and top reasons."""
+    return warehouse.fetch_df(con, """
+        SELECT c.district_ags, c.delivery_quarter, c.file_name, sr.rows_read, sr.accepted, sr.rejected, sr.late
+        FROM current_sheets c JOIN sheet_results sr ON sr.receipt_id = c.receipt_id AND sr.feed = c.feed
+        WHERE c.feed = ? AND c.delivery_quarter IN (SELECT unnest(?))
+        ORDER BY c.delivery_quarter, c.district_ags""", [feed.name, quarters])
