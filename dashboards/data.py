@@ -37,7 +37,6 @@ class SiteData:
     impact: pd.DataFrame = field(default_factory=lambda: empty_impact())  # impact_estimates, as written
     reports: dict[tuple[str | None, str | None], str] = field(default_factory=dict)  # -> path under site/
     memo: dict = field(default_factory=dict, repr=False)  # what pages prepare once for both languages
-    building: set[str] | None = None  # the districts whose pages this build writes (None: all)
 
     # -- lookups pages use ------------------------------------------------------------------------
 
@@ -68,21 +67,9 @@ class SiteData:
     # The district pages' parts, split once for all 440 districts and both languages: a pick, a
     # conversion to dicts or tuples per page cost more than the rest of the page.
 
-    def _for_building(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The rows of the districts being built (an incremental build writes one or two)."""
-        frame = frame.reset_index(drop=True)
-        if self.building is None:
-            return frame
-        return frame[frame["district_ags"].isin(self.building).to_numpy()].reset_index(drop=True)
-
-    def prepare(self) -> None:
-        """Split the district pages' rows now (before a pool of workers inherits them)."""
-        for name in ("_district_parts", "_delivery_rows", "_impact_records"):
-            getattr(self, name)
-
     @functools.cached_property
     def _district_parts(self) -> tuple[pd.DataFrame, dict, dict]:
-        values = self._for_building(self.values)
+        values = self.values.reset_index(drop=True)
         keys = ["programme_id", "district_ags"]
         total = (values["period"] == TOTAL).to_numpy()
         quarters = values[~total].reset_index(drop=True)
@@ -92,8 +79,8 @@ class SiteData:
         hidden = (values["masked"] | values["n_masked"]).groupby([values[k] for k in keys], sort=False).any()
         return quarters, totals, hidden.to_dict()
 
-    def building_quarters(self) -> pd.DataFrame:
-        """The quarter rows of the districts being built, all programmes."""
+    def district_quarters(self) -> pd.DataFrame:
+        """The quarter rows of every district, all programmes."""
         return self._district_parts[0]
 
     def district_total_records(self, programme: Programme, ags: str) -> list[dict]:
@@ -106,7 +93,7 @@ class SiteData:
 
     @functools.cached_property
     def _delivery_rows(self) -> dict[str, list[tuple]]:
-        frame = self._for_building(self.deliveries)
+        frame = self.deliveries.reset_index(drop=True)
         rows = list(frame[list(DELIVERY_COLUMNS)].itertuples(index=False, name=None))
         return {a: [rows[i] for i in found] for a, found in frame.groupby("district_ags", sort=False).indices.items()}
 
@@ -149,7 +136,7 @@ class SiteData:
 
     @functools.cached_property
     def _impact_records(self) -> dict[tuple[str, str], list[dict]]:
-        impact = self._for_building(self.impact)
+        impact = self.impact.reset_index(drop=True)
         records = impact.to_dict("records")
         return {key: [records[i] for i in rows] for key, rows in
                 impact.groupby(["programme_id", "district_ags"], sort=False).indices.items()}
@@ -163,11 +150,19 @@ class SiteData:
         return bool((self.impact["programme_id"] == programme.id).any())
 
     def districts(self) -> list[str]:
-        from dashboards.pages import catalogue_districts
         return catalogue_districts(self.catalogue)
 
     def additive(self, indicator_id: str) -> bool:
         return self.indicators.get(indicator_id).definition.aggregate in ADDITIVE
+
+
+def catalogue_districts(catalogue: Catalogue) -> list[str]:
+    """Every district of any programme, in catalogue order of first appearance."""
+    seen: dict[str, None] = {}
+    for p in catalogue.programmes:
+        for ags in (*p.districts, *p.comparison_districts):
+            seen.setdefault(ags)
+    return list(seen)
 
 
 def _quarter(day: dt.date) -> str:

@@ -1,7 +1,7 @@
 """Slides for the conference: each comparison chart as a PNG and one PDF pack, rendered by kaleido
 in the system Chromium (Debian `chromium`), never a downloaded browser.
 
-The charts are the site's own (charts.py) after the same "< 5" rule; the switch buttons of the
+The charts are the site's own (charts_programme.py) after the same "< 5" rule; the switch buttons of the
 interactive bar charts are dropped, a slide shows absolute values. With no browser,
 `SlidesUnavailable` says so in German and English; the CLI prints it and exits non-zero.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from dashboards import charts, i18n, pages, privacy
+from dashboards import charts_programme, i18n, pages_programme, privacy
 from dashboards import data as site_data
 from pipeline import warehouse
 from pipeline.catalogue import load_catalogue
@@ -87,20 +87,21 @@ def slide_figures(data: site_data.SiteData, lang: str, programmes: list[str] | N
         totals, quarters = data.totals(programme), data.quarters(programme)
         found: list[tuple[str, str, go.Figure | None]] = [
             ("heatmap", i18n.t(lang, "heatmap_title"),
-             charts.heatmap(pages._heat_rows(totals, programme), lang, data.threshold))]
+             charts_programme.heatmap(pages_programme.heat_rows(totals, programme), lang, data.threshold))]
         targeted = [i for i in data.indicators
                     if ((totals["indicator_id"] == i.id) & totals["target"].notna()).any()]
         for indicator in targeted:
             found.append((f"bars_{indicator.id}", i18n.label(indicator, lang),
-                          charts.indicator_bars(totals, indicator, programme, data.catalogue.districts, lang,
+                          charts_programme.indicator_bars(totals, indicator, programme, data.catalogue.districts, lang,
                                                 data.threshold)))
         for indicator in targeted:
             found.append((f"progress_{indicator.id}", i18n.label(indicator, lang),
-                          charts.cumulative(quarters, pages._heat_rows(totals, programme), indicator, programme, lang)))
-        for ags, projects, budget, cap in pages.micro_inputs(data, programme, totals):
+                          charts_programme.cumulative(quarters, pages_programme.heat_rows(totals, programme),
+                                                      indicator, programme, lang)))
+        for ags, projects, budget, cap in pages_programme.micro_inputs(data, programme, totals):
             label = (cap.label_de if lang == "de" else cap.label_en) if cap else None
             found.append((f"micro_{ags}", i18n.t(lang, "micro_title"),
-                          charts.micro_funding(projects, budget, cap.value if cap else None, lang, cap_label=label)))
+                          charts_programme.micro_funding(projects, budget, cap.value if cap else None, lang, cap_label=label)))
         for n, (kind, title, figure) in enumerate(f for f in found if f[2] is not None):
             slides.append(Slide(f"{programme.id}_{n + 1:02d}_{kind}", title, _for_slide(figure, programme, lang, title)))
     return slides

@@ -18,14 +18,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dashboards import charts, pages
+from dashboards import charts_impact, pages_impact, pages_programme, sitemap
 from dashboards.data import empty_impact, load, read_impact
 from dashboards.layout import Place
 from pipeline import warehouse
 from pipeline.impact import COLUMNS, NOTES, NUMBERS, impact_reading
 from tests.test_site import DemoSite, demo_site, read
 
-IMPACT = pages.IMPACT_PATH
+IMPACT = sitemap.IMPACT_PATH
 PAGE_BUDGET = 512 * 1024  # "well under a megabyte", plotly.min.js not counted
 
 
@@ -135,18 +135,18 @@ def test_unbounded_intervals_are_words_and_arrows_never_numbers(site, data):
 def test_forest_plot_handles_one_sided_infinite_and_wide_intervals():
     rows = pd.DataFrame({"estimate": [0.3, 0.1, 0.2], "ci_low": [-math.inf, -4.0, 0.1], "ci_high": [0.5, 4.0, math.inf],
                          "indicative": [True, True, False], "suppressed": [False, False, False]})
-    x_range = charts.forest_range([rows])
-    figure = charts.forest(rows, ["a", "b", "c"], ["", "", ""], "de", "t", x_range, 5)
+    x_range = charts_impact.forest_range([rows])
+    figure = charts_impact.forest(rows, ["a", "b", "c"], ["", "", ""], "de", "t", x_range, 5)
     arrows = {tr["marker"]["symbol"]: list(zip(tr["y"], tr["hovertext"])) for tr in figure["data"]
               if tr.get("marker", {}).get("symbol", "").startswith("triangle")}
     assert arrows["triangle-left"] == [("a", "unbegrenzt"), ("b", "reicht bis −4,00")]
     assert arrows["triangle-right"] == [("b", "reicht bis 4,00"), ("c", "unbegrenzt")]
     xs = [v for tr in figure["data"] for v in tr["x"] if v is not None]
     assert all(x_range[0] <= v <= x_range[1] for v in xs)
-    assert charts.interval_text(-math.inf, 0.5, "de") == "nach unten unbegrenzt, bis 0,50"
-    assert charts.interval_text(0.1, math.inf, "en") == "from 0.10, unbounded above"
-    assert charts.interval_text(-math.inf, math.inf, "en") == "unbounded"
-    assert charts.interval_text(-0.0196, 0.0739, "de") == "[−0,02; 0,07]"
+    assert charts_impact.interval_text(-math.inf, 0.5, "de") == "nach unten unbegrenzt, bis 0,50"
+    assert charts_impact.interval_text(0.1, math.inf, "en") == "from 0.10, unbounded above"
+    assert charts_impact.interval_text(-math.inf, math.inf, "en") == "unbounded"
+    assert charts_impact.interval_text(-0.0196, 0.0739, "de") == "[−0,02; 0,07]"
 
 
 def test_page_stays_well_under_a_megabyte(site):
@@ -181,7 +181,7 @@ def test_withheld_rows_show_no_figure(data):
                           district_ags="ALL_COMPARISON", group="volunteer")
     withheld = dataclasses.replace(data, impact=impact)
     for lang, word in (("de", "nicht veröffentlicht"), ("en", "not published")):
-        body = pages.impact_page(withheld, Place(lang=lang, path=IMPACT))
+        body = pages_impact.impact_page(withheld, Place(lang=lang, path=IMPACT))
         page = "\n".join(body.parts)
         for key in (key_district, key_pooled):
             text = _li(page, key)
@@ -220,12 +220,12 @@ def test_no_survey_data_yet(data):
     assert read_impact(con).empty                      # a table without rows
     nothing = dataclasses.replace(data, impact=read_impact(con))
     for lang, message in (("de", "Noch keine Befragungsdaten"), ("en", "No survey data yet")):
-        body = pages.impact_page(nothing, Place(lang=lang, path=IMPACT))
+        body = pages_impact.impact_page(nothing, Place(lang=lang, path=IMPACT))
         page = "\n".join(body.parts)
         assert message in page and body.figures == 0
         assert "Grenzen" in page if lang == "de" else "Limits" in page   # the method and its limits still
-        programme = pages.programme_page(nothing, data.catalogue.programme("lzz-2"), Place(lang, "programm/lzz-2.html"),
-                                         None, False)
+        programme = pages_programme.programme_page(nothing, data.catalogue.programme("lzz-2"),
+                                                   Place(lang, "programm/lzz-2.html"), None, False)
         assert "#wirkung-" not in "\n".join(programme.parts)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboards.pages import all_paths
+from dashboards.sitemap import all_paths
 from pipeline.catalogue import load_catalogue
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.test_site import demo_site
