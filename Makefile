@@ -26,9 +26,11 @@ test: install
 ui: install
 	$(BIN)/teilhabe ui --home $(TEILHABE_HOME)
 
-# National scale (docs/scale.md): generates bench-home/ if missing, then floor, full, nothing-new and incremental runs.
+# National scale (docs/scale.md): generates bench-home/ if missing, then floor, full, nothing-new and incremental
+# runs; then how long `teilhabe check` takes on one demo file.
 bench: install
 	$(BIN)/python bench/run.py --home bench-home
+	$(BIN)/python bench/check.py
 
 clean:
 	rm -rf $(TEILHABE_HOME)

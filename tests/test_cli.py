@@ -114,3 +114,41 @@ def test_run_as_the_command_judges_rows_and_ends_with_everything_written(tmp_pat
     assert "bad_enum" in rejections and "Stammtisch" in rejections
     assert not (home / "warehouse.duckdb.wal").exists()  # closed and checkpointed before the process ended
     assert query(Home(home), "SELECT event_id FROM stg_events") == [("E1",)]
+
+
+def test_check_speaks_to_a_clerk(tmp_path, capsys):
+    """Repeated findings are grouped, a negative total is one mistake, a workbook's findings name the
+    district's own headers on every sheet, an attendance file alone gets a hint, a bad file name
+    lists the feeds, a quarter outside the reporting range is named as such."""
+    from tests.conftest import write_xlsx
+
+    rows = [HEADER] + [f"E{n},2024-01-1{n},Stammtisch,5" for n in range(1, 5)] + [
+        "E8,2024-01-20,training,-2,0", "E9,2024-01-21,training,4"]
+    events = write_csv(tmp_path / "05766_2024-Q1_events.csv", [rows[0] + ",participants_volunteer", *rows[1:]])
+    assert main(["check", str(events)]) == 1
+    out = capsys.readouterr().out
+    assert "[bad_enum] Zeilen 2–5, Spalte event_type, Werte 'Stammtisch': kein erlaubter Wert" not in out
+    assert "[bad_enum] Zeilen 2–5, Spalte event_type, Wert 'Stammtisch': kein erlaubter Wert" in out
+    assert "[out_of_range] Zeile 6, Spalte participants_total, Wert '-2': negative Zahl" in out
+    assert "inconsistent_counts" not in out  # -2 participants with 0 volunteers is one mistake
+    book = write_xlsx(tmp_path / "05766_2024-Q2.xlsx", {
+        "Veranstaltungen": [["Veranstaltung ID", "Datum", "Art", "Teilnehmende gesamt"],
+                            ["E1", "2024-04-10", "Stammtisch", 3]],
+        "Beratungen": [["Beratung-ID", "Datum", "Beratene Art", "Beratene ID"], ["C1", "2024-04-11", "Nachbar", "K-1001"]]})
+    assert main(["check", str(book)]) == 1
+    out = capsys.readouterr().out
+    assert "Blatt Veranstaltungen, Zeile 2, Spalte Art, Wert 'Stammtisch'" in out
+    assert "Blatt Beratungen, Zeile 2, Spalte Beratene Art, Wert 'Nachbar'" in out
+    attendance = write_csv(tmp_path / "05766_2024-Q1_attendance.csv", ["event_id,person_key,role", "E1,KL-0001,staff"])
+    assert main(["check", str(attendance)]) == 1
+    assert "zusammen mit der Veranstaltungsdatei" in capsys.readouterr().out
+    assert main(["check", str(attendance), str(events)]) == 1
+    assert "zusammen mit der Veranstaltungsdatei" not in capsys.readouterr().out
+    wrong = write_csv(tmp_path / "05766_2024-Q1_teilnehmer.csv", ["x"])
+    future = write_csv(tmp_path / "05766_2099-Q1_events.csv", [HEADER, "E1,2099-01-10,training,3"])
+    assert main(["--lang", "en", "check", str(wrong), str(future)]) == 1
+    out = capsys.readouterr().out
+    assert "[unknown_feed] The whole file was not taken over, value 'teilnehmer'" in out
+    assert "allowed: events / veranstaltungen, attendance / teilnahmen" in out
+    assert "[bad_filename] The whole file was not taken over, value '2099-Q1'" in out
+    assert "quarter outside the reporting range 2017-Q1" in out

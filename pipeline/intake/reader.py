@@ -80,17 +80,18 @@ class FileName:
 def parse_file_name(name: str, contract: Contract) -> FileName | Problem:
     """Contract section 1. Returns the parsed name, or the reason the file is set aside."""
     m = FILE_NAME.match(name)
+    feeds = ", ".join(f"{f.name} / {f.alias_de}" for f in contract.feeds.values())
     if not m:
-        return Problem("bad_filename", value=name)
+        return Problem("bad_filename", value=name, detail_de=f"Datenbereiche: {feeds}", detail_en=f"feeds: {feeds}")
     kind = m["ext"].lower()
     feed = None
     if kind == "csv":
         if not m["feed"]:
-            return Problem("bad_filename", value=name,
-                           detail_de="CSV-Name ohne Datenbereich", detail_en="CSV name without a feed")
+            return Problem("bad_filename", value=name, detail_de=f"CSV-Name ohne Datenbereich ({feeds})",
+                           detail_en=f"CSV name without a feed ({feeds})")
         feed = contract.feed_lookup.get(fold(m["feed"]))
         if feed is None:
-            return Problem("unknown_feed", value=m["feed"])
+            return Problem("unknown_feed", value=m["feed"], detail_de=f"erlaubt: {feeds}", detail_en=f"allowed: {feeds}")
     elif m["feed"]:
         return Problem("bad_filename", value=name, detail_de="Arbeitsmappen heißen <AGS>_<JJJJ>-Q<n>.xlsx",
                        detail_en="workbooks are named <AGS>_<YYYY>-Q<n>.xlsx")

@@ -56,7 +56,9 @@ def stage_feed(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarte
     con.execute("""CREATE OR REPLACE TEMP TABLE _todo AS
                    SELECT s.receipt_id, r.quarter AS delivery_quarter FROM sheets s JOIN receipts r USING (receipt_id)
                    WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?))""", [feed.name, quarters])
-    _stage(con, contract, catalogue, feed, quarters, screen_plan(feed))
+    plan = screen_plan(feed)  # a suite beyond the screen is refused even when there is nothing to stage
+    if con.execute("SELECT count(*) FROM _todo").fetchall()[0][0]:  # every write below is scoped to _todo
+        _stage(con, contract, catalogue, feed, quarters, plan)
     con.execute("DROP TABLE _todo")
     return _staged(con, feed, quarters)
 

@@ -184,6 +184,10 @@ def rejection_frame(frame: pd.DataFrame, failures, feed: Feed, headers: dict[str
     if not parts:
         return pd.DataFrame(columns=["_rid", *REJECTION_COLUMNS])
     rejections = pd.concat(parts, ignore_index=True)
+    # A count rejected as out of range (negative) is not compared with its sub-counts as well:
+    # "-2 participants, 0 volunteers" is one mistake, not two.
+    negative = rejections.loc[rejections["reason_code"] == "out_of_range", "_rid"]
+    rejections = rejections[~((rejections["reason_code"] == "inconsistent_counts") & rejections["_rid"].isin(negative))]
     # Report columns under the headers the district wrote (German or English). Rejections are
     # few, so a lookup per finding is cheap.
     written = dict(zip(zip(headers["receipt_id"], headers["canonical"]), headers["header"]))
