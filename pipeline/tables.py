@@ -21,7 +21,6 @@ import pandas as pd
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)*")  # "-12" or "+3,5" cannot run as a formula
 FLOAT_FORMAT = "%.12g"  # 14.0 -> 14, 0.1 + 0.2 -> 0.3: stable text for the same figures
-BOM = "\ufeff".encode("utf-8")  # Excel reads a UTF-8 CSV right (umlauts) only with it
 
 
 def neutralise(value):
@@ -48,10 +47,12 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def csv_cell(name: str, sql_type: str, neutralise_text: bool = True, source: str = "src") -> str:
+def csv_cell(name: str, sql_type: str, neutralise_text: bool = True, source: str = "src",
+             header: str | None = None) -> str:
     """The select-list item that turns column `name` of `source` into its CSV text: floats as
     FLOAT_FORMAT (NaN blank, as missing), booleans True/False, text neutralised; others as DuckDB
-    writes them (whole numbers, dates, timestamps ISO)."""
+    writes them (whole numbers, dates, timestamps ISO). `header`: the name written in the header
+    row, if not `name`."""
     column = f"{source}.{quoted(name)}"
     if sql_type in ("DOUBLE", "FLOAT"):
         cell = f"CASE WHEN NOT isnan({column}) THEN printf({literal(FLOAT_FORMAT)}, {column}) END"
@@ -61,7 +62,7 @@ def csv_cell(name: str, sql_type: str, neutralise_text: bool = True, source: str
         cell = neutralised(column)
     else:
         cell = column
-    return f"{cell} AS {quoted(name)}"
+    return f"{cell} AS {quoted(name if header is None else header)}"
 
 
 def write_csv(data: pd.DataFrame | str, path: Path | str, con: duckdb.DuckDBPyConnection | None = None,
@@ -70,7 +71,8 @@ def write_csv(data: pd.DataFrame | str, path: Path | str, con: duckdb.DuckDBPyCo
 
     `data` is a frame, or a table name or SELECT over `con` (the warehouse: no round trip through
     pandas). `order_by` sorts the rows (SQL over the columns as `src.<column>`); a frame keeps its
-    row order. Written by DuckDB's COPY to a temporary file, moved in place only if changed."""
+    row order. Written by DuckDB's COPY to a temporary file, moved in place only if changed.
+    Column names are plain (no comma, quote or line break): they are written unquoted."""
     path = Path(path)
     own = con is None
     con = duckdb.connect() if own else con
@@ -83,13 +85,17 @@ def write_csv(data: pd.DataFrame | str, path: Path | str, con: duckdb.DuckDBPyCo
         else:
             source = data if re.fullmatch(r"\w+", data) else f"({data})"
         relation = con.sql(f"SELECT * FROM {source}")
-        cells = ", ".join(csv_cell(name, str(sql_type), neutralise_text)
-                          for name, sql_type in zip(relation.columns, relation.types))
+        names = relation.columns
+        if any(re.search(r'[,"\r\n]', name) for name in names):
+            raise ValueError(f"a CSV column name holds a comma, quote or line break: {names}")
+        # COPY has no byte-order mark option; the header row is the names as they are, so the
+        # first name carries it.
+        cells = [csv_cell(name, str(sql_type), neutralise_text, header="\ufeff" + name if n == 0 else None)
+                 for n, (name, sql_type) in enumerate(zip(names, relation.types))]
         order = f" ORDER BY {order_by}" if order_by else ""
         with atomic_path(path) as tmp:
-            con.execute(f"COPY (SELECT {cells} FROM {source} AS src{order}) TO {literal(str(tmp))} "
+            con.execute(f"COPY (SELECT {', '.join(cells)} FROM {source} AS src{order}) TO {literal(str(tmp))} "
                         "(FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', NEW_LINE '\\n')")
-            tmp.write_bytes(BOM + tmp.read_bytes())  # COPY has no option for it
     finally:
         if registered is not None:
             con.unregister(registered)
@@ -105,7 +111,7 @@ def atomic_path(path: Path):
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         yield tmp
-        if path.exists() and path.read_bytes() == tmp.read_bytes():
+        if path.is_file() and path.stat().st_size == tmp.stat().st_size and path.read_bytes() == tmp.read_bytes():
             return
         os.replace(tmp, path)
     finally:

@@ -215,7 +215,8 @@ def test_one_csv_writer_for_frames_and_warehouse_tables(tmp_path):
     assert lines[4] == '-inf,"",False,-2,,+1,,2024-01-01'  # an empty text is not a missing one
     assert lines[6] == '1.23456789012,"q""",False,0,,"é,""",,2024-01-01'
     assert lines[7] == "1e-07,\"a\rb\",True,1,,'\tx,1,2024-01-01"
-    assert lines[8:] == ["0,'=1,False,2,,a,,2024-01-01", "3,-12,True,3,,b,1,2024-01-01", '0.3,"a', 'b",False,4,,c,,2024-01-01', ""]
+    assert lines[8:] == ["0,'=1,False,2,,a,,2024-01-01", "3,-12,True,3,,b,1,2024-01-01",
+                         '0.3,"a', 'b",False,4,,c,,2024-01-01', ""]  # a quoted line break
     back = pd.read_csv(tmp_path / "frame.csv", encoding="utf-8-sig", keep_default_na=False)
     assert back["text"].tolist()[7:] == ["'=1", "-12", "a\nb"] and back["arrow"][2] == "'@a"
 
@@ -226,3 +227,6 @@ def test_one_csv_writer_for_frames_and_warehouse_tables(tmp_path):
     write_csv("SELECT n, x FROM t", tmp_path / "sorted.csv", con, order_by="src.x DESC NULLS LAST, src.n")
     assert (tmp_path / "sorted.csv").read_text(encoding="utf-8-sig").split("\n")[:4] == ["n,x", "-3,inf", "-1,1e+20",
                                                                                           "3,3"]
+    # Column names are written as they are, so one that would need quoting is refused.
+    with pytest.raises(ValueError, match="column name"):
+        write_csv(pd.DataFrame({"a,b": [1]}), tmp_path / "odd.csv")

@@ -86,7 +86,8 @@ def private_uses() -> list[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
-                    imported[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+                    top = alias.name.split(".")[0]
+                    imported[alias.asname or top] = alias.name if alias.asname else top
                     if _foreign(alias.name) and any(_private(part) for part in alias.name.split(".")):
                         found.append(f"{where}:{node.lineno}: import {alias.name}")
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and _foreign(node.module):

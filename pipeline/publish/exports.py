@@ -12,6 +12,7 @@ moved in place only if their bytes changed (pipeline.tables.atomic_path).
 """
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import re
 from numbers import Real
@@ -76,13 +77,17 @@ def write_indicator_exports(con: duckdb.DuckDBPyConnection, catalogue: Catalogue
     columns = ", ".join(quoted(c) for c in COLUMNS)
     order = catalogue_order(catalogue, indicators)
     csv_name, parquet_name, xlsx_name = INDICATOR_FILES
-    csv_path = write_csv(f"SELECT {columns} FROM {relation}", exports_dir / csv_name, con, order_by=order)
     parquet_path = exports_dir / parquet_name
-    with atomic_path(parquet_path) as tmp:
-        con.execute(f"COPY (SELECT {columns} FROM {relation} AS src ORDER BY {order}) TO {literal(str(tmp))} "
-                    "(FORMAT parquet, COMPRESSION zstd)")
-    return [csv_path, parquet_path,
-            write_indicator_xlsx(con, catalogue, indicators, exports_dir / xlsx_name, relation)]
+    rows, programmes = _workbook_rows(con, catalogue, indicators, relation)
+    # The workbook is written in Python (xlsxwriter holds the GIL), the CSV and Parquet files by
+    # DuckDB's COPY (which releases it): side by side, they use both cores.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        workbook = pool.submit(_write_workbook, rows, programmes, indicators, exports_dir / xlsx_name)
+        csv_path = write_csv(f"SELECT {columns} FROM {relation}", exports_dir / csv_name, con, order_by=order)
+        with atomic_path(parquet_path) as tmp:
+            con.execute(f"COPY (SELECT {columns} FROM {relation} AS src ORDER BY {order}) "
+                        f"TO {literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+        return [csv_path, parquet_path, workbook.result()]
 
 
 # -- the workbook -----------------------------------------------------------------------------------
@@ -122,16 +127,21 @@ def _german_cell(column: str, sql_type: str) -> str:
     return f"{source} AS {quoted(column)}"
 
 
-def _workbook_rows(con, catalogue: Catalogue, indicators: IndicatorCatalogue, relation: str) -> list[tuple]:
+def _workbook_rows(con, catalogue: Catalogue, indicators: IndicatorCatalogue,
+                   relation: str) -> tuple[list[tuple], list[str]]:
     """What the workbook shows, in catalogue order: every `total` row and the ALL quarters, each
-    row's COLUMNS in German and last its unit code (for the number formats)."""
+    row's COLUMNS in German and last its unit code (for the number formats); and the programmes,
+    the catalogue's first, then any other in the table."""
     table = con.sql(f"SELECT * FROM {relation}")
     types = {name: str(sql_type) for name, sql_type in zip(table.columns, table.types)}
     cells = ", ".join(_german_cell(c, types[c]) for c in COLUMNS)
-    return con.execute(f"""
+    rows = con.execute(f"""
         SELECT {cells}, src.unit AS unit_code FROM {relation} AS src
         WHERE src.period = {literal(TOTAL)} OR src.district_ags = {literal(ALL)}
         ORDER BY {catalogue_order(catalogue, indicators)}""").fetchall()
+    programmes = [p.id for p in catalogue.programmes]
+    others = con.execute(f"SELECT DISTINCT programme_id FROM {relation} WHERE programme_id IS NOT NULL").fetchall()
+    return rows, programmes + sorted({pid for (pid,) in others} - set(programmes))
 
 
 def _write_cell(sheet, row: int, col: int, value, fmt) -> None:
@@ -252,16 +262,14 @@ def _definitions_sheet(sheet, indicators: IndicatorCatalogue, formats: _Formats)
 
 def write_indicator_xlsx(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, indicators: IndicatorCatalogue,
                          path: Path | str, relation: str = TABLE) -> Path:
-    """One sheet per programme (catalogue order, then any other programme in the table) and a
-    sheet `Definitionen`."""
-    path = Path(path)
-    rows = _workbook_rows(con, catalogue, indicators, relation)
+    """The workbook alone: one sheet per programme and a sheet `Definitionen`."""
+    return _write_workbook(*_workbook_rows(con, catalogue, indicators, relation), indicators, Path(path))
+
+
+def _write_workbook(rows: list[tuple], programmes: list[str], indicators: IndicatorCatalogue, path: Path) -> Path:
     by_programme: dict[str, list[tuple]] = {}
     for record in rows:  # sorted by programme already
         by_programme.setdefault(record[0], []).append(record)
-    programmes = [p.id for p in catalogue.programmes]
-    others = con.execute(f"SELECT DISTINCT programme_id FROM {relation} WHERE programme_id IS NOT NULL").fetchall()
-    programmes += sorted({pid for (pid,) in others} - set(programmes))
     options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                "strings_to_numbers": False}
     with atomic_path(path) as tmp:
