@@ -1,16 +1,27 @@
 """Publish stage: the conference site (static Plotly pages, German and English, offline).
 
 It only reads the warehouse, but DuckDB will not open a file for reading while another process
-writes it, so the asset still waits its turn in the `duckdb` pool.
+writes it, so the asset still waits its turn in the `duckdb` pool. Its data version is made of
+its inputs' data versions (indicator values, quality reports, impact estimates), the micro
+projects it lists, the catalogue, the boundary file and the day: when none of them changed and
+every page is there, the site is not rendered again.
 """
+import hashlib
+from pathlib import Path
+
 import dagster as dg
 
+from assets.quality import as_of
 from assets.resources import TeilhabeHome
+from assets.versions import code_version, digest, last_data_version
 from dashboards import geo
-from dashboards.site import build_site, page_sizes
+from dashboards.site import build_site, expected_pages, page_sizes
+from pipeline import warehouse
 from pipeline.indicators import cached_indicators
 
 OWNERS = ["team:evaluation"]
+SITE_CODE = code_version("dashboards", "pipeline.impact.readings", "pipeline.indicators.model")
+INPUTS = [dg.AssetKey("indicator_values"), dg.AssetKey("quality_reports"), dg.AssetKey("impact_estimates")]
 
 
 def _size_table(sizes: dict[str, int]) -> str:
@@ -21,11 +32,12 @@ def _size_table(sizes: dict[str, int]) -> str:
 
 @dg.asset(
     # impact_estimates: the "Wirkung / Impact" page is rebuilt after new estimates.
-    deps=[dg.AssetKey("indicator_values"), dg.AssetKey("quality_reports"), dg.AssetKey("impact_estimates")],
+    deps=INPUTS,
     group_name="publish",
     pool="duckdb",
     kinds={"html", "plotly"},
     owners=OWNERS,
+    code_version=SITE_CODE,
     description="Konferenz-Dashboards: statische Plotly-Seiten unter site/ (Deutsch, Englisch unter site/en/), "
                 "mit der Seite „Wirkung“ aus den Wirkungsschätzungen, ohne Netz lesbar, Personenzahlen unter 5 als "
                 "„< 5“. Conference dashboards: a static site, with the impact page, that opens from disk with no "
@@ -35,11 +47,22 @@ def conference_site(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg
     paths, catalogue = home.paths, home.catalogue()
     indicators = cached_indicators(catalogue)
     geojson = geo.configured_path()
+    files = [*(catalogue.directory / name for name in ("programmes.yaml", "districts.csv")), Path(indicators.path)]
     with home.connect(read_only=True) as con:
-        pages = build_site(con, catalogue, indicators, paths, geojson_path=geojson)
+        version = digest(SITE_CODE, *(last_data_version(context, key) for key in INPUTS), as_of().isoformat(),
+                         warehouse.inputs_signature(con, relations=["stg_micro_projects"], files=files),
+                         hashlib.sha256(geojson.read_bytes()).hexdigest() if geojson else None)
+        expected = expected_pages(paths, catalogue)
+        unchanged = version == last_data_version(context) and all(p.is_file() for p in expected)
+        if not unchanged:
+            pages = build_site(con, catalogue, indicators, paths, geojson_path=geojson)
+    if unchanged:
+        pages = expected
     sizes = page_sizes(pages, paths.site)
-    context.log.info("%s Seiten / pages in %s", len(pages), paths.site)
-    return dg.MaterializeResult(metadata={
+    context.log.info("%s Seiten / pages in %s%s", len(pages), paths.site,
+                     " (Eingaben unverändert / inputs unchanged)" if unchanged else "")
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
+        "unchanged": dg.MetadataValue.bool(unchanged),
         "site": dg.MetadataValue.path(str(paths.site / "index.html")),
         "site_en": dg.MetadataValue.path(str(paths.site / "en" / "index.html")),
         "pages_written": dg.MetadataValue.int(len(pages)),
@@ -52,8 +75,6 @@ def conference_site(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg
 @dg.asset_check(asset=conference_site, description="Jede Seite in beiden Sprachen geschrieben, jede unter 1 MB; "
                                                     "plotly.min.js einmal vorhanden. Every page written, each under 1 MB.")
 def every_page_written(home: TeilhabeHome) -> dg.AssetCheckResult:
-    from dashboards.site import expected_pages
-
     site = home.paths.site
     expected = expected_pages(home.paths, home.catalogue())
     missing = [p.relative_to(site).as_posix() for p in expected if not p.is_file()]

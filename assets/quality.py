@@ -7,8 +7,13 @@ import dagster as dg
 
 from assets.ingest import CONTRACT, OWNERS, STG_KEYS, md_table
 from assets.resources import TeilhabeHome
+from assets.versions import code_version, digest, last_data_version
 from pipeline.publish import deadlines, reports
 from pipeline.tables import write_csv
+
+
+QUALITY_CODE = code_version("pipeline.publish.reports", "pipeline.publish.deadlines", "pipeline.tables",
+                            "pipeline.warehouse")
 
 
 def as_of() -> dt.date:
@@ -23,6 +28,7 @@ def as_of() -> dt.date:
     pool="duckdb",
     kinds={"html", "csv"},
     owners=OWNERS,
+    code_version=QUALITY_CODE,
     check_specs=[dg.AssetCheckSpec("lieferfristen", asset="quality_reports", description=(
         "Lieferungen, die nach Ablauf der Frist fehlen. / Deliveries missing after their deadline."))],
     description="Qualitätsbericht je Lieferung (HTML/CSV), exports/rejections.csv, exports/delivery_log.csv und "
@@ -30,24 +36,33 @@ def as_of() -> dt.date:
                 "rejections export, the delivery log and the reporting-rate table.",
 )
 def quality_reports(context: dg.AssetExecutionContext, home: TeilhabeHome):
-    paths, catalogue = home.paths, home.catalogue()
+    paths, catalogue, today = home.paths, home.catalogue(), as_of()
+    exports = [paths.exports / name for name in ("rejections.csv", "delivery_log.csv", "delivery_status.csv")]
     with home.connect(read_only=True) as con:
-        result = reports.write_reports(con, paths.reports, paths.exports, catalogue, CONTRACT)
-        status = deadlines.delivery_status(con, catalogue, as_of())
-    write_csv(status, paths.exports / "delivery_status.csv")
-    context.log.info(f"{result['deliveries']} Qualitätsberichte ({result['rendered']} neu geschrieben / rewritten), "
-                     f"{result['rejections']} Ablehnungen")
-    yield dg.MaterializeResult(metadata={
-        "rejections_csv": dg.MetadataValue.path(str(result["rejections_csv"])),
-        "delivery_log_csv": dg.MetadataValue.path(str(result["delivery_log_csv"])),
-        "reports_dir": dg.MetadataValue.path(str(paths.reports)),
-        "berichte / reports": result["deliveries"],
-        "neu geschrieben / rewritten": result["rendered"],
-        "dateien / files": result["files"],
-        "ablehnungen / rejections": result["rejections"],
-        "gruende / reasons": dg.MetadataValue.json(result["by_reason"]),
-        "lieferungen / deliveries": dg.MetadataValue.json(status["status"].value_counts().to_dict()),
-    })
+        # The deliveries, the catalogue's names and deadlines, and the day deadlines are judged on.
+        version = digest(QUALITY_CODE, reports.inputs_signature(con, CONTRACT, catalogue), today.isoformat(),
+                         catalogue.membership.to_csv(index=False))
+        unchanged = version == last_data_version(context) and all(
+            p.is_file() for p in [*exports, *reports.expected_files(con, paths.reports)])
+        result = None if unchanged else reports.write_reports(con, paths.reports, paths.exports, catalogue, CONTRACT)
+        status = deadlines.delivery_status(con, catalogue, today)
+    if not unchanged:
+        write_csv(status, exports[2])
+    if unchanged:
+        context.log.info("Lieferungen unverändert / deliveries unchanged: Berichte wie zuletzt / reports as before")
+    else:
+        context.log.info(f"{result['deliveries']} Qualitätsberichte ({result['rendered']} Dateien neu geschrieben / "
+                         f"files rewritten), {result['rejections']} Ablehnungen")
+    metadata = {"rejections_csv": dg.MetadataValue.path(str(exports[0])),
+                "delivery_log_csv": dg.MetadataValue.path(str(exports[1])),
+                "reports_dir": dg.MetadataValue.path(str(paths.reports)),
+                "unchanged": dg.MetadataValue.bool(unchanged),
+                "lieferungen / deliveries": dg.MetadataValue.json(status["status"].value_counts().to_dict())}
+    if result is not None:
+        metadata.update({"berichte / reports": result["deliveries"], "neu geschrieben / rewritten": result["rendered"],
+                         "dateien / files": result["files"], "ablehnungen / rejections": result["rejections"],
+                         "gruende / reasons": dg.MetadataValue.json(result["by_reason"])})
+    yield dg.MaterializeResult(data_version=dg.DataVersion(version), metadata=metadata)
     yield deadline_check(status)
 
 

@@ -38,6 +38,20 @@ def test_every_asset_touching_the_warehouse_is_in_the_duckdb_pool():
         assert repo.asset_graph.get(key).pools == {"duckdb"}, key
 
 
+def test_every_asset_has_a_code_version_and_the_keys_are_as_published():
+    # What an evaluator sees in the UI: the keys (a rename breaks saved views and runs' history),
+    # and on each asset the code version Dagster judges staleness by.
+    repo = defs.get_repository_def()
+    keys = sorted(key.to_user_string() for key in repo.asset_graph.get_all_asset_keys())
+    assert keys == sorted(["conference_site", "impact_estimates", "indicator_exports", "indicator_values",
+                           "quality_reports", *(f"{layer}_{feed}" for layer in ("raw", "stg") for feed in FEEDS)])
+    for key in repo.asset_graph.get_all_asset_keys():
+        version = repo.asset_graph.get(key).code_version
+        assert version and len(version) == 16, key
+    schedule = defs.resolve_schedule_def("quartalslauf")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 15 1,4,7,10 *", "Europe/Berlin")
+
+
 def test_launched_runs_execute_in_one_process():
     # Steps are serial anyway (one `duckdb` slot); a process per step cost a start-up each.
     for name in ("quartal_verarbeiten", "alles_neu_berechnen"):

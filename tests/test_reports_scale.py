@@ -1,5 +1,6 @@
-"""Quality reports at scale: rendered column-wise for all deliveries, rewritten only where a
-delivery's rows changed (fingerprint manifest beside the reports), a missing file always written.
+"""Quality reports at scale: rendered column-wise for all deliveries, a file rewritten only where
+its bytes change, a missing file always written, nothing rendered when Dagster's data version
+says the deliveries are as at the last materialization.
 
 District 05766 (Kreis Lippe, lzz-2 from 2023-01-01). Partition keys: 2024-01-01 = 2024-Q1,
 2024-04-01 = 2024-Q2.
@@ -8,7 +9,6 @@ import datetime as dt
 
 import dagster as dg
 
-from pipeline.publish.reports import MANIFEST
 from tests.conftest import ingest, write_csv
 
 HEADER = "event_id,date,event_type,participants_total,participants_volunteer,participants_staff"
@@ -29,8 +29,8 @@ def deliver(home, q2_rows=("E5,2024-04-10,training,1,,",), received=Q2_RECEIVED)
 
 
 def stamps(home) -> dict[str, int]:
-    """What a user sees: the reports and exports (the manifest is bookkeeping)."""
-    files = [p for p in (*home.reports.rglob("*"), *home.exports.glob("*.csv")) if p.is_file() and p.name != MANIFEST]
+    """What a user sees: the reports and exports."""
+    files = [p for p in (*home.reports.rglob("*"), *home.exports.glob("*.csv")) if p.is_file()]
     return {p.relative_to(home.root).as_posix(): p.stat().st_mtime_ns for p in files}
 
 
@@ -48,7 +48,7 @@ def metadata(result) -> dict:
 def test_report_shows_escaped_values_and_its_csv_keeps_line_breaks(home):
     deliver(home)
     result = ingest(home, "2024-01-01", "2024-04-01")
-    assert metadata(result)["neu geschrieben / rewritten"] == 2
+    assert metadata(result)["neu geschrieben / rewritten"] == 4  # two deliveries: HTML and CSV each
     page = (home.reports / f"{Q1_REPORT}.html").read_text(encoding="utf-8")
     assert "<td>&lt;b&gt;&quot;x&quot;&amp;&#x27;y&#x27;&lt;/b&gt;</td>" in page
     assert "<td>work\nshop</td>" in page and "<td>=cmd</td>" in page
@@ -72,10 +72,9 @@ def test_report_shows_escaped_values_and_its_csv_keeps_line_breaks(home):
 def test_only_the_changed_delivery_is_rewritten_and_a_missing_file_always(home):
     deliver(home)
     ingest(home, "2024-01-01", "2024-04-01")
-    assert (home.reports / MANIFEST).is_file()
     before = stamps(home)
 
-    result = ingest(home, "2024-01-01", "2024-04-01")  # nothing changed
+    result = ingest(home, "2024-01-01", "2024-04-01")  # nothing changed (a new instance: rendered, not written)
     assert metadata(result)["neu geschrieben / rewritten"] == 0
     assert rewritten(home, before) == set()
 
@@ -84,7 +83,7 @@ def test_only_the_changed_delivery_is_rewritten_and_a_missing_file_always(home):
     deliver(home, q2_rows=("E5,2024-04-10,training,1,,", "E6,2024-05-10,party,7,,"),
             received=Q2_RECEIVED + dt.timedelta(days=2))
     result = ingest(home, "2024-04-01")
-    assert metadata(result)["neu geschrieben / rewritten"] == 1
+    assert metadata(result)["neu geschrieben / rewritten"] == 2
     assert rewritten(home, before) == {f"reports/{Q2_REPORT}.html", f"reports/{Q2_REPORT}.csv",
                                        "exports/delivery_log.csv",
                                        "exports/delivery_status.csv", "exports/rejections.csv"}
@@ -102,16 +101,18 @@ def test_only_the_changed_delivery_is_rewritten_and_a_missing_file_always(home):
     assert rewritten(home, before) == {f"reports/{Q1_REPORT}.csv"}
 
 
-def test_a_lost_or_foreign_manifest_only_costs_a_re_render(home):
+def test_unchanged_deliveries_are_not_rendered_again_but_a_lost_report_is(home):
+    instance = dg.DagsterInstance.ephemeral()  # Dagster remembers the data version between the runs
     deliver(home)
-    ingest(home, "2024-01-01", "2024-04-01")
+    ingest(home, "2024-01-01", "2024-04-01", instance=instance)
     before = stamps(home)
-    (home.reports / MANIFEST).write_text('{"code": "older code", "reports": {}}', encoding="utf-8")
-    result = ingest(home, "2024-01-01", "2024-04-01")
-    assert metadata(result)["neu geschrieben / rewritten"] == 2
-    # Same bytes as before: re-rendered, compared, not rewritten.
+    result = ingest(home, "2024-01-01", "2024-04-01", instance=instance)
+    assert metadata(result)["unchanged"] is True and "neu geschrieben / rewritten" not in metadata(result)
     assert rewritten(home, before) == set()
-    assert '"code": "older code"' not in (home.reports / MANIFEST).read_text(encoding="utf-8")
+    (home.reports / f"{Q2_REPORT}.html").unlink()
+    result = ingest(home, "2024-01-01", instance=instance)
+    assert metadata(result)["unchanged"] is False and metadata(result)["neu geschrieben / rewritten"] == 1
+    assert rewritten(home, before) == {f"reports/{Q2_REPORT}.html"}
 
 
 def test_report_paths_at_once_equal_report_path(tmp_path):

@@ -211,12 +211,6 @@ def catalogue_frames(con, catalogue: Catalogue, indicators: IndicatorCatalogue, 
             "_programmes": programmes_frame(con, catalogue, as_of, latest)}
 
 
-def latest_quarters(con) -> dict[str, str]:
-    """Per district, its latest delivery quarter (what "Stand" pacing is judged against)."""
-    found = con.execute("SELECT district_ags, max(delivery_quarter) FROM current_sheets GROUP BY 1").fetchall()
-    return dict(found)
-
-
 def inputs_print(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> str:
     """What `indicator_values` is computed from: the staged rows of every feed the indicators read
     (cur_<feed> is a view over them, whose definition counts too), the compiled SQL and the

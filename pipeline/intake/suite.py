@@ -14,7 +14,6 @@ import copy
 import functools
 import logging
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

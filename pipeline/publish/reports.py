@@ -4,37 +4,30 @@ German with English, CSV for machines), exports/rejections.csv and exports/deliv
 Everything is derived from the warehouse views `delivery_log` and `rejections`, so the report,
 the export and the Dagster check metadata can never disagree.
 
-At national scale (8,000 deliveries, ~50,000 rejections) the frames are fetched once, every row
-is rendered column-wise for all deliveries at once, and only deliveries whose report would change
-are written: each delivery's fingerprint (DuckDB, over exactly the rows its report shows) is kept
-in a manifest beside the reports, so a re-delivered file rewrites only its own delivery's report.
+At national scale (8,000 deliveries, ~50,000 rejections) the frames are fetched once and every
+row is rendered column-wise for all deliveries at once; a report file is written only where its
+bytes change. Whether the reports are rendered at all is Dagster's decision: the asset
+quality_reports compares `inputs_signature` with its last data version (assets/versions.py).
 """
 from __future__ import annotations
 
-import concurrent.futures
 import functools
-import hashlib
 import html
-import inspect
-import json
 import operator
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline import tables, warehouse
+from pipeline import warehouse
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract
-from pipeline.tables import folder_entries, write_csv, write_if_changed
+from pipeline.tables import write_csv, write_if_changed
 
 REJECTION_EXPORT_COLUMNS = ["file", "district_ags", "quarter", "feed", "sheet", "row", "column", "value",
                             "reason_code", "reason", "reason_en"]
 LOG_COLUMNS = ["file_name", "sha256", "received_at", "district_ags", "quarter", "status", "rows_read", "accepted",
                "rejected", "late", "corrected", "superseded_by", "archive_path"]
 UNASSIGNED = "nicht_zugeordnet"
-# Fingerprints of the reports on disk; a dot file, so the site does not copy it with the reports.
-MANIFEST = ".fingerprints.json"
 # A missing district or quarter in the grouping key; cannot occur in an AGS or a quarter.
 NONE_KEY = "\x00"
 
@@ -90,6 +83,13 @@ def _corrections(con, contract: Contract) -> pd.DataFrame:
 
 def report_path(reports_dir: Path, ags: str | None, quarter: str | None) -> Path:
     return reports_dir / report_paths(pd.Series([ags], dtype=object), pd.Series([quarter], dtype=object)).iloc[0]
+
+
+def expected_files(con, reports_dir: Path) -> list[Path]:
+    """Every report file (HTML and CSV) the received deliveries call for."""
+    keys = warehouse.fetch_df(con, "SELECT DISTINCT district_ags, quarter FROM receipts")
+    pages = [reports_dir / r for r in report_paths(keys["district_ags"], keys["quarter"]).unique()]
+    return pages + [page.with_suffix(".csv") for page in pages]
 
 
 # -- rendering, column-wise over all deliveries ---------------------------------------------------
@@ -176,15 +176,9 @@ def _rejection_csv(con, rejected: pd.DataFrame, path: Path) -> tuple[str, pd.Ser
 
 # -- which deliveries need a new report ------------------------------------------------------------
 
-def _code_signature() -> str:
-    """Rendering code and pandas' text formatting: a change re-renders every report."""
-    digest = hashlib.sha256(inspect.getsource(sys.modules[__name__]).encode())
-    digest.update(inspect.getsource(tables).encode())
-    digest.update(pd.__version__.encode())
-    return digest.hexdigest()
 
 
-def _inputs_signature(con, contract: Contract, catalogue: Catalogue) -> str:
+def inputs_signature(con, contract: Contract, catalogue: Catalogue) -> str:
     """Everything the exports and reports are made of: the tables under the delivery_log and
     rejections views, the stg columns late records come from, the view definitions and district
     names. Cheap (no view is evaluated), so an unchanged warehouse costs a fraction of a second."""
@@ -198,25 +192,12 @@ def _inputs_signature(con, contract: Contract, catalogue: Catalogue) -> str:
                                                              "latest_receipts"), extra=names)
 
 
-def _existing(reports_dir: Path) -> set[str]:
-    """Report files on disk, relative to the reports folder (two levels: quarter/file)."""
-    return {relative for relative, entry in folder_entries(reports_dir) if not entry.is_dir()}
 
 
-def _twin(relative: str) -> str:
-    return relative.removesuffix(".html") + ".csv"
 
 
-def _read_manifest(path: Path, code: str) -> dict:
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"reports": {}}
-    return manifest if manifest.get("code") == code else {"reports": {}}
 
 
-def _write_manifest(path: Path, manifest: dict) -> None:
-    write_if_changed(path, json.dumps(manifest, sort_keys=True, indent=0, ensure_ascii=False).encode("utf-8"))
 
 
 def report_paths(ags: pd.Series, quarter: pd.Series) -> pd.Series:
@@ -242,47 +223,16 @@ def _deliveries(log: pd.DataFrame, log_key: pd.Series, catalogue: Catalogue) -> 
     return keys.set_index("key")
 
 
-def _delivery_fingerprints(con, frames: dict[str, pd.DataFrame], deliveries: pd.DataFrame) -> pd.Series:
-    """Per delivery: a digest of every row its report shows (its files, rejections, late records,
-    corrections) and its title, computed in DuckDB over the frames the report is rendered from."""
-    parts = {**frames, "titles": deliveries[["title_de"]].rename_axis("key").reset_index()}
-    for name, frame in parts.items():
-        con.register(f"report_{name}", frame)
-    try:
-        found = warehouse.group_prints(con, [f"SELECT key AS grp, hash('{name}', t) AS h FROM report_{name} t"
-                                             for name in parts])
-    finally:
-        for name in parts:
-            con.unregister(f"report_{name}")
-    return deliveries.index.to_series().map(found)
 
 
 # -- writing ---------------------------------------------------------------------------------------
 
 def write_reports(con, reports_dir: Path, exports_dir: Path, catalogue: Catalogue, contract: Contract) -> dict:
-    """Write the two exports and the report of every delivery whose report changed or is missing.
+    """Write the two exports and every delivery's report (HTML and CSV).
 
-    Returns the export paths, counts (`deliveries`: reports, one per delivery), and `rendered`:
-    reports rendered this time (0 when the inputs equal the last run's and every file is there:
-    then no view is read)."""
+    Returns the export paths, counts (`deliveries`: reports, one per delivery; `files`,
+    `rejections`, `by_reason`) and `rendered`: report files whose bytes changed."""
     exports = {"rejections_csv": exports_dir / "rejections.csv", "delivery_log_csv": exports_dir / "delivery_log.csv"}
-    code, manifest_path = _code_signature(), reports_dir / MANIFEST
-    manifest, inputs = _read_manifest(manifest_path, code), _inputs_signature(con, contract, catalogue)
-    on_disk = _existing(reports_dir)
-    complete = all(r in on_disk and _twin(r) in on_disk for r in manifest["reports"])
-    if manifest.get("inputs") == inputs and complete and all(p.is_file() for p in exports.values()):
-        rendered = 0
-    else:
-        manifest, rendered = _write_all(con, reports_dir, exports, catalogue, contract, code, manifest, on_disk)
-        manifest["inputs"] = inputs
-        _write_manifest(manifest_path, manifest)
-    return {**exports, **manifest["summary"], "rendered": rendered}
-
-
-def _write_all(con, reports_dir: Path, exports: dict[str, Path], catalogue: Catalogue, contract: Contract, code: str,
-               manifest: dict, on_disk: set[str]) -> tuple[dict, int]:
-    """Both exports, and the reports whose fingerprint differs from the manifest's or whose files
-    are missing. Returns the new manifest (every report's fingerprint) and how many were rendered."""
     rejected, log = rejections_frame(con), delivery_log_frame(con)
     late, corrections = _late_records(con, contract), _corrections(con, contract)
     # An unassigned file has no late records or corrections; a row without district cannot be one.
@@ -295,28 +245,16 @@ def _write_all(con, reports_dir: Path, exports: dict[str, Path], catalogue: Cata
                "by_reason": rejected["reason_code"].value_counts().to_dict()}
     # Keys sharing a path (several unassigned kinds) overwrite each other: the last one stands.
     deliveries = deliveries.drop_duplicates("relative", keep="last")
-    deliveries["fingerprint"] = _delivery_fingerprints(con, frames, deliveries)
-    recorded = deliveries["relative"].map(manifest["reports"]) == deliveries["fingerprint"]
-    present = deliveries["relative"].isin(on_disk) & deliveries["relative"].map(_twin).isin(on_disk)
-    stale = deliveries[~(recorded & present)]
-    # Before any file changes, forget the inputs and the reports about to change: a run stopped
-    # half-way then redoes them, even if the warehouse returns to the recorded state.
-    changing = set(deliveries["relative"][~recorded])
-    _write_manifest(reports_dir / MANIFEST, {"code": code, "reports": {
-        r: f for r, f in manifest["reports"].items() if r not in changing}})
-
     header, records = _rejection_csv(con, rejected, exports["rejections_csv"])
     write_csv(log, exports["delivery_log_csv"], con)
-    if len(stale):
-        wanted = {name: frame[frame["key"].isin(stale.index)] for name, frame in frames.items()}
-        _render(reports_dir, stale, wanted, header, records[frames["rejected"]["key"].isin(stale.index)])
-    return {"code": code, "summary": summary,
-            "reports": dict(zip(deliveries["relative"], deliveries["fingerprint"]))}, len(stale)
+    rendered = _render(reports_dir, deliveries, frames, header, records)
+    return {**exports, **summary, "rendered": rendered}
 
 
 def _render(reports_dir: Path, deliveries: pd.DataFrame, frames: dict[str, pd.DataFrame], csv_header: str,
-            csv_records: pd.Series) -> None:
-    """Write the HTML and CSV report of each given delivery from its rows in the frames."""
+            csv_records: pd.Series) -> int:
+    """Write the HTML and CSV report of each delivery from its rows in the frames (a file only
+    where its bytes change); returns how many files were written."""
     log = frames["log"]
     log = log.assign(status_text=_status_text(log), sha=log["sha256"].str.slice(0, 12))
     rows = {name: _table_rows(frame, frame["key"], spec).reindex(deliveries.index)
@@ -332,32 +270,11 @@ def _render(reports_dir: Path, deliveries: pd.DataFrame, frames: dict[str, pd.Da
         folder.mkdir(parents=True, exist_ok=True)
     columns = zip(paths, deliveries["title_de"], deliveries["title_en"], deliveries["assigned"],
                   totals.itertuples(index=False, name=None), *(rows[name].tolist() for name in rows), csv_texts)
-    # The file system's work (17,600 new files at national scale) is done by a second thread while
-    # this one renders: it is time in the kernel, which leaves the interpreter free.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as writer:
-        batch, pending = [], []
-        for path, title_de, title_en, assigned, counts, files, rejected, late, corrections, csv_text in columns:
-            page = _page(title_de, title_en, tuple(int(v) for v in counts), _table(files, FILE_TABLE),
-                         _table(rejected, REJECTED_TABLE), _table(late if assigned else None, LATE_TABLE),
-                         _table(corrections if assigned else None, CORRECTION_TABLE))
-            batch += [(path, page.encode("utf-8")), (path.with_suffix(".csv"), csv_text.encode("utf-8"))]
-            if len(batch) >= WRITE_BATCH:
-                pending.append(writer.submit(_put_all, batch))
-                batch = []
-        pending.append(writer.submit(_put_all, batch))
-        for done in pending:
-            done.result()  # re-raises what the writer raised
-
-
-WRITE_BATCH = 400
-
-
-def _put_all(files: list[tuple[Path, bytes]]) -> None:
-    """New reports are written in place, not through a temporary file and a rename: the manifest
-    already forgot them (see `_write_all`), so a run stopped mid-write redoes them."""
-    for path, data in files:
-        try:
-            with open(path, "xb") as handle:
-                handle.write(data)
-        except FileExistsError:
-            write_if_changed(path, data)
+    written = 0
+    for path, title_de, title_en, assigned, counts, files, rejected, late, corrections, csv_text in columns:
+        page = _page(title_de, title_en, tuple(int(v) for v in counts), _table(files, FILE_TABLE),
+                     _table(rejected, REJECTED_TABLE), _table(late if assigned else None, LATE_TABLE),
+                     _table(corrections if assigned else None, CORRECTION_TABLE))
+        written += write_if_changed(path, page.encode("utf-8"))
+        written += write_if_changed(path.with_suffix(".csv"), csv_text.encode("utf-8"))
+    return written
