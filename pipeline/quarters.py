@@ -23,6 +23,35 @@ def quarter_bounds(quarter: str) -> tuple[dt.date, dt.date]:
     return start, end
 
 
+def shift_quarter(quarter: str, by: int) -> str:
+    """The quarter `by` quarters after this one (before it when negative): 2024-Q4 + 1 -> 2025-Q1."""
+    start = quarter_bounds(quarter)[0]
+    index = start.year * 4 + (start.month - 1) // 3 + by
+    return f"{index // 4}-Q{index % 4 + 1}"
+
+
+def next_quarter(quarter: str) -> str:
+    return shift_quarter(quarter, 1)
+
+
+def previous_quarter(quarter: str) -> str:
+    return shift_quarter(quarter, -1)
+
+
+def quarters_between(first: str, last: str) -> list[str]:
+    """first, ..., last (both included; empty when last comes before first)."""
+    quarters = []
+    while quarter_bounds(first)[0] <= quarter_bounds(last)[0]:
+        quarters.append(first)
+        first = next_quarter(first)
+    return quarters
+
+
+def quarter_sql(day: str) -> str:
+    """The same YYYY-Qn text in DuckDB SQL, for a DATE (or TIMESTAMP) expression `day`."""
+    return f"(strftime({day}, '%Y') || '-Q' || CAST(quarter({day}) AS VARCHAR))"
+
+
 def key_to_quarter(partition_key: str) -> str:
     """Partition key 2024-04-01 -> 2024-Q2."""
     return quarter_of(dt.date.fromisoformat(partition_key))
