@@ -1,6 +1,8 @@
 """Jobs named for what an evaluator wants to do."""
 import dagster as dg
 
+from pipeline.contract import load_contract
+
 # Runs with this tag queue one at a time (dagster.yaml); the op pool "duckdb" stays the safety net.
 WAREHOUSE_TAG = {"teilhabe/warehouse": "duckdb"}
 
@@ -18,7 +20,7 @@ quartal_verarbeiten = dg.define_asset_job(
 alles_neu_berechnen = dg.define_asset_job(
     name="alles_neu_berechnen",
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ingest") - dg.AssetSelection.assets(
-        *[f"stg_{feed}" for feed in ("events", "attendance", "advice", "newsletters", "micro_projects", "survey")]),
+        *[f"stg_{feed}" for feed in load_contract().feeds]),
     tags=WAREHOUSE_TAG,
     description="Alles neu berechnen: Berichte, Kennzahlen, Wirkung und Website aus den geprüften Lieferungen "
                 "neu erzeugen (z. B. nach einer Katalogänderung). / Recompute all derived outputs.",

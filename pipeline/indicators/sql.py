@@ -14,6 +14,7 @@ import re
 
 from pipeline.contract import load_contract
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator
+from pipeline.quarters import quarter_sql
 from pipeline.warehouse import q, stg_columns
 
 COMMON_COLUMNS = ("receipt_id", "district_ags", "delivery_quarter", "source_row", "quarter", "is_late")
@@ -89,13 +90,9 @@ def records_sql(feed: str, condition: str, sources: dict[str, str] | None = None
             f"WHERE ({rule}) AND ({condition})")
 
 
-def _quarter(date: str) -> str:
-    return f"(strftime({date}, '%Y') || '-Q' || CAST(quarter({date}) AS VARCHAR))"
-
-
 def _scoped(indicator: Indicator, feed: str, condition: str, select: str, sources: dict[str, str] | None) -> str:
     """Records joined to every programme of their district whose period contains their date."""
-    return (f"SELECT s.programme_id, s.comparison, r.district_ags, {_quarter('r._date')} AS q, {select} "
+    return (f"SELECT s.programme_id, s.comparison, r.district_ags, {quarter_sql('r._date')} AS q, {select} "
             f"FROM ({records_sql(feed, condition, sources)}) r JOIN _scope s "
             f"ON s.indicator_id = '{indicator.id}' AND s.district_ags = r.district_ags "
             f"AND r._date BETWEEN s.start AND s.end")
