@@ -218,4 +218,9 @@ def floor(home: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print(__doc__)
+        raise SystemExit(0)
+    if len(sys.argv) != 3:
+        raise SystemExit(__doc__)
     floor(Path(sys.argv[1]), Path(sys.argv[2]))
