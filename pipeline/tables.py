@@ -50,16 +50,17 @@ def quoted(name: str) -> str:
 def csv_cell(name: str, sql_type: str, neutralise_text: bool = True, source: str = "src",
              header: str | None = None) -> str:
     """The select-list item that turns column `name` of `source` into its CSV text: floats as
-    FLOAT_FORMAT (NaN blank, as missing), booleans True/False, text neutralised; others as DuckDB
-    writes them (whole numbers, dates, timestamps ISO). `header`: the name written in the header
-    row, if not `name`."""
+    FLOAT_FORMAT (NaN blank, as missing), booleans True/False, text neutralised (empty text
+    blank); others as DuckDB writes them (whole numbers, dates, timestamps ISO). `header`: the
+    name written in the header row, if not `name`."""
     column = f"{source}.{quoted(name)}"
     if sql_type in ("DOUBLE", "FLOAT"):
         cell = f"CASE WHEN NOT isnan({column}) THEN printf({literal(FLOAT_FORMAT)}, {column}) END"
     elif sql_type == "BOOLEAN":
         cell = f"CASE WHEN {column} THEN 'True' WHEN NOT {column} THEN 'False' END"
-    elif sql_type == "VARCHAR" and neutralise_text:
-        cell = neutralised(column)
+    elif sql_type == "VARCHAR":
+        # An empty text is written as nothing, as a missing one (COPY would write `""`).
+        cell = f"nullif({neutralised(column) if neutralise_text else column}, '')"
     else:
         cell = column
     return f"{cell} AS {quoted(name if header is None else header)}"

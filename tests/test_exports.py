@@ -212,7 +212,7 @@ def test_one_csv_writer_for_frames_and_warehouse_tables(tmp_path):
     assert lines[1] == "1,x,True,-5,,x,1,2024-01-01"
     assert lines[2] == ",,False,-4,,,,2024-01-01"  # missing is empty, NaN too
     assert lines[3] == "inf,\"y,z\",True,-3,,'@a,1,2024-01-01"
-    assert lines[4] == '-inf,"",False,-2,,+1,,2024-01-01'  # an empty text is not a missing one
+    assert lines[4] == "-inf,,False,-2,,+1,,2024-01-01"  # an empty text is written as a missing one
     assert lines[6] == '1.23456789012,"q""",False,0,,"é,""",,2024-01-01'
     assert lines[7] == "1e-07,\"a\rb\",True,1,,'\tx,1,2024-01-01"
     assert lines[8:] == ["0,'=1,False,2,,a,,2024-01-01", "3,-12,True,3,,b,1,2024-01-01",

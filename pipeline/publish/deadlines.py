@@ -45,6 +45,7 @@ def delivery_status(con, catalogue: Catalogue, as_of: dt.date) -> pd.DataFrame:
     first, due = pd.to_datetime(frame["first_received"]), pd.to_datetime(frame["deadline"])
     frame["status"] = np.select([first.notna() & (first <= due), first.notna(), due < pd.Timestamp(as_of)],
                                 ["on_time", "late", "missing"], "open")
+    frame["first_received"] = first.dt.date  # a day, as the deadline is (the CSV shows no time)
     frame["district_name"] = frame["district_ags"].map(
         {a: catalogue.district_name(a) for a in frame["district_ags"].unique()})
     return frame.sort_values(["quarter", "district_ags"]).reset_index(drop=True)
