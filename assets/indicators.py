@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.metadata import markdown_table
+from assets.ingest import STG_KEYS
 from assets.resources import TeilhabeHome
 from assets.versions import code_version, digest, last_data_version
 from pipeline.catalogue import CatalogueError, load_catalogue
@@ -21,7 +22,6 @@ from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, cached_indica
 from pipeline.indicators.engine import catalogue_frames, inputs_print, latest_quarters, write_indicators
 from pipeline.warehouse import inputs_signature, table_exists
 
-FEEDS = ("events", "attendance", "advice", "newsletters", "micro_projects", "survey")
 INDICATOR_CODE = code_version("pipeline.indicators", "pipeline.warehouse")
 EXPORT_CODE = code_version("pipeline.publish.exports", "pipeline.tables")
 OWNERS = ["team:evaluation"]
@@ -46,7 +46,7 @@ def _preview(frame: pd.DataFrame) -> str:
 
 
 @dg.asset(
-    deps=[dg.AssetKey(f"stg_{feed}") for feed in FEEDS],
+    deps=STG_KEYS,
     group_name="indicators",
     pool="duckdb",
     kinds={"duckdb"},

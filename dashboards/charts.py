@@ -10,7 +10,6 @@ everywhere, not only on the axes (which follow `layout.separators`).
 from __future__ import annotations
 
 import base64
-import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,7 @@ from dashboards import i18n
 from dashboards.i18n import is_missing
 from pipeline.catalogue import Programme
 from pipeline.indicators.model import ALL, ALL_COMPARISON
-from pipeline.quarters import quarter_bounds
+from pipeline.quarters import quarter_of, quarters_between
 
 SURVEY_UNITS = ("score", "responses")
 
@@ -84,10 +83,5 @@ def typed_array(values):
 
 def programme_quarters(programme: Programme) -> list[str]:
     """The quarters of a programme's period, `2021-Q1` ...: the x axis of its charts over time."""
-    quarters, day = [], programme.start
-    while day <= programme.end:
-        q = f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-        quarters.append(q)
-        day = quarter_bounds(q)[1] + dt.timedelta(days=1)
-    return quarters
+    return quarters_between(quarter_of(programme.start), quarter_of(programme.end))
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from dashboards import privacy
 from pipeline.catalogue import Catalogue, Programme
+from pipeline.quarters import quarter_of
 from pipeline.warehouse import table_exists
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, IndicatorCatalogue
 
@@ -122,7 +123,7 @@ class SiteData:
 
     def latest_quarter(self, programme: Programme) -> str | None:
         mine = self._loaded[self._loaded["district_ags"].isin(programme.districts)]
-        start, end = _quarter(programme.start), _quarter(programme.end)
+        start, end = quarter_of(programme.start), quarter_of(programme.end)
         quarters = [q for q in mine["quarter"] if start <= q <= end]
         return max(quarters) if quarters else None
 
@@ -163,10 +164,6 @@ def catalogue_districts(catalogue: Catalogue) -> list[str]:
         for ags in (*p.districts, *p.comparison_districts):
             seen.setdefault(ags)
     return list(seen)
-
-
-def _quarter(day: dt.date) -> str:
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
 def _arrow_frame(con, sql: str) -> pd.DataFrame:
