@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from pipeline import vocabulary
+
 LANGS = ("de", "en")
 # Fixed names, not strftime: the machine's locale must not change the published pages.
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -34,10 +36,10 @@ def _load_words() -> dict:
 _WORDS = _load_words()
 TEXT = _WORDS["text"]                        # key -> text with {placeholders}, per language
 STATUS_GROUP = _WORDS["status_group"]        # met / on_track / missed (start page)
-STATUS = _WORDS["status"]                    # a target's status; None: no target
+STATUS = vocabulary.STATUS                   # a target's status; None: no target (pipeline/vocabulary.yaml)
 DELIVERY_STATUS = _WORDS["delivery_status"]  # on_time / late / missing / open / extra
-METHOD = _WORDS["method"]
-UNIT = _WORDS["unit"]
+METHOD = vocabulary.METHOD
+UNIT = vocabulary.UNIT
 REASON = _WORDS["reason"]                    # the contract's reason codes
 
 

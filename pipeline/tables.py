@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.warehouse import literal, q
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)*")  # "-12" or "+3,5" cannot run as a formula
 FLOAT_FORMAT = "%.12g"  # 14.0 -> 14, 0.1 + 0.2 -> 0.3: stable text for the same figures
@@ -31,20 +33,11 @@ def neutralise(value):
     return value
 
 
-def literal(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def neutralised(expression: str) -> str:
     """SQL for `neutralise` of a text expression (NULL stays NULL)."""
     starts = ", ".join(literal(s) for s in FORMULA_STARTS)
     return (f"CASE WHEN left({expression}, 1) IN ({starts}) AND NOT regexp_full_match({expression}, "
             f"{literal(PLAIN_NUMBER.pattern)}) THEN '''' || {expression} ELSE {expression} END")
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def csv_cell(name: str, sql_type: str, neutralise_text: bool = True, source: str = "src",
@@ -53,7 +46,7 @@ def csv_cell(name: str, sql_type: str, neutralise_text: bool = True, source: str
     FLOAT_FORMAT (NaN blank, as missing), booleans True/False, text neutralised (empty text
     blank); others as DuckDB writes them (whole numbers, dates, timestamps ISO). `header`: the
     name written in the header row, if not `name`."""
-    column = f"{source}.{quoted(name)}"
+    column = f"{source}.{q(name)}"
     if sql_type in ("DOUBLE", "FLOAT"):
         cell = f"CASE WHEN NOT isnan({column}) THEN printf({literal(FLOAT_FORMAT)}, {column}) END"
     elif sql_type == "BOOLEAN":
@@ -63,7 +56,7 @@ def csv_cell(name: str, sql_type: str, neutralise_text: bool = True, source: str
         cell = f"nullif({neutralised(column) if neutralise_text else column}, '')"
     else:
         cell = column
-    return f"{cell} AS {quoted(name if header is None else header)}"
+    return f"{cell} AS {q(name if header is None else header)}"
 
 
 def write_csv(data: pd.DataFrame | str, path: Path | str, con: duckdb.DuckDBPyConnection | None = None,

@@ -21,9 +21,11 @@ from pathlib import Path
 import duckdb
 import xlsxwriter
 
+from pipeline import vocabulary
 from pipeline.catalogue import Catalogue
 from pipeline.indicators import ALL, COLUMNS, TABLE, TOTAL, IndicatorCatalogue
-from pipeline.tables import atomic_path, literal, neutralise, neutralised, quoted, write_csv
+from pipeline.tables import atomic_path, neutralise, neutralised, write_csv
+from pipeline.warehouse import literal, q
 
 FIXED_CREATED = dt.datetime(2000, 1, 1)
 
@@ -37,13 +39,10 @@ HEADERS_DE = {
     "attainment_pct": "Zielerreichung (%)", "elapsed_share": "Laufzeitanteil", "per_10k": "je 10.000 Einw.",
     "unit": "Einheit", "label_de": "Indikator", "label_en": "Indicator (EN)",
 }
-STATUS_DE = {"achieved": "erreicht", "on_track": "im Plan", "behind": "im Rückstand",
-             "within": "eingehalten", "exceeded": "überschritten"}
-METHOD_DE = {"unique": "eindeutig (Personen)", "sum": "Summe (Kopfzahlen)", "mixed": "gemischt"}
-DIRECTION_DE = {"at_least": "mindestens", "at_most": "höchstens"}
-UNIT_DE = {"events": "Veranstaltungen", "persons": "Personen", "clients": "Beratene", "sessions": "Beratungen",
-           "issues": "Ausgaben", "projects": "Projekte", "eur": "EUR", "responses": "Antworten",
-           "score": "Mittelwert (1–5)"}
+STATUS_DE = {code: word for code, word in vocabulary.STATUS["de"].items() if code is not None}
+METHOD_DE = vocabulary.METHOD["de"]
+DIRECTION_DE = vocabulary.DIRECTION["de"]
+UNIT_DE = vocabulary.UNIT["de"]
 PERIOD_DE = {TOTAL: "gesamt"}
 WORDS_DE = {"status": STATUS_DE, "method": METHOD_DE, "direction": DIRECTION_DE, "period": PERIOD_DE,
             "unit": UNIT_DE}
@@ -74,7 +73,7 @@ def write_indicator_exports(con: duckdb.DuckDBPyConnection, catalogue: Catalogue
     missing = [c for c in COLUMNS if c not in present]
     if missing:
         raise ValueError(f"indicator table lacks columns: {', '.join(missing)}")
-    columns = ", ".join(quoted(c) for c in COLUMNS)
+    columns = ", ".join(q(c) for c in COLUMNS)
     order = catalogue_order(catalogue, indicators)
     csv_name, parquet_name, xlsx_name = INDICATOR_FILES
     parquet_path = exports_dir / parquet_name
@@ -114,17 +113,17 @@ class _Formats:
 def _german_cell(column: str, sql_type: str) -> str:
     """The select-list item of a workbook column: codes in German words (the CSV keeps the codes),
     yes/no in words, text neutralised, numbers that are not finite left blank."""
-    source = f"src.{quoted(column)}"
+    source = f"src.{q(column)}"
     if column in WORDS_DE:
         cases = " ".join(f"WHEN {literal(code)} THEN {literal(word)}" for code, word in WORDS_DE[column].items())
-        return f"{neutralised(f'CASE {source} {cases} ELSE {source} END')} AS {quoted(column)}"
+        return f"{neutralised(f'CASE {source} {cases} ELSE {source} END')} AS {q(column)}"
     if column == "comparison":
-        return f"CASE WHEN {source} THEN 'ja' ELSE 'nein' END AS {quoted(column)}"
+        return f"CASE WHEN {source} THEN 'ja' ELSE 'nein' END AS {q(column)}"
     if sql_type in ("DOUBLE", "FLOAT"):
-        return f"CASE WHEN isfinite({source}) THEN {source} END AS {quoted(column)}"
+        return f"CASE WHEN isfinite({source}) THEN {source} END AS {q(column)}"
     if sql_type == "VARCHAR":
-        return f"{neutralised(source)} AS {quoted(column)}"
-    return f"{source} AS {quoted(column)}"
+        return f"{neutralised(source)} AS {q(column)}"
+    return f"{source} AS {q(column)}"
 
 
 def _workbook_rows(con, catalogue: Catalogue, indicators: IndicatorCatalogue,
