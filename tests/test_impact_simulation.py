@@ -16,7 +16,8 @@ Measured (seeds and replication counts as in the tests below; B = 199; 2 cores):
 | null, 1 + 4 (one district vs the pool)     | 500   | 0.990            | 0.010         | 0.310               |
 
 The last column is the usual cluster-robust t-test with t(G − 1) critical values on the same data,
-for contrast. Runtime of the whole module: about 11 s (measured: 10.5 s of simulation).
+for contrast. Runtime of the whole module: about 11 s (measured: 10.5 s of simulation; not asserted:
+a loaded machine is slower, and speed belongs in the benchmark).
 
 Reading: with 10 districts of similar size the WCR is close to nominal; with very unequal
 district sizes it over-rejects a little (known for few clusters; still better than the t-test);
@@ -24,8 +25,6 @@ with a single programme district it is very conservative — intervals wide or u
 t-test would claim findings in a quarter to a third of null replications. Rows with a single
 programme or comparison district are therefore flagged indicative.
 """
-import time
-
 import numpy as np
 import pytest
 
@@ -61,14 +60,7 @@ def run(seed, effect, replications=REPLICATIONS, **design):
     return covered / replications, rejected / replications
 
 
-@pytest.fixture(scope="module")
-def timer():
-    start = time.perf_counter()
-    yield
-    assert time.perf_counter() - start < 60
-
-
-def test_null_is_rejected_about_5_percent(timer):
+def test_null_is_rejected_about_5_percent():
     coverage, rejection = run(20240601, effect=0.0)
     assert 0.01 <= rejection <= 0.09, rejection
     assert 0.90 <= coverage <= 0.99, coverage
@@ -76,13 +68,13 @@ def test_null_is_rejected_about_5_percent(timer):
     assert coverage == pytest.approx(1 - rejection)
 
 
-def test_interval_covers_a_true_effect(timer):
+def test_interval_covers_a_true_effect():
     coverage, power = run(20240602, effect=0.3)
     assert 0.90 <= coverage <= 0.99, coverage
     assert power >= 0.3, power            # a 0.3-point effect is found in a good share of replications
 
 
-def test_unequal_district_sizes(timer):
+def test_unequal_district_sizes():
     """A known, mild weakness: documented, and guarded against getting worse."""
     coverage, rejection = run(20240603, effect=0.0, replications=500, sizes=(20, 121))
     assert 0.01 <= rejection <= 0.10, rejection
@@ -90,7 +82,7 @@ def test_unequal_district_sizes(timer):
 
 
 @pytest.mark.parametrize(("treated", "control"), [(1, 2), (1, 4)])
-def test_one_programme_district_is_conservative(timer, treated, control):
+def test_one_programme_district_is_conservative(treated, control):
     """With a single programme district the WCR is known to under-reject (MacKinnon & Webb 2017):
     the estimate is published as indicative only, never as a finding the test over-states."""
     coverage, rejection = run(20240604, effect=0.0, replications=500, treated=treated, control=control)
