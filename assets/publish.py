@@ -10,7 +10,9 @@ import hashlib
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
+from assets.metadata import markdown_table
 from assets.quality import as_of
 from assets.resources import TeilhabeHome
 from assets.versions import code_version, digest, last_data_version
@@ -23,11 +25,6 @@ OWNERS = ["team:evaluation"]
 SITE_CODE = code_version("dashboards", "pipeline.impact.readings", "pipeline.indicators.model")
 INPUTS = [dg.AssetKey("indicator_values"), dg.AssetKey("quality_reports"), dg.AssetKey("impact_estimates")]
 
-
-def _size_table(sizes: dict[str, int]) -> str:
-    lines = ["| Seite / page | kB |", "|---|---|"]
-    lines += [f"| {path} | {size / 1024:.1f} |" for path, size in sizes.items()]
-    return "\n".join(lines)
 
 
 @dg.asset(
@@ -67,7 +64,8 @@ def conference_site(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg
         "site_en": dg.MetadataValue.path(str(paths.site / "en" / "index.html")),
         "pages_written": dg.MetadataValue.int(len(pages)),
         "largest_page_kb": dg.MetadataValue.float(round(max(sizes.values()) / 1024, 1) if sizes else 0.0),
-        "page_sizes": dg.MetadataValue.md(_size_table(sizes)),
+        "page_sizes": dg.MetadataValue.md(markdown_table(pd.DataFrame(
+            {"Seite / page": list(sizes), "kB": [round(size / 1024, 1) for size in sizes.values()]}), len(sizes))),
         "map": dg.MetadataValue.text(str(geojson) if geojson else "keine GeoJSON-Datei / no GeoJSON configured"),
     })
 
