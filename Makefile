@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TEILHABE_HOME ?= teilhabe-home
 export TEILHABE_HOME
 
-.PHONY: install run test ui serve bench clean
+.PHONY: install run test ui serve bench fuzz clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ ui: install
 bench: install
 	$(BIN)/python bench/run.py --home bench-home
 	$(BIN)/python bench/check.py
+
+# The hostile corpus (tests/hostile.py): 300+ inbox entries through check and run, in a new fuzz-home/.
+fuzz: install
+	rm -rf fuzz-home
+	$(BIN)/python -m tests.hostile --home fuzz-home
 
 clean:
 	rm -rf $(TEILHABE_HOME)
