@@ -1,5 +1,5 @@
-"""National scale: unchanged inputs leave the table and the files alone while a changed one
-rewrites them, and only the indicators reading a changed feed are recomputed."""
+"""Skipping work the Dagster way: unchanged inputs (the same data version) leave the table and the
+files alone, a changed one recomputes them whole and gives exactly a full recomputation."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +14,8 @@ from tests.test_indicators import LIPPE, LUP, SALZWEDEL, build_warehouse, event,
 
 # -- skipping work: the assets on a small home ----------------------------------------------------
 
-def _materialize(home, selection):
-    result = dg.materialize(selection, resources={"home": home})
+def _materialize(home, selection, instance):
+    result = dg.materialize(selection, resources={"home": home}, instance=instance)
     assert result.success
     return {e.asset_key.to_user_string(): e.materialization.metadata
             for e in result.get_asset_materialization_events()}
@@ -29,10 +29,10 @@ def test_unchanged_inputs_skip_and_a_changed_district_recomputes(tmp_path):
     from assets.indicators import ASSETS
     from assets.resources import TeilhabeHome
 
-    home = TeilhabeHome(home=str(tmp_path))
+    home, instance = TeilhabeHome(home=str(tmp_path)), dg.DagsterInstance.ephemeral()
     with home.connect() as con:
         build_warehouse(con)
-    first = _materialize(home, ASSETS)
+    first = _materialize(home, ASSETS, instance)
     assert first["indicator_values"]["unchanged"].value is False
     assert first["indicator_exports"]["unchanged"].value is False
     paths = [home.paths.exports / name for name in INDICATOR_FILES]
@@ -41,22 +41,22 @@ def test_unchanged_inputs_skip_and_a_changed_district_recomputes(tmp_path):
         before = con.execute("SELECT * FROM indicator_values").df()
 
     # Nothing changed: neither the table nor the files are written again.
-    again = _materialize(home, ASSETS)
+    again = _materialize(home, ASSETS, instance)
     assert again["indicator_values"]["unchanged"].value is True
     assert again["indicator_exports"]["unchanged"].value is True
     assert _stamps(paths) == stamps
 
     # A missing file is written again, whatever the fingerprint says.
     paths[2].unlink()
-    assert _materialize(home, ASSETS)["indicator_exports"]["unchanged"].value is False
+    assert _materialize(home, ASSETS, instance)["indicator_exports"]["unchanged"].value is False
     assert paths[2].is_file() and _stamps(paths)[:2] == stamps[:2]
 
     # Lippe re-delivers 2023-Q2 with one more training (dated 2023-05-25): its trainings_held for
     # 2023-Q2 goes from 1 (E6) to 2, its total from 4 to 5, and lzz-2's ALL total from 5 to 6.
     with home.connect() as con:
         insert(con, "events", LIPPE, "2023-Q2", [event("E8", "2023-05-25", "training", 4)])
-    changed = _materialize(home, ASSETS)
-    assert changed["indicator_values"]["recomputed"].value == "districts:1"
+    changed = _materialize(home, ASSETS, instance)
+    assert changed["indicator_values"]["unchanged"].value is False
     assert changed["indicator_exports"]["unchanged"].value is False
     with home.connect() as con:
         after = con.execute("SELECT * FROM indicator_values").df()
@@ -73,20 +73,19 @@ def test_unchanged_inputs_skip_and_a_changed_district_recomputes(tmp_path):
 
 
 def test_a_changed_comparison_district_and_a_fund_give_the_full_figures(tmp_path):
-    # Means (survey, ALL_COMPARISON) and sums of decimals (micro-projects) are not sums of their
-    # districts: their ALL rows come from the records again, and must equal a full recomputation.
+    # Means (survey, ALL_COMPARISON) and sums of decimals (micro-projects): a change recomputes them
+    # from the records, equal to a full recomputation.
     from assets.indicators import ASSETS
     from assets.resources import TeilhabeHome
 
-    home = TeilhabeHome(home=str(tmp_path))
+    home, instance = TeilhabeHome(home=str(tmp_path)), dg.DagsterInstance.ephemeral()
     with home.connect() as con:
         build_warehouse(con)
-    _materialize(home, ASSETS[:1])
+    _materialize(home, ASSETS[:1], instance)
     with home.connect() as con:
         insert(con, "survey", SALZWEDEL, "2023-Q2", [survey("S3", "2023-04-01", "baseline", "resident", belonging=5)])
         insert(con, "micro_projects", LUP, "2019-Q2", [micro("M5", "2019-04-01", 333.33, 1, 5)])
-    done = _materialize(home, ASSETS[:1])["indicator_values"]["recomputed"].value
-    assert done == "districts:2"
+    assert _materialize(home, ASSETS[:1], instance)["indicator_values"]["unchanged"].value is False
     with home.connect() as con:
         after = con.execute("SELECT * FROM indicator_values").df()
         full = compute_indicators(con, home.catalogue(), load_indicators(home.catalogue()))
@@ -94,19 +93,3 @@ def test_a_changed_comparison_district_and_a_fund_give_the_full_figures(tmp_path
     belonging = after[(after.indicator_id == "survey_belonging_baseline") & (after.district_ags == "ALL_COMPARISON")
                       & (after.period == "total")]
     assert belonging["value"].tolist() == [3.6667]  # Salzwedel 2, 4 and now 5: 11 / 3
-
-
-def test_only_the_indicators_reading_a_changed_feed_are_recomputed(indicators):
-    from pipeline.indicators.engine import _changed_feeds, _reading
-
-    # District prints are `feed:count:hash` per feed; a feed that differs, appears or goes is changed.
-    assert _changed_feeds("advice:2:7;events:3:1", "advice:2:7;events:3:2") == {"events"}
-    assert _changed_feeds("advice:2:7;events:3:1", "events:3:1") == {"advice"}
-    assert _changed_feeds(None, "events:3:1") is None and _changed_feeds("events:3:1", None) is None
-    # A re-delivered events file: the counts of events and, as attendance is dated by its event,
-    # every reach; not the survey's means nor the micro-fund's sums.
-    redo = _reading(indicators, {"events"}).ids
-    assert {"trainings_held", "people_reached"} <= set(redo)
-    assert "survey_belonging_baseline" not in redo and "micro_funding_eur" not in redo
-    assert _reading(indicators, {"survey"}).ids == [i.id for i in indicators if i.definition.feed == "survey"]
-    assert _reading(indicators, None) is indicators
