@@ -19,6 +19,7 @@ CONTRACT_FILE = Path(__file__).with_name("contract.yaml")
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
 _SEPARATORS = re.compile(r"[\s\-]+")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
 def fold(text: str) -> str:
@@ -82,6 +83,35 @@ class Contract:
     true_values: frozenset[str]
     false_values: frozenset[str]
     reasons: dict[str, dict[str, str]]
+    max_rows: int = 200_000
+    max_columns: int = 200
+    max_line_bytes: int = 100_000
+    max_cells: int = 4_000_000
+    forbidden_words: frozenset[str] = frozenset()
+    forbidden_stems: tuple[str, ...] = ()
+    forbidden_exempt_words: frozenset[str] = frozenset()
+    list_sheets: tuple[str, ...] = ()
+    totals_words: frozenset[str] = frozenset()
+
+    def is_forbidden(self, header: str) -> bool:
+        """Contract section 4: a header that names a direct personal identifier, in any of the
+        spellings offices use (`Vor- und Nachname`, `Tel.`, `Geb.-Datum`, `PLZ/Ort`, `E-Mail-Adresse`)."""
+        folded = fold(header)
+        if folded in self.forbidden_columns:
+            return True
+        words = [w for w in _NON_WORD.split(folded) if w]
+        if not words:
+            return False
+        exempt = any(w in self.forbidden_exempt_words for w in words)
+        if any(w in self.forbidden_words and not (w == "name" and exempt) for w in words):
+            return True
+        joined = "".join(words)
+        return any(stem in joined for stem in self.forbidden_stems)
+
+    def is_list_sheet(self, sheet_name: str) -> bool:
+        """A sheet of drop-down values ("Listen", "Auswahl", "Dropdown", "Werte")."""
+        words = [w for w in _NON_WORD.split(fold(sheet_name)) if w]
+        return bool(words) and words[0] in self.list_sheets
 
     @functools.cached_property
     def feed_lookup(self) -> dict[str, str]:
@@ -125,4 +155,10 @@ def load_contract() -> Contract:
         true_values=frozenset(fold(v) for v in settings["booleans"]["true"]),
         false_values=frozenset(fold(v) for v in settings["booleans"]["false"]),
         reasons=settings["reasons"],
+        **{key: int(value) for key, value in settings["limits"].items()},
+        forbidden_words=frozenset(fold(w) for w in settings["forbidden_words"]),
+        forbidden_stems=tuple(fold(w).replace("_", "") for w in settings["forbidden_stems"]),
+        forbidden_exempt_words=frozenset(fold(w) for w in settings["forbidden_exempt_words"]),
+        list_sheets=tuple(fold(w) for w in settings["list_sheets"]),
+        totals_words=frozenset(fold(w) for w in settings["totals_words"]),
     )

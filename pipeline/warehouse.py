@@ -41,11 +41,13 @@ CREATE TABLE IF NOT EXISTS sheet_results (
 """
 
 # A delivery's current file per feed: the latest received sheet that was loaded. A set-aside
-# file never becomes current, so it cannot wipe out an earlier good delivery.
+# file never becomes current, so it cannot wipe out an earlier good delivery; a withdrawn one
+# (no longer in the inbox) counts no more.
 VIEWS_SQL = """
 CREATE OR REPLACE VIEW current_sheets AS
 SELECT s.receipt_id, s.feed, r.district_ags, r.quarter AS delivery_quarter, r.file_name, r.received_at
 FROM sheets s JOIN receipts r USING (receipt_id)
+WHERE r.status <> 'withdrawn'
 QUALIFY row_number() OVER (PARTITION BY r.district_ags, r.quarter, s.feed
                            ORDER BY r.received_at DESC, r.file_name DESC) = 1;
 """
@@ -69,7 +71,7 @@ def _views_sql(feeds) -> str:
         for f in feeds if len(f.id_columns) == 1)
     return VIEWS_SQL + f"""
 CREATE OR REPLACE VIEW latest_receipts AS
-SELECT * FROM receipts
+SELECT * FROM receipts WHERE status <> 'withdrawn'
 QUALIFY row_number() OVER (PARTITION BY lower(file_name) ORDER BY received_at DESC) = 1;
 
 -- Per received file: read = accepted + rejected, always (a set-aside file rejects all it read).
@@ -116,7 +118,10 @@ def raw_columns(feed) -> list[str]:
 
 # What every raw row carries besides the delivered cells (text, one column per contract column).
 RAW_FIELDS = (("receipt_id", "VARCHAR NOT NULL"), ("district_ags", "VARCHAR"), ("delivery_quarter", "VARCHAR"),
-              ("sheet", "VARCHAR"), ("source_row", "BIGINT"), ("decimal_comma", "BOOLEAN"))
+              ("sheet", "VARCHAR"), ("source_row", "BIGINT"), ("decimal_comma", "BOOLEAN"),
+              # what makes the whole row unreadable (too many or too few fields, another encoding,
+              # a formula without a value), written by the reader; each feed's suite rejects it
+              ("row_problem", "VARCHAR"))
 _ARROW_TYPES = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "BOOLEAN": pa.bool_()}
 
 
@@ -166,6 +171,7 @@ def _feed_ddl(feed) -> str:
         QUALIFY row_number() OVER (PARTITION BY {ids} ORDER BY delivery_quarter DESC) = 1;"""
     return f"""
     CREATE TABLE IF NOT EXISTS raw_{feed.name} ({raw});
+    ALTER TABLE raw_{feed.name} ADD COLUMN IF NOT EXISTS row_problem VARCHAR;  -- homes before row_problem
     CREATE TABLE IF NOT EXISTS stg_{feed.name} (
         receipt_id VARCHAR NOT NULL, district_ags VARCHAR NOT NULL, delivery_quarter VARCHAR NOT NULL,
         source_row BIGINT, quarter VARCHAR, is_late BOOLEAN, {stg});

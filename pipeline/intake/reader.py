@@ -3,16 +3,17 @@
 It turns a file's bytes into one table of text per feed, with the district's own row numbers,
 or into file-level problems (unreadable, too large, forbidden column, missing column, unknown
 sheet). It never types or judges values: that is the validator's job. The pipeline,
-`teilhabe check` and the tests all read through here.
+`teilhabe check` and the tests all read through here. Whatever a file holds, reading it ends in
+rows or in that file's problems: no file can stop a run (`read_file`), and no file is parsed
+before its dimensions are checked against the contract's limits (workbook.py for XLSX).
 """
 from __future__ import annotations
 
 import codecs
-import datetime as dt
+import csv
 import functools
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,53 +21,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import python_calamine
 
 from pipeline.contract import Contract, Feed, fold
+from pipeline.intake.header import (ROW_PROBLEM, FileRead, HeaderPlan, Problem, RowNotes, Sheet, header_problems,
+                                    plan_header, sheet_from_grid)
+from pipeline.intake.workbook import read_workbook
+
+__all__ = ["FILE_NAME", "SEPARATORS", "CsvGroupRead", "CsvText", "FileName", "FileRead", "HeaderPlan", "Problem",
+           "Sheet", "csv_text", "group_csv_texts", "parse_file_name", "plan_header", "read_csv_group", "read_file"]
 
 FILE_NAME = re.compile(
     r"^(?P<ags>\d{5})_(?P<year>\d{4})-q(?P<q>[1-4])(?:_(?P<feed>[^.]+))?\.(?P<ext>csv|xlsx)$",
     re.IGNORECASE)
+# Formats offices save by habit that the contract does not take: the name says what to send instead.
+OTHER_FORMATS = {".xls": "Excel 97-2003 (.xls)", ".ods": "OpenDocument (.ods)", ".xlsm": "Excel mit Makros (.xlsm)",
+                 ".xlsb": "Excel-Binär (.xlsb)", ".numbers": "Numbers (.numbers)"}
 SEPARATORS = {";": "semicolon", ",": "comma", "\t": "tab"}
-
-
-@dataclass
-class Problem:
-    """A whole file or sheet that was set aside, with the reason."""
-    reason_code: str
-    detail_de: str = ""
-    detail_en: str = ""
-    feed: str | None = None
-    sheet: str | None = None
-    column: str | None = None
-    value: str | None = None
-    rows_read: int = 0
-
-
-@dataclass
-class Sheet:
-    """One feed's rows from one file: text values under canonical column names."""
-    feed: str
-    sheet: str | None
-    rows: pd.DataFrame                      # canonical columns + source_row
-    headers: dict[str, str]                 # canonical name -> header as the district wrote it
-    ignored_columns: list[str] = field(default_factory=list)
-    decimal_comma: bool = False
-    encoding: str | None = None
-    separator: str | None = None
-
-
-@dataclass
-class FileRead:
-    name: str
-    kind: str
-    sheets: list[Sheet] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    ignored_sheets: list[str] = field(default_factory=list)
-
-    @property
-    def forbidden(self) -> bool:
-        return any(p.reason_code == "forbidden_column" for p in self.problems)
+SEP_LINE = re.compile(r"^\ufeff?sep=(.)\s*$", re.IGNORECASE)  # Excel's first line naming the separator
 
 
 @dataclass(frozen=True)
@@ -82,6 +53,11 @@ def parse_file_name(name: str, contract: Contract) -> FileName | Problem:
     m = FILE_NAME.match(name)
     feeds = ", ".join(f"{f.name} / {f.alias_de}" for f in contract.feeds.values())
     if not m:
+        ext = next((e for e in OTHER_FORMATS if name.lower().endswith(e)), None)
+        if ext:
+            return Problem("bad_filename", value=name,
+                           detail_de=f"{OTHER_FORMATS[ext]}: bitte als .xlsx oder .csv speichern",
+                           detail_en=f"{OTHER_FORMATS[ext]}: please save it as .xlsx or .csv")
         return Problem("bad_filename", value=name, detail_de=f"Datenbereiche: {feeds}", detail_en=f"feeds: {feeds}")
     kind = m["ext"].lower()
     feed = None
@@ -99,35 +75,62 @@ def parse_file_name(name: str, contract: Contract) -> FileName | Problem:
 
 
 def read_file(name: str, data: bytes, contract: Contract, feed: str | None = None) -> FileRead:
-    """Read one delivered file. `feed` is the feed named in a CSV's file name."""
+    """Read one delivered file. `feed` is the feed named in a CSV's file name. Never raises for
+    what a file holds: anything a library raises while reading it makes the file `unreadable`."""
     kind = "xlsx" if name.lower().endswith(".xlsx") else "csv"
     result = FileRead(name=name, kind=kind)
+    try:
+        _read(data, contract, feed, result)
+    except Exception as exc:  # noqa: BLE001 - one file must never stop a run; the reason is kept
+        result.sheets, result.ignored_sheets = [], []
+        forbidden = [p for p in result.problems if p.reason_code == "forbidden_column"]
+        result.problems = forbidden or [Problem(
+            "unreadable", detail_de=f"Datei konnte nicht gelesen werden ({type(exc).__name__}: {str(exc)[:200]})",
+            detail_en=f"the file could not be read ({type(exc).__name__}: {str(exc)[:200]})")]
+    return result
+
+
+def _read(data: bytes, contract: Contract, feed: str | None, result: FileRead) -> None:
     if len(data) > contract.size_limit_bytes:
         limit_mb = contract.size_limit_bytes // (1024 * 1024)
         result.problems.append(Problem("too_large", value=f"{len(data) / 1048576:.1f} MB",
                                        detail_de=f"Grenze {limit_mb} MB", detail_en=f"limit {limit_mb} MB"))
-        return result
+        return
     if not data:
         result.problems.append(Problem("unreadable", detail_de="Datei ist leer (0 Byte)", detail_en="file is empty (0 bytes)"))
-        return result
-    if kind == "xlsx":
-        _read_workbook(data, contract, result)
+        return
+    if result.kind == "xlsx":
+        read_workbook(data, contract, result)
     else:
         _read_csv(data, contract, feed, result)
-    return result
 
 
 # --- CSV ---------------------------------------------------------------------------------------
 
-def _decode(data: bytes) -> tuple[str, str]:
-    if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8"), "utf-8-sig"
+def _decode(data: bytes) -> tuple[str, str, np.ndarray | None]:
+    """Text, encoding, and per physical line whether it was not in the file's encoding (None: all
+    were). A UTF-8 file with a few Windows-1252 lines (pasted from an old file) keeps its UTF-8
+    lines; the others are read as Windows-1252 and their rows rejected, never loaded as mojibake."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
+        return data.decode("utf-16"), "utf-16", None
+    bom = data.startswith(codecs.BOM_UTF8)
+    body = data[3:] if bom else data
     try:
-        return data.decode("utf-8"), "utf-8"
+        return body.decode("utf-8"), "utf-8-sig" if bom else "utf-8", None
     except UnicodeDecodeError:
-        return data.decode("cp1252"), "cp1252"
+        pass
+    lines = body.split(b"\n")
+    decoded, garbled = [], np.zeros(len(lines), dtype=bool)
+    for i, line in enumerate(lines):
+        try:
+            decoded.append(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            decoded.append(line.decode("cp1252", errors="replace"))
+            garbled[i] = True
+    utf8_evidence = bom or any(not g and not line.isascii() for line, g in zip(lines, garbled))
+    if not utf8_evidence:  # no line needs UTF-8: the file is Windows-1252 throughout
+        return body.decode("cp1252", errors="replace"), "cp1252", None
+    return "\n".join(decoded), "utf-8-sig" if bom else "utf-8", garbled
 
 
 def _sniff_separator(first_line: str) -> str:
@@ -136,179 +139,116 @@ def _sniff_separator(first_line: str) -> str:
     return max(counts, key=lambda s: counts[s])
 
 
+def _too_large(value_de: str, value_en: str) -> Problem:
+    return Problem("too_large", value=value_en, detail_de=value_de, detail_en=value_en)
+
+
+def _csv_limits(data: bytes, separator: str, contract: Contract) -> Problem | None:
+    """Lines, line length and fields per line, counted on the bytes before anything is parsed."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    lines = len(ends) + (1 if len(data) and data[-1:] != b"\n" else 0)
+    if lines > contract.max_rows + 1:
+        return _too_large(f"{lines:,} Zeilen (Grenze {contract.max_rows:,})".replace(",", "."),
+                          f"{lines:,} lines (limit {contract.max_rows:,})")
+    bounds = np.concatenate(([-1], ends, [len(data)]))
+    longest = int(np.diff(bounds).max()) - 1
+    if longest > contract.max_line_bytes:
+        return _too_large(f"eine Zeile mit {longest:,} Byte (Grenze {contract.max_line_bytes:,})".replace(",", "."),
+                          f"a line of {longest:,} bytes (limit {contract.max_line_bytes:,})")
+    seps = np.flatnonzero(raw == ord(separator))
+    if len(seps):
+        per_line = np.bincount(np.searchsorted(ends, seps), minlength=lines)
+        widest = int(per_line.max()) + 1
+        if widest > contract.max_columns:
+            return _too_large(f"{widest:,} Felder in einer Zeile (Grenze {contract.max_columns})".replace(",", "."),
+                              f"{widest:,} fields in one line (limit {contract.max_columns})")
+        if widest * lines > contract.max_cells:
+            return _too_large(f"{lines:,} Zeilen × {widest} Felder (Grenze {contract.max_cells:,} Zellen)".replace(",", "."),
+                              f"{lines:,} lines × {widest} fields (limit {contract.max_cells:,} cells)")
+    return None
+
+
+def _parse_records(text: str, separator: str, strict: bool) -> tuple[list[list[str]], list[int]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, quotechar='"', doublequote=True,
+                        strict=strict)
+    records, lines = [], []
+    for record in reader:
+        records.append(record)
+        lines.append(reader.line_num)
+    return records, lines
+
+
+def _records(text: str, separator: str, garbled: np.ndarray | None) -> tuple[pd.DataFrame, RowNotes]:
+    """The CSV as a grid (one row per record, "" for a missing cell) with each record's field
+    count; quoted separators and line breaks as pandas and Excel read them (doubled quotes)."""
+    try:
+        records, lines = _parse_records(text, separator, strict=True)
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise  # the file ends inside a quoted field: cut off in transit
+        # a stray quote inside a field (`5" Display`) is read as a character, as Excel reads it
+        records, lines = _parse_records(text, separator, strict=False)
+    fields = np.array([len(r) for r in records], dtype="int64")
+    grid = pd.DataFrame(records, dtype=object).fillna("") if records else pd.DataFrame()
+    bad = None
+    if garbled is not None and len(records):
+        # a record is garbled when any of its physical lines is (a quoted field may span lines)
+        last = np.array(lines, dtype="int64")
+        first = np.concatenate(([1], last[:-1] + 1))
+        seen = np.concatenate(([0], np.cumsum(garbled)))
+        bad = seen[np.minimum(last, len(garbled))] - seen[np.minimum(first - 1, len(garbled))] > 0
+    return grid, RowNotes(fields=fields, garbled=bad)
+
+
 def _read_csv(data: bytes, contract: Contract, feed: str | None, result: FileRead) -> None:
     if data.startswith(b"PK\x03\x04"):
         result.problems.append(Problem("unreadable", detail_de="Excel-Arbeitsmappe mit Endung .csv – bitte als .xlsx senden",
                                        detail_en="an Excel workbook named .csv – send it as .xlsx"))
         return
-    try:
-        text, encoding = _decode(data)
-    except UnicodeDecodeError:
-        result.problems.append(Problem("unreadable", detail_de="Zeichenkodierung nicht lesbar", detail_en="unknown text encoding"))
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        result.problems.append(Problem("unreadable", detail_de="Excel 97-2003 (.xls) mit Endung .csv – bitte als .xlsx "
+                                       "oder .csv speichern", detail_en="an Excel 97-2003 file (.xls) named .csv – save "
+                                       "it as .xlsx or .csv"))
         return
+    text, encoding, garbled = _decode(data)
     if "\x00" in text:
         result.problems.append(Problem("unreadable", detail_de="keine Textdatei (Binärdaten)", detail_en="not a text file (binary data)"))
         return
-    first_line = text.split("\n", 1)[0]
-    separator = _sniff_separator(first_line)
+    first_line, _, rest = text.partition("\n")
+    sep_line = SEP_LINE.match(first_line.rstrip("\r"))
+    if sep_line:  # Excel's `sep=;`: Excel hides the line, so the header is still row 1
+        text, first_line = rest, rest.split("\n", 1)[0]
+        garbled = garbled[1:] if garbled is not None else None
+    # Sniffed on the first lines, not only the first: a title line above the header may hold a comma.
+    top = text.split("\n", HEADER_LINES)[:HEADER_LINES]
+    separator = sep_line[1] if sep_line else max((";", "\t", ","), key=lambda sep: max(line.count(sep) for line in top))
+    problem = _csv_limits(text.encode("utf-8") if encoding == "utf-16" else data, separator, contract)
+    if problem is not None:
+        result.problems.append(problem)
+        return
     try:
-        grid = pd.read_csv(io.StringIO(text), sep=separator, header=None, dtype=str, keep_default_na=False,
-                           na_filter=False, skip_blank_lines=False, quotechar='"', engine="c")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        detail = str(exc).replace("Error tokenizing data. C error: ", "")
-        result.problems.append(Problem("unreadable", detail_de=f"CSV-Struktur defekt oder abgeschnitten: {detail}",
-                                       detail_en=f"broken or truncated CSV: {detail}"))
+        grid, notes = _records(text, separator, garbled)
+    except csv.Error as exc:
+        result.problems.append(Problem("unreadable", detail_de=f"CSV-Struktur defekt oder abgeschnitten: {exc}",
+                                       detail_en=f"broken or truncated CSV: {exc}"))
         return
     if feed is None:
         result.problems.append(Problem("unknown_feed"))
         return
-    # Header = row 1; the district's row number of grid line i is i + 1.
-    sheet = _sheet_from_grid(grid, pd.RangeIndex(1, len(grid) + 1), contract.feeds[feed], None, contract, result)
+    if grid.empty:
+        result.problems.append(Problem("unreadable", feed=feed, detail_de="keine Kopfzeile", detail_en="no header row"))
+        return
+    sheet = sheet_from_grid(grid, contract.feeds[feed], None, contract, result, notes)
     if sheet is not None:
         sheet.decimal_comma = separator in (";", "\t")
-        sheet.encoding, sheet.separator = encoding, SEPARATORS[separator]
+        sheet.encoding, sheet.separator = encoding, SEPARATORS.get(separator, separator)
         result.sheets.append(sheet)
 
 
-# --- XLSX --------------------------------------------------------------------------------------
-
-def _cell_text(value) -> str:
-    """Excel cell -> the text the district sees; real dates become ISO dates."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value).strip()
-
-
-def _read_workbook(data: bytes, contract: Contract, result: FileRead) -> None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        result.problems.append(Problem("unreadable", detail_de="keine gültige XLSX-Datei (beschädigt oder abgeschnitten)",
-                                       detail_en="not a valid XLSX file (corrupt or truncated)"))
-        return
-    if unpacked > contract.xlsx_max_unpacked_bytes:
-        result.problems.append(Problem("too_large", value=f"{unpacked / 1048576:.0f} MB entpackt / unpacked",
-                                       detail_de="Arbeitsmappe entpackt zu groß", detail_en="workbook expands beyond the limit"))
-        return
-    try:
-        workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-        sheets = {name: workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-                  for name in workbook.sheet_names}
-    except Exception as exc:  # calamine raises its own error types for every kind of damage
-        result.problems.append(Problem("unreadable", detail_de=f"Arbeitsmappe nicht lesbar: {exc}",
-                                       detail_en=f"workbook cannot be read: {exc}"))
-        return
-    seen: set[str] = set()
-    for sheet_name, cells in sheets.items():
-        grid = pd.DataFrame(cells).map(_cell_text) if cells else pd.DataFrame()
-        if grid.empty or not grid.map(bool).to_numpy().any():
-            result.ignored_sheets.append(sheet_name)  # an empty "Tabelle2" loses nothing
-            continue
-        feed = contract.feed_lookup.get(fold(sheet_name))
-        if feed is None or feed in seen:
-            detail = ("Datenbereich doppelt in dieser Mappe", "feed appears twice in this workbook") if feed else ("", "")
-            result.problems.append(Problem("unknown_feed", sheet=sheet_name, value=sheet_name,
-                                           detail_de=detail[0], detail_en=detail[1],
-                                           rows_read=_count_data_rows(grid)))
-            continue
-        seen.add(feed)
-        sheet = _sheet_from_grid(grid, pd.RangeIndex(1, len(grid) + 1), contract.feeds[feed], sheet_name, contract, result)
-        if sheet is not None:
-            sheet.decimal_comma = True  # text cells in a German workbook carry decimal commas
-            result.sheets.append(sheet)
-
-
-# --- shared header handling --------------------------------------------------------------------
-
-def _count_data_rows(grid: pd.DataFrame) -> int:
-    nonempty = grid.map(bool).any(axis=1)
-    return max(int(nonempty.sum()) - 1, 0)
-
-
-def _clean_text(column: pd.Series) -> pd.Series:
-    """Trimmed text, with empty cells (and columns the file lacks) as None."""
-    text = column.astype("string").str.strip()
-    return text.astype(object).where(text.notna() & (text != ""), None)
-
-
-@dataclass
-class HeaderPlan:
-    """What a header row means for one feed: canonical columns by position, or why it is set aside."""
-    mapping: dict[int, str]                 # grid column -> canonical name
-    written: dict[str, str]                 # canonical name -> header as the district wrote it
-    ignored: list[str]
-    forbidden: list[str]
-    missing: list[str]                      # "name / alias" of each missing required column
-
-
-def plan_header(headers: list[str], feed: Feed, contract: Contract) -> HeaderPlan:
-    """Header checks of sections 2 and 4 (forbidden and missing columns, aliases, extra columns)."""
-    folded = [fold(h) for h in headers]
-    forbidden = [h for h, f in zip(headers, folded) if f in contract.forbidden_columns]
-    mapping: dict[int, str] = {}
-    written: dict[str, str] = {}
-    ignored = []
-    for i, (h, f) in enumerate(zip(headers, folded)):
-        canonical = feed.header_lookup.get(f)
-        if canonical is None or canonical in written:
-            if h:
-                ignored.append(h)
-            continue
-        mapping[i] = canonical
-        written[canonical] = h
-    missing = [f"{feed.column(c).name} / {feed.column(c).alias}" for c in feed.required if c not in written]
-    return HeaderPlan(mapping, written, ignored, forbidden, missing)
-
-
-def _header_problems(plan: HeaderPlan, feed: Feed, sheet_name: str | None, rows_read: int) -> list[Problem]:
-    if plan.forbidden:
-        return [Problem("forbidden_column", feed=feed.name, sheet=sheet_name, column=h, rows_read=rows_read)
-                for h in plan.forbidden]
-    return [Problem("missing_column", feed=feed.name, sheet=sheet_name, column=c, rows_read=rows_read)
-            for c in plan.missing]
-
-
-def _canonical_rows(body: pd.DataFrame, plan: HeaderPlan, feed: Feed) -> pd.DataFrame:
-    """Body rows (already without empty rows) as trimmed text under the feed's canonical columns."""
-    rows = body[list(plan.mapping)].rename(columns=plan.mapping)
-    rows = rows.reindex(columns=[c.name for c in feed.columns])
-    return rows.apply(_clean_text)
-
-
-def _sheet_from_grid(grid: pd.DataFrame, row_numbers: pd.Index, feed: Feed, sheet_name: str | None,
-                     contract: Contract, result: FileRead) -> Sheet | None:
-    """Header checks of sections 2 and 4, then the data rows as text with their row numbers."""
-    grid = grid.copy()
-    grid.index = row_numbers
-    nonempty = grid.map(bool).any(axis=1)
-    if not nonempty.any():
-        result.problems.append(Problem("unreadable", feed=feed.name, sheet=sheet_name,
-                                       detail_de="keine Kopfzeile", detail_en="no header row"))
-        return None
-    header_row = nonempty.idxmax()  # the first non-empty row is the header
-    headers = [str(h).strip() for h in grid.loc[header_row]]
-    body = grid.loc[header_row + 1:]
-    body = body[nonempty.loc[header_row + 1:]]
-    rows_read = len(body)
-
-    plan = plan_header(headers, feed, contract)
-    problems = _header_problems(plan, feed, sheet_name, rows_read)
-    if problems:
-        result.problems += problems
-        return None
-    rows = _canonical_rows(body, plan, feed)
-    rows.insert(0, "source_row", rows.index.astype("int64"))
-    return Sheet(feed=feed.name, sheet=sheet_name, rows=rows.reset_index(drop=True), headers=plan.written,
-                 ignored_columns=plan.ignored)
+# The separator is sniffed on the first line that is not blank (title and blank lines above the
+# header are found by the header search).
+HEADER_LINES = 12
 
 
 # --- many CSV files of one shape at once (national scale) ---------------------------------------
@@ -367,6 +307,9 @@ def csv_text(index: int, data: bytes, contract: Contract) -> CsvText | None:
     header_line = first[:-1] if first.endswith("\r") else first
     if not header_line.replace(separator, "").strip(" \t"):
         return None  # a blank first line: the header is further down, `read_file` finds it
+    if SEP_LINE.match(header_line) or _csv_limits(data, separator, contract) is not None \
+            or _totals_line(contract).search(body):
+        return None  # Excel's `sep=` line, a totals row, a file over a limit: `read_file` reads it alone
     if body and not body.endswith("\n"):
         body += "\n"
     return CsvText(index, encoding, separator, header_line, body, body.count("\n"))
@@ -380,47 +323,50 @@ def group_csv_texts(texts: list[CsvText], feeds: list[str]) -> dict[tuple[str, s
     return groups
 
 
-def _parse_unquoted(text: str, separator: str, columns: int, rows: int) -> list[pa.Array] | None:
-    """Text without any quote character, every line as many fields as the header: then splitting
-    at line ends and separators is all either parser does, and Arrow's (multi-threaded) reader gives
-    the very grid pandas gives. Anything else (a blank or short line) raises: pandas reads it."""
+@functools.cache
+def _totals_line(contract: Contract) -> re.Pattern:
+    """A line whose first cell could be a totals word (header.py judges it; this only routes)."""
+    words = "|".join(sorted(map(re.escape, contract.totals_words)))
+    return re.compile(rf'^[\s;,\t"]*(?:{words})\b', re.IGNORECASE | re.MULTILINE)
+
+
+def _parse_arrow(text: str, separator: str, rows: int, quoted: bool) -> list[pa.Array] | None:
+    """Header line and bodies with Arrow's (multi-threaded) reader. Arrow refuses a line whose
+    field count differs from the header's (a ragged line: `read_file` rejects that one row and
+    reads the rest) and a line longer than its block; and each physical line must be one record
+    (a quoted field spanning lines merges them), so the district's row numbers can be read off.
+    Otherwise None: the files are read one by one."""
     try:
         table = pacsv.read_csv(
             io.BytesIO(text.encode("utf-8")),
             read_options=pacsv.ReadOptions(autogenerate_column_names=True),
-            parse_options=pacsv.ParseOptions(delimiter=separator, quote_char=False, double_quote=False,
-                                             escape_char=False, newlines_in_values=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={f"f{i}": pa.string() for i in range(columns)},
+            parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"' if quoted else False,
+                                             double_quote=quoted, escape_char=False, newlines_in_values=quoted,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={f"f{i}": pa.string() for i in range(GROUP_COLUMNS)},
                                                  null_values=[], strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowException):
         return None
-    if table.num_columns != columns or table.num_rows != rows:
+    if table.num_rows != rows or table.num_columns > GROUP_COLUMNS:
         return None
     return [column.combine_chunks() for column in table.columns]
 
 
+# Arrow types the columns by name (f0, f1, …): every column of a group is text.
+GROUP_COLUMNS = 256
+
+
 def _parse_group(files: list[CsvText]) -> list[pa.Array] | None:
-    """The grid of header line + every body line, one Arrow string array per column (null where
-    pandas gives NaN, i.e. a short line); None when row numbers cannot be read off."""
+    """The grid of header line + every body line, one Arrow string array per column; None when
+    row numbers cannot be read off or a line has another field count than the header."""
     text = files[0].header_line + "\n" + "".join(f.body for f in files)
     separator, rows = files[0].separator, 1 + sum(f.lines for f in files)
-    if '"' not in text:
-        grid = _parse_unquoted(text, separator, len(files[0].header_line.split(separator)), rows)
-        if grid is not None:
-            return grid
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=files[0].separator, header=None, dtype=str, keep_default_na=False,
-                            na_filter=False, skip_blank_lines=False, quotechar='"', engine="c")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError):
-        return None
-    if len(frame) != rows:
-        return None  # a quoted field spans a line break somewhere: row numbers cannot be read off
-    return [pa.array(frame[c].to_numpy(dtype=object), pa.string(), from_pandas=True) for c in frame.columns]
+    return _parse_arrow(text, separator, rows, quoted='"' in text)
 
 
 def _trimmed_text(column: pa.Array | None, length: int) -> pa.Array:
-    """`_clean_text` in Arrow (pandas' str.strip is this same Arrow kernel): trimmed, empty -> null."""
+    """header.py's `_clean_text` in Arrow (pandas' str.strip is this same Arrow kernel): trimmed, empty -> null."""
     if column is None:
         return pa.nulls(length, pa.string())
     text = pc.utf8_trim_whitespace(column)
@@ -441,7 +387,7 @@ def read_csv_group(files: list[CsvText], feed: Feed, contract: Contract) -> tupl
         second, rest_b = read_csv_group(files[half:], feed, contract)
         return first + second, rest_a + rest_b
     result = CsvGroupRead(feed=feed.name, separator=files[0].separator, files=files)
-    # As in `_sheet_from_grid`: a cell is empty only when it is "" (a NaN of a short line is not).
+    # As in `sheet_from_grid`: a cell is empty only when it is "".
     header = [column[0].as_py() for column in grid]
     if all(h == "" for h in header):
         return [], files
@@ -453,13 +399,16 @@ def read_csv_group(files: list[CsvText], feed: Feed, contract: Contract) -> tupl
     line_in_file = np.arange(len(file_of_line)) - np.repeat(np.cumsum(lines) - lines, lines)
     result.rows_read = np.bincount(file_of_line[nonempty], minlength=len(files))
     result.plan = plan_header(["nan" if h is None else h.strip() for h in header], feed, contract)
-    result.problems = _header_problems(result.plan, feed, None, 0)
-    if not result.problems:
-        keep = pa.array(nonempty)
-        kept = {name: body[i].filter(keep) for i, name in result.plan.mapping.items()}
-        length = int(nonempty.sum())
-        columns = {"source_row": pa.array(line_in_file[nonempty] + 2, pa.int64())}  # header = row 1
-        columns.update({c.name: _trimmed_text(kept.get(c.name), length) for c in feed.columns})
-        result.rows = pa.table(columns)
-        result.file_of_row = file_of_line[nonempty]
+    if header_problems(result.plan, feed, None, 0):
+        # A title line above the header, a missing or a forbidden column: each file alone finds
+        # its header or gives its own answer (the same problems, with its own rows read).
+        return [], files
+    keep = pa.array(nonempty)
+    kept = {name: body[i].filter(keep) for i, name in result.plan.mapping.items()}
+    length = int(nonempty.sum())
+    columns = {"source_row": pa.array(line_in_file[nonempty] + 2, pa.int64())}  # header = row 1
+    columns.update({c.name: _trimmed_text(kept.get(c.name), length) for c in feed.columns})
+    columns[ROW_PROBLEM] = pa.nulls(length, pa.string())  # every line had the header's fields
+    result.rows = pa.table(columns)
+    result.file_of_row = file_of_line[nonempty]
     return [result], []

@@ -85,7 +85,7 @@ class ScreenPlan:
 def _typed_columns(feed: Feed) -> dict[str, str]:
     """Columns of the frame `prepare` builds, with their SQL type (what a predicate may name)."""
     columns = {"receipt_id": "VARCHAR", "district_ags": "VARCHAR", "delivery_quarter": "VARCHAR",
-               "source_row": "BIGINT", "_quarter_end": "DATE", "_in_programme": "BOOLEAN"}
+               "source_row": "BIGINT", "_quarter_end": "DATE", "_in_programme": "BOOLEAN", "row_problem": "VARCHAR"}
     if feed.name == "attendance":
         columns["_event_known"] = "BOOLEAN"
     for col in feed.columns:
@@ -208,7 +208,7 @@ def register_typing(con, feed: Feed, contract: Contract, where: str, params: lis
 def typed_select(plan: ScreenPlan, where: str) -> str:
     """SELECT of the frame `prepare` builds, over raw_<feed> (needs _ty_*, _quarters, _members)."""
     feed = plan.feed
-    select = ["r.receipt_id", "r.district_ags", "r.delivery_quarter", "r.source_row", "r.decimal_comma"]
+    select = ["r.receipt_id", "r.district_ags", "r.delivery_quarter", "r.source_row", "r.decimal_comma", "r.row_problem"]
     joins = []
     for col in feed.columns:
         c, alias = _q(col.name), f"t_{col.name}"

@@ -19,7 +19,7 @@ from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract, Feed
 from pipeline.intake.screen import (ScreenPlan, flag_candidates, register_typing, screen_plan, screen_tables, start_screen,
                                     typed_rows, typed_select)
-from pipeline.intake.suite import MASK, REJECTION_COLUMNS, accepted_frame, prepare, rejection_frame, run_suite
+from pipeline.intake.suite import REJECTION_COLUMNS, accepted_frame, prepare, rejection_frame, run_suite
 from pipeline.quarters import quarter_bounds
 
 
@@ -53,9 +53,13 @@ STAGE_CHUNK_ROWS = 2_500_000
 def stage_feed(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> Staged:
     """Validate every received sheet of the feed in these delivery quarters; current sheets become
     stg rows; rejections and per-sheet counts replace what staging left there before."""
+    # A withdrawn file (no longer in the inbox) is not judged again and its rows stop counting.
+    con.execute(f"""DELETE FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?))
+                    AND receipt_id IN (SELECT receipt_id FROM receipts WHERE status = 'withdrawn')""", [quarters])
     con.execute("""CREATE OR REPLACE TEMP TABLE _todo AS
                    SELECT s.receipt_id, r.quarter AS delivery_quarter FROM sheets s JOIN receipts r USING (receipt_id)
-                   WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?))""", [feed.name, quarters])
+                   WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?)) AND r.status <> 'withdrawn'""",
+                [feed.name, quarters])
     plan = screen_plan(feed)  # a suite beyond the screen is refused even when there is nothing to stage
     if con.execute("SELECT count(*) FROM _todo").fetchall()[0][0]:  # every write below is scoped to _todo
         _stage(con, contract, catalogue, feed, quarters, plan)
@@ -84,7 +88,6 @@ def _known_events(con) -> pd.DataFrame:
 def _write_results(con, feed: Feed, quarters: list[str], rejections: pd.DataFrame, results: pd.DataFrame) -> None:
     warehouse.replace_rows(con, "row_rejections", rejections, "feed = ? AND delivery_quarter IN (SELECT unnest(?)) "
                            f"AND receipt_id IN {TODO}", [feed.name, quarters])
-    _redact_pseudonyms(con, feed, rejections)
     warehouse.replace_rows(con, "sheet_results", results, f"feed = ? AND receipt_id IN {TODO}", [feed.name])
 
 
@@ -127,7 +130,7 @@ def _stage(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: 
     stg_names = [name for name, _ in warehouse.stg_columns(feed)]
     stg_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row",
                             "_stg_quarter AS quarter", "_is_late AS is_late", *map(warehouse.q, stg_names)])
-    raw_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row", "decimal_comma",
+    raw_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row", "decimal_comma", "row_problem",
                             *(f"{warehouse.q(c + '__raw')} AS {warehouse.q(c)}" for c in warehouse.raw_columns(feed))])
     con.execute(f"DELETE FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO}",
                 [quarters])
@@ -203,22 +206,6 @@ def _print(con, feed: Feed, quarters: list[str]) -> str:
         "stg": f"(SELECT * FROM stg_{feed.name} WHERE {where})",
         "rejected": f"(SELECT * FROM row_rejections WHERE feed = {warehouse.literal(feed.name)} AND {where})"})
     return hashlib.sha256(repr(sorted(prints.items())).encode()).hexdigest()[:24]
-
-
-def _redact_pseudonyms(con, feed: Feed, rejections: pd.DataFrame) -> None:
-    """A key that looks like an e-mail, name or phone number must not stay in the warehouse."""
-    bad = rejections[rejections["reason_code"] == "bad_pseudonym"][["receipt_id", "source_row"]].drop_duplicates()
-    columns = [c.name for c in feed.columns if c.type == "pseudonym"]
-    if bad.empty or not columns:
-        return
-    quarters = sorted(set(rejections.loc[rejections["reason_code"] == "bad_pseudonym", "delivery_quarter"].dropna()))
-    con.register("_bad_rows", bad)
-    sets = ", ".join(f"{warehouse.q(c)} = '{MASK}'" for c in columns)
-    # the quarter narrows the search to that quarter's row groups of a large raw table
-    con.execute(f"""UPDATE raw_{feed.name} AS r SET {sets} FROM _bad_rows b
-                    WHERE r.receipt_id = b.receipt_id AND r.source_row = b.source_row
-                      AND r.delivery_quarter IN (SELECT unnest(?))""", [quarters])
-    con.unregister("_bad_rows")
 
 
 def quarter_results(con, feed: Feed, quarters: list[str]) -> pd.DataFrame:

@@ -149,6 +149,7 @@ def prepare(raw: pd.DataFrame, feed: Feed, contract: Contract, catalogue: Catalo
     frame = type_columns(raw, feed.columns, contract)
     for col in ("receipt_id", "district_ags", "delivery_quarter", "source_row"):
         frame[col] = raw[col].to_numpy()
+    frame["row_problem"] = raw["row_problem"].to_numpy() if "row_problem" in raw else None
     frame["_quarter_end"] = _quarter_ends(frame["delivery_quarter"])
     frame["_in_programme"] = _in_programme(frame, feed, catalogue)
     if feed.name == "attendance":
