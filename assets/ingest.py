@@ -68,7 +68,7 @@ def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
     paths = home.paths
     items = run_items(home, quarters)
     with home.connect() as con:
-        summary = receive.receive(con, paths, CONTRACT, items)
+        summary = receive.receive(con, paths, CONTRACT, items, quarters)
     inbox.hash_files(items)  # receive hashed them all; a file gone meanwhile counts as missing
     digests = inbox.quarter_digests(items, reporting_range()[1])
     context.log.info(f"{', '.join(quarters)}: {len(items)} Dateien, {len(summary.new_receipts)} neu, "
@@ -85,6 +85,28 @@ def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
             "zurueckgestellt / set aside": dg.MetadataValue.json(summary.set_aside),
             "dagster/row_count": summary.rows_by_feed.get(name, 0),
         })
+
+
+# Column types a preview may show: typed values only, never free text (a title, a topic, a
+# municipality may name a person) and never a person key.
+PREVIEW_TYPES = {"date", "enum", "int", "decimal", "bool", "range"}
+
+
+def preview_rows(feed, rows):
+    """Staged rows as Dagster's event log may keep them: the delivery, the typed columns, and the
+    record's id where it passes the pseudonym rules (an id is free text too: one that looks like
+    a name, an e-mail or a phone number is shown as the mask)."""
+    typed = [c.name for c in feed.columns if c.type in PREVIEW_TYPES]
+    typed = [name for c in typed for name in ((f"{c}_low", f"{c}_high") if feed.column(c).type == "range" else (c,))]
+    shown = rows[[c for c in ("district_ags", "delivery_quarter", "quarter", "is_late", *feed.id_columns, *typed)
+                  if c in rows.columns]].copy()
+    rules = list(dict.fromkeys(rule for f in CONTRACT.feeds.values()
+                               for column_rules in receive.pseudonym_rules(f).values() for rule in column_rules))
+    for column in feed.id_columns:
+        if column in shown and rules and len(shown):
+            fails = receive.failing_rules(shown[column].astype(object), rules).any(axis=1)
+            shown[column] = shown[column].astype(object).where(~fails | shown[column].isna(), receive.MASK)
+    return shown
 
 
 def _stage(context, home: TeilhabeHome, con, name: str, quarters: list[str]):
@@ -106,7 +128,7 @@ def _stage(context, home: TeilhabeHome, con, name: str, quarters: list[str]):
     yield dg.MaterializeResult(
         asset_key=f"stg_{name}", data_version=dg.DataVersion(digest(basis, staged.print)),
         metadata={**metadata, "dagster/row_count": staged.accepted,
-                  "preview": md_table(staged.preview.drop(columns=["receipt_id"]), 10)})
+                  "preview": md_table(preview_rows(feed, staged.preview), 10)})
     # Rejections are normal business (WARN, not blocking); a broken count is not (ERROR blocks).
     severity = dg.AssetCheckSeverity.ERROR if not consistent else dg.AssetCheckSeverity.WARN
     yield dg.AssetCheckResult(asset_key=f"stg_{name}", check_name="contract", passed=consistent and rejected == 0,

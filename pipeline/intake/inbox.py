@@ -1,14 +1,22 @@
 """The inbox as files: what each one is (by its name), its bytes and SHA-256, and the archive.
 
 A receipt is one received version of one file (name + SHA-256). Every received file is archived
-byte for byte (except one with a forbidden column: nothing of it is kept but its name, hash and
-reason).
+byte for byte (except one with a forbidden column or a person key that breaks the pseudonym
+rules: nothing of it is kept but its name, hash and reason).
+
+The inbox is a folder of regular files. Anything else in it (a symbolic link, a sub-folder, a
+pipe, a hidden dot-file) is never opened or followed: it is listed with its reason, as is a file
+whose name is not UTF-8 or holds a control character. Two names that differ only in case are
+one delivery slot: the later file (by modification time) stands for it.
 """
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
+import re
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,41 +26,139 @@ from pipeline.contract import Contract
 from pipeline.home import Home
 from pipeline.intake.reader import FileName, Problem, parse_file_name
 
+# What an inbox entry that is not a regular file is, in the words of the delivery log:
+# (reason code, German, English). None of them is opened, followed or archived.
+ENTRY_KINDS = {
+    "symlink": ("unreadable", "Verknüpfung (Symlink) – nicht gefolgt", "symbolic link – not followed"),
+    "folder": ("unreadable", "Ordner – Unterordner werden nicht gelesen", "folder – sub-folders are not read"),
+    "fifo": ("unreadable", "Pipe (FIFO) – keine Datei", "pipe (FIFO) – not a file"),
+    "other": ("unreadable", "keine gewöhnliche Datei (Gerät oder Socket)", "not a regular file (device or socket)"),
+    "hidden": ("bad_filename", "versteckte Datei (Name beginnt mit einem Punkt) – nicht gelesen",
+               "hidden file (name starts with a dot) – not read"),
+}
+# The SHA-256 recorded for an entry that is not read: that of no bytes.
+NOTHING = hashlib.sha256(b"").hexdigest()
+
+
+# Characters a name must not hold: lone surrogates (bytes that are not UTF-8, as `os.fsdecode`
+# gives them), control characters (Unicode category Cc) and the Unicode line separators.
+_ODD = re.compile("[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\ud800-\\udfff]")
+_CONTROL = re.compile("[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]")
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
+
+
+def readable_name(entry: str) -> str:
+    """A file name as text that every store and page can hold: bytes that are not UTF-8 (which
+    `os.fsdecode` turns into lone surrogates) as `\\xNN`, control and line-separator characters
+    as `\\n`, `\\x1b`, `\\u2028`. A well-formed name is returned as it is."""
+    if not _ODD.search(entry):
+        return entry
+    if _SURROGATE.search(entry):
+        try:
+            raw = os.fsencode(entry)
+        except UnicodeEncodeError:  # a surrogate that is no escaped byte
+            raw = entry.encode("utf-8", "surrogatepass")
+        entry = raw.decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), entry)
+
 
 @dataclass
 class Delivered:
-    """One inbox file as seen now."""
+    """One inbox file as seen now. `name` is its readable name (what receipts, the archive and the
+    reports hold); `entry` is the name on disk where that differs (not UTF-8, control characters);
+    `special` says what a non-regular entry is (a key of ENTRY_KINDS), which is never opened."""
     folder: str
     name: str
     parsed: FileName | Problem
     sha256: str = ""
     received_at: dt.datetime | None = None
     size: int = 0
+    entry: str | None = None
+    special: str | None = None
+    gone: bool = False            # vanished from the inbox between the scan and the read
+
+    def __post_init__(self):
+        readable = readable_name(self.name)
+        if readable != self.name:  # given the name on disk (e.g. by `teilhabe check`)
+            self.entry, self.name = self.name, readable
 
     @property
     def path(self) -> Path:
-        return Path(self.folder, self.name)
+        return Path(self.folder, self.entry or self.name)
 
     @property
     def location(self) -> str:  # what open and stat need; no Path object per file (48,800 per scan)
-        return os.path.join(self.folder, self.name)
+        return os.path.join(self.folder, self.entry or self.name)
 
     @property
     def receipt_id(self) -> str:
-        return hashlib.sha256(f"{self.name.lower()}|{self.sha256}".encode()).hexdigest()[:20]
+        key = f"{self.name.lower()}|{self.sha256}" + (f"|{self.special}" if self.special else "")
+        return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
 def scan_inbox(inbox: Path, contract: Contract, catalogue: Catalogue, quarters: tuple[str, str]) -> list[Delivered]:
-    """Every visible file in the inbox with its parsed name (or the reason it cannot be assigned)."""
+    """Every entry of the inbox with its parsed name, or the reason it cannot be assigned; entries
+    that are not regular files come with their kind (`special`) and are never opened. Of names
+    equal up to case the latest modified stands alone (one delivery slot)."""
     folder = str(inbox)
+    found: dict[str, list[tuple[str, str | None]]] = {}
     with os.scandir(inbox) as entries:
-        names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
-    return [Delivered(folder=folder, name=name, parsed=assign(name, contract, catalogue, quarters)) for name in names]
+        for e in entries:
+            found.setdefault(readable_name(e.name).lower(), []).append((e.name, _entry_kind(e)))
+    items = []
+    for group in found.values():
+        name, special = group[0] if len(group) == 1 else _latest(folder, group)
+        items.append(_delivered(folder, name, special, contract, catalogue, quarters))
+    return sorted(items, key=lambda item: item.name)
+
+
+def _entry_kind(entry: os.DirEntry) -> str | None:
+    """None for a regular file (not followed if a link), else what the entry is (ENTRY_KINDS)."""
+    try:
+        if entry.is_symlink():
+            return "symlink"
+        if entry.is_dir(follow_symlinks=False):
+            return "folder"
+        if not entry.is_file(follow_symlinks=False):
+            mode = entry.stat(follow_symlinks=False).st_mode
+            return "fifo" if stat.S_ISFIFO(mode) else "other"
+    except OSError:  # gone meanwhile: the read will tell
+        return None
+    return "hidden" if entry.name.startswith(".") else None
+
+
+def _latest(folder: str, group: list[tuple[str, str | None]]) -> tuple[str, str | None]:
+    """Of entries whose names differ only in case: the latest modified (then the greatest name)."""
+    def when(member):
+        try:
+            return os.lstat(os.path.join(folder, member[0])).st_mtime_ns, member[0]
+        except OSError:
+            return -1, member[0]
+    return max(group, key=when)
+
+
+def _delivered(folder: str, entry: str, special: str | None, contract: Contract, catalogue: Catalogue,
+               quarters: tuple[str, str]) -> Delivered:
+    item = Delivered(folder=folder, name=entry, parsed=Problem("unreadable"), special=special)
+    item.parsed = special_problem(item) if special else assign(item.entry or item.name, contract, catalogue, quarters)
+    return item
+
+
+def special_problem(item: Delivered) -> Problem:
+    code, de, en = ENTRY_KINDS[item.special]
+    return Problem(code, value=item.name, detail_de=de, detail_en=en)
 
 
 def assign(name: str, contract: Contract, catalogue: Catalogue, quarters: tuple[str, str]) -> FileName | Problem:
     """The delivery a file name assigns the file to (district, quarter, feed), or why it cannot be:
-    the same answer for the pipeline and `teilhabe check`."""
+    the same answer for the pipeline and `teilhabe check`. The name must match exactly: one that
+    is not UTF-8 or holds a control character (a trailing line break too) is `bad_filename`."""
+    readable = readable_name(name)
+    if readable != name:
+        broken = bool(_SURROGATE.search(name))
+        return Problem("bad_filename", value=readable,
+                       detail_de="Dateiname ist kein gültiges UTF-8" if broken else "Dateiname enthält Steuerzeichen",
+                       detail_en="file name is not valid UTF-8" if broken else "file name holds control characters")
     parsed = parse_file_name(name, contract)
     if isinstance(parsed, FileName):
         if parsed.ags not in catalogue.districts.index:
@@ -65,13 +171,47 @@ def assign(name: str, contract: Contract, catalogue: Catalogue, quarters: tuple[
 
 
 def fingerprint(item: Delivered) -> bytes:
-    with open(item.location, "rb") as handle:
-        data = handle.read()
-        stat = os.fstat(handle.fileno())
+    """The file's bytes; sets its SHA-256, size and received time. A link is never followed and a
+    pipe never waited on (O_NOFOLLOW, O_NONBLOCK): an entry that turns out not to be a regular
+    file becomes `special` (no bytes, the SHA-256 of nothing). Raises OSError if it cannot be
+    read; FileNotFoundError (and `gone`) if it left the inbox."""
+    if item.special:
+        return _nothing(item, os.lstat(item.location))
+    try:
+        handle = os.open(item.location, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        item.gone = True
+        raise
+    except OSError as error:
+        if error.errno != errno.ELOOP:  # ELOOP: a link in the final component, O_NOFOLLOW refused it
+            raise
+        item.special = "symlink"
+        item.parsed = special_problem(item)
+        return _nothing(item, os.lstat(item.location))
+    try:
+        found = os.fstat(handle)
+        if not stat.S_ISREG(found.st_mode):
+            item.special = ("folder" if stat.S_ISDIR(found.st_mode) else "fifo" if stat.S_ISFIFO(found.st_mode)
+                            else "other")
+            item.parsed = special_problem(item)
+            return _nothing(item, found)
+        with open(handle, "rb", closefd=False) as opened:
+            data = opened.read()
+    finally:
+        os.close(handle)
     item.sha256 = hashlib.sha256(data).hexdigest()
-    item.size = stat.st_size
-    item.received_at = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
+    item.size = found.st_size
+    item.received_at = _received(found)
     return data
+
+
+def _nothing(item: Delivered, found: os.stat_result) -> bytes:
+    item.sha256, item.size, item.received_at = NOTHING, 0, _received(found)
+    return b""
+
+
+def _received(found: os.stat_result) -> dt.datetime:
+    return dt.datetime.fromtimestamp(found.st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 class Archive:
@@ -94,6 +234,10 @@ class Archive:
         member = f"{item.sha256}/{item.name}"
         self.pending.append((member, item.received_at, data))
         return f"{self.relative}/{member}"
+
+    def discard(self, archive_path: str) -> None:
+        """Keep nothing of a file `__call__` took (it turned out to hold what must not be stored)."""
+        self.pending = [p for p in self.pending if f"{self.relative}/{p[0]}" != archive_path]
 
     def flush(self) -> None:
         if not self.pending:
@@ -124,9 +268,10 @@ def read_archived(root: Path, archive_path: str) -> bytes:
 
 
 def hash_files(items: list[Delivered]) -> None:
-    """Set each item's SHA-256, size and received time (a file gone meanwhile gets none)."""
+    """Set each item's SHA-256, size and received time (a file that cannot be read gets none; one
+    gone meanwhile is marked `gone`)."""
     for item in items:
-        if not item.sha256:
+        if not item.sha256 and not item.gone:
             try:
                 fingerprint(item)
             except OSError:
@@ -136,20 +281,23 @@ def hash_files(items: list[Delivered]) -> None:
 def quarter_digests(items: list[Delivered], latest: str) -> dict[str, str]:
     """Per quarter: a digest of its files by (lower-case name, SHA-256), i.e. what its deliveries
     are. A file that cannot be assigned to a quarter counts in the `latest` one (the running
-    quarter), whose run records it as set aside. Items must be hashed (`hash_files`)."""
-    return _per_quarter(items, latest, lambda item: (item.name.lower(), item.sha256))
+    quarter), whose run records it as set aside; one gone from the inbox counts nowhere. Items
+    must be hashed (`hash_files`)."""
+    return _per_quarter([i for i in items if not i.gone], latest,
+                        lambda item: (item.name.lower(), item.sha256, *([item.special] if item.special else [])))
 
 
 def quarter_stats(items: list[Delivered], latest: str) -> dict[str, str]:
-    """Per quarter: a digest of its files' names, sizes and modification times, without reading
-    them (as make and rsync tell a changed file): which quarters may have changed."""
-    def stat(item: Delivered):
+    """Per quarter: a digest of its entries' names, sizes and modification times, without reading
+    them (as make and rsync tell a changed file), of the entry itself, never a link's target:
+    which quarters may have changed."""
+    def stat_of(item: Delivered):
         try:
-            found = os.stat(item.location)
+            found = os.lstat(item.location)
         except OSError:
             return (item.name, -1, -1)
         return (item.name, found.st_size, found.st_mtime_ns)
-    return _per_quarter(items, latest, stat)
+    return _per_quarter(items, latest, stat_of)
 
 
 def _per_quarter(items: list[Delivered], latest: str, key) -> dict[str, str]:

@@ -3,25 +3,36 @@
 Re-delivery replaces by feed: for each (district, quarter, feed) the latest received loaded sheet
 is current (the warehouse's views decide). A file whose (name, SHA-256) is already the latest
 receipt of its name is not received again, so a run over an unchanged inbox changes nothing.
+
+No file is a run's problem: whatever goes wrong while one file is read becomes that file's
+set-aside reason (`unreadable`). A file that left the inbox stops counting: when its quarter is
+processed, every receipt of its name is `withdrawn` (its sheets are no longer current), and the
+same file put back is as it was. A person key that breaks the pseudonym rules is never stored:
+its raw cell holds a mask that fails the same rules (staging rejects it as before), and the
+file is not archived (as a file with a forbidden column is not).
 """
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import json
 import os
 import threading
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import warehouse
-from pipeline.contract import Contract
+from pipeline.contract import Contract, Feed
 from pipeline.home import Home
-from pipeline.intake.inbox import Archive, Delivered, fingerprint
-from pipeline.intake.reader import (SEPARATORS, FileName, Problem, csv_text, group_csv_texts, read_csv_group,
-                                    read_file)
+from pipeline.intake.inbox import NOTHING, Archive, Delivered, fingerprint
+from pipeline.intake.reader import (SEPARATORS, FileName, FileRead, Problem, csv_text, group_csv_texts,
+                                    read_csv_group, read_file)
+from pipeline.intake.suite import MASK
 
 
 @dataclass
@@ -81,7 +92,7 @@ def _sizes(items: list[Delivered]) -> None:
     """Each item's size, for `_chunks` (a file gone since the scan counts 0 and is read as usual)."""
     for item in items:
         try:
-            item.size = os.stat(item.location).st_size
+            item.size = os.lstat(item.location).st_size  # the entry itself: a link is never followed
         except OSError:
             item.size = 0
 
@@ -103,9 +114,11 @@ def _chunks(items: list[Delivered]) -> list[list[Delivered]]:
     return chunks
 
 
-def receive(con, home: Home | None, contract: Contract, items: list[Delivered]) -> IntakeSummary:
+def receive(con, home: Home | None, contract: Contract, items: list[Delivered],
+            quarters: list[str] | None = None) -> IntakeSummary:
     """Archive (into `home`'s archive; None: nowhere), register and read every new (name, hash)
-    among `items`; write raw rows."""
+    among `items`; write raw rows. `quarters`: the quarters `items` are the whole inbox of (with
+    every unassigned file): a file of theirs no longer in the inbox is withdrawn."""
     summary = IntakeSummary(rows_by_feed={name: 0 for name in contract.feeds})
     _sizes(items)
     _drop_unregistered(con, contract, items)
@@ -121,9 +134,35 @@ def receive(con, home: Home | None, contract: Contract, items: list[Delivered]) 
             if n + 1 < len(chunks):
                 upcoming = reader.submit(_read_chunk, home, contract, chunks[n + 1], index)
             _store_chunk(con, contract, chunk, summary)
+    if quarters is not None:
+        _withdraw(con, items, quarters)
     summary.new_receipts.sort()
     summary.set_aside.sort()
     return summary
+
+
+def _withdraw(con, items: list[Delivered], quarters: list[str]) -> None:
+    """A file is counted while it is in the inbox. Every receipt of these quarters (and every
+    unassigned one) whose name is in the inbox no more becomes `withdrawn`: its sheets stop being
+    current (view current_sheets), its rejections stop standing, the delivery log shows it. A
+    withdrawn file put back (same name, same bytes) is as it was received again."""
+    present = [i for i in items if not i.gone]
+    con.register("_present", pd.DataFrame({"name": pd.Series([i.name for i in present], dtype=object),
+                                           "receipt_id": pd.Series([i.receipt_id for i in present], dtype=object)}))
+    con.execute("BEGIN")
+    try:
+        con.execute("""UPDATE receipts SET status = 'withdrawn'
+                       WHERE status <> 'withdrawn' AND (quarter IN (SELECT unnest(?)) OR quarter IS NULL)
+                         AND lower(file_name) NOT IN (SELECT lower(name) FROM _present)""", [quarters])
+        con.execute("""UPDATE receipts SET status = CASE WHEN receipt_id IN (SELECT receipt_id FROM sheets)
+                                                         THEN 'loaded' ELSE 'set_aside' END
+                       WHERE status = 'withdrawn' AND receipt_id IN (SELECT receipt_id FROM _present)""")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_present")
 
 
 def _drop_unregistered(con, contract: Contract, items: list[Delivered]) -> None:
@@ -154,9 +193,17 @@ class _Chunk:
 
 
 def _read_chunk(home: Home | None, contract: Contract, items: list[Delivered], index: tuple[set, set]) -> _Chunk:
-    """Read, identify and parse the files of a chunk; no warehouse access (runs beside `_store_chunk`)."""
+    """Read, identify and parse the files of a chunk; no warehouse access (runs beside `_store_chunk`).
+    Whatever fails for one file becomes its set-aside reason; a file gone meanwhile is left out."""
     # File by file on purpose: for files of a few kB, more threads only add GIL contention (measured).
-    datas = {id(item): fingerprint(item) for item in items}
+    datas, failed = {}, {}
+    for item in items:
+        try:
+            datas[id(item)] = fingerprint(item)
+        except OSError as error:
+            if not item.gone:
+                datas[id(item)], failed[id(item)] = _unread(item), _read_error(error)
+    items = [item for item in items if not item.gone]
     current, reverts = _already_received(items, index)
     new = [item for item in items if item.receipt_id not in current]
     archive = Archive(home, new)
@@ -167,26 +214,30 @@ def _read_chunk(home: Home | None, contract: Contract, items: list[Delivered], i
     grouped, texts = [], []
     for n, item in enumerate(new):
         if isinstance(item.parsed, FileName) and item.parsed.kind == "csv" and item.parsed.feed:
-            text = csv_text(n, datas[id(item)], contract)
+            text = _guarded(lambda: csv_text(n, datas[id(item)], contract), None)
             if text is not None:
                 grouped.append(item.parsed.feed)
                 texts.append(text)
     single = set(range(len(new))) - {t.index for t in texts}
     group_reads = []
     for (feed, _, _), files in group_csv_texts(texts, grouped).items():
-        reads, rest = read_csv_group(files, contract.feeds[feed], contract)
+        reads, rest = _guarded(lambda: read_csv_group(files, contract.feeds[feed], contract), ([], files))
         group_reads += reads
         single |= {t.index for t in rest}
+    for group in group_reads:
+        _guarded_group(home, contract, group, new, datas, summary, receipts, problems, sheets, raw, archive, single)
     for n in sorted(single):
         item = new[n]
         data = datas[id(item)]
         summary.new_receipts.append(item.name)
-        if isinstance(item.parsed, Problem):
-            problems += _problem_rows(item.receipt_id, [item.parsed], contract)
-            receipts.append(_receipt_row(item, "set_aside", archive(item, data)))
+        if isinstance(item.parsed, Problem) or id(item) in failed:
+            problems += _problem_rows(item.receipt_id, [failed.get(id(item), item.parsed)], contract)
+            # An entry that is no regular file, or could not be read, has no bytes to keep.
+            kept = None if item.special or id(item) in failed else archive(item, data)
+            receipts.append(_receipt_row(item, "set_aside", kept))
             summary.set_aside.append(item.name)
             continue
-        read = read_file(item.name, data, contract, item.parsed.feed)
+        read = _guarded(lambda: read_file(item.name, data, contract, item.parsed.feed), None, item)
         problems += _problem_rows(item.receipt_id, read.problems, contract)
         # A file with personal identifiers is not kept anywhere: only its name, hash and reason.
         archive_path = None if read.forbidden else archive(item, data)
@@ -198,9 +249,63 @@ def _read_chunk(home: Home | None, contract: Contract, items: list[Delivered], i
             sheets.append(_sheet_row(item.receipt_id, sheet.feed, sheet.sheet, len(sheet.rows), sheet.headers,
                                      sheet.ignored_columns, sheet.encoding, sheet.separator))
             raw[sheet.feed].append(raw_frame(item.receipt_id, item.parsed, sheet))
-    for group in group_reads:
-        _receive_group(home, contract, group, new, datas, summary, receipts, problems, sheets, raw, archive)
+    hidden = _hide_pseudonyms(contract, raw)
+    for receipt in receipts:  # a file that named a person where a pseudonym belongs is not archived
+        if receipt["receipt_id"] in hidden and receipt["archive_path"]:
+            archive.discard(receipt["archive_path"])
+            receipt["archive_path"] = None
     return _Chunk(summary, reverts, archive, receipts, problems, sheets, raw)
+
+
+def _guarded_group(home, contract: Contract, group, new: list[Delivered], datas: dict, summary: IntakeSummary,
+                   receipts: list, problems: list, sheets: list, raw: dict, archive: Archive, single: set) -> None:
+    """`_receive_group`; if it fails, what it added is taken back and its files are read one by one."""
+    lists = [receipts, problems, sheets, summary.new_receipts, summary.set_aside, archive.pending, *raw.values()]
+    sizes = [len(x) for x in lists]
+    try:
+        _receive_group(home, contract, group, new, datas, summary, receipts, problems, sheets, raw, archive)
+    except Exception:  # one group's problem: its files go the single way, each judged by itself
+        for x, size in zip(lists, sizes):
+            del x[size:]
+        single |= {t.index for t in group.files}
+
+
+def _unread(item: Delivered) -> bytes:
+    """An entry that could not be read: no bytes, the SHA-256 of nothing, the time of the entry."""
+    try:
+        found = os.lstat(item.location)
+        item.received_at = dt.datetime.fromtimestamp(found.st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
+    except OSError:
+        item.received_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    item.sha256, item.size = NOTHING, 0
+    return b""
+
+
+def _read_error(error: OSError) -> Problem:
+    if isinstance(error, PermissionError):
+        return Problem("unreadable", detail_de="kein Zugriff auf die Datei (Berechtigung fehlt)",
+                       detail_en="no access to the file (permission denied)")
+    return Problem("unreadable", detail_de=f"die Datei konnte nicht gelesen werden ({_error_text(error)})",
+                   detail_en=f"the file could not be read ({_error_text(error)})")
+
+
+def errno_name(error: OSError) -> str:
+    """The symbolic name of an OSError (EIO, ...): says what failed without a path or content."""
+    return os.strerror(error.errno) if error.errno else type(error).__name__
+
+
+def _guarded(work, fallback, item: Delivered | None = None):
+    """work(), or what stands in for it when it raises: `fallback`, or for a file being read
+    (`item`) a read that sets it aside as unreadable. The message is not kept (it may quote the
+    file's content): only what kind of error it was."""
+    try:
+        return work()
+    except Exception as error:  # one file's problem, never the run's
+        if item is None:
+            return fallback
+        problem = Problem("unreadable", detail_de=f"Die Datei konnte nicht gelesen werden ({type(error).__name__})",
+                          detail_en=f"the file could not be read ({type(error).__name__})")
+        return FileRead(name=item.name, kind=item.parsed.kind, problems=[problem])
 
 
 def _store_chunk(con, contract: Contract, chunk: _Chunk, summary: IntakeSummary) -> None:
@@ -294,6 +399,93 @@ def _receive_group(home: Home | None, contract: Contract, group, new: list[Deliv
              .append_column("sheet", pa.nulls(n, pa.string()))
              .append_column("decimal_comma", pa.array(np.full(n, group.separator in (";", "\t")))))
     raw[group.feed].append(table)
+
+
+# -- person keys that are no pseudonyms: never stored --------------------------------------------
+
+REGEX_RULES = {"expect_column_values_to_match_regex": True, "expect_column_values_to_not_match_regex": False}
+
+
+def pseudonym_rules(feed: Feed) -> dict[str, list[tuple[str, bool]]]:
+    """Per column: the suite's regex rules whose failing values are never repeated (`mask_value`
+    in the expectation's meta, the `bad_pseudonym` rules), as (regex, must_match): the one
+    definition of a valid pseudonym, read from expectations/<feed>.json."""
+    rules: dict[str, list[tuple[str, bool]]] = {}
+    for e in feed.suite["expectations"]:
+        if e.get("meta", {}).get("mask_value") and e["type"] in REGEX_RULES:
+            rules.setdefault(e["kwargs"]["column"], []).append((e["kwargs"]["regex"], REGEX_RULES[e["type"]]))
+    return rules
+
+
+def failing_rules(values: pd.Series, rules: list[tuple[str, bool]]) -> np.ndarray:
+    """values x rules: True where a (non-missing) value fails a rule, evaluated as GX's pandas
+    engine and the screen do (`str.contains`, Python's re)."""
+    text = pd.Series(values, dtype=object).astype(str)
+    out = np.zeros((len(text), len(rules)), dtype=bool)
+    with warnings.catch_warnings():  # pandas warns about match groups
+        warnings.simplefilter("ignore", UserWarning)
+        for k, (regex, must_match) in enumerate(rules):
+            hits = text.str.contains(regex).to_numpy(dtype=bool)
+            out[:, k] = ~hits if must_match else hits
+    return out
+
+
+def _shape(value: str, n: int) -> str:
+    """A stand-in of the same shape (capital, small letter, digit, anything else kept), its tail
+    varied by `n` so distinct values stay distinct (a duplicate key is a finding of its own)."""
+    out, tag = [], n
+    for c in reversed(value):
+        if c.isalpha():
+            out.append(chr((ord("A") if c.isupper() else ord("a")) + tag % 26))
+            tag //= 26
+        elif c.isdigit():
+            out.append(str(tag % 10))
+            tag //= 10
+        else:
+            out.append(c)
+    return "".join(reversed(out))
+
+
+def masks(values: pd.Series, rules: list[tuple[str, bool]]) -> dict[str, str]:
+    """Each distinct value that fails a rule -> its mask: the value's shape if that fails exactly the
+    same rules (the district still learns why: "looks like a name"), else MASK; distinct values get
+    distinct masks. Values that pass are not in the answer."""
+    values = pd.Series(pd.unique(pd.Series(values, dtype=object).dropna()), dtype=object)
+    fails = failing_rules(values, rules)
+    bad = fails.any(axis=1)
+    if not bad.any():
+        return {}
+    failing, why = values[bad].tolist(), fails[bad]
+    shaped = [_shape(v, n) for n, v in enumerate(failing)]
+    same = (failing_rules(pd.Series(shaped, dtype=object), rules) == why).all(axis=1)
+    unique = ~pd.Series(shaped, dtype=object).duplicated(keep=False).to_numpy()
+    return {v: s if ok and one else f"{MASK} {n}"
+            for n, (v, s, ok, one) in enumerate(zip(failing, shaped, same, unique))}
+
+
+def _hide_pseudonyms(contract: Contract, raw: dict[str, list]) -> set[str]:
+    """Replace, in the chunk's raw rows, every person key that breaks the pseudonym rules by its
+    mask (`masks`), before anything is stored; returns the receipts that had one."""
+    hidden: set[str] = set()
+    for feed, frames in raw.items():
+        rules = pseudonym_rules(contract.feeds[feed])
+        if not rules:
+            continue
+        for k, frame in enumerate(frames):
+            table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+            for column, column_rules in rules.items():
+                if column not in table.column_names or table.num_rows == 0:
+                    continue
+                values = table[column].cast(pa.string())
+                found = masks(pc.unique(values).drop_null().to_pandas(), column_rules)
+                if not found:
+                    continue
+                position = pc.index_in(values, value_set=pa.array(list(found), pa.string()))
+                replaced = pc.take(pa.array(list(found.values()), pa.string()), position)
+                hidden.update(pc.unique(pc.filter(table["receipt_id"], pc.is_valid(position))).to_pylist())
+                table = table.set_column(table.column_names.index(column), column, pc.coalesce(replaced, values))
+            frames[k] = table
+    return hidden
 
 
 def raw_frame(receipt_id: str, parsed: FileName, sheet) -> pd.DataFrame:

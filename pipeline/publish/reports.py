@@ -28,8 +28,10 @@ REJECTION_EXPORT_COLUMNS = ["file", "district_ags", "quarter", "feed", "sheet", 
 LOG_COLUMNS = ["file_name", "sha256", "received_at", "district_ags", "quarter", "status", "rows_read", "accepted",
                "rejected", "late", "corrected", "superseded_by", "archive_path"]
 UNASSIGNED = "nicht_zugeordnet"
-# A missing district or quarter in the grouping key; cannot occur in an AGS or a quarter.
-NONE_KEY = "\x00"
+# A missing district or quarter in the grouping key; cannot occur as an AGS or a quarter. Not
+# "\x00": pandas 3.1's fillna turns it into "" in an object column (all rejections unassigned),
+# and the unassigned files' reasons then missed their report.
+NONE_KEY = "-"
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem;color:#1b1b1b}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:left;vertical-align:top}
@@ -130,7 +132,9 @@ def _table(rows: str | float, spec) -> str:
 def _status_text(log: pd.DataFrame) -> pd.Series:
     replaced = log["superseded_by"].fillna("")
     text = ("ersetzt durch / replaced by " + replaced).where(replaced != "", "aktuell / current")
-    return text.where(log["status"] != "set_aside", "zurückgestellt / set aside")
+    text = text.where(log["status"] != "set_aside", "zurückgestellt / set aside")
+    return text.where(log["status"] != "withdrawn", "nicht mehr im Posteingang – zählt nicht / withdrawn from the inbox – "
+                                                    "not counted")
 
 
 def _page(title_de: str, title_en: str, totals: tuple[int, int, int], file_table: str, rejected_table: str,
