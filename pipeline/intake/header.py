@@ -190,7 +190,7 @@ def _row_problems(grid: pd.DataFrame, body_index: pd.Index, header_pos: int, hea
         garbled = notes.garbled[body_index] & problem.isna().to_numpy()
         problem[garbled] = ENCODING_TEXT
     for row, col in notes.formulas:
-        if row in problem.index and problem[row] is None:
+        if row in problem.index and pd.isna(problem[row]):
             column = headers[col] if col < len(headers) and headers[col] else f"Spalte / column {col + 1}"
             problem[row] = FORMULA_TEXT.format(column=column)
     return problem

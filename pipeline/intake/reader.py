@@ -151,11 +151,6 @@ def _csv_limits(data: bytes, separator: str, contract: Contract) -> Problem | No
     if lines > contract.max_rows + 1:
         return _too_large(f"{lines:,} Zeilen (Grenze {contract.max_rows:,})".replace(",", "."),
                           f"{lines:,} lines (limit {contract.max_rows:,})")
-    bounds = np.concatenate(([-1], ends, [len(data)]))
-    longest = int(np.diff(bounds).max()) - 1
-    if longest > contract.max_line_bytes:
-        return _too_large(f"eine Zeile mit {longest:,} Byte (Grenze {contract.max_line_bytes:,})".replace(",", "."),
-                          f"a line of {longest:,} bytes (limit {contract.max_line_bytes:,})")
     seps = np.flatnonzero(raw == ord(separator))
     if len(seps):
         per_line = np.bincount(np.searchsorted(ends, seps), minlength=lines)
@@ -166,6 +161,11 @@ def _csv_limits(data: bytes, separator: str, contract: Contract) -> Problem | No
         if widest * lines > contract.max_cells:
             return _too_large(f"{lines:,} Zeilen × {widest} Felder (Grenze {contract.max_cells:,} Zellen)".replace(",", "."),
                               f"{lines:,} lines × {widest} fields (limit {contract.max_cells:,} cells)")
+    bounds = np.concatenate(([-1], ends, [len(data)]))
+    longest = int(np.diff(bounds).max()) - 1
+    if longest > contract.max_line_bytes:
+        return _too_large(f"eine Zeile mit {longest:,} Byte (Grenze {contract.max_line_bytes:,})".replace(",", "."),
+                          f"a line of {longest:,} bytes (limit {contract.max_line_bytes:,})")
     return None
 
 
@@ -308,7 +308,7 @@ def csv_text(index: int, data: bytes, contract: Contract) -> CsvText | None:
     if not header_line.replace(separator, "").strip(" \t"):
         return None  # a blank first line: the header is further down, `read_file` finds it
     if SEP_LINE.match(header_line) or _csv_limits(data, separator, contract) is not None \
-            or _totals_line(contract).search(body):
+            or _totals_line(contract.totals_words).search(body):
         return None  # Excel's `sep=` line, a totals row, a file over a limit: `read_file` reads it alone
     if body and not body.endswith("\n"):
         body += "\n"
@@ -324,9 +324,9 @@ def group_csv_texts(texts: list[CsvText], feeds: list[str]) -> dict[tuple[str, s
 
 
 @functools.cache
-def _totals_line(contract: Contract) -> re.Pattern:
+def _totals_line(totals_words: frozenset[str]) -> re.Pattern:
     """A line whose first cell could be a totals word (header.py judges it; this only routes)."""
-    words = "|".join(sorted(map(re.escape, contract.totals_words)))
+    words = "|".join(sorted(map(re.escape, totals_words)))
     return re.compile(rf'^[\s;,\t"]*(?:{words})\b', re.IGNORECASE | re.MULTILINE)
 
 

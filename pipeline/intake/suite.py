@@ -184,6 +184,10 @@ def rejection_frame(frame: pd.DataFrame, failures, feed: Feed, headers: dict[str
     if not parts:
         return pd.DataFrame(columns=["_rid", *REJECTION_COLUMNS])
     rejections = pd.concat(parts, ignore_index=True)
+    # A row that cannot be read as a whole (too many or too few fields, another encoding, a
+    # formula without a value) gets that one finding: its shifted or empty cells would only add noise.
+    whole = rejections["canonical"] == "row_problem"
+    rejections = rejections[whole | ~rejections["_rid"].isin(rejections.loc[whole, "_rid"])]
     # A count rejected as out of range (negative) is not compared with its sub-counts as well:
     # "-2 participants, 0 volunteers" is one mistake, not two.
     negative = rejections.loc[rejections["reason_code"] == "out_of_range", "_rid"]

@@ -11,11 +11,16 @@ import pandas as pd
 from pipeline.contract import Column, Contract, fold
 
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[ T]00:00(?::00)?)?$"
-GERMAN_DATE = r"^\d{1,2}\.\d{1,2}\.\d{4}$"
+GERMAN_DATE = r"^\d{1,2}\.\d{1,2}\.\d{4}(?: 0?0:00(?::00)?)?$"  # a midnight time part is still a date
 GERMAN_NUMBER = r"^-?\d{1,3}(?:\.\d{3})+(?:,\d+)?$|^-?\d+,\d+$"
 PLAIN_NUMBER = r"^-?\d+(?:\.\d+)?$"
 ENGLISH_THOUSANDS = r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
 RANGE = r"^(\d+)\s*(?:-|–|—|bis)\s*(\d+)$"
+# Numbers beyond this are not counts or amounts, and beyond 2**53 they would not even be exact
+# (beyond 2**63 a BIGINT wraps to a negative number). They are typed as TOO_LARGE (signed), which
+# the suites reject as out_of_range "Zahl zu groß / number too large".
+MAX_NUMBER = 999_999_999_999_999
+TOO_LARGE = MAX_NUMBER + 1
 
 
 def _unparsed(text: pd.Series, typed: pd.Series) -> pd.Series:
@@ -29,7 +34,7 @@ def parse_date(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     if iso.any():
         typed[iso] = pd.to_datetime(text[iso].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
     if german.any():
-        typed[german] = pd.to_datetime(text[german], format="%d.%m.%Y", errors="coerce")
+        typed[german] = pd.to_datetime(text[german].str.split(" ").str[0], format="%d.%m.%Y", errors="coerce")
     return typed, _unparsed(text, typed)
 
 
@@ -42,7 +47,7 @@ def parse_number(text: pd.Series, decimal_comma: pd.Series) -> tuple[pd.Series, 
     normal = cleaned.where(plain)
     normal = normal.mask(german, cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
     normal = normal.mask(english, cleaned.str.replace(",", "", regex=False))
-    typed = pd.to_numeric(normal, errors="coerce")
+    typed = pd.to_numeric(normal, errors="coerce").astype("float64").clip(-TOO_LARGE, TOO_LARGE)
     return typed, _unparsed(text, typed)
 
 
@@ -57,8 +62,8 @@ def parse_range(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """`750-800`, `750 – 800` or a single number -> (low, high, unparsed)."""
     parts = text.str.extract(RANGE)
     single = text.str.match(r"^\d+$", na=False)
-    low = pd.to_numeric(parts[0].where(~single, text), errors="coerce").astype("Int64")
-    high = pd.to_numeric(parts[1].where(~single, text), errors="coerce").astype("Int64")
+    low = pd.to_numeric(parts[0].where(~single, text), errors="coerce").astype("float64").clip(upper=TOO_LARGE).astype("Int64")
+    high = pd.to_numeric(parts[1].where(~single, text), errors="coerce").astype("float64").clip(upper=TOO_LARGE).astype("Int64")
     inverted = (low > high).fillna(False)
     low, high = low.mask(inverted), high.mask(inverted)
     return low, high, _unparsed(text, low)

@@ -28,7 +28,8 @@ CHUNK = 4 * 1024 * 1024
 VALUED_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*(?<!/)>')
 NO_REF_CELL = re.compile(rb'<c(?![^>]*\sr=")(?=[\s/>])')
 # A cell holding a formula and no value (`<f>…</f>` or `<f …/>`, then `</c>`).
-FORMULA_ONLY = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*(?<!/)>\s*<f(?:\s[^>]*)?(?:/>|>[^<]*</f>)\s*</c>')
+FORMULA_ONLY = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*(?<!/)>\s*<f(?:\s[^>]*)?(?:/>|>[^<]*</f>)'
+                          rb'\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>')  # openpyxl writes an empty <v />
 TAGS = re.compile(rb"<(row|c|f|v|is|/c)(?=[\s/>])([^>]*)>")
 REF = re.compile(rb'\br="([A-Z]{0,3})([0-9]{0,7})"')
 SHEET_ENTRY = re.compile(rb'<(?:\w+:)?sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
@@ -102,7 +103,7 @@ def _scan_tags(chunk: bytes, scan: SheetScan, state: list[int]) -> None:
         elif tag == b"f":
             has_f = 1
         elif tag in (b"v", b"is"):
-            has_v = 1
+            has_v = 0 if attrs.rstrip().endswith(b"/") else 1
         elif has_f and not has_v:  # </c>
             scan.formulas.append((row - 1, col - 1))
     state[:] = [row, col, has_f, has_v]
