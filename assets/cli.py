@@ -10,7 +10,9 @@ from pathlib import Path
 from pipeline.contract import PROJECT_ROOT
 from pipeline.home import Home
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+# 3: the machine failed, not the data (disk full, read-only home, no permission, a corrupted or
+# locked warehouse): one sentence says what happened and what to do (pipeline/faults.py).
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_FAULT = 0, 1, 2, 3
 
 TEXT = {
     "de": {
@@ -40,6 +42,14 @@ TEXT = {
         "results": "Ergebnisse:",
         "demo_done": "{n} Beispiel-Lieferungen geschrieben nach {inbox}",
         "catalogue_error": "Der Katalog ist fehlerhaft:",
+        "run_failed_details": "Einzelheiten zum Fehler zeigt die Dagster-Oberfläche (teilhabe ui).",
+        "rebuild_help": "Die Datenbank aus dem Archiv neu aufbauen (z. B. wenn sie beschädigt ist): die alte Datei "
+                        "wird als warehouse.duckdb.broken-<Zeit> beiseitegelegt, jede archivierte Lieferung in der "
+                        "Reihenfolge ihres Eingangs neu eingelesen, dann alles neu berechnet.",
+        "rebuild_aside": "Die bisherige Datenbank liegt jetzt unter {}.",
+        "rebuild_replayed": "{n} archivierte Dateien in der Reihenfolge ihres Eingangs neu eingelesen "
+                            "({quarters} Quartale).",
+        "rebuild_done": "Die Datenbank {} ist aus dem Archiv neu aufgebaut.",
     },
     "en": {
         "description": "teilhabe-monitor: check, ingest and evaluate the districts' quarterly deliveries.",
@@ -67,6 +77,13 @@ TEXT = {
         "results": "Results:",
         "demo_done": "{n} sample deliveries written to {inbox}",
         "catalogue_error": "The catalogue is invalid:",
+        "run_failed_details": "The Dagster UI shows the details of the error (teilhabe ui).",
+        "rebuild_help": "Rebuild the warehouse from the archive (e.g. when it is corrupted): the old file is moved "
+                        "aside as warehouse.duckdb.broken-<time>, every archived delivery is received again in the "
+                        "order it came in, then everything is recomputed.",
+        "rebuild_aside": "The previous warehouse is now at {}.",
+        "rebuild_replayed": "Received {n} archived files again in the order they came in ({quarters} quarters).",
+        "rebuild_done": "The warehouse {} is rebuilt from the archive.",
     },
 }
 
@@ -94,7 +111,7 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     check = sub.add_parser("check", help=t["check_help"], description=t["check_help"])
     check.add_argument("files", nargs="*", help=t["files_help"])
     check.add_argument("--home", help=t["home_help"])
-    for name in ("run", "demo", "ui", "serve", "slides"):
+    for name in ("run", "rebuild", "demo", "ui", "serve", "slides"):
         cmd = sub.add_parser(name, help=t[f"{name}_help"], description=t[f"{name}_help"])
         cmd.add_argument("--home", help=t["home_help"])
         if name == "demo":
@@ -118,6 +135,7 @@ def cmd_check(args, t) -> int:
 
     from pipeline import warehouse
     from pipeline.contract import load_contract
+    from pipeline.faults import LOCKED, classify
     from pipeline.intake.check import check_files, lines, verdict
 
     if not args.files:
@@ -135,7 +153,10 @@ def cmd_check(args, t) -> int:
         try:
             with warehouse.connect(home.warehouse, read_only=True) as con:
                 known = warehouse.fetch_df(con, "SELECT DISTINCT district_ags, event_id FROM stg_events")
-        except duckdb.Error:  # a run is writing it: check without them, and say so
+        except duckdb.Error as error:
+            if getattr(classify(error), "kind", None) != LOCKED:
+                raise  # corrupted, unreadable: main() says what to do
+            # a run is writing it: check without them, and say so
             print(t["warehouse_busy"].format(home.warehouse), file=sys.stderr)
     reports = check_files(paths, load_contract(), _catalogue(home), lang=args.lang, known_events=known)
     with_events = known is not None or any("events" in r.feeds for r in reports)
@@ -149,8 +170,10 @@ def prepare_instance(home: Home) -> None:
     """A persistent Dagster instance under the home, so the UI later shows the same runs."""
     home.dagster_home.mkdir(parents=True, exist_ok=True)
     target = home.dagster_home / "dagster.yaml"
-    if not target.exists():
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", target)
+    if not target.exists():  # copied whole or not at all: a half file would break every later start
+        partial = target.with_name(".dagster.yaml.tmp")
+        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", partial)
+        os.replace(partial, target)
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
     os.environ["TEILHABE_HOME"] = str(home.root)
 
@@ -190,10 +213,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
-    """Process the due quarters of the inbox (assets/changes.py, the sensor's rule) in one run over
-    the quarters they span (a single-run backfill); with none due, the running quarter, so that
-    deadlines and everything derived from the catalogue are brought up to date."""
+def run_pipeline(home: Home, t=TEXT["de"], also: set[str] = frozenset()) -> int:
+    """Process the due quarters of the inbox (assets/changes.py, the sensor's rule) and the
+    quarters `also` in one run over the quarters they span (a single-run backfill); with none,
+    the running quarter, so that deadlines and everything derived from the catalogue are brought
+    up to date. Returns the exit code; a failed step is told in one sentence where it is a fault
+    of the machine (pipeline/faults.py), else by the error it failed with."""
     import socket
 
     import dagster as dg
@@ -202,9 +227,12 @@ def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
 
     prepare_instance(home)
     from assets.changes import due_quarters, inbox_digests
+    from assets.console import one_line_console
     from assets.definitions import defs  # after TEILHABE_HOME is set: the resource reads it
     from assets.resources import TeilhabeHome
 
+    # The command line's console: a failed step in one line, the trace in the event log.
+    defs = dg.Definitions.merge(defs, dg.Definitions(loggers={"console": one_line_console}))
     job = defs.resolve_job_def("quartal_verarbeiten")
     keys = job.partitions_def.get_partition_keys()
     instance = dg.DagsterInstance.get()
@@ -213,7 +241,7 @@ def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
     resource = TeilhabeHome(home=str(home.root))
     digests = inbox_digests(resource)
     due = due_quarters(instance, resource, digests)
-    wanted = sorted({quarter_to_key(q) for q in due} & set(keys)) or [keys[-1]]
+    wanted = sorted({quarter_to_key(q) for q in {*due, *also}} & set(keys)) or [keys[-1]]
     files = len(list(home.inbox.iterdir()))
     if not files:
         print(t["run_empty"].format(inbox=home.inbox))
@@ -225,11 +253,29 @@ def run_pipeline(home: Home, t=TEXT["de"]) -> bool:
         tags={"dagster/asset_partition_range_start": wanted[0], "dagster/asset_partition_range_end": wanted[-1],
               RUN_PID_TAG: str(os.getpid()), RUN_HOST_TAG: socket.gethostname()},
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
-    if not result.success:
-        failures = [e.event_specific_data.error.message.strip() for e in result.all_events
-                    if e.is_step_failure and e.event_specific_data and e.event_specific_data.error]
-        print(t["run_failed"].format("; ".join(failures) or "?"), file=sys.stderr)
-    return result.success
+    if result.success:
+        return EXIT_OK
+    return _report_failure(home, t, [e.event_specific_data.error for e in result.all_events
+                                     if e.is_step_failure and e.event_specific_data and e.event_specific_data.error])
+
+
+def _report_failure(home: Home, t, step_errors) -> int:
+    """One sentence for a run whose steps failed: the first fault of the machine among the
+    errors (and what they were raised from), else each step's own error in one line."""
+    from assets.console import errors, first_line, innermost
+    from pipeline.faults import PERMISSION, READ_ONLY, classify_text, probe
+
+    faults = [classify_text(inner.cls_name or "", inner.message or "") for error in step_errors
+              for inner in errors(error)]
+    fault = next((f for f in faults if f is not None), None)
+    if fault is None or fault.kind in (READ_ONLY, PERMISSION):  # the error did not say why, or said it vaguely
+        fault = probe(home.root, home.dagster_home, home.exports) or fault
+    if fault is not None:
+        print(fault.sentence(t.get("lang", "de"), home.root), file=sys.stderr)
+        return EXIT_FAULT
+    lines = "; ".join(first_line(innermost(error)) for error in step_errors)
+    print(t["run_failed"].format(lines or "?") + " " + t["run_failed_details"], file=sys.stderr)
+    return EXIT_REJECTED
 
 
 def _print_results(home: Home, t) -> None:
@@ -243,9 +289,39 @@ def _print_results(home: Home, t) -> None:
 
 def cmd_run(args, t) -> int:
     home = Home.resolve(args.home).ensure()
-    ok = run_pipeline(home, t)
-    _print_results(home, t)
-    return EXIT_OK if ok else EXIT_REJECTED
+    code = run_pipeline(home, t)
+    if code == EXIT_OK:  # after a failure the last line is what happened, not a list of older files
+        _print_results(home, t)
+    return code
+
+
+def cmd_rebuild(args, t) -> int:
+    """Move the warehouse aside and make it again from the archive (pipeline/rebuild.py)."""
+    import duckdb
+
+    from pipeline import rebuild, warehouse
+    from pipeline.contract import load_contract
+    from pipeline.faults import LOCKED, classify
+
+    home = Home.resolve(args.home).ensure()
+    if home.warehouse.exists():  # never move a file another process is writing
+        try:
+            with warehouse.connect(home.warehouse, read_only=True):
+                pass
+        except duckdb.Error as error:
+            if getattr(classify(error), "kind", None) == LOCKED:
+                raise
+    aside = rebuild.move_aside(home)
+    if aside is not None:
+        print(t["rebuild_aside"].format(aside))
+    with warehouse.connect(home.warehouse) as con:
+        count, quarters = rebuild.replay(home, load_contract(), _catalogue(home), con)
+    print(t["rebuild_replayed"].format(n=count, quarters=len(quarters)))
+    code = run_pipeline(home, t, also=quarters)
+    if code == EXIT_OK:
+        _print_results(home, t)
+        print(t["rebuild_done"].format(home.warehouse))
+    return code
 
 
 
@@ -318,16 +394,28 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     lang = _lang(argv)
     args = build_parser(lang).parse_args(argv)
-    t = TEXT[args.lang]
+    t = {**TEXT[args.lang], "lang": args.lang}
     try:
-        commands = {"check": cmd_check, "run": cmd_run, "demo": cmd_demo, "ui": cmd_ui, "serve": cmd_serve,
-                    "slides": cmd_slides}
+        commands = {"check": cmd_check, "run": cmd_run, "rebuild": cmd_rebuild, "demo": cmd_demo, "ui": cmd_ui,
+                    "serve": cmd_serve, "slides": cmd_slides}
         return commands[args.command](args, t)
     except CatalogueError as exc:
         print(t["catalogue_error"], file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # a fault of the machine is one sentence; anything else is a bug: its traceback
+        from pipeline.faults import PERMISSION, READ_ONLY, classify, probe
+
+        home = Home.resolve(getattr(args, "home", None))
+        fault = classify(exc)
+        if fault is None or fault.kind in (READ_ONLY, PERMISSION):  # SQLite says "readonly" for both
+            fault = probe(home.root, home.dagster_home) or fault
+        if fault is None:
+            raise
+        home = home.root
+        print(fault.sentence(args.lang, home), file=sys.stderr)
+        return EXIT_FAULT
 
 
 def script() -> None:

@@ -100,7 +100,11 @@ def write_csv(data: pd.DataFrame | str, path: Path | str, con: duckdb.DuckDBPyCo
 
 @contextlib.contextmanager
 def atomic_path(path: Path):
-    """Write to a temporary name, then move it in place only if the bytes changed."""
+    """Write to a temporary name, then move it in place only if the bytes changed.
+
+    A write that fails (a full disk, a stopped process) leaves the previous file as it was and no
+    half file under the real name: the rename is atomic. The hidden temporary file is removed; a
+    failure to remove it (a read-only folder) must not hide the error that stopped the write."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
@@ -109,7 +113,8 @@ def atomic_path(path: Path):
             return
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def folder_entries(folder: Path) -> list[tuple[str, os.DirEntry]]:
