@@ -255,11 +255,11 @@ def run_pipeline(home: Home, t=TEXT["de"], also: set[str] = frozenset()) -> int:
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
     if result.success:
         return EXIT_OK
-    return _report_failure(home, t, [e.event_specific_data.error for e in result.all_events
+    return report_failure(home, t, [e.event_specific_data.error for e in result.all_events
                                      if e.is_step_failure and e.event_specific_data and e.event_specific_data.error])
 
 
-def _report_failure(home: Home, t, step_errors) -> int:
+def report_failure(home: Home, t, step_errors) -> int:
     """One sentence for a run whose steps failed: the first fault of the machine among the
     errors (and what they were raised from), else each step's own error in one line."""
     from assets.console import errors, first_line, innermost

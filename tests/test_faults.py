@@ -297,3 +297,28 @@ def test_a_corrupted_warehouse_is_rebuilt_from_the_archive_with_one_command(tmp_
     again = _teilhabe(home, "run")  # the rebuilt home runs on as before
     assert again.returncode == 0, again.stderr[-3000:]
     assert _rows(home, "stg_events") == (staged_columns, staged)
+
+
+def test_a_failed_step_is_told_by_the_error_beneath_dagsters_wrappers(tmp_path, capsys):
+    """run_pipeline hands report_failure the step failures' errors (Dagster's error info: cls_name,
+    message, cause, context): a fault anywhere in the chain is its sentence, anything else the
+    innermost error's first line."""
+    from types import SimpleNamespace
+
+    from assets.cli import EXIT_FAULT, EXIT_REJECTED, TEXT, report_failure
+    from pipeline.home import Home
+
+    def error(cls_name, message, cause=None):
+        return SimpleNamespace(cls_name=cls_name, message=message, cause=cause, context=None)
+
+    home = Home(tmp_path).ensure()
+    wrapper = 'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op "x":'
+    corrupt = error("DagsterExecutionStepExecutionError", wrapper, error(
+        "IOException", f'_duckdb.IOException: IO Error: The file "{home.warehouse}" exists, but it is not a '
+                       "valid DuckDB database file!"))
+    assert report_failure(home, {**TEXT["en"], "lang": "en"}, [corrupt]) == EXIT_FAULT
+    assert f"teilhabe rebuild --home {home.root}" in capsys.readouterr().err
+    bug = error("DagsterExecutionStepExecutionError", wrapper, error("KeyError", "KeyError: 'programme_id'\n"))
+    assert report_failure(home, {**TEXT["en"], "lang": "en"}, [bug]) == EXIT_REJECTED
+    err = capsys.readouterr().err
+    assert "The run failed: KeyError: 'programme_id'" in err and "teilhabe ui" in err
