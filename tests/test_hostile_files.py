@@ -51,16 +51,16 @@ def test_a_cell_at_xfd1048576_is_too_large_before_anything_is_allocated(contract
         read = read_file("05766_2024-Q1.xlsx", data, contract)
         [problem] = read.problems
         assert problem.reason_code == "too_large" and not read.sheets
-        assert "1.048.576" in problem.detail_de and "limit 1,048,576" not in problem.detail_en
-        assert "Veranstaltungen" in problem.detail_de and problem.sheet == "Veranstaltungen"
+        assert problem.value == "mindestens 1.048.576 Zeilen / at least 1,048,576 rows"
+        assert (problem.detail_de, problem.sheet) == ("Grenze 200.000", "Veranstaltungen")
 
 
 def test_a_workbook_over_the_row_column_or_cell_limit_is_too_large(tmp_path, contract):
     rows = [EVENTS] + [["E%d" % i, "2024-01-10", "training", "x", 3] for i in range(60)]
     path = write_xlsx(tmp_path / "05766_2024-Q1.xlsx", {"events": rows})
-    for limits, figure in [({"max_rows": 50}, "rows up to 61 (limit 50)"),
-                           ({"max_columns": 4}, "columns up to 5 (limit 4)"),
-                           ({"max_cells": 200}, "61 rows × 5 columns (limit 200 cells)")]:
+    for limits, figure in [({"max_rows": 50}, "mindestens 61 Zeilen / at least 61 rows"),
+                           ({"max_columns": 4}, "mindestens 5 Spalten / at least 5 columns"),
+                           ({"max_cells": 200}, "61 Zeilen × 5 Spalten / 61 rows × 5 columns")]:
         read = read_file(path.name, path.read_bytes(), dataclasses.replace(contract, **limits))
         assert [(p.reason_code, p.value) for p in read.problems] == [("too_large", figure)], limits
     assert read_file(path.name, path.read_bytes(), contract).sheets  # within the real limits
@@ -69,9 +69,9 @@ def test_a_workbook_over_the_row_column_or_cell_limit_is_too_large(tmp_path, con
 def test_a_csv_over_its_limits_is_too_large_with_the_figure(contract):
     header = ",".join(EVENTS).encode() + b"\n"
     cases = [
-        (b"a," * 2_600_000 + b"a\n", contract, "2,600,001 fields in one line (limit 200)"),  # pandas: std::bad_alloc
+        (b"a," * 2_600_000 + b"a\n", contract, "2,600,001 fields in one line"),  # pandas: std::bad_alloc
         (header + b"E1,2024-01-10,training," + b"x" * 100_001 + b",3\n", contract, "a line of 100,026 bytes"),
-        (header + b"E1,2024-01-10,training,x,3\n" * 30, dataclasses.replace(contract, max_rows=20), "31 lines (limit 20)"),
+        (header + b"E1,2024-01-10,training,x,3\n" * 30, dataclasses.replace(contract, max_rows=20), "31 Zeilen / 31 lines"),
         (header + b"E1,2024-01-10,training,x,3\n" * 30, dataclasses.replace(contract, max_cells=100), "31 lines × 5 fields"),
     ]
     for data, limits, figure in cases:

@@ -139,33 +139,29 @@ def _sniff_separator(first_line: str) -> str:
     return max(counts, key=lambda s: counts[s])
 
 
-def _too_large(value_de: str, value_en: str) -> Problem:
-    return Problem("too_large", value=value_en, detail_de=value_de, detail_en=value_en)
+def _too_large(figure_de: str, figure_en: str, limit_de: str, limit_en: str) -> Problem:
+    return Problem("too_large", value=f"{figure_de} / {figure_en}", detail_de=limit_de, detail_en=limit_en)
 
 
 def _csv_limits(data: bytes, separator: str, contract: Contract) -> Problem | None:
-    """Lines, line length and fields per line, counted on the bytes before anything is parsed."""
-    raw = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 10)
-    lines = len(ends) + (1 if len(data) and data[-1:] != b"\n" else 0)
+    """Lines, fields per line and line length, counted on the bytes before anything is parsed
+    (about twice the file's size in memory at most: its lines as bytes)."""
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     if lines > contract.max_rows + 1:
-        return _too_large(f"{lines:,} Zeilen (Grenze {contract.max_rows:,})".replace(",", "."),
-                          f"{lines:,} lines (limit {contract.max_rows:,})")
-    seps = np.flatnonzero(raw == ord(separator))
-    if len(seps):
-        per_line = np.bincount(np.searchsorted(ends, seps), minlength=lines)
-        widest = int(per_line.max()) + 1
-        if widest > contract.max_columns:
-            return _too_large(f"{widest:,} Felder in einer Zeile (Grenze {contract.max_columns})".replace(",", "."),
-                              f"{widest:,} fields in one line (limit {contract.max_columns})")
-        if widest * lines > contract.max_cells:
-            return _too_large(f"{lines:,} Zeilen × {widest} Felder (Grenze {contract.max_cells:,} Zellen)".replace(",", "."),
-                              f"{lines:,} lines × {widest} fields (limit {contract.max_cells:,} cells)")
-    bounds = np.concatenate(([-1], ends, [len(data)]))
-    longest = int(np.diff(bounds).max()) - 1
+        return _too_large(f"{lines:,} Zeilen".replace(",", "."), f"{lines:,} lines",
+                          f"Grenze {contract.max_rows + 1:,} Zeilen".replace(",", "."), f"limit {contract.max_rows + 1:,} lines")
+    parts = data.split(b"\n")
+    widest = max(part.count(separator.encode()) for part in parts) + 1
+    if widest > contract.max_columns:
+        return _too_large(f"{widest:,} Felder in einer Zeile".replace(",", "."), f"{widest:,} fields in one line",
+                          f"Grenze {contract.max_columns} Felder", f"limit {contract.max_columns} fields")
+    if widest * lines > contract.max_cells:
+        return _too_large(f"{lines:,} Zeilen × {widest} Felder".replace(",", "."), f"{lines:,} lines × {widest} fields",
+                          f"Grenze {contract.max_cells:,} Zellen".replace(",", "."), f"limit {contract.max_cells:,} cells")
+    longest = max(map(len, parts))
     if longest > contract.max_line_bytes:
-        return _too_large(f"eine Zeile mit {longest:,} Byte (Grenze {contract.max_line_bytes:,})".replace(",", "."),
-                          f"a line of {longest:,} bytes (limit {contract.max_line_bytes:,})")
+        return _too_large(f"eine Zeile mit {longest:,} Byte".replace(",", "."), f"a line of {longest:,} bytes",
+                          f"Grenze {contract.max_line_bytes:,} Byte".replace(",", "."), f"limit {contract.max_line_bytes:,} bytes")
     return None
 
 
@@ -249,6 +245,7 @@ def _read_csv(data: bytes, contract: Contract, feed: str | None, result: FileRea
 # The separator is sniffed on the first line that is not blank (title and blank lines above the
 # header are found by the header search).
 HEADER_LINES = 12
+HEADER_BYTES = 1 << 20
 
 
 # --- many CSV files of one shape at once (national scale) ---------------------------------------
@@ -295,6 +292,9 @@ def csv_text(index: int, data: bytes, contract: Contract) -> CsvText | None:
         return None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
+    first_line = data[:data.find(b"\n")] if b"\n" in data[:HEADER_BYTES] else data[:HEADER_BYTES]
+    if _csv_limits(data, _sniff_separator(first_line.decode("utf-8", "replace")), contract) is not None:
+        return None  # over a limit: `read_file` refuses it, before decoding 50 MB twice
     try:
         text, encoding = (data[3:].decode("utf-8"), "utf-8-sig") if data.startswith(codecs.BOM_UTF8) \
             else (data.decode("utf-8"), "utf-8")
@@ -307,9 +307,8 @@ def csv_text(index: int, data: bytes, contract: Contract) -> CsvText | None:
     header_line = first[:-1] if first.endswith("\r") else first
     if not header_line.replace(separator, "").strip(" \t"):
         return None  # a blank first line: the header is further down, `read_file` finds it
-    if SEP_LINE.match(header_line) or _csv_limits(data, separator, contract) is not None \
-            or _totals_line(contract.totals_words).search(body):
-        return None  # Excel's `sep=` line, a totals row, a file over a limit: `read_file` reads it alone
+    if SEP_LINE.match(header_line) or _totals_line(contract.totals_words).search(body):
+        return None  # Excel's `sep=` line or a totals row: `read_file` reads the file alone
     if body and not body.endswith("\n"):
         body += "\n"
     return CsvText(index, encoding, separator, header_line, body, body.count("\n"))

@@ -25,8 +25,8 @@ from pipeline.intake.header import FileRead, Problem, RowNotes, count_data_rows,
 CHUNK = 4 * 1024 * 1024
 # A cell with content: its opening tag (not self-closing) with its reference first, as Excel,
 # LibreOffice, xlsxwriter and openpyxl write it.
-VALUED_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*(?<!/)>')
-NO_REF_CELL = re.compile(rb'<c(?![^>]*\sr=")(?=[\s/>])')
+VALUED_ROW = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,7})"[^>]*(?<!/)>')
+VALUED_COLUMN = re.compile(rb'<c r="([A-Z]{1,3})[0-9]{1,7}"[^>]*(?<!/)>')
 # A cell holding a formula and no value (`<f>…</f>` or `<f …/>`, then `</c>`).
 FORMULA_ONLY = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*(?<!/)>\s*<f(?:\s[^>]*)?(?:/>|>[^<]*</f>)'
                           rb'\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>')  # openpyxl writes an empty <v />
@@ -54,30 +54,36 @@ class SheetScan:
 
 
 class TooLarge(Exception):
-    def __init__(self, figure_de: str, figure_en: str):
-        super().__init__(figure_en)
-        self.figure_de, self.figure_en = figure_de, figure_en
+    """A sheet over a limit: the figure that broke it (both languages) and the limit."""
+
+    def __init__(self, figure: str, limit_de: str, limit_en: str):
+        super().__init__(figure)
+        self.figure, self.limit_de, self.limit_en = figure, limit_de, limit_en
+
+
+def _figure(what_de: str, what_en: str, value: int, limit: int) -> TooLarge:
+    # the scan stops at the first row over the limit: the figure is what it had seen by then
+    return TooLarge(f"mindestens {value:,} {what_de}".replace(",", ".") + f" / at least {value:,} {what_en}",
+                    f"Grenze {limit:,}".replace(",", "."), f"limit {limit:,}")
 
 
 def _check(scan: SheetScan, contract: Contract) -> None:
     if scan.rows > contract.max_rows:
-        raise TooLarge(f"Zeilen bis {scan.rows:,} (Grenze {contract.max_rows:,})".replace(",", "."),
-                       f"rows up to {scan.rows:,} (limit {contract.max_rows:,})")
+        raise _figure("Zeilen", "rows", scan.rows, contract.max_rows)
     if scan.columns > contract.max_columns:
-        raise TooLarge(f"Spalten bis {scan.columns:,} (Grenze {contract.max_columns})".replace(",", "."),
-                       f"columns up to {scan.columns:,} (limit {contract.max_columns})")
+        raise _figure("Spalten", "columns", scan.columns, contract.max_columns)
 
 
 def _scan_fast(chunk: bytes, scan: SheetScan) -> None:
     """Cells with their reference first (the usual case): regular expressions, no loop per cell."""
-    refs = VALUED_CELL.findall(chunk)
-    if refs:
-        scan.rows = max(scan.rows, max(map(int, (r for _, r in refs))))
-        widest = max((len(c), c) for c, _ in refs)[1]
-        scan.columns = max(scan.columns, _column_number(widest))
-        scan.cells += len(refs)
-    for letters, row in FORMULA_ONLY.findall(chunk):
-        scan.formulas.append((int(row) - 1, _column_number(letters) - 1))
+    rows = VALUED_ROW.findall(chunk)
+    if rows:
+        scan.rows = max(scan.rows, max(map(int, set(rows))))
+        scan.columns = max(scan.columns, max(map(_column_number, set(VALUED_COLUMN.findall(chunk)))))
+        scan.cells += len(rows)
+    if b"<f" in chunk:
+        for letters, row in FORMULA_ONLY.findall(chunk):
+            scan.formulas.append((int(row) - 1, _column_number(letters) - 1))
 
 
 def _scan_tags(chunk: bytes, scan: SheetScan, state: list[int]) -> None:
@@ -119,11 +125,12 @@ def _scan_sheet(archive: zipfile.ZipFile, part: str, contract: Contract) -> Shee
             cut = buffer.rfind(b"</row>") + len(b"</row>") if data else len(buffer)
             if cut < len(b"</row>"):
                 if len(buffer) > 16 * CHUNK:  # one row of 64 MB: no table
-                    raise TooLarge("eine Zeile über 64 MB", "one row over 64 MB")
+                    raise TooLarge("eine Zeile über 64 MB / one row over 64 MB", "", "")
                 pending = buffer
                 continue
             chunk, pending = buffer[:cut], buffer[cut:]
-            if not state[0] and not NO_REF_CELL.search(chunk):
+            cells = chunk.count(b"<c ") + chunk.count(b"<c>") + chunk.count(b"<c/>")
+            if not state[0] and cells == chunk.count(b'<c r="'):
                 _scan_fast(chunk, scan)
             else:
                 state[0] = state[0] or scan.rows
@@ -132,8 +139,9 @@ def _scan_sheet(archive: zipfile.ZipFile, part: str, contract: Contract) -> Shee
             if not data:
                 break
     if scan.rows * scan.columns > contract.max_cells:
-        raise TooLarge(f"{scan.rows:,} Zeilen × {scan.columns} Spalten (Grenze {contract.max_cells:,} Zellen)".replace(",", "."),
-                       f"{scan.rows:,} rows × {scan.columns} columns (limit {contract.max_cells:,} cells)")
+        raise TooLarge(f"{scan.rows:,} Zeilen × {scan.columns} Spalten".replace(",", ".")
+                       + f" / {scan.rows:,} rows × {scan.columns} columns",
+                       f"Grenze {contract.max_cells:,} Zellen".replace(",", "."), f"limit {contract.max_cells:,} cells")
     return scan
 
 
@@ -177,8 +185,8 @@ def scan_workbook(data: bytes, contract: Contract) -> dict[str, SheetScan] | Pro
                 try:
                     scans[name] = _scan_sheet(archive, part, contract)
                 except TooLarge as large:
-                    return Problem("too_large", sheet=name, value=large.figure_en,
-                                   detail_de=f"Blatt {name}: {large.figure_de}", detail_en=f"sheet {name}: {large.figure_en}")
+                    return Problem("too_large", sheet=name, value=large.figure, detail_de=large.limit_de,
+                                   detail_en=large.limit_en)
             for info in infos:  # the other parts: inflated once, so their checksums are proven too
                 if info.filename not in parts.values():
                     with archive.open(info) as stream:
@@ -220,7 +228,10 @@ def read_workbook(data: bytes, contract: Contract, result: FileRead) -> None:
                 grids[name] = pd.DataFrame()
                 continue
             cells = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-            grids[name] = pd.DataFrame(cells).map(_cell_text) if cells else pd.DataFrame()
+            for i, row in enumerate(cells):  # row by row, so the cells as calamine gave them are freed as we go
+                cells[i] = [v.strip() if type(v) is str else _cell_text(v) for v in row]
+            grids[name] = pd.DataFrame(cells, dtype=object) if cells else pd.DataFrame()
+            del cells
     except Exception as exc:  # calamine raises its own error types for every kind of damage
         result.problems.append(Problem("unreadable", detail_de=f"Arbeitsmappe nicht lesbar: {exc}",
                                        detail_en=f"workbook cannot be read: {exc}"))
