@@ -300,8 +300,8 @@ def csv_text(index: int, data: bytes, contract: Contract) -> CsvText | None:
             else (data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
         return None
-    if "\x00" in text or text.count("\r") != text.count("\r\n"):
-        return None
+    if "\x00" in text or text.count("\r") != text.count("\r\n") or text.count('"') % 2:
+        return None  # an odd number of quotes: cut off inside a quoted field, or a stray quote
     first, _, body = text.partition("\n")
     separator = _sniff_separator(first)
     header_line = first[:-1] if first.endswith("\r") else first
