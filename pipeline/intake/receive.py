@@ -446,11 +446,11 @@ def _shape(value: str, n: int) -> str:
     return "".join(reversed(out))
 
 
-def masks(values: pd.Series, rules: list[tuple[str, bool]]) -> dict[str, str]:
-    """Each distinct value that fails a rule -> its mask: the value's shape if that fails exactly the
-    same rules (the district still learns why: "looks like a name"), else MASK; distinct values get
-    distinct masks. Values that pass are not in the answer."""
-    values = pd.Series(pd.unique(pd.Series(values, dtype=object).dropna()), dtype=object)
+def masks(values, rules: list[tuple[str, bool]]) -> dict[str, str]:
+    """Each of these distinct values that fails a rule -> its mask: the value's shape if that fails
+    exactly the same rules (the district still learns why: "looks like a name"), else MASK;
+    distinct values get distinct masks. Values that pass are not in the answer."""
+    values = pd.Series(values, dtype=object).dropna().reset_index(drop=True)
     fails = failing_rules(values, rules)
     bad = fails.any(axis=1)
     if not bad.any():
@@ -477,7 +477,7 @@ def _hide_pseudonyms(contract: Contract, raw: dict[str, list]) -> set[str]:
                 if column not in table.column_names or table.num_rows == 0:
                     continue
                 values = table[column].cast(pa.string())
-                found = masks(pc.unique(values).drop_null().to_pandas(), column_rules)
+                found = masks(pc.unique(values).drop_null().to_numpy(zero_copy_only=False), column_rules)
                 if not found:
                     continue
                 position = pc.index_in(values, value_set=pa.array(list(found), pa.string()))
