@@ -187,7 +187,11 @@ def test_group_reader_keeps_the_districts_row_numbers(tmp_path):
         (2, "E1"), (3, "E2"), (5, "E3"), (6, "E4"), (8, "E5"), (9, "E5"), (10, "E6"), (11, None)]
     assert query(home, """SELECT file_name, status FROM receipts WHERE file_name LIKE '%Q3_events%'
                           OR file_name LIKE '%Q1_attendance%' ORDER BY 1""") == [
-        ("05766_2024-Q1_attendance.csv", "set_aside"), ("05766_2024-Q3_events.csv", "set_aside")]
+        ("05766_2024-Q1_attendance.csv", "set_aside"), ("05766_2024-Q3_events.csv", "loaded")]
+    # a line with a field too many is one rejected row now, not a file set aside
+    assert query(home, """SELECT source_row, reason_code, value FROM row_rejections JOIN receipts USING (receipt_id)
+                          WHERE file_name = '05766_2024-Q3_events.csv'""") == [
+        (2, "bad_value", "8 Felder statt 7 / 8 fields instead of 7")]
     # the forbidden file is not archived, its content is nowhere
     assert query(home, "SELECT archive_path FROM receipts WHERE file_name = '05766_2024-Q1_attendance.csv'") == [(None,)]
 

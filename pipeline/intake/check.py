@@ -109,7 +109,7 @@ TEXT = {
     "de": {"file_line": "{name}: {read} Zeilen gelesen, {ok} angenommen, {rej} abgelehnt, {late} verspätet",
            "file_problem": "  Die ganze Datei wurde nicht übernommen", "sheet_problem": "  Blatt {sheet} wurde nicht übernommen",
            "row": "Zeile", "rows": "Zeilen", "sheet": "Blatt", "column": "Spalte", "value": "Wert", "values": "Werte",
-           "ignored_cols": "  ignorierte Spalten: {}", "ignored_sheets": "  leere Blätter ignoriert: {}",
+           "ignored_cols": "  ignorierte Spalten: {}", "ignored_sheets": "  ignorierte Blätter (leer, ausgeblendet, Auswahllisten): {}",
            "attendance_alone": "  Hinweis: Teilnahmen nennen Veranstaltungen. Bitte zusammen mit der "
                                "Veranstaltungsdatei desselben Quartals prüfen (oder mit --home, wenn sie schon "
                                "verarbeitet wurde).",
@@ -118,7 +118,7 @@ TEXT = {
     "en": {"file_line": "{name}: {read} rows read, {ok} accepted, {rej} rejected, {late} late",
            "file_problem": "  The whole file was not taken over", "sheet_problem": "  Sheet {sheet} was not taken over",
            "row": "row", "rows": "rows", "sheet": "sheet", "column": "column", "value": "value", "values": "values",
-           "ignored_cols": "  ignored columns: {}", "ignored_sheets": "  empty sheets ignored: {}",
+           "ignored_cols": "  ignored columns: {}", "ignored_sheets": "  ignored sheets (empty, hidden, lists): {}",
            "attendance_alone": "  Note: attendance names events. Check it together with the events file of the "
                                "same quarter (or with --home once that was processed).",
            "all_ok": "All good – the files can be sent.",
