@@ -16,7 +16,7 @@ from assets.partitions import QUARTERS
 from assets.resources import TeilhabeHome
 from assets.versions import code_version, digest
 from pipeline.contract import load_contract
-from pipeline.intake import inbox, receive, stage
+from pipeline.intake import inbox, privacy, receive, stage
 from pipeline.quarters import key_to_quarter, quarter_to_key, reporting_range
 
 # Single-run backfills are what make 40 quarters one run; Dagster still labels the policy beta.
@@ -101,11 +101,11 @@ def preview_rows(feed, rows):
     shown = rows[[c for c in ("district_ags", "delivery_quarter", "quarter", "is_late", *feed.id_columns, *typed)
                   if c in rows.columns]].copy()
     rules = list(dict.fromkeys(rule for f in CONTRACT.feeds.values()
-                               for column_rules in receive.pseudonym_rules(f).values() for rule in column_rules))
+                               for column_rules in privacy.pseudonym_rules(f).values() for rule in column_rules))
     for column in feed.id_columns:
         if column in shown and rules and len(shown):
-            fails = receive.failing_rules(shown[column].astype(object), rules).any(axis=1)
-            shown[column] = shown[column].astype(object).where(~fails | shown[column].isna(), receive.MASK)
+            fails = privacy.failing_rules(shown[column].astype(object), rules).any(axis=1)
+            shown[column] = shown[column].astype(object).where(~fails | shown[column].isna(), privacy.MASK)
     return shown
 
 

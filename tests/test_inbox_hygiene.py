@@ -134,6 +134,24 @@ def test_an_error_reading_one_file_sets_that_file_aside(home, monkeypatch):
     assert query(home, "SELECT event_id FROM stg_events") == [("E1",)]
 
 
+def test_a_file_that_cannot_be_opened_is_set_aside(home, monkeypatch):
+    events(home)
+    write_csv(home.inbox / "05766_2024-Q1_advice.csv", ["case_id,date,client_type,client_key"], received=RECEIVED)
+    real = receive.fingerprint
+
+    def refused(item):  # as root, chmod 000 would not stop the read
+        if "advice" in item.name:
+            raise PermissionError(13, "Permission denied", item.location)
+        return real(item)
+
+    monkeypatch.setattr(receive, "fingerprint", refused)
+    ingest(home, "2024-01-01")
+    assert reasons(home) == {"05766_2024-Q1_advice.csv": "unreadable: file is not readable: no access to the file "
+                                                         "(permission denied)"}
+    assert receipts(home) == [("05766_2024-Q1_advice.csv", "set_aside", False), (EVENTS, "loaded", True)]
+    assert query(home, "SELECT received_at FROM receipts WHERE file_name = '05766_2024-Q1_advice.csv'") == [(RECEIVED,)]
+
+
 def test_a_file_gone_between_scan_and_read_is_left_out(home):
     events(home)
     write_csv(home.inbox / "05766_2024-Q1_advice.csv", ["case_id,date,client_type,client_key"])

@@ -3,6 +3,7 @@
     inbox.py    what each inbox file is (by its name), its SHA-256, the archive
     reader.py   the one reader: a file's bytes -> text rows per feed, or file-level problems
     receive.py  a run's files -> receipts, sheets, raw_<feed>
+    privacy.py  person keys that break the pseudonym rules: masked before anything is stored
     values.py   text -> contract types (dates, numbers, enums, ranges), column-wise
     screen.py   the feed's GX suite compiled to SQL: which rows could fail a rule
     suite.py    the GX suite run over the doubtful rows, failures -> rejections

@@ -18,21 +18,19 @@ import datetime as dt
 import json
 import os
 import threading
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline import warehouse
-from pipeline.contract import Contract, Feed
+from pipeline.contract import Contract
 from pipeline.home import Home
 from pipeline.intake.inbox import NOTHING, Archive, Delivered, fingerprint
 from pipeline.intake.reader import (SEPARATORS, FileName, FileRead, Problem, csv_text, group_csv_texts,
                                     read_csv_group, read_file)
-from pipeline.intake.suite import MASK
+from pipeline.intake.privacy import hide_pseudonyms
 
 
 @dataclass
@@ -249,7 +247,7 @@ def _read_chunk(home: Home | None, contract: Contract, items: list[Delivered], i
             sheets.append(_sheet_row(item.receipt_id, sheet.feed, sheet.sheet, len(sheet.rows), sheet.headers,
                                      sheet.ignored_columns, sheet.encoding, sheet.separator))
             raw[sheet.feed].append(raw_frame(item.receipt_id, item.parsed, sheet))
-    hidden = _hide_pseudonyms(contract, raw)
+    hidden = hide_pseudonyms(contract, raw)
     for receipt in receipts:  # a file that named a person where a pseudonym belongs is not archived
         if receipt["receipt_id"] in hidden and receipt["archive_path"]:
             archive.discard(receipt["archive_path"])
@@ -289,8 +287,8 @@ def _read_error(error: OSError) -> Problem:
                    detail_en=f"the file could not be read ({_error_text(error)})")
 
 
-def errno_name(error: OSError) -> str:
-    """The symbolic name of an OSError (EIO, ...): says what failed without a path or content."""
+def _error_text(error: OSError) -> str:
+    """What failed, without the path or anything of the file ("Input/output error")."""
     return os.strerror(error.errno) if error.errno else type(error).__name__
 
 
@@ -399,93 +397,6 @@ def _receive_group(home: Home | None, contract: Contract, group, new: list[Deliv
              .append_column("sheet", pa.nulls(n, pa.string()))
              .append_column("decimal_comma", pa.array(np.full(n, group.separator in (";", "\t")))))
     raw[group.feed].append(table)
-
-
-# -- person keys that are no pseudonyms: never stored --------------------------------------------
-
-REGEX_RULES = {"expect_column_values_to_match_regex": True, "expect_column_values_to_not_match_regex": False}
-
-
-def pseudonym_rules(feed: Feed) -> dict[str, list[tuple[str, bool]]]:
-    """Per column: the suite's regex rules whose failing values are never repeated (`mask_value`
-    in the expectation's meta, the `bad_pseudonym` rules), as (regex, must_match): the one
-    definition of a valid pseudonym, read from expectations/<feed>.json."""
-    rules: dict[str, list[tuple[str, bool]]] = {}
-    for e in feed.suite["expectations"]:
-        if e.get("meta", {}).get("mask_value") and e["type"] in REGEX_RULES:
-            rules.setdefault(e["kwargs"]["column"], []).append((e["kwargs"]["regex"], REGEX_RULES[e["type"]]))
-    return rules
-
-
-def failing_rules(values: pd.Series, rules: list[tuple[str, bool]]) -> np.ndarray:
-    """values x rules: True where a (non-missing) value fails a rule, evaluated as GX's pandas
-    engine and the screen do (`str.contains`, Python's re)."""
-    text = pd.Series(values, dtype=object).astype(str)
-    out = np.zeros((len(text), len(rules)), dtype=bool)
-    with warnings.catch_warnings():  # pandas warns about match groups
-        warnings.simplefilter("ignore", UserWarning)
-        for k, (regex, must_match) in enumerate(rules):
-            hits = text.str.contains(regex).to_numpy(dtype=bool)
-            out[:, k] = ~hits if must_match else hits
-    return out
-
-
-def _shape(value: str, n: int) -> str:
-    """A stand-in of the same shape (capital, small letter, digit, anything else kept), its tail
-    varied by `n` so distinct values stay distinct (a duplicate key is a finding of its own)."""
-    out, tag = [], n
-    for c in reversed(value):
-        if c.isalpha():
-            out.append(chr((ord("A") if c.isupper() else ord("a")) + tag % 26))
-            tag //= 26
-        elif c.isdigit():
-            out.append(str(tag % 10))
-            tag //= 10
-        else:
-            out.append(c)
-    return "".join(reversed(out))
-
-
-def masks(values, rules: list[tuple[str, bool]]) -> dict[str, str]:
-    """Each of these distinct values that fails a rule -> its mask: the value's shape if that fails
-    exactly the same rules (the district still learns why: "looks like a name"), else MASK;
-    distinct values get distinct masks. Values that pass are not in the answer."""
-    values = pd.Series(values, dtype=object).dropna().reset_index(drop=True)
-    fails = failing_rules(values, rules)
-    bad = fails.any(axis=1)
-    if not bad.any():
-        return {}
-    failing, why = values[bad].tolist(), fails[bad]
-    shaped = [_shape(v, n) for n, v in enumerate(failing)]
-    same = (failing_rules(pd.Series(shaped, dtype=object), rules) == why).all(axis=1)
-    unique = ~pd.Series(shaped, dtype=object).duplicated(keep=False).to_numpy()
-    return {v: s if ok and one else f"{MASK} {n}"
-            for n, (v, s, ok, one) in enumerate(zip(failing, shaped, same, unique))}
-
-
-def _hide_pseudonyms(contract: Contract, raw: dict[str, list]) -> set[str]:
-    """Replace, in the chunk's raw rows, every person key that breaks the pseudonym rules by its
-    mask (`masks`), before anything is stored; returns the receipts that had one."""
-    hidden: set[str] = set()
-    for feed, frames in raw.items():
-        rules = pseudonym_rules(contract.feeds[feed])
-        if not rules:
-            continue
-        for k, frame in enumerate(frames):
-            table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
-            for column, column_rules in rules.items():
-                if column not in table.column_names or table.num_rows == 0:
-                    continue
-                values = table[column].cast(pa.string())
-                found = masks(pc.unique(values).drop_null().to_numpy(zero_copy_only=False), column_rules)
-                if not found:
-                    continue
-                position = pc.index_in(values, value_set=pa.array(list(found), pa.string()))
-                replaced = pc.take(pa.array(list(found.values()), pa.string()), position)
-                hidden.update(pc.unique(pc.filter(table["receipt_id"], pc.is_valid(position))).to_pylist())
-                table = table.set_column(table.column_names.index(column), column, pc.coalesce(replaced, values))
-            frames[k] = table
-    return hidden
 
 
 def raw_frame(receipt_id: str, parsed: FileName, sheet) -> pd.DataFrame:
