@@ -10,6 +10,7 @@ which calamine would read as empty cells.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import posixpath
 import re
@@ -157,8 +158,7 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
         target = targets.get(rid, b"").decode("utf-8", "replace")
         part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
         if part in names:
-            parts[name.decode("utf-8", "replace").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
-                  .replace("&quot;", '"').replace("&apos;", "'")] = part
+            parts[html.unescape(name.decode("utf-8", "replace"))] = part
     return parts
 
 
@@ -180,15 +180,20 @@ def scan_workbook(data: bytes, contract: Contract) -> dict[str, SheetScan] | Pro
                 return Problem("unreadable", detail_de="keine Excel-Arbeitsmappe (xl/workbook.xml fehlt)",
                                detail_en="not an Excel workbook (xl/workbook.xml is missing)")
             parts = _sheet_parts(archive)
+            # every worksheet part is scanned, also one whose sheet name could not be matched
+            named = {part: name for name, part in parts.items()}
+            worksheets = [*parts.values(), *sorted(n for n in names - set(named)
+                                                   if n.startswith("xl/worksheets/") and n.endswith(".xml"))]
             scans = {}
-            for name, part in parts.items():
+            for part in worksheets:
+                name = named.get(part, part)
                 try:
                     scans[name] = _scan_sheet(archive, part, contract)
                 except TooLarge as large:
                     return Problem("too_large", sheet=name, value=large.figure, detail_de=large.limit_de,
                                    detail_en=large.limit_en)
             for info in infos:  # the other parts: inflated once, so their checksums are proven too
-                if info.filename not in parts.values():
+                if info.filename not in worksheets:
                     with archive.open(info) as stream:
                         while stream.read(CHUNK):
                             pass
@@ -221,12 +226,15 @@ def read_workbook(data: bytes, contract: Contract, result: FileRead) -> None:
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         visible = {m.name: m.visible == python_calamine.SheetVisibleEnum.Visible for m in workbook.sheets_metadata}
+        kinds = {m.name: m.typ for m in workbook.sheets_metadata}
         grids = {}
         for name in workbook.sheet_names:
             scan = scans.get(name)
-            if scan is None or not scan.cells:  # no cell with a value (or a chart sheet)
+            if (scan is not None and not scan.cells) or kinds.get(name, python_calamine.SheetTypeEnum.WorkSheet) \
+                    != python_calamine.SheetTypeEnum.WorkSheet:  # no cell with a value, or a chart sheet
                 grids[name] = pd.DataFrame()
                 continue
+            # (a sheet without a scan of its own: every worksheet part was within the limits)
             cells = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
             for i, row in enumerate(cells):  # row by row, so the cells as calamine gave them are freed as we go
                 cells[i] = [v.strip() if type(v) is str else _cell_text(v) for v in row]
@@ -257,7 +265,8 @@ def read_workbook(data: bytes, contract: Contract, result: FileRead) -> None:
                                                rows_read=count_data_rows(grid)))
             continue
         seen.add(feed)
-        notes = RowNotes(formulas=scans[sheet_name].formulas) if scans[sheet_name].formulas else None
+        formulas = scans[sheet_name].formulas if sheet_name in scans else []
+        notes = RowNotes(formulas=formulas) if formulas else None
         sheet = sheet_from_grid(grid, contract.feeds[feed], sheet_name, contract, result, notes)
         if sheet is not None:
             sheet.decimal_comma = True  # text cells in a German workbook carry decimal commas
