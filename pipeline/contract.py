@@ -86,7 +86,7 @@ class Contract:
     max_rows: int = 200_000
     max_columns: int = 200
     max_line_bytes: int = 100_000
-    max_cells: int = 4_000_000
+    max_cells: int = 2_000_000
     forbidden_words: frozenset[str] = frozenset()
     forbidden_stems: tuple[str, ...] = ()
     forbidden_exempt_words: frozenset[str] = frozenset()

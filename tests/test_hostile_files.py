@@ -72,7 +72,7 @@ def test_a_csv_over_its_limits_is_too_large_with_the_figure(contract):
         (b"a," * 2_600_000 + b"a\n", contract, "2,600,001 fields in one line"),  # pandas: std::bad_alloc
         (header + b"E1,2024-01-10,training," + b"x" * 100_001 + b",3\n", contract, "a line of 100,026 bytes"),
         (header + b"E1,2024-01-10,training,x,3\n" * 30, dataclasses.replace(contract, max_rows=20), "31 Zeilen / 31 lines"),
-        (header + b"E1,2024-01-10,training,x,3\n" * 30, dataclasses.replace(contract, max_cells=100), "31 lines × 5 fields"),
+        (header + b"E1,2024-01-10,training,x,3\n" * 30, dataclasses.replace(contract, max_cells=100), "155 cells"),
     ]
     for data, limits, figure in cases:
         read = read_file("05766_2024-Q1_events.csv", data, limits, "events")

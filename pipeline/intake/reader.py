@@ -155,8 +155,11 @@ def _csv_limits(data: bytes, separator: str, contract: Contract) -> Problem | No
     if widest > contract.max_columns:
         return _too_large(f"{widest:,} Felder in einer Zeile".replace(",", "."), f"{widest:,} fields in one line",
                           f"Grenze {contract.max_columns} Felder", f"limit {contract.max_columns} fields")
-    if widest * lines > contract.max_cells:
-        return _too_large(f"{lines:,} Zeilen × {widest} Felder".replace(",", "."), f"{lines:,} lines × {widest} fields",
+    # Cells are the fields the file holds (a ragged line pads the grid with empty cells, 8 bytes each:
+    # at most 200 x 200,001 of them).
+    cells = data.count(separator.encode()) + lines
+    if cells > contract.max_cells:
+        return _too_large(f"{cells:,} Zellen".replace(",", "."), f"{cells:,} cells",
                           f"Grenze {contract.max_cells:,} Zellen".replace(",", "."), f"limit {contract.max_cells:,} cells")
     longest = max(map(len, parts))
     if longest > contract.max_line_bytes:
