@@ -139,10 +139,10 @@ def test_a_file_that_cannot_be_opened_is_set_aside(home, monkeypatch):
     write_csv(home.inbox / "05766_2024-Q1_advice.csv", ["case_id,date,client_type,client_key"], received=RECEIVED)
     real = receive.fingerprint
 
-    def refused(item):  # as root, chmod 000 would not stop the read
+    def refused(item, **kwargs):  # as root, chmod 000 would not stop the read
         if "advice" in item.name:
             raise PermissionError(13, "Permission denied", item.location)
-        return real(item)
+        return real(item, **kwargs)
 
     monkeypatch.setattr(receive, "fingerprint", refused)
     ingest(home, "2024-01-01")
@@ -150,6 +150,30 @@ def test_a_file_that_cannot_be_opened_is_set_aside(home, monkeypatch):
                                                          "(permission denied)"}
     assert receipts(home) == [("05766_2024-Q1_advice.csv", "set_aside", False), (EVENTS, "loaded", True)]
     assert query(home, "SELECT received_at FROM receipts WHERE file_name = '05766_2024-Q1_advice.csv'") == [(RECEIVED,)]
+
+
+def test_a_file_over_the_size_limit_is_never_read_whole(home):
+    """Hashed block by block and set aside as too_large, not archived: a video dropped in the inbox
+    by mistake costs no memory (it was read whole before the limit was checked)."""
+    import dataclasses
+    import hashlib
+
+    import duckdb
+    from pipeline import warehouse
+
+    contract = dataclasses.replace(load_contract(), size_limit_bytes=3 * inbox.BLOCK)
+    big = home.inbox / "05766_2024-Q1_advice.csv"
+    big.write_bytes(b"case_id,date,client_type,client_key\n" + b"x" * (5 * inbox.BLOCK))
+    events(home)
+    items = inbox.scan_inbox(home.inbox, contract, load_catalogue(), ("2017-Q1", "2026-Q4"))
+    assert inbox.fingerprint(next(i for i in items if i.name == big.name), keep=contract.size_limit_bytes) is None
+    con = duckdb.connect()
+    warehouse.ensure_schema(con)
+    receive.receive(con, home, contract, items, ["2024-Q1"])
+    assert con.execute("""SELECT r.sha256, r.size_bytes, r.archive_path, fr.reason_code, fr.value FROM receipts r
+                          JOIN file_rejections fr USING (receipt_id)""").fetchall() == [
+        (hashlib.sha256(big.read_bytes()).hexdigest(), big.stat().st_size, None, "too_large", "5.0 MB")]
+    assert con.execute("SELECT count(*) FROM raw_events").fetchall() == [(1,)]
 
 
 def test_a_file_gone_between_scan_and_read_is_left_out(home):

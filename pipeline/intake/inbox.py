@@ -170,11 +170,17 @@ def assign(name: str, contract: Contract, catalogue: Catalogue, quarters: tuple[
     return parsed
 
 
-def fingerprint(item: Delivered) -> bytes:
-    """The file's bytes; sets its SHA-256, size and received time. A link is never followed and a
-    pipe never waited on (O_NOFOLLOW, O_NONBLOCK): an entry that turns out not to be a regular
-    file becomes `special` (no bytes, the SHA-256 of nothing). Raises OSError if it cannot be
-    read; FileNotFoundError (and `gone`) if it left the inbox."""
+# Files are hashed in blocks of this size: one over the size limit is never held in memory.
+BLOCK = 1024 * 1024
+
+
+def fingerprint(item: Delivered, keep: int | None = None) -> bytes | None:
+    """The file's bytes, or None for a file of more than `keep` bytes (hashed block by block, never
+    held whole: a 5 GB file dropped in the inbox costs a megabyte); sets its SHA-256, size and
+    received time. A link is never followed and a pipe never waited on (O_NOFOLLOW, O_NONBLOCK):
+    an entry that turns out not to be a regular file becomes `special` (no bytes, the SHA-256 of
+    nothing). Raises OSError if it cannot be read; FileNotFoundError (and `gone`) if it left the
+    inbox."""
     if item.special:
         return _nothing(item, os.lstat(item.location))
     try:
@@ -195,14 +201,24 @@ def fingerprint(item: Delivered) -> bytes:
                             else "other")
             item.parsed = special_problem(item)
             return _nothing(item, found)
+        digest, blocks, size = hashlib.sha256(), [], 0
         with open(handle, "rb", closefd=False) as opened:
-            data = opened.read()
+            if keep is None or 0 < found.st_size <= keep:  # the usual file: one read
+                blocks.append(opened.read())
+                digest.update(blocks[0])
+                size = len(blocks[0])
+            else:
+                while block := opened.read(BLOCK):
+                    digest.update(block)
+                    size += len(block)
+                    if size <= keep:
+                        blocks.append(block)
     finally:
         os.close(handle)
-    item.sha256 = hashlib.sha256(data).hexdigest()
-    item.size = found.st_size
+    item.sha256 = digest.hexdigest()
+    item.size = size
     item.received_at = _received(found)
-    return data
+    return None if keep is not None and size > keep else b"".join(blocks)
 
 
 def _nothing(item: Delivered, found: os.stat_result) -> bytes:
@@ -273,7 +289,7 @@ def hash_files(items: list[Delivered]) -> None:
     for item in items:
         if not item.sha256 and not item.gone:
             try:
-                fingerprint(item)
+                fingerprint(item, keep=0)  # the hash only: no file is held in memory
             except OSError:
                 item.sha256 = ""
 

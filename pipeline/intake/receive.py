@@ -197,10 +197,13 @@ def _read_chunk(home: Home | None, contract: Contract, items: list[Delivered], i
     datas, failed = {}, {}
     for item in items:
         try:
-            datas[id(item)] = fingerprint(item)
+            datas[id(item)] = fingerprint(item, keep=contract.size_limit_bytes)
         except OSError as error:
             if not item.gone:
                 datas[id(item)], failed[id(item)] = _unread(item), _read_error(error)
+                continue
+        if datas.get(id(item)) is None and not item.gone:  # over the limit: never read whole, nor archived
+            datas[id(item)], failed[id(item)] = b"", _too_large(item, contract)
     items = [item for item in items if not item.gone]
     current, reverts = _already_received(items, index)
     new = [item for item in items if item.receipt_id not in current]
@@ -277,6 +280,13 @@ def _unread(item: Delivered) -> bytes:
         item.received_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     item.sha256, item.size = NOTHING, 0
     return b""
+
+
+def _too_large(item: Delivered, contract: Contract) -> Problem:
+    """As the reader words it (`read_file`), for a file too large to be read into memory at all."""
+    limit_mb = contract.size_limit_bytes // (1024 * 1024)
+    return Problem("too_large", value=f"{item.size / 1048576:.1f} MB", detail_de=f"Grenze {limit_mb} MB",
+                   detail_en=f"limit {limit_mb} MB")
 
 
 def _read_error(error: OSError) -> Problem:
