@@ -337,3 +337,18 @@ def test_a_number_too_large_is_called_too_large_not_negative(tmp_path, contract,
     assert reasons == {2: "Zahl zu groß", 3: "Zahl zu groß", 4: "negative Zahl"}
     assert report.accepted == 1 and balanced(report)
     assert all(re.search(r"\d{16}", str(f["value"])) for f in report.findings)
+
+
+def test_the_separator_is_the_one_under_which_the_header_is_found(tmp_path, contract, catalogue):
+    # a title with commas above a `;` header, and a text with more commas than the header has `;`
+    path = tmp_path / "05766_2024-Q1_advice.csv"
+    path.write_bytes("\n".join([
+        "Beratungen 1. Quartal 2024, Kreis Lippe, Stand 2.4.", "",
+        "Beratung-ID;Datum;Beratene Art;Beratene-ID;Thema",
+        'C1;2024-01-10;Einzelperson;KL-0001;"Wohnen, Arbeit, Schule, Kita, Sprache, Amt"']).encode("cp1252"))
+    [report] = check_files([path], contract, catalogue)
+    assert report.clean and (report.rows_read, report.accepted) == (1, 1)
+    # a Windows-1252 file with a byte Windows-1252 does not define: that row, not the file
+    path.write_bytes(b"case_id;date;client_type;client_key\nC1;2024-01-10;person;KL-0001\nC2;2024-01-10;person;KL-\x81\n")
+    [report] = check_files([path], contract, catalogue)
+    assert found(report) == [(3, "bad_value", "(ganze Zeile / whole row)")] and report.accepted == 1

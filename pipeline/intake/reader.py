@@ -110,9 +110,9 @@ def _read(data: bytes, contract: Contract, feed: str | None, result: FileRead) -
 def _decode(data: bytes) -> tuple[str, str, np.ndarray | None]:
     """Text, encoding, and per physical line whether it was not in the file's encoding (None: all
     were). A UTF-8 file with a few Windows-1252 lines (pasted from an old file) keeps its UTF-8
-    lines; the others are read as Windows-1252 and their rows rejected, never loaded as mojibake."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16", None
+    lines; the others are read as Windows-1252 and their rows rejected, never loaded as mojibake.
+    A file with no UTF-8 at all is Windows-1252; a byte that Windows-1252 does not define garbles
+    its line the same way. (UTF-16 is decoded by the caller.)"""
     bom = data.startswith(codecs.BOM_UTF8)
     body = data[3:] if bom else data
     try:
@@ -120,17 +120,47 @@ def _decode(data: bytes) -> tuple[str, str, np.ndarray | None]:
     except UnicodeDecodeError:
         pass
     lines = body.split(b"\n")
-    decoded, garbled = [], np.zeros(len(lines), dtype=bool)
-    for i, line in enumerate(lines):
+    utf8 = []
+    for line in lines:
         try:
-            decoded.append(line.decode("utf-8"))
+            utf8.append(line.decode("utf-8"))
         except UnicodeDecodeError:
-            decoded.append(line.decode("cp1252", errors="replace"))
-            garbled[i] = True
-    utf8_evidence = bom or any(not g and not line.isascii() for line, g in zip(lines, garbled))
-    if not utf8_evidence:  # no line needs UTF-8: the file is Windows-1252 throughout
-        return body.decode("cp1252", errors="replace"), "cp1252", None
-    return "\n".join(decoded), "utf-8-sig" if bom else "utf-8", garbled
+            utf8.append(None)
+    if bom or any(text is not None and not text.isascii() for text in utf8):
+        encoding, decoded = ("utf-8-sig" if bom else "utf-8"), utf8
+    else:
+        try:
+            return body.decode("cp1252"), "cp1252", None
+        except UnicodeDecodeError:
+            encoding, decoded = "cp1252", [None] * len(lines)
+            for i, line in enumerate(lines):
+                try:
+                    decoded[i] = line.decode("cp1252")
+                except UnicodeDecodeError:
+                    pass
+    garbled = np.array([text is None for text in decoded], dtype=bool)
+    text = "\n".join(t if t is not None else line.decode("cp1252", errors="replace") for t, line in zip(decoded, lines))
+    return text, encoding, garbled
+
+
+def _separator(head: str, feed: Feed | None) -> tuple[bool, str]:
+    """(an Excel `sep=` line first?, the separator). Otherwise the separator under which one of
+    the first lines names the most of the feed's columns (a title line above the header may hold a
+    comma, a text below it many); when none names any, the one that splits the first non-blank
+    line most (`;` wins ties, German Excel's default)."""
+    first, _, rest = head.partition("\n")
+    sep_line = SEP_LINE.match(first.rstrip("\r"))
+    if sep_line:
+        return True, sep_line[1]
+    top = head.split("\n", HEADER_LINES)[:HEADER_LINES]
+    if feed is not None:
+        def named(sep: str) -> int:
+            return max(sum(fold(cell.strip().strip('"')) in feed.header_lookup for cell in line.split(sep))
+                       for line in top)
+        scores = {sep: named(sep) for sep in (";", "\t", ",")}
+        if max(scores.values()):
+            return False, max(scores, key=lambda sep: scores[sep])
+    return False, _sniff_separator(next((line for line in top if line.strip(" \t\r;,")), first))
 
 
 def _sniff_separator(first_line: str) -> str:
@@ -210,22 +240,31 @@ def _read_csv(data: bytes, contract: Contract, feed: str | None, result: FileRea
                                        "oder .csv speichern", detail_en="an Excel 97-2003 file (.xls) named .csv – save "
                                        "it as .xlsx or .csv"))
         return
-    text, encoding, garbled = _decode(data)
-    if "\x00" in text:
-        result.problems.append(Problem("unreadable", detail_de="keine Textdatei (Binärdaten)", detail_en="not a text file (binary data)"))
-        return
-    first_line, _, rest = text.partition("\n")
-    sep_line = SEP_LINE.match(first_line.rstrip("\r"))
-    if sep_line:  # Excel's `sep=;`: Excel hides the line, so the header is still row 1
-        text, first_line = rest, rest.split("\n", 1)[0]
-        garbled = garbled[1:] if garbled is not None else None
-    # Sniffed on the first lines, not only the first: a title line above the header may hold a comma.
-    top = text.split("\n", HEADER_LINES)[:HEADER_LINES]
-    separator = sep_line[1] if sep_line else max((";", "\t", ","), key=lambda sep: max(line.count(sep) for line in top))
-    problem = _csv_limits(text.encode("utf-8") if encoding == "utf-16" else data, separator, contract)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text, encoding, garbled = data.decode("utf-16"), "utf-16", None
+        except UnicodeDecodeError:
+            result.problems.append(Problem("unreadable", detail_de="Zeichenkodierung nicht lesbar (UTF-16 defekt)",
+                                           detail_en="unknown text encoding (broken UTF-16)"))
+            return
+        raw = text.encode("utf-8")
+    else:
+        text, raw = None, data
+    # The limits are checked on the bytes before the text is decoded line by line or parsed.
+    sep_line, separator = _separator(raw[:HEADER_BYTES].decode("utf-8", "replace"),
+                                     contract.feeds.get(feed) if feed else None)
+    problem = _csv_limits(raw, separator, contract)
     if problem is not None:
         result.problems.append(problem)
         return
+    if text is None:
+        text, encoding, garbled = _decode(data)
+    if "\x00" in text:
+        result.problems.append(Problem("unreadable", detail_de="keine Textdatei (Binärdaten)", detail_en="not a text file (binary data)"))
+        return
+    if sep_line:  # Excel's `sep=;`: Excel hides the line, so the header is still row 1
+        text = text.partition("\n")[2]
+        garbled = garbled[1:] if garbled is not None else None
     try:
         grid, notes = _records(text, separator, garbled)
     except csv.Error as exc:
