@@ -311,7 +311,7 @@ def _guarded(work, fallback, item: Delivered | None = None):
     except Exception as error:  # one file's problem, never the run's
         if item is None:
             return fallback
-        problem = Problem("unreadable", detail_de=f"Die Datei konnte nicht gelesen werden ({type(error).__name__})",
+        problem = Problem("unreadable", detail_de=f"die Datei konnte nicht gelesen werden ({type(error).__name__})",
                           detail_en=f"the file could not be read ({type(error).__name__})")
         return FileRead(name=item.name, kind=item.parsed.kind, problems=[problem])
 
