@@ -1,7 +1,9 @@
 """Intake: district files -> the warehouse, by the delivery contract.
 
     inbox.py    what each inbox file is (by its name), its SHA-256, the archive
-    reader.py   the one reader: a file's bytes -> text rows per feed, or file-level problems
+    reader.py   the one reader: a file's bytes -> text rows per feed, or file-level problems (CSV here)
+    workbook.py XLSX: every part inflated and each sheet's used range checked before calamine reads it
+    header.py   a grid of text -> one feed's rows: header search, forbidden/missing columns, row_problem
     receive.py  a run's files -> receipts, sheets, raw_<feed>
     privacy.py  person keys that break the pseudonym rules: masked before anything is stored
     values.py   text -> contract types (dates, numbers, enums, ranges), column-wise
