@@ -352,3 +352,13 @@ def test_the_separator_is_the_one_under_which_the_header_is_found(tmp_path, cont
     path.write_bytes(b"case_id;date;client_type;client_key\nC1;2024-01-10;person;KL-0001\nC2;2024-01-10;person;KL-\x81\n")
     [report] = check_files([path], contract, catalogue)
     assert found(report) == [(3, "bad_value", "(ganze Zeile / whole row)")] and report.accepted == 1
+
+
+def test_drop_down_values_are_no_forbidden_header(tmp_path, contract, catalogue):
+    path = write_xlsx(tmp_path / "05766_2024-Q1.xlsx", {
+        "Beratungen": [["Beratung-ID", "Datum", "Beratene Art", "Beratene-ID", "Thema"],
+                       ["C1", "2024-01-10", "Einzelperson", "KL-0001", "Telefonberatung"]],
+        "Listen": [["Art", "Thema"], ["Einzelperson", "Telefonberatung"], ["Gruppe", "E-Mail-Beratung"]]})
+    [report] = check_files([path], contract, catalogue)
+    assert report.clean and report.accepted == 1
+    assert report.ignored_sheets == ["Listen (Auswahlliste / list)"]

@@ -238,9 +238,12 @@ def count_data_rows(grid: pd.DataFrame) -> int:
 
 
 def looks_forbidden(grid: pd.DataFrame, contract: Contract) -> list[str]:
-    """Forbidden headers anywhere in the first rows of a sheet that is not read as a feed (an
-    unknown, hidden or list sheet): the workbook is archived whole, so it must not keep them.
-    Short cells only: a sentence of instructions ("bitte keine Namen eintragen") is no header."""
-    top = grid.head(HEADER_SEARCH_ROWS + 2).to_numpy().ravel()
-    return [str(h) for h in dict.fromkeys(top) if h and len(str(h)) <= 40 and contract.is_forbidden(str(h))]
-
+    """Forbidden headers in the first non-empty row of a sheet that is not read as a feed (an
+    unknown, hidden or list sheet): the workbook is archived whole, so it must not keep a list of
+    people there either. Only that row: the values of a drop-down list ("Telefonberatung",
+    "E-Mail-Beratung") are no header."""
+    nonempty = grid.ne("").any(axis=1).to_numpy()
+    if not nonempty.any():
+        return []
+    first = grid.iloc[int(np.flatnonzero(nonempty)[0])]
+    return [str(h) for h in dict.fromkeys(first) if h and contract.is_forbidden(str(h))]
