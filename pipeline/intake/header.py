@@ -161,8 +161,9 @@ def _totals_rows(body: pd.DataFrame, contract: Contract) -> pd.Series:
         return pd.Series(False, index=body.index)
     first_col = filled.to_numpy().argmax(axis=1)
     first = pd.Series(cells.to_numpy()[np.arange(len(cells)), first_col], index=body.index)
-    word = first.str.lower().str.replace(r"[^a-zäöüß]+", " ", regex=True).str.strip().map(fold)
-    candidate = word.isin(contract.totals_words)
+    # the word itself ("Summe", "Gesamt:", "Summe Q1"), not an id that starts with it ("Total-1", "Summe1")
+    words = "|".join(sorted(contract.totals_words))
+    candidate = first.str.match(rf"^\s*(?:{words})\b(?![-_/]?\d)", case=False)
     if not candidate.any():
         return candidate
     rest = cells[candidate].to_numpy(copy=True)
