@@ -257,6 +257,8 @@ def test_xls_and_ods_are_told_what_to_send_instead(contract):
         assert problem.detail_de == f"{label}: bitte als .xlsx oder .csv speichern"
     xls_as_csv = read_file("05766_2024-Q1_events.csv", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), contract, "events")
     assert "(.xls)" in xls_as_csv.problems[0].detail_de
+    xls_as_xlsx = read_file("05766_2024-Q1.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), contract)
+    assert "Kennwort" in xls_as_xlsx.problems[0].detail_de
 
 
 def test_a_few_windows_1252_lines_in_a_utf8_file_are_rejected_not_mojibake(tmp_path, contract, catalogue):

@@ -164,6 +164,10 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
 
 def scan_workbook(data: bytes, contract: Contract) -> dict[str, SheetScan] | Problem:
     """Every part inflated once (checksums), every worksheet within the limits, or why not."""
+    if data.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE container: Excel 97-2003, or a workbook with a password
+        return Problem("unreadable", detail_de="Excel 97-2003 (.xls) oder mit Kennwort geschützt – bitte ohne Kennwort "
+                       "als .xlsx oder .csv speichern", detail_en="Excel 97-2003 (.xls) or protected by a password – "
+                       "please save it as .xlsx or .csv without a password")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
