@@ -173,8 +173,10 @@ def scan_workbook(data: bytes, contract: Contract) -> dict[str, SheetScan] | Pro
             infos = archive.infolist()
             unpacked = sum(info.file_size for info in infos)
             if unpacked > contract.xlsx_max_unpacked_bytes:
+                limit = contract.xlsx_max_unpacked_bytes / 1048576
                 return Problem("too_large", value=f"{unpacked / 1048576:.0f} MB entpackt / unpacked",
-                               detail_de="Arbeitsmappe entpackt zu groß", detail_en="workbook expands beyond the limit")
+                               detail_de=f"Arbeitsmappe entpackt zu groß (Grenze {limit:.0f} MB)",
+                               detail_en=f"workbook expands beyond the limit ({limit:.0f} MB)")
             names = {info.filename for info in infos}
             if "xl/workbook.xml" not in names:
                 if "content.xml" in names:
