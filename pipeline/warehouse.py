@@ -72,7 +72,7 @@ def _views_sql(feeds) -> str:
     return VIEWS_SQL + f"""
 CREATE OR REPLACE VIEW latest_receipts AS
 SELECT * FROM receipts WHERE status <> 'withdrawn'
-QUALIFY row_number() OVER (PARTITION BY lower(file_name) ORDER BY received_at DESC) = 1;
+QUALIFY row_number() OVER (PARTITION BY lower(file_name) ORDER BY received_at DESC, file_name DESC) = 1;
 
 -- Per received file: read = accepted + rejected, always (a set-aside file rejects all it read).
 CREATE OR REPLACE VIEW delivery_log AS

@@ -54,12 +54,29 @@ def test_names_equal_up_to_case_are_one_slot_and_the_later_file_stands(home):
     events(home)
     events(home, name="05766_2024-Q1_EVENTS.csv", received=RECEIVED + dt.timedelta(hours=1))
     ingest(home, "2024-01-01")  # was: ConstraintException, duplicate key on the receipt
-    assert receipts(home) == [("05766_2024-Q1_EVENTS.csv", "loaded", True)]
+    # The other spelling is listed (nothing is dropped silently), not read.
+    assert receipts(home) == [("05766_2024-Q1_EVENTS.csv", "loaded", True), (EVENTS, "set_aside", False)]
+    assert reasons(home) == {EVENTS: "bad_filename: file name does not follow <AGS>_<YYYY>-Q<n>_<feed>.csv or "
+                                     "<AGS>_<YYYY>-Q<n>.xlsx: the same name as 05766_2024-Q1_EVENTS.csv up to case "
+                                     "– 05766_2024-Q1_EVENTS.csv stands"}
     # A later file under the other spelling, with other bytes, replaces it.
     events(home, "E1,2024-01-10,training,15", received=RECEIVED + dt.timedelta(hours=2))
     ingest(home, "2024-01-01")
     assert query(home, "SELECT event_id, participants_total FROM cur_events") == [("E1", 15)]
     assert query(home, "SELECT file_name FROM current_sheets") == [(EVENTS,)]
+    assert query(home, "SELECT file_name, status FROM delivery_log WHERE archive_path IS NULL ORDER BY 1") == [
+        ("05766_2024-Q1_EVENTS.csv", "set_aside"), (EVENTS, "set_aside")]
+
+
+def test_check_takes_names_equal_up_to_case_with_the_same_bytes_as_one_file(tmp_path):
+    from pipeline.intake.check import check_files
+
+    lower = write_csv(tmp_path / EVENTS, [HEADER, "E1,2024-01-10,training,12"])
+    upper = tmp_path / "upper" / "05766_2024-Q1_EVENTS.csv"
+    upper.parent.mkdir()
+    upper.write_bytes(lower.read_bytes())  # was: ConstraintException, duplicate key on the receipt
+    found = check_files([lower, upper], load_contract(), load_catalogue())
+    assert [(r.rows_read, r.accepted) for r in found] == [(1, 1), (1, 1)]
 
 
 def test_links_pipes_folders_and_dot_files_are_listed_never_opened(home):

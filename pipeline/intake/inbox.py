@@ -7,7 +7,8 @@ rules: nothing of it is kept but its name, hash and reason).
 The inbox is a folder of regular files. Anything else in it (a symbolic link, a sub-folder, a
 pipe, a hidden dot-file) is never opened or followed: it is listed with its reason, as is a file
 whose name is not UTF-8 or holds a control character. Two names that differ only in case are
-one delivery slot: the later file (by modification time) stands for it.
+one delivery slot: the later file (by modification time) stands for it, the other is listed as
+set aside and not read.
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ ENTRY_KINDS = {
     "other": ("unreadable", "keine gewöhnliche Datei (Gerät oder Socket)", "not a regular file (device or socket)"),
     "hidden": ("bad_filename", "versteckte Datei (Name beginnt mit einem Punkt) – nicht gelesen",
                "hidden file (name starts with a dot) – not read"),
+    "twin": ("bad_filename", "gleicher Name wie eine andere Datei bis auf Groß-/Kleinschreibung",
+             "the same name as another file up to case"),  # scan_inbox words it with the standing file's name
 }
 # The SHA-256 recorded for an entry that is not read: that of no bytes.
 NOTHING = hashlib.sha256(b"").hexdigest()
@@ -66,7 +69,8 @@ def readable_name(entry: str) -> str:
 class Delivered:
     """One inbox file as seen now. `name` is its readable name (what receipts, the archive and the
     reports hold); `entry` is the name on disk where that differs (not UTF-8, control characters);
-    `special` says what a non-regular entry is (a key of ENTRY_KINDS), which is never opened."""
+    `special` says what a non-regular entry is (a key of ENTRY_KINDS), or a `twin` (a name equal
+    to another's up to case that does not stand for the slot): such an entry is never opened."""
     folder: str
     name: str
     parsed: FileName | Problem
@@ -93,13 +97,16 @@ class Delivered:
     @property
     def receipt_id(self) -> str:
         key = f"{self.name.lower()}|{self.sha256}" + (f"|{self.special}" if self.special else "")
+        if self.special == "twin":  # each spelling its own receipt: which one stands may change
+            key += f"|{self.name}"
         return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
 def scan_inbox(inbox: Path, contract: Contract, catalogue: Catalogue, quarters: tuple[str, str]) -> list[Delivered]:
     """Every entry of the inbox with its parsed name, or the reason it cannot be assigned; entries
     that are not regular files come with their kind (`special`) and are never opened. Of names
-    equal up to case the latest modified stands alone (one delivery slot)."""
+    equal up to case one stands for the slot (`latest_twin`); the others are `twin`s, listed as
+    set aside and never read."""
     folder = str(inbox)
     found: dict[str, list[tuple[str, str | None]]] = {}
     with os.scandir(inbox) as entries:
@@ -107,8 +114,11 @@ def scan_inbox(inbox: Path, contract: Contract, catalogue: Catalogue, quarters: 
             found.setdefault(readable_name(e.name).lower(), []).append((e.name, _entry_kind(e)))
     items = []
     for group in found.values():
-        name, special = group[0] if len(group) == 1 else _latest(folder, group)
+        name, special = group[0] if len(group) == 1 else latest_twin(folder, group)
         items.append(_delivered(folder, name, special, contract, catalogue, quarters))
+        for twin, _ in group if len(group) > 1 else ():
+            if twin != name:
+                items.append(_twin(folder, twin, items[-1].name))
     return sorted(items, key=lambda item: item.name)
 
 
@@ -127,14 +137,24 @@ def _entry_kind(entry: os.DirEntry) -> str | None:
     return "hidden" if entry.name.startswith(".") else None
 
 
-def _latest(folder: str, group: list[tuple[str, str | None]]) -> tuple[str, str | None]:
-    """Of entries whose names differ only in case: the latest modified (then the greatest name)."""
+def latest_twin(folder: str, group: list[tuple[str, str | None]]) -> tuple[str, str | None]:
+    """Of entries whose names differ only in case: the latest modified, to the second (a receipt's
+    received_at), then the greatest name; the order in which the warehouse's views pick the latest
+    receipt of a name (latest_receipts: received_at DESC, file_name DESC)."""
     def when(member):
         try:
-            return os.lstat(os.path.join(folder, member[0])).st_mtime_ns, member[0]
+            return os.lstat(os.path.join(folder, member[0])).st_mtime_ns // 1_000_000_000, readable_name(member[0])
         except OSError:
-            return -1, member[0]
+            return -1, readable_name(member[0])
     return max(group, key=when)
+
+
+def _twin(folder: str, entry: str, standing: str) -> Delivered:
+    item = Delivered(folder=folder, name=entry, parsed=Problem("bad_filename"), special="twin")
+    item.parsed = Problem("bad_filename", value=item.name,
+                          detail_de=f"gleicher Name wie {standing} bis auf Groß-/Kleinschreibung – {standing} gilt",
+                          detail_en=f"the same name as {standing} up to case – {standing} stands")
+    return item
 
 
 def _delivered(folder: str, entry: str, special: str | None, contract: Contract, catalogue: Catalogue,

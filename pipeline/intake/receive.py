@@ -54,7 +54,7 @@ def _receipt_index(con) -> tuple[set[str], set[str]]:
     """(receipts that are the latest version of their name, all receipts)."""
     known = warehouse.fetch_df(con, """
         SELECT receipt_id, lower(file_name) AS name FROM receipts
-        QUALIFY row_number() OVER (PARTITION BY lower(file_name) ORDER BY received_at DESC) = 1""")
+        QUALIFY row_number() OVER (PARTITION BY lower(file_name) ORDER BY received_at DESC, file_name DESC) = 1""")
     existing = set(warehouse.fetch_df(con, "SELECT receipt_id FROM receipts")["receipt_id"])
     return set(known["receipt_id"]), existing
 
@@ -96,17 +96,19 @@ def _sizes(items: list[Delivered]) -> None:
 
 
 def _chunks(items: list[Delivered]) -> list[list[Delivered]]:
+    """Names equal up to case stay in one chunk: files given by `teilhabe check` are not one slot
+    per name as the inbox's are, and the same bytes under both names are one receipt."""
     def order(item: Delivered):
         parsed = item.parsed if isinstance(item.parsed, FileName) else None
-        return (parsed.quarter if parsed else "", item.name)
+        return (parsed.quarter if parsed else "", item.name.lower(), item.name)
 
     chunks, current, size = [], [], 0
     for item in sorted(items, key=order):
-        current.append(item)
-        size += item.size
-        if size >= CHUNK_BYTES:
+        if size >= CHUNK_BYTES and item.name.lower() != current[-1].name.lower():
             chunks.append(current)
             current, size = [], 0
+        current.append(item)
+        size += item.size
     if current:
         chunks.append(current)
     return chunks
@@ -206,7 +208,8 @@ def _read_chunk(home: Home | None, contract: Contract, items: list[Delivered], i
             datas[id(item)], failed[id(item)] = b"", _too_large(item, contract)
     items = [item for item in items if not item.gone]
     current, reverts = _already_received(items, index)
-    new = [item for item in items if item.receipt_id not in current]
+    # One receipt per (name up to case, SHA-256), even if given twice (check: `a.csv`, `A.csv`).
+    new = list({item.receipt_id: item for item in items if item.receipt_id not in current}.values())
     archive = Archive(home, new)
     summary = IntakeSummary()
     receipts, problems, sheets = [], [], []
