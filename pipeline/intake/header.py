@@ -155,20 +155,19 @@ def find_header(grid: pd.DataFrame, nonempty: np.ndarray, feed: Feed, contract: 
 
 def _totals_rows(body: pd.DataFrame, contract: Contract) -> pd.Series:
     """Rows whose first non-empty cell is "Summe", "Gesamt", "Total" … and the others numbers."""
-    cells = body.astype(str).apply(lambda c: c.str.strip())
-    filled = cells.ne("")
-    if not len(body) or not filled.to_numpy().any():
+    filled = body.ne("").to_numpy()
+    if not len(body) or not filled.any():
         return pd.Series(False, index=body.index)
-    first_col = filled.to_numpy().argmax(axis=1)
-    first = pd.Series(cells.to_numpy()[np.arange(len(cells)), first_col], index=body.index)
+    first_col = filled.argmax(axis=1)
+    first = pd.Series(body.to_numpy()[np.arange(len(body)), first_col], index=body.index, dtype=object)
     # the word itself ("Summe", "Gesamt:", "Summe Q1"), not an id that starts with it ("Total-1", "Summe1")
     words = "|".join(sorted(contract.totals_words))
-    candidate = first.str.match(rf"^\s*(?:{words})\b(?![-_/]?\d)", case=False)
+    candidate = first.str.match(rf"^\s*(?:{words})\b(?![-_/]?\d)", case=False).fillna(False).astype(bool)
     if not candidate.any():
         return candidate
-    rest = cells[candidate].to_numpy(copy=True)
+    rest = body[candidate.to_numpy()].to_numpy(dtype=object, copy=True)
     rest[np.arange(len(rest)), first_col[candidate.to_numpy()]] = ""
-    rest = pd.DataFrame(rest, dtype=object)
+    rest = pd.DataFrame(rest, dtype=object).apply(lambda c: c.str.strip())
     numbers = rest.apply(lambda c: c.str.match(TOTALS_NUMBER) | c.eq(""))
     some_number = rest.ne("").any(axis=1)
     candidate[candidate] = (numbers.all(axis=1) & some_number).to_numpy()
