@@ -364,3 +364,20 @@ def test_drop_down_values_are_no_forbidden_header(tmp_path, contract, catalogue)
     [report] = check_files([path], contract, catalogue)
     assert report.clean and report.accepted == 1
     assert report.ignored_sheets == ["Listen (Auswahlliste / list)"]
+
+
+def test_a_workbook_with_a_prefixed_namespace_is_scanned_and_read(tmp_path, contract):
+    # some .NET writers prefix the main namespace (<x:row>, <x:c>): the scan must see those cells
+    plain = write_xlsx(tmp_path / "plain.xlsx", {"Veranstaltungen": [EVENTS, ["E1", "2024-01-10", "training", "x", 3]]})
+    source, out = zipfile.ZipFile(plain), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                text = re.sub(r"<(/?)(?![?])([A-Za-z]+)", r"<\1x:\2", data.decode()).replace('xmlns="', 'xmlns:x="')
+                data = text.encode()
+            target.writestr(info, data)
+    read = read_file("05766_2024-Q1.xlsx", out.getvalue(), contract)
+    assert not read.problems and len(read.sheets[0].rows) == 1
+    tight = dataclasses.replace(contract, max_columns=4)
+    assert [p.reason_code for p in read_file("05766_2024-Q1.xlsx", out.getvalue(), tight).problems] == ["too_large"]

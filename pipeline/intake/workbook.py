@@ -31,6 +31,7 @@ VALUED_COLUMN = re.compile(rb'<c r="([A-Z]{1,3})[0-9]{1,7}"[^>]*(?<!/)>')
 # A cell holding a formula and no value (`<f>…</f>` or `<f …/>`, then `</c>`).
 FORMULA_ONLY = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*(?<!/)>\s*<f(?:\s[^>]*)?(?:/>|>[^<]*</f>)'
                           rb'\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>')  # openpyxl writes an empty <v />
+PREFIXED = re.compile(rb"<(\w+):(?:worksheet|sheetData)\b")
 TAGS = re.compile(rb"<(row|c|f|v|is|/c)(?=[\s/>])([^>]*)>")
 REF = re.compile(rb'\br="([A-Z]{0,3})([0-9]{0,7})"')
 SHEET_ENTRY = re.compile(rb'<(?:\w+:)?sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
@@ -118,10 +119,15 @@ def _scan_tags(chunk: bytes, scan: SheetScan, state: list[int]) -> None:
 
 def _scan_sheet(archive: zipfile.ZipFile, part: str, contract: Contract) -> SheetScan:
     """Inflate one worksheet part in chunks, cut at row ends, and check its used range as it goes."""
-    scan, state, pending = SheetScan(), [0, 0, 0, 0], b""
+    scan, state, pending, prefix = SheetScan(), [0, 0, 0, 0], b"", None
     with archive.open(part) as stream:
         while True:
             data = stream.read(CHUNK)
+            if prefix is None:  # `<x:sheetData>`: a writer that prefixes the main namespace
+                found = PREFIXED.search(data)
+                prefix = found[1] + b":" if found else b""
+            if prefix:
+                data = data.replace(b"<" + prefix, b"<").replace(b"</" + prefix, b"</")
             buffer = pending + data
             cut = buffer.rfind(b"</row>") + len(b"</row>") if data else len(buffer)
             if cut < len(b"</row>"):
@@ -241,7 +247,15 @@ def read_workbook(data: bytes, contract: Contract, result: FileRead) -> None:
                 grids[name] = pd.DataFrame()
                 continue
             # (a sheet without a scan of its own: every worksheet part was within the limits)
-            cells = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            sheet = workbook.get_sheet_by_name(name)
+            rows, columns = (sheet.end[0] + 1, sheet.end[1] + 1) if sheet.end else (0, 0)
+            if rows > contract.max_rows or columns > contract.max_columns or rows * columns > contract.max_cells:
+                # the scan and calamine disagree (a writer the scan does not know): calamine's word counts
+                result.problems.append(Problem("too_large", sheet=name, value=f"{rows:,} × {columns:,}",
+                                               detail_de="Blatt zu groß", detail_en="sheet too large"))
+                return
+            cells = sheet.to_python(skip_empty_area=False)
+            del sheet
             for i, row in enumerate(cells):  # row by row, so the cells as calamine gave them are freed as we go
                 cells[i] = [v.strip() if type(v) is str else _cell_text(v) for v in row]
             grids[name] = pd.DataFrame(cells, dtype=object) if cells else pd.DataFrame()
