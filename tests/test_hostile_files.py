@@ -381,3 +381,16 @@ def test_a_workbook_with_a_prefixed_namespace_is_scanned_and_read(tmp_path, cont
     assert not read.problems and len(read.sheets[0].rows) == 1
     tight = dataclasses.replace(contract, max_columns=4)
     assert [p.reason_code for p in read_file("05766_2024-Q1.xlsx", out.getvalue(), tight).problems] == ["too_large"]
+
+
+def test_an_existing_warehouse_gets_the_row_problem_column(contract):
+    import duckdb
+
+    from pipeline import warehouse
+
+    con = duckdb.connect()
+    old = [(n, t) for n, t in warehouse.raw_fields(contract.feeds["events"]) if n != "row_problem"]
+    con.execute(f"CREATE TABLE raw_events ({', '.join(f'{warehouse.q(n)} {t}' for n, t in old)})")
+    con.execute("INSERT INTO raw_events (receipt_id, event_id) VALUES ('r1', 'E1')")
+    warehouse.ensure_schema(con)
+    assert con.execute("SELECT event_id, row_problem FROM raw_events").fetchall() == [("E1", None)]
