@@ -98,11 +98,12 @@ def preview_rows(feed, rows):
     a name, an e-mail or a phone number is shown as the mask)."""
     typed = [c.name for c in feed.columns if c.type in PREVIEW_TYPES]
     typed = [name for c in typed for name in ((f"{c}_low", f"{c}_high") if feed.column(c).type == "range" else (c,))]
-    shown = rows[[c for c in ("district_ags", "delivery_quarter", "quarter", "is_late", *feed.id_columns, *typed)
+    ids = [c for c in feed.id_columns if feed.column(c).type != "pseudonym"]  # a person key is never shown
+    shown = rows[[c for c in ("district_ags", "delivery_quarter", "quarter", "is_late", *ids, *typed)
                   if c in rows.columns]].copy()
     rules = list(dict.fromkeys(rule for f in CONTRACT.feeds.values()
                                for column_rules in privacy.pseudonym_rules(f).values() for rule in column_rules))
-    for column in feed.id_columns:
+    for column in ids:
         if column in shown and rules and len(shown):
             fails = privacy.failing_rules(shown[column].astype(object), rules).any(axis=1)
             shown[column] = shown[column].astype(object).where(~fails | shown[column].isna(), privacy.MASK)

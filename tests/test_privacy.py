@@ -27,8 +27,9 @@ KEYS = ["erika.mustermann@example.org", "Erika_Mustermann", "01769988776", "hans
 # Values of forbidden columns: stored nowhere (their files are set aside and not archived).
 FORBIDDEN = ["kunigunde.zwiebelfisch@example.org", "Kunigunde Zwiebelfisch", "030 55511122", "Ottokar Quarkbein",
              "0151 44433322"]
-# Free text of accepted rows: never in Dagster's storage.
-FREE_TEXT = ["Gustav Gans", "gustav.gans@example.org", "0171 5556667", "Dagobert_Duck", "Tante Frieda Fuchs"]
+# Free text and person keys of accepted rows: never in Dagster's storage.
+FREE_TEXT = ["Gustav Gans", "gustav.gans@example.org", "0171 5556667", "Dagobert_Duck", "Tante Frieda Fuchs",
+             "PSN-7731-XQ"]
 
 EVENTS = ["event_id", "date", "event_type", "title", "municipality", "participants_total"]
 
@@ -45,7 +46,7 @@ def _plant(inbox: Path) -> None:
         "E1,erika.mustermann@example.org,staff",
         "E1,Erika_Mustermann,staff",
         "E1,01769988776,staff",
-        "E2,KL-0002,volunteer"])
+        "E2,PSN-7731-XQ,volunteer"])
     write_csv(inbox / "05766_2024-Q1_advice.csv", [
         "case_id,date,client_type,client_key,topic",
         "B1,2024-01-15,person,KL-0003,Wohnung",
@@ -155,3 +156,27 @@ def test_no_planted_identifier_is_stored_anywhere_under_the_home(tmp_path):
     dagster = home / "dagster"
     assert dagster.is_dir() and any(dagster.rglob("*.db"))
     assert _found_in_bytes(dagster, FREE_TEXT) == []
+
+
+def test_previews_show_typed_columns_and_clean_ids_only():
+    import pandas as pd
+
+    from assets.ingest import CONTRACT, preview_rows
+    from pipeline import warehouse
+
+    def staged(feed, *values):
+        columns = ["receipt_id", "district_ags", "delivery_quarter", "source_row", "quarter", "is_late",
+                   *(name for name, _ in warehouse.stg_columns(feed))]
+        return pd.DataFrame([["r", "05766", "2024-Q1", 2, "2024-Q1", False, *row] for row in values], columns=columns)
+
+    attendance = CONTRACT.feeds["attendance"]
+    shown = preview_rows(attendance, staged(attendance, ["E-0001", "PSN-7731-XQ", "staff"]))
+    assert list(shown.columns) == ["district_ags", "delivery_quarter", "quarter", "is_late", "event_id", "role"]
+    events = CONTRACT.feeds["events"]
+    frame = staged(events, ["Dagobert_Duck", "2024-01-12", "workshop", "Gustav Gans", "Tante Frieda Fuchs", "culture",
+                            True, 5, 1, 1, 2],
+                   ["VA-2024-007", "2024-01-13", "training", "Sprechstunde", "Lemgo", None, None, 4, None, None, None])
+    shown = preview_rows(events, frame)
+    assert "title" not in shown and "municipality" not in shown
+    assert shown["event_id"].tolist() == ["*** (verborgen / hidden)", "VA-2024-007"]
+    assert shown["participants_total"].tolist() == [5, 4]
