@@ -82,9 +82,8 @@ class Delivered:
     gone: bool = False            # vanished from the inbox between the scan and the read
 
     def __post_init__(self):
-        readable = readable_name(self.name)
-        if readable != self.name:  # given the name on disk (e.g. by `teilhabe check`)
-            self.entry, self.name = self.name, readable
+        if self.entry is None and _ODD.search(self.name):  # given the name on disk (e.g. by `teilhabe check`)
+            self.entry, self.name = self.name, readable_name(self.name)
 
     @property
     def path(self) -> Path:
@@ -114,12 +113,16 @@ def scan_inbox(inbox: Path, contract: Contract, catalogue: Catalogue, quarters: 
             found.setdefault(readable_name(e.name).lower(), []).append((e.name, _entry_kind(e)))
     items = []
     for group in found.values():
-        name, special = group[0] if len(group) == 1 else latest_twin(folder, group)
-        items.append(_delivered(folder, name, special, contract, catalogue, quarters))
+        entry, special = group[0] if len(group) == 1 else latest_twin(folder, group)
+        readable = readable_name(entry)
+        parsed = _kind_problem(special, readable) if special else assign(entry, contract, catalogue, quarters)
+        items.append(Delivered(folder=folder, name=readable, parsed=parsed, special=special,
+                               entry=entry if readable != entry else None))
         for twin, _ in group if len(group) > 1 else ():
-            if twin != name:
-                items.append(_twin(folder, twin, items[-1].name))
-    return sorted(items, key=lambda item: item.name)
+            if twin != entry:
+                items.append(_twin(folder, twin, readable))
+    items.sort(key=lambda item: item.name)
+    return items
 
 
 def _entry_kind(entry: os.DirEntry) -> str | None:
@@ -157,26 +160,22 @@ def _twin(folder: str, entry: str, standing: str) -> Delivered:
     return item
 
 
-def _delivered(folder: str, entry: str, special: str | None, contract: Contract, catalogue: Catalogue,
-               quarters: tuple[str, str]) -> Delivered:
-    item = Delivered(folder=folder, name=entry, parsed=Problem("unreadable"), special=special)
-    item.parsed = special_problem(item) if special else assign(item.entry or item.name, contract, catalogue, quarters)
-    return item
-
-
 def special_problem(item: Delivered) -> Problem:
-    code, de, en = ENTRY_KINDS[item.special]
-    return Problem(code, value=item.name, detail_de=de, detail_en=en)
+    return _kind_problem(item.special, item.name)
+
+
+def _kind_problem(special: str, name: str) -> Problem:
+    code, de, en = ENTRY_KINDS[special]
+    return Problem(code, value=name, detail_de=de, detail_en=en)
 
 
 def assign(name: str, contract: Contract, catalogue: Catalogue, quarters: tuple[str, str]) -> FileName | Problem:
     """The delivery a file name assigns the file to (district, quarter, feed), or why it cannot be:
     the same answer for the pipeline and `teilhabe check`. The name must match exactly: one that
     is not UTF-8 or holds a control character (a trailing line break too) is `bad_filename`."""
-    readable = readable_name(name)
-    if readable != name:
+    if _ODD.search(name):
         broken = bool(_SURROGATE.search(name))
-        return Problem("bad_filename", value=readable,
+        return Problem("bad_filename", value=readable_name(name),
                        detail_de="Dateiname ist kein gültiges UTF-8" if broken else "Dateiname enthält Steuerzeichen",
                        detail_en="file name is not valid UTF-8" if broken else "file name holds control characters")
     parsed = parse_file_name(name, contract)
