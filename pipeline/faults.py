@@ -8,8 +8,9 @@ failure reaches the command line only as text.
 
 What DuckDB 2.0 and the OS say (reproduced; tests/test_faults.py):
 - disk full: OSError ENOSPC/EDQUOT; DuckDB `Could not write file "...": No space left on device`
-  (inside `TransactionContext Error: Failed to commit: ...`); SQLite (the Dagster instance)
-  `database or disk is full`.
+  (inside `TransactionContext Error: Failed to commit: ...`, or for a COPY inside `Async write
+  failed for range [...]: {"exception_message":"Could not write file \\"...\\": No space left
+  on device","errno":"28"}`); SQLite (the Dagster instance) `database or disk is full`.
 - read-only: OSError EROFS; DuckDB `Cannot open file "...": Read-only file system`; SQLite
   `attempt to write a readonly database`.
 - permissions: OSError EACCES/EPERM; DuckDB `Cannot open file "...": Permission denied`.
@@ -71,7 +72,7 @@ PATTERNS = [
 ]
 ERRNOS = {errno.ENOSPC: DISK_FULL, errno.EDQUOT: DISK_FULL, errno.EROFS: READ_ONLY, errno.EACCES: PERMISSION,
           errno.EPERM: PERMISSION}
-QUOTED_PATH = re.compile(r'file "([^"]+)"')
+QUOTED_PATH = re.compile(r'file \\?"([^"\\]+)\\?"')  # also quoted inside DuckDB's JSON (`\\"`)
 HOLDER = re.compile(r"\(PID (\d+)\)")
 
 

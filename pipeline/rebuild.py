@@ -11,8 +11,8 @@ can be made again from it by the one intake path:
    of a name, so versions go in *generations*: the first received version of every name, then
    the second, and so on; each restored file carries its received time as its modification time,
    which is what the intake records as `received_at`. A name's version that is in the inbox now
-   takes the inbox file's own time (exact to the second, and it is the one a district re-sent
-   last, also when it re-sent an older version). Receipt ids are sha256(lower(name)|sha256), so
+   takes the inbox file's own time where that is when it was received (`received_time`: exact
+   to the second, and right when a district re-sent an older version). Receipt ids are sha256(lower(name)|sha256), so
    they come out as before; each receipt's `archive_path` is set back to where its bytes already
    are (the scratch folder's archive is discarded, the archive does not grow).
 3. A normal run over every quarter that has a receipt or an inbox file, not only the due ones
@@ -45,6 +45,7 @@ from pipeline.intake import inbox, receive
 from pipeline.quarters import reporting_range
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
+ZIP_RESOLUTION_NS = 2 * 10**9  # a ZIP member's time is kept to two seconds (MS-DOS date and time)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,18 +92,35 @@ def _keep(found: dict, version: Version) -> None:
 def generations(versions: list[Version], inbox_times: dict[tuple[str, str], int]) -> list[list[Version]]:
     """The versions in the order they were received: generation k holds the k-th version of every
     name (names equal up to case are one name, as receipts count them). `inbox_times`: (lower-case
-    name, SHA-256) -> mtime in ns of the inbox file that is that version now."""
+    name, SHA-256) -> mtime in ns of the inbox file that is that version now (`received_time`)."""
     by_name: dict[str, list[Version]] = {}
     for v in versions:
-        received = inbox_times.get((v.name.lower(), v.sha256), v.received_ns)
-        by_name.setdefault(v.name.lower(), []).append(dataclasses.replace(v, received_ns=received))
+        by_name.setdefault(v.name.lower(), []).append(v)
     result: list[list[Version]] = []
-    for history in by_name.values():
+    for name, history in by_name.items():
+        history = [dataclasses.replace(v, received_ns=received_time(v, history, inbox_times.get((name, v.sha256))))
+                   for v in history]
         for k, v in enumerate(sorted(history, key=lambda v: (v.received_ns, v.written_ns))):
             if k == len(result):
                 result.append([])
             result[k].append(v)
     return result
+
+
+def received_time(version: Version, history: list[Version], in_inbox: int | None) -> int:
+    """When `version` was received, as the intake recorded it. The archive dates it to two
+    seconds; a version still in the inbox can say more. Its file's own time, if it falls within
+    those two seconds (the same file, exact), or if another version of the name came in between
+    (the district re-sent this older version: the intake then records the new time). Otherwise
+    the file was saved again unchanged later, which is no new receipt: the archive's time stands."""
+    archived = version.received_ns
+    if in_inbox is None:
+        return archived
+    if 0 <= in_inbox - archived < ZIP_RESOLUTION_NS:
+        return in_inbox
+    if any(archived < other.received_ns <= in_inbox for other in history if other.sha256 != version.sha256):
+        return in_inbox
+    return archived
 
 
 def inbox_times(home: Home) -> dict[tuple[str, str], int]:
