@@ -14,7 +14,7 @@ from assets.ingest import CONTRACT, RAW_KEYS, STG_KEYS, staging_basis
 from assets.resources import TeilhabeHome
 from assets.versions import recorded
 from pipeline.intake import inbox
-from pipeline.quarters import quarter_to_key, reporting_range
+from pipeline.quarters import key_to_quarter, quarter_to_key, reporting_range
 
 
 def inbox_digests(home: TeilhabeHome, quarters: set[str] | None = None) -> dict[str, str]:
@@ -28,24 +28,34 @@ def inbox_digests(home: TeilhabeHome, quarters: set[str] | None = None) -> dict[
 
 
 def due_quarters(instance: dg.DagsterInstance, home: TeilhabeHome,
-                 digests: dict[str, str] | None = None) -> dict[str, str]:
-    """Quarter -> why it is due (`new`: never ingested; `files`: its files changed; `basis`: staged
-    under other code, suite or catalogue, or not staged), for every quarter that has inbox files
-    (or `digests`: quarter -> inbox digest, for just those quarters)."""
-    digests = inbox_digests(home) if digests is None else digests
-    if not digests:
+                 digests: dict[str, str] | None = None, quarters: set[str] | None = None) -> dict[str, str]:
+    """Quarter -> why it is due: `new` (files, never ingested), `files` (its files changed),
+    `emptied` (ingested with files, now without any: its receipts are withdrawn by a run),
+    `basis` (staged under other code, suite or catalogue, or not staged).
+
+    Without `quarters`: every quarter with inbox files or recorded files. With `quarters` (the
+    sensor's quarters whose names, sizes or times changed), just those; `digests`: their inbox
+    digests where the caller has them already (a quarter without files has none)."""
+    if quarters is None:
+        digests = inbox_digests(home) if digests is None else digests
+        considered = set(digests) | {key_to_quarter(k) for k, v in recorded(instance, RAW_KEYS[0], "inbox").items() if v}
+    else:
+        digests = inbox_digests(home, quarters) if digests is None else digests
+        considered = set(quarters)
+    if not considered:
         return {}
-    keys = [quarter_to_key(q) for q in digests]
+    keys = [quarter_to_key(q) for q in considered]
     ingested = recorded(instance, RAW_KEYS[0], "inbox", keys)
     staged = {name: recorded(instance, key, "basis", keys) for name, key in zip(CONTRACT.feeds, STG_KEYS)}
     bases = {name: staging_basis(home, name) for name in CONTRACT.feeds}
     due = {}
-    for quarter, current in sorted(digests.items()):
-        key = quarter_to_key(quarter)
+    for quarter in sorted(considered):
+        key, current = quarter_to_key(quarter), digests.get(quarter, "")
         if key not in ingested:
-            due[quarter] = "new"
+            if current:
+                due[quarter] = "new"
         elif ingested[key] != current:
-            due[quarter] = "files"
-        elif any(staged[name].get(key) != bases[name] for name in CONTRACT.feeds):
+            due[quarter] = "files" if current else "emptied"
+        elif current and any(staged[name].get(key) != bases[name] for name in CONTRACT.feeds):
             due[quarter] = "basis"
     return due

@@ -26,11 +26,12 @@ def posteingang(context: dg.SensorEvaluationContext, home: TeilhabeHome):
     items = inbox.scan_inbox(home.paths.inbox, load_contract(), home.catalogue(), reporting_range())
     stats = inbox.quarter_stats(items, reporting_range()[1])
     seen = json.loads(context.cursor) if context.cursor else {}
-    changed = {quarter for quarter, stat in stats.items() if seen.get(quarter) != stat}
+    # A quarter whose files changed, arrived or all went (it drops out of the stats).
+    changed = {quarter for quarter in stats.keys() | seen.keys() if seen.get(quarter) != stats.get(quarter)}
     if not changed:
         return dg.SkipReason("Keine neuen Dateien / no new files")
     digests = inbox_digests(home, changed)
-    due = due_quarters(context.instance, home, digests)
+    due = due_quarters(context.instance, home, digests, changed)
     unassigned = [i.name for i in items if not isinstance(i.parsed, inbox.FileName)]
     if unassigned:
         context.log.warning(f"Nicht zuzuordnen / cannot be assigned: {', '.join(unassigned[:20])}"
@@ -38,6 +39,6 @@ def posteingang(context: dg.SensorEvaluationContext, home: TeilhabeHome):
     context.update_cursor(json.dumps(stats, sort_keys=True))
     if not due:
         return dg.SkipReason("Dateien wie bereits verarbeitet / files as already processed")
-    return [dg.RunRequest(run_key=f"{quarter}:{digests[quarter]}", partition_key=quarter_to_key(quarter),
+    return [dg.RunRequest(run_key=f"{quarter}:{digests.get(quarter, 'leer')}", partition_key=quarter_to_key(quarter),
                           tags={"quartal": quarter, "teilhabe/grund": why})
             for quarter, why in sorted(due.items())]

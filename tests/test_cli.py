@@ -122,8 +122,8 @@ def test_check_speaks_to_a_clerk(tmp_path, capsys):
     lists the feeds, a quarter outside the reporting range is named as such."""
     from tests.conftest import write_xlsx
 
-    rows = [HEADER] + [f"E{n},2024-01-1{n},Stammtisch,5" for n in range(1, 5)] + [
-        "E8,2024-01-20,training,-2,0", "E9,2024-01-21,training,4"]
+    rows = [HEADER] + [f"E{n},2024-01-1{n},Stammtisch,5," for n in range(1, 5)] + [
+        "E8,2024-01-20,training,-2,0", "E9,2024-01-21,training,4,"]
     events = write_csv(tmp_path / "05766_2024-Q1_events.csv", [rows[0] + ",participants_volunteer", *rows[1:]])
     assert main(["check", str(events)]) == 1
     out = capsys.readouterr().out

@@ -195,8 +195,14 @@ def test_a_run_processes_only_quarters_with_new_or_changed_files(home, catalogue
     assert _to_process(home, instance) == {"2024-Q2", "2024-Q3"}
     ingest(home, "2024-04-01", "2024-07-01", instance=instance)
     assert _to_process(home, instance) == set()
-    # The programme period changes in the catalogue: every staged quarter is judged again.
+    # The only file of Q3 is taken out of the inbox: Q3 is due, and its run withdraws the file.
+    (home.inbox / "05766_2024-Q3_advice.csv").unlink()
+    assert _to_process(home, instance) == {"2024-Q3"}
+    ingest(home, "2024-07-01", instance=instance)
+    assert _to_process(home, instance) == set()
+    assert query(home, "SELECT count(*) FROM stg_advice") == [(0,)]
+    # The programme period changes in the catalogue: every quarter with files is judged again.
     later = tuple(dataclasses.replace(p, end=p.end + dt.timedelta(days=365)) for p in catalogue.programmes)
     changed = dataclasses.replace(catalogue, programmes=later)
     monkeypatch.setattr(TeilhabeHome, "catalogue", lambda self: changed)
-    assert _to_process(home, instance) == {"2024-Q1", "2024-Q2", "2024-Q3"}
+    assert _to_process(home, instance) == {"2024-Q1", "2024-Q2"}

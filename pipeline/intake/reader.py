@@ -84,9 +84,10 @@ def read_file(name: str, data: bytes, contract: Contract, feed: str | None = Non
     except Exception as exc:  # noqa: BLE001 - one file must never stop a run; the reason is kept
         result.sheets, result.ignored_sheets = [], []
         forbidden = [p for p in result.problems if p.reason_code == "forbidden_column"]
+        # The error's kind only: its text may quote the file's content (a person's name, say).
         result.problems = forbidden or [Problem(
-            "unreadable", detail_de=f"Datei konnte nicht gelesen werden ({type(exc).__name__}: {str(exc)[:200]})",
-            detail_en=f"the file could not be read ({type(exc).__name__}: {str(exc)[:200]})")]
+            "unreadable", detail_de=f"Datei konnte nicht gelesen werden ({type(exc).__name__})",
+            detail_en=f"the file could not be read ({type(exc).__name__})")]
     return result
 
 
