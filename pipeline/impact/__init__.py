@@ -25,7 +25,6 @@ checked in `estimate_impact`). The notes and the site's plain-language sentences
 Modules: survey (items, groups, responses from the warehouse, cell aggregates) → estimator (DiD)
 and welch (pre/post) → disclosure (small cells) → readings (words) → table (rows, table, export).
 """
-from pipeline.impact import disclosure, estimator, readings, survey, table, welch
 from pipeline.impact.disclosure import INDICATIVE_BELOW, MIN_CELL
 from pipeline.impact.estimator import ALPHA, NOT_ESTIMABLE, WEBB, DidResult, did_wild_bootstrap, webb_weights
 from pipeline.impact.readings import GROUP_LABEL, ITEM_LABEL, NOTES, SCOPE_LABEL, impact_reading
@@ -35,13 +34,9 @@ from pipeline.impact.table import (COLUMNS, COUNTS, EXPORT_NAME, NUMBERS, TABLE,
                                    write_impact_export, write_impact_table)
 from pipeline.impact.welch import welch_change
 
-# The modules whose code decides the table's contents: a change to any of them recomputes the
-# estimates (assets/impact.py hashes their source into the inputs signature).
-MODULES = (survey, estimator, welch, disclosure, readings, table)
-
 __all__ = [
     "ALL", "ALL_COMPARISON", "ALPHA", "COLUMNS", "COUNTS", "EXPORT_NAME", "GROUP_LABEL", "INDICATIVE_BELOW",
-    "ITEM_LABEL", "MIN_CELL", "MODULES", "NOTES", "NOT_ESTIMABLE", "NUMBERS", "POOL", "POOL_NAME", "SCOPE_LABEL",
+    "ITEM_LABEL", "MIN_CELL", "NOTES", "NOT_ESTIMABLE", "NUMBERS", "POOL", "POOL_NAME", "SCOPE_LABEL",
     "TABLE", "WAVES", "WEBB", "DidResult", "did_wild_bootstrap", "estimate_impact", "impact_reading",
     "load_responses", "sort_impact", "survey_groups", "survey_items", "webb_weights", "welch_change",
     "write_impact_export", "write_impact_table",
