@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
 from pathlib import Path
 
 import duckdb
@@ -243,17 +242,15 @@ def table_exists(con, table: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0][0])
 
 
-def inputs_signature(con, relations=(), files=(), modules=(), views=(), extra: bytes = b"") -> str:
+def inputs_signature(con, relations=(), files=(), views=(), extra: bytes = b"") -> str:
     """What a derived output is computed from: the rows of these relations (one query; table
     names, or name -> table or SELECT in parentheses, whose SQL counts too), these files' bytes (a
-    missing file counts as empty), these modules' source code, these views' definitions and
-    `extra` (e.g. names from the catalogue), so a change to any re-computes."""
+    missing file counts as empty), these views' definitions and `extra` (e.g. names from the
+    catalogue), so a change to any re-computes. The code counts as the asset's code version."""
     relations = relations if isinstance(relations, dict) else {name: name for name in relations}
     digest = hashlib.sha256(repr((sorted(relations.items()), sorted(relation_prints(con, relations).items()))).encode())
     for path in files:
         digest.update(path.read_bytes() if path.is_file() else b"")
-    for module in modules:
-        digest.update(inspect.getsource(module).encode())
     digest.update(repr(view_definitions(con, views)).encode())
     digest.update(extra)
     return digest.hexdigest()
