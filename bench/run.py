@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Deadlines are judged against "today"; pinned so that every run of the benchmark sees the same day.
 AS_OF = "2026-03-31"
-TARGETS = {"full / floor": 3.0, "incremental / full": 0.10, "peak memory GB": 4.0}
+# The guard of the issue "One engine a newcomer can carry on" (simplicity first, inside these).
+TARGETS = {"full / floor": 4.0, "incremental_s": 45.0, "peak memory GB": 4.0}
 # The file re-delivered for (c): one district's events of one quarter, resent with a fix and an addition.
 REDELIVER_DISTRICT, REDELIVER_QUARTER = 1, 9   # second district, tenth quarter
 OUTPUTS = ("warehouse.duckdb", "warehouse.duckdb.wal", "archive", "exports", "reports", "site", "dagster")
@@ -256,6 +257,7 @@ def _table(rounds: list[dict]) -> tuple[dict, list[str]]:
     for key, target in TARGETS.items():
         ok = summary[key] <= target
         lines.append(f"- {key}: {summary[key]} (target ≤ {target}) {'met' if ok else 'MISSED'}")
+    lines.append(f"- incremental / full: {summary['incremental / full']} (an earlier target was ≤ 0.10)")
     lines.append(f"- nothing new / full: {summary['nothing new / full']} (the least any run costs, as a share "
                  f"of the full run: (c) cannot be below it)")
     last = rounds[-1]
