@@ -14,7 +14,7 @@ import dagster as dg
 from assets.metadata import markdown_table
 from assets.partitions import QUARTERS
 from assets.resources import TeilhabeHome
-from assets.versions import code_version, digest
+from assets.versions import code_version, digest, recorded
 from pipeline.contract import load_contract
 from pipeline.intake import inbox, privacy, receive, stage
 from pipeline.quarters import key_to_quarter, quarter_to_key, reporting_range
@@ -110,16 +110,28 @@ def preview_rows(feed, rows):
     return shown
 
 
+def whole_quarters(context, home: TeilhabeHome, name: str, quarters: list[str]) -> set[str]:
+    """The quarters to stage whole: never staged, or staged under another code, suite or catalogue
+    (their `basis` as Dagster recorded it). In the others staging redoes only the districts whose
+    files changed (`stage.changed_districts`)."""
+    basis = staging_basis(home, name)
+    recorded_bases = recorded(context.instance, dg.AssetKey(f"stg_{name}"), "basis",
+                              [quarter_to_key(q) for q in quarters])
+    return {q for q in quarters if recorded_bases.get(quarter_to_key(q)) != basis}
+
+
 def _stage(context, home: TeilhabeHome, con, name: str, quarters: list[str]):
     feed = CONTRACT.feeds[name]
-    staged = stage.stage_feed(con, CONTRACT, home.catalogue(), feed, quarters)
+    whole = whole_quarters(context, home, name, quarters)
+    staged = stage.stage_feed(con, CONTRACT, home.catalogue(), feed, quarters, whole)
     per_delivery = stage.quarter_results(con, feed, quarters)
     results = staged.results
     read, rejected = int(results["rows_read"].sum()), int(results["rejected"].sum())
     accepted = int(results["accepted"].sum())
     reasons = staged.reasons.head(8)
     consistent = bool((results["rows_read"] == results["accepted"] + results["rejected"]).all())
-    context.log.info(f"{feed.label_de}: {read} Zeilen gelesen, {accepted} angenommen, {rejected} abgelehnt")
+    context.log.info(f"{feed.label_de}: {read} Zeilen gelesen, {accepted} angenommen, {rejected} abgelehnt"
+                     f" ({len(whole)} von {len(quarters)} Quartalen ganz geprüft, die übrigen je geänderten Kreis)")
     basis = staging_basis(home, name)
     for quarter in quarters:
         context.add_asset_metadata({"basis": basis}, asset_key=f"stg_{name}", partition_key=quarter_to_key(quarter))

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS row_rejections (
     reason_de VARCHAR, reason_en VARCHAR);
 CREATE TABLE IF NOT EXISTS sheet_results (
     receipt_id VARCHAR NOT NULL, feed VARCHAR NOT NULL, rows_read BIGINT, accepted BIGINT,
-    rejected BIGINT, late BIGINT);
+    rejected BIGINT, late BIGINT, events_print UBIGINT);
 """
 
 # A delivery's current file per feed: the latest received sheet that was loaded. A set-aside
@@ -184,6 +184,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                 "DROP TABLE IF EXISTS indicator_parts; DROP TABLE IF EXISTS indicator_district_state")
     con.execute(META_DDL)
     con.execute("ALTER TABLE receipts ADD COLUMN IF NOT EXISTS ignored_sheets VARCHAR")  # homes of 0.1.0
+    con.execute("ALTER TABLE sheet_results ADD COLUMN IF NOT EXISTS events_print UBIGINT")  # homes of 0.2.0
     for feed in load_contract().feeds.values():
         con.execute(_feed_ddl(feed))
     con.execute(_views_sql(list(load_contract().feeds.values())))

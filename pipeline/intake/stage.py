@@ -50,21 +50,60 @@ class Staged:
 STAGE_CHUNK_ROWS = 2_500_000
 
 
-def stage_feed(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str]) -> Staged:
-    """Validate every received sheet of the feed in these delivery quarters; current sheets become
-    stg rows; rejections and per-sheet counts replace what staging left there before."""
+def stage_feed(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: list[str],
+               whole: set[str] | None = None) -> Staged:
+    """Validate the feed's received sheets in these delivery quarters; current sheets become stg
+    rows; rejections and per-sheet counts replace what staging left there before. The quarters in
+    `whole` (default: all) are staged whole; in the others only the districts whose staging is
+    out of date (`changed_districts`). Returns what staging left for the whole quarters."""
+    whole = set(quarters) if whole is None else whole & set(quarters)
+    limited = sorted(set(quarters) - whole)
+    districts = sorted(changed_districts(con, feed, limited)) if limited else []
     # A withdrawn file (no longer in the inbox) is not judged again and its rows stop counting.
     con.execute(f"""DELETE FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?))
                     AND receipt_id IN (SELECT receipt_id FROM receipts WHERE status = 'withdrawn')""", [quarters])
     con.execute("""CREATE OR REPLACE TEMP TABLE _todo AS
                    SELECT s.receipt_id, r.quarter AS delivery_quarter FROM sheets s JOIN receipts r USING (receipt_id)
-                   WHERE s.feed = ? AND r.quarter IN (SELECT unnest(?)) AND r.status <> 'withdrawn'""",
-                [feed.name, quarters])
+                   WHERE s.feed = $feed AND r.status <> 'withdrawn'
+                     AND (r.quarter IN (SELECT unnest(CAST($whole AS VARCHAR[])))
+                          OR (r.quarter IN (SELECT unnest(CAST($limited AS VARCHAR[])))
+                              AND r.district_ags IN (SELECT unnest(CAST($districts AS VARCHAR[])))))""",
+                {"feed": feed.name, "whole": sorted(whole), "limited": limited, "districts": districts})
     plan = screen_plan(feed)  # a suite beyond the screen is refused even when there is nothing to stage
     if con.execute("SELECT count(*) FROM _todo").fetchall()[0][0]:  # every write below is scoped to _todo
         _stage(con, contract, catalogue, feed, quarters, plan)
     con.execute("DROP TABLE _todo")
     return _staged(con, feed, quarters)
+
+
+# Per district, a set hash of the events attendance may name (what `_known_events` holds).
+EVENTS_PRINTS = """(SELECT district_ags, bit_xor(hash(event_id)) AS events_print
+                    FROM (SELECT DISTINCT district_ags, event_id FROM stg_events) GROUP BY 1)"""
+
+
+def changed_districts(con, feed: Feed, quarters: list[str]) -> set[str]:
+    """The districts whose staging of this feed in these quarters is out of date: a sheet never
+    staged (no results: a new file), stg rows of a sheet no longer current (replaced or
+    withdrawn), a current sheet with accepted rows missing from stg (the file that replaced it
+    was withdrawn), or, for attendance, a sheet judged against other events than its district
+    has now. Staging these districts' sheets leaves what staging the quarters whole would: every
+    sheet is judged by itself and, for attendance, its district's events."""
+    in_quarters = "delivery_quarter IN (SELECT unnest($quarters))"
+    current = f"(SELECT receipt_id FROM current_sheets WHERE feed = $feed AND {in_quarters})"
+    parts = [f"""SELECT r.district_ags FROM sheets s JOIN receipts r USING (receipt_id)
+                 WHERE s.feed = $feed AND r.quarter IN (SELECT unnest($quarters)) AND r.status <> 'withdrawn'
+                   AND NOT EXISTS (SELECT 1 FROM sheet_results sr WHERE sr.receipt_id = s.receipt_id AND sr.feed = s.feed)""",
+             f"SELECT district_ags FROM stg_{feed.name} WHERE {in_quarters} AND receipt_id NOT IN {current}",
+             f"""SELECT c.district_ags FROM current_sheets c JOIN sheet_results sr USING (receipt_id, feed)
+                 WHERE c.feed = $feed AND c.{in_quarters} AND sr.accepted > 0 AND NOT EXISTS (
+                     SELECT 1 FROM stg_{feed.name} t WHERE t.{in_quarters} AND t.receipt_id = c.receipt_id)"""]
+    if feed.name == "attendance":
+        parts.append(f"""SELECT r.district_ags FROM sheet_results sr JOIN receipts r USING (receipt_id)
+                         LEFT JOIN {EVENTS_PRINTS} e USING (district_ags)
+                         WHERE sr.feed = $feed AND r.quarter IN (SELECT unnest($quarters)) AND r.status <> 'withdrawn'
+                           AND sr.events_print IS DISTINCT FROM coalesce(e.events_print, 0)""")
+    found = con.execute(" UNION ".join(parts), {"feed": feed.name, "quarters": quarters}).fetchall()  # a few rows
+    return {row[0] for row in found}
 
 
 def basis(contract: Contract, catalogue: Catalogue, feed: Feed) -> str:
@@ -173,14 +212,24 @@ def _stage(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: 
     else:
         rejected = late = pd.Series(dtype="int64")
         rejections = pd.DataFrame(columns=REJECTION_COLUMNS)
-    results = per_receipt.set_index("receipt_id")
+    # A sheet without rows gets its results too (0 read): it is staged, not "never staged".
+    todo = warehouse.fetch_df(con, "SELECT receipt_id FROM _todo")["receipt_id"]
+    results = per_receipt.set_index("receipt_id").reindex(sorted(set(todo) | set(per_receipt["receipt_id"])),
+                                                          fill_value=0)
+    results = results.astype("int64")
+    results.index.name = "receipt_id"
     results["rejected"] = rejected.reindex(results.index, fill_value=0).astype("int64")
     results["accepted"] = results["rows_read"] - results["rejected"]
     results["late"] = (results["late_clean"] + late.reindex(results.index, fill_value=0)).astype("int64")
     results = results.reset_index()
     results.insert(1, "feed", feed.name)
-    _write_results(con, feed, quarters, rejections,
-                   results[["receipt_id", "feed", "rows_read", "accepted", "rejected", "late"]])
+    columns = ["receipt_id", "feed", "rows_read", "accepted", "rejected", "late"]
+    if feed.name == "attendance":  # what it was judged against: `changed_districts` compares it with stg_events
+        prints = warehouse.fetch_df(con, f"""SELECT t.receipt_id, coalesce(e.events_print, 0) AS events_print
+            FROM _todo t JOIN receipts r USING (receipt_id) LEFT JOIN {EVENTS_PRINTS} e USING (district_ags)""")
+        results = results.merge(prints, on="receipt_id", how="left")
+        columns.append("events_print")
+    _write_results(con, feed, quarters, rejections, results[columns])
 
 
 def _staged(con, feed: Feed, quarters: list[str]) -> Staged:
