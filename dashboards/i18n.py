@@ -53,12 +53,19 @@ def other(lang: str) -> str:
 
 
 def is_missing(value) -> bool:
+    kind = type(value)  # the common kinds first: a national site asks about two million cells
+    if kind is int or kind is str:
+        return False
+    if kind is float:
+        return value != value  # NaN
     return value is None or (isinstance(value, Real) and math.isnan(value))
 
 
 def number(value, lang: str, decimals: int | None = None) -> str:
     """`1234.5` -> `1.234,5` (de) / `1,234.5` (en). Without `decimals`, whole numbers show none
     and others one decimal, as people read counts and rates."""
+    if type(value) is int and not decimals:  # counts: most numbers on the pages
+        return f"{value:,}".translate(_SEPARATOR_SWAP[lang])
     if is_missing(value):
         return "–"
     value = float(value)

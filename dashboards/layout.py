@@ -70,6 +70,8 @@ class Raw(str):
 
 
 def esc(value) -> str:
+    if type(value) is str:  # plain text, the common case (Raw is a str subclass, so not this)
+        return html.escape(value)
     return value if isinstance(value, Raw) else html.escape("" if value is None else str(value))
 
 
