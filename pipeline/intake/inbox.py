@@ -270,9 +270,10 @@ class Archive:
         self.pending.append((member, item.received_at, data))
         return f"{self.relative}/{member}"
 
-    def discard(self, archive_path: str) -> None:
-        """Keep nothing of a file `__call__` took (it turned out to hold what must not be stored)."""
-        self.pending = [p for p in self.pending if f"{self.relative}/{p[0]}" != archive_path]
+    def discard(self, archive_paths: set[str]) -> None:
+        """Keep nothing of the files `__call__` took at these paths (they turned out to hold what
+        must not be stored). All at once: a chunk may hold thousands."""
+        self.pending = [p for p in self.pending if f"{self.relative}/{p[0]}" not in archive_paths]
 
     def flush(self) -> None:
         if not self.pending:

@@ -182,7 +182,12 @@ def _csv_limits(data: bytes, separator: str, contract: Contract) -> Problem | No
         return _too_large(f"{lines:,} Zeilen".replace(",", "."), f"{lines:,} lines",
                           f"Grenze {contract.max_rows + 1:,} Zeilen".replace(",", "."), f"limit {contract.max_rows + 1:,} lines")
     parts = data.split(b"\n")
-    widest = max(part.count(separator.encode()) for part in parts) + 1
+    longest = max(map(len, parts))
+    # A line has fewer separators than bytes: fields are counted line by line only where a line is
+    # long enough to hold too many (most files: none is).
+    sep = separator.encode()
+    widest = 1 + (max((part.count(sep) for part in parts if len(part) >= contract.max_columns), default=0)
+                  if longest >= contract.max_columns else 0)
     if widest > contract.max_columns:
         return _too_large(f"{widest:,} Felder in einer Zeile".replace(",", "."), f"{widest:,} fields in one line",
                           f"Grenze {contract.max_columns} Felder", f"limit {contract.max_columns} fields")
@@ -192,7 +197,6 @@ def _csv_limits(data: bytes, separator: str, contract: Contract) -> Problem | No
     if cells > contract.max_cells:
         return _too_large(f"{cells:,} Zellen".replace(",", "."), f"{cells:,} cells",
                           f"Grenze {contract.max_cells:,} Zellen".replace(",", "."), f"limit {contract.max_cells:,} cells")
-    longest = max(map(len, parts))
     if longest > contract.max_line_bytes:
         return _too_large(f"eine Zeile mit {longest:,} Byte".replace(",", "."), f"a line of {longest:,} bytes",
                           f"Grenze {contract.max_line_bytes:,} Byte".replace(",", "."), f"limit {contract.max_line_bytes:,} bytes")

@@ -254,10 +254,12 @@ def _read_chunk(home: Home | None, contract: Contract, items: list[Delivered], i
                                      sheet.ignored_columns, sheet.encoding, sheet.separator))
             raw[sheet.feed].append(raw_frame(item.receipt_id, item.parsed, sheet))
     hidden = hide_pseudonyms(contract, raw)
+    discarded = set()
     for receipt in receipts:  # a file that named a person where a pseudonym belongs is not archived
         if receipt["receipt_id"] in hidden and receipt["archive_path"]:
-            archive.discard(receipt["archive_path"])
+            discarded.add(receipt["archive_path"])
             receipt["archive_path"] = None
+    archive.discard(discarded)
     return _Chunk(summary, reverts, archive, receipts, problems, sheets, raw)
 
 
