@@ -354,7 +354,7 @@ def csv_text(index: int, data: bytes, contract: Contract) -> CsvText | None:
     header_line = first[:-1] if first.endswith("\r") else first
     if not header_line.replace(separator, "").strip(" \t"):
         return None  # a blank first line: the header is further down, `read_file` finds it
-    if SEP_LINE.match(header_line) or _totals_line(contract.totals_words).search(body):
+    if SEP_LINE.match(header_line) or _has_totals_line(body, contract.totals_words):
         return None  # Excel's `sep=` line or a totals row: `read_file` reads the file alone
     if body and not body.endswith("\n"):
         body += "\n"
@@ -370,6 +370,19 @@ def group_csv_texts(texts: list[CsvText], feeds: list[str]) -> dict[tuple[str, s
 
 
 @functools.cache
+def _has_totals_line(body: str, totals_words: frozenset[str]) -> bool:
+    """Whether a line could be a totals row. The words are looked for anywhere first (a substring
+    search, fast), the line-start pattern only where one occurs: most files have none."""
+    folded = body.casefold()
+    return any(word in folded for word in _shortest(totals_words)) and bool(_totals_line(totals_words).search(body))
+
+
+@functools.cache
+def _shortest(words: frozenset[str]) -> tuple[str, ...]:
+    """The words no other word is part of: `sum` finds `summe` and `gesamtsumme` too."""
+    return tuple(sorted(w for w in words if not any(other != w and other in w for other in words)))
+
+
 def _totals_line(totals_words: frozenset[str]) -> re.Pattern:
     """A line whose first cell could be a totals word (header.py judges it; this only routes)."""
     words = "|".join(sorted(map(re.escape, totals_words)))
