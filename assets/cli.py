@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from assets import cli_review as review
 from pipeline.contract import PROJECT_ROOT
 from pipeline.home import Home
 
@@ -119,6 +120,7 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
         if name in ("ui", "serve"):
             cmd.add_argument("--port", type=int, default=3000, help=t["port_help"])
             cmd.add_argument("--host", default="127.0.0.1", help=t["host_help"])
+    review.add_commands(sub, lang, t["home_help"])
     for cmd in sub.choices.values():
         cmd.add_argument("--lang", choices=sorted(TEXT), default=lang, help="de | en")
     return parser
@@ -397,7 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     t = {**TEXT[args.lang], "lang": args.lang}
     try:
         commands = {"check": cmd_check, "run": cmd_run, "rebuild": cmd_rebuild, "demo": cmd_demo, "ui": cmd_ui,
-                    "serve": cmd_serve, "slides": cmd_slides}
+                    "serve": cmd_serve, "slides": cmd_slides,
+                    "outliers": lambda a, _: review.cmd_outliers(a, a.lang),
+                    "confirm": lambda a, _: review.cmd_confirm(a, a.lang)}
         return commands[args.command](args, t)
     except CatalogueError as exc:
         print(t["catalogue_error"], file=sys.stderr)

@@ -23,7 +23,8 @@ from pipeline.indicators import cached_indicators
 
 OWNERS = ["team:evaluation"]
 SITE_CODE = code_version("dashboards", "pipeline.impact.readings", "pipeline.indicators.model")
-INPUTS = [dg.AssetKey("indicator_values"), dg.AssetKey("quality_reports"), dg.AssetKey("impact_estimates")]
+INPUTS = [dg.AssetKey("indicator_values"), dg.AssetKey("quality_reports"), dg.AssetKey("quality_warnings"),
+          dg.AssetKey("impact_estimates")]
 
 
 

@@ -8,12 +8,77 @@ import dagster as dg
 from assets.ingest import CONTRACT, OWNERS, STG_KEYS, md_table
 from assets.resources import TeilhabeHome
 from assets.versions import code_version, digest, last_data_version
+from pipeline import quality, warehouse
+from pipeline.quality import findings, outliers
+from pipeline.indicators import indicators_path
 from pipeline.publish import deadlines, reports
 from pipeline.tables import write_csv
 
 
 QUALITY_CODE = code_version("pipeline.publish.reports", "pipeline.publish.deadlines", "pipeline.tables",
                             "pipeline.warehouse")
+WARNINGS_CODE = code_version("pipeline.quality", "pipeline.indicators.sql", "pipeline.warehouse")
+CONFIRMATIONS = {"confirmations": "(SELECT * EXCLUDE (status) FROM outlier_followup WHERE status = 'confirmed')"}
+# One check per warning code (the contract's families of findings that do not reject): each lists
+# its findings; a warning never blocks, so none of them is blocking.
+WARNING_CHECKS = {
+    "regelverstoesse": ("rule_violation", "Regeln aus rules.yaml, die nicht gelten (z. B. mehr Personen auf der "
+                                          "Teilnahmeliste als gemeldet). / Validation rules that do not hold."),
+    "hoechstbetrag": ("over_cap", "Mikroprojekte über dem Höchstbetrag je Projekt. / Micro-projects above the cap."),
+    "ausreisser": ("outlier", "Werte fern der eigenen Vorquartale und der anderen Kreise, mit Status der Nachverfolgung "
+                              "(offen, bestätigt, korrigiert). / Outliers and their follow-up status."),
+}
+
+
+@dg.asset(
+    deps=STG_KEYS,
+    group_name="quality",
+    pool="duckdb",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    code_version=WARNINGS_CODE,
+    check_specs=[dg.AssetCheckSpec(name, asset="quality_warnings", blocking=False, description=text)
+                 for name, (_, text) in WARNING_CHECKS.items()],
+    description="Hinweise, die keine Zeile ablehnen: Prüfregeln über Bereiche hinweg (catalogue rules.yaml), "
+                "Höchstbetrag, Ausreißer mit Nachverfolgungsliste (`teilhabe confirm`). Warnings that do not reject: "
+                "validation rules across feeds, the cap, outliers with their follow-up list.",
+)
+def quality_warnings(context: dg.AssetExecutionContext, home: TeilhabeHome):
+    catalogue = home.catalogue()
+    rules = quality.cached_rules(catalogue)
+    with home.connect() as con:
+        # The current records, the rules and parameters, the programmes, and the evaluators'
+        # confirmations: a change to any of them re-judges.
+        basis = warehouse.inputs_signature(
+            con, relations=[*(f"stg_{name}" for name in CONTRACT.feeds), "current_sheets"],
+            files=[quality.rules_path(catalogue), indicators_path(catalogue)],
+            extra=catalogue.membership.to_csv(index=False).encode())
+        version = digest(WARNINGS_CODE, basis, warehouse.inputs_signature(con, relations=CONFIRMATIONS))
+        unchanged = version == last_data_version(context)
+        counts = findings.summary(con) if unchanged else quality.compute_warnings(con, catalogue, rules)
+        if not unchanged:  # the follow-up list was brought up to date: what stands now is what was judged
+            version = digest(WARNINGS_CODE, basis, warehouse.inputs_signature(con, relations=CONFIRMATIONS))
+        listed = {name: quality.warnings_frame(con, (code,), limit=50) for name, (code, _) in WARNING_CHECKS.items()}
+        followup = outliers.followup(con)
+    context.log.info("Hinweise / warnings: %s", ", ".join(f"{c} {n}" for c, n in
+                                                           counts.groupby("reason_code")["n"].sum().items()) or "keine")
+    yield dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
+        "unchanged": dg.MetadataValue.bool(unchanged),
+        "dagster/row_count": dg.MetadataValue.int(int(counts["n"].sum())),
+        "je Regel / per rule": md_table(counts, 50),
+        "ausreisser / outliers": dg.MetadataValue.json(followup["status"].value_counts().to_dict()),
+    })
+    for name, (code, _) in WARNING_CHECKS.items():
+        mine = counts[counts["reason_code"] == code]
+        metadata = {"anzahl / count": int(mine["n"].sum()),
+                    "je Regel / per rule": dg.MetadataValue.json(dict(zip(mine["rule_id"], mine["n"].astype(int)))),
+                    "hinweise / warnings (50)": md_table(listed[name], 50)}
+        if code == "outlier":
+            shown = followup[["district_ags", "quarter", "measure_id", "record_id", "value", "history_median",
+                              "peer_median", "status", "confirmed_by"]]
+            metadata["nachverfolgung / follow-up"] = md_table(shown, 50)
+        yield dg.AssetCheckResult(check_name=name, passed=mine.empty, severity=dg.AssetCheckSeverity.WARN,
+                                  metadata=metadata)
 
 
 def as_of() -> dt.date:
@@ -23,7 +88,7 @@ def as_of() -> dt.date:
 
 
 @dg.asset(
-    deps=STG_KEYS,
+    deps=[*STG_KEYS, "quality_warnings"],
     group_name="quality",
     pool="duckdb",
     kinds={"html", "csv"},
@@ -76,5 +141,5 @@ def deadline_check(status) -> dg.AssetCheckResult:
                   "fehlende Lieferungen / missing deliveries": md_table(missing, 50)})
 
 
-ASSETS = [quality_reports]
+ASSETS = [quality_warnings, quality_reports]
 CHECKS = []

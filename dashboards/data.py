@@ -36,10 +36,25 @@ class SiteData:
     micro_projects: pd.DataFrame    # current, non-cancelled micro-projects (amounts only)
     as_of: dt.date | None
     impact: pd.DataFrame = field(default_factory=lambda: empty_impact())  # impact_estimates, as written
+    warnings: pd.DataFrame = field(default_factory=pd.DataFrame)  # warnings standing now, per delivery and code
+    outliers: pd.DataFrame = field(default_factory=pd.DataFrame)  # the outliers' follow-up list
     reports: dict[tuple[str | None, str | None], str] = field(default_factory=dict)  # -> path under site/
     memo: dict = field(default_factory=dict, repr=False)  # what pages prepare once for both languages
 
     # -- lookups pages use ------------------------------------------------------------------------
+
+    @functools.cached_property
+    def rules(self):
+        from pipeline.quality import cached_rules
+
+        return cached_rules(self.catalogue)
+
+    @property
+    def outlier_threshold(self) -> float:
+        return self.rules.threshold
+
+    def measure_labels(self, lang: str) -> dict[str, str]:
+        return {m.id: m.label_de if lang == "de" else m.label_en for m in self.rules.measures}
 
     # Split once: 440 district pages each filtering 200,000 rows took most of a national build.
     # A group keeps the rows, their order and their index, as the filter did.
@@ -193,6 +208,19 @@ def read_rejections(con) -> pd.DataFrame:
         FROM rejections GROUP BY ALL ORDER BY ALL""").df()
 
 
+def read_warnings(con) -> pd.DataFrame:
+    return con.execute("""
+        SELECT district_ags, quarter, feed, reason_code, count(*) AS rows
+        FROM findings WHERE severity = 'warning' GROUP BY ALL ORDER BY ALL""").df()
+
+
+def read_outliers(con) -> pd.DataFrame:
+    # Values and references only: no record's free text, no person.
+    return con.execute("""
+        SELECT district_ags, quarter, measure_id, record_id, value, history_median, peer_median, status
+        FROM outlier_followup ORDER BY district_ags, quarter, measure_id, record_id""").df()
+
+
 def read_micro_projects(con) -> pd.DataFrame:
     # Amounts and dates only: applicants are left out, the page compares sums with the fund.
     return con.execute("""
@@ -276,6 +304,7 @@ def load(con, catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: i
     return SiteData(catalogue=catalogue, indicators=indicators, threshold=threshold, values=_plain_strings(values),
                     deliveries=_plain_strings(read_deliveries(con)), rejections=_plain_strings(read_rejections(con)),
                     status=_plain_strings(read_status(con, catalogue, as_of)),
+                    warnings=_plain_strings(read_warnings(con)), outliers=_plain_strings(read_outliers(con)),
                     micro_projects=_plain_strings(read_micro_projects(con)), as_of=as_of,
                     impact=_plain_strings(read_impact(con)))
 

@@ -41,6 +41,7 @@ DELIVERY_STATUS = _WORDS["delivery_status"]  # on_time / late / missing / open /
 METHOD = vocabulary.METHOD
 UNIT = vocabulary.UNIT
 REASON = _WORDS["reason"]                    # the contract's reason codes
+FOLLOWUP = _WORDS["followup"]                # an outlier's follow-up: open / confirmed / corrected
 
 
 def t(lang: str, key: str, **values) -> str:

@@ -43,9 +43,62 @@ def quality_page(data: SiteData, place: Place) -> Body:
         if many:
             body.add(f"<p class='note'>{esc(t(lang, 'rejections_summary_note'))}</p>")
         body.add(_rejections_summary(data, place) if many else _rejections_table(data, place))
+    _warnings(body, data, place)
     if (None, None) in data.reports:
         body.add(f"<p>{report_link(place, data, None, None, t(lang, 'unassigned_report'))}</p>")
     return body
+
+
+def _warnings(body: Body, data: SiteData, place: Place) -> None:
+    """Warnings per delivery and code (per district where there are many), then the outliers'
+    follow-up list with the references each value was compared with."""
+    lang = place.lang
+    body.add(f"<h2>{esc(t(lang, 'warnings_heading'))}</h2><p class='note'>{esc(t(lang, 'warnings_note'))}</p>")
+    warnings = data.warnings
+    if warnings.empty:
+        body.add(f"<p>{esc(t(lang, 'no_warnings'))}</p>")
+        return
+    many = warnings["district_ags"].nunique() > MANY_DISTRICTS
+    rows = []
+    if many:
+        totals = warnings.groupby(["district_ags", "reason_code"])["rows"].sum().unstack(fill_value=0)
+        totals = totals.loc[totals.sum(axis=1).sort_values(ascending=False, kind="stable").index]
+        for ags, counts in totals.iterrows():
+            text = " · ".join(f"{i18n.REASON[lang].get(c, c)}: {i18n.number(int(n), lang)}" for c, n in counts.items() if n)
+            rows.append([Raw(f"<a href='{esc(place.href(sitemap.district_path(ags)))}'>{esc(district_name(data, ags))}</a>"),
+                         i18n.number(int(counts.sum()), lang), text])
+        body.add(table([t(lang, "districts"), t(lang, "count"), t(lang, "reason")], rows, numeric={1}))
+    else:
+        for r in warnings.itertuples():
+            rows.append([district_name(data, r.district_ags), r.quarter, r.feed,
+                         f"{i18n.REASON[lang].get(r.reason_code, r.reason_code)} ({r.reason_code})",
+                         i18n.number(int(r.rows), lang),
+                         report_link(place, data, r.district_ags, r.quarter, t(lang, "open_report"))])
+        body.add(table([t(lang, "districts"), t(lang, "quarter"), "Lieferart" if lang == "de" else "Feed",
+                        t(lang, "reason"), t(lang, "count"), t(lang, "report")], rows, numeric={4}))
+    outliers = data.outliers
+    if outliers.empty:
+        return
+    body.add(f"<h3>{esc(t(lang, 'outliers_heading'))}</h3>"
+             f"<p class='note'>{esc(t(lang, 'outliers_note', threshold=i18n.number(data.outlier_threshold, lang)))}</p>")
+    if many:
+        counts = outliers["status"].value_counts()
+        body.add("<p>" + esc(" · ".join(f"{i18n.FOLLOWUP[lang][s]}: {i18n.number(int(counts.get(s, 0)), lang)}"
+                                        for s in ("open", "confirmed", "corrected"))) + "</p>")
+        return
+    labels = data.measure_labels(lang)
+
+    def figure(value) -> str:  # a participant count is a count of persons: below the threshold, "< 5"
+        if i18n.is_missing(value):
+            return "–"
+        return f"< {data.threshold}" if value < data.threshold else i18n.number(value, lang)
+
+    rows = [[district_name(data, r.district_ags), r.quarter, labels.get(r.measure_id, r.measure_id), r.record_id or "–",
+             figure(r.value), figure(r.history_median), figure(r.peer_median), i18n.FOLLOWUP[lang][r.status]]
+            for r in outliers.itertuples()]
+    body.add(table([t(lang, "districts"), t(lang, "quarter"), t(lang, "measure"), "ID", t(lang, "value"),
+                    t(lang, "own_median"), t(lang, "peer_median"), t(lang, "followup_status")], rows,
+                   numeric={4, 5, 6}))
 
 
 def _rate_table(data: SiteData, programme: Programme, place: Place) -> str:

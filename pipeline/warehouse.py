@@ -37,6 +37,18 @@ CREATE TABLE IF NOT EXISTS row_rejections (
 CREATE TABLE IF NOT EXISTS sheet_results (
     receipt_id VARCHAR NOT NULL, feed VARCHAR NOT NULL, rows_read BIGINT, accepted BIGINT,
     rejected BIGINT, late BIGINT, events_print UBIGINT);
+-- Findings that do not reject (pipeline/quality/findings.py): derived, recomputed whole.
+CREATE TABLE IF NOT EXISTS row_warnings (
+    rule_id VARCHAR, reason_code VARCHAR NOT NULL, feed VARCHAR, receipt_id VARCHAR, district_ags VARCHAR,
+    delivery_quarter VARCHAR, source_row BIGINT, "column" VARCHAR, value VARCHAR, left_value DOUBLE,
+    right_value DOUBLE, reason_de VARCHAR, reason_en VARCHAR);
+-- The outliers' follow-up list (pipeline/quality/outliers.py): the evaluators' record of what they
+-- confirmed, by whom and when, and what a re-delivery corrected.
+CREATE TABLE IF NOT EXISTS outlier_followup (
+    measure_id VARCHAR NOT NULL, district_ags VARCHAR NOT NULL, quarter VARCHAR NOT NULL, record_id VARCHAR NOT NULL,
+    value DOUBLE, current_value DOUBLE, receipt_id VARCHAR, delivery_quarter VARCHAR, source_row BIGINT,
+    history_median DOUBLE, history_n BIGINT, history_score DOUBLE, peer_median DOUBLE, peer_n BIGINT,
+    peer_score DOUBLE, status VARCHAR NOT NULL, confirmed_by VARCHAR, confirmed_at TIMESTAMP, comment VARCHAR);
 """
 
 # A delivery's current file per feed: the latest received sheet that was loaded. A set-aside
@@ -108,6 +120,16 @@ SELECT c.file_name, s.sheet, rr.district_ags, rr.delivery_quarter, rr.feed, rr.s
        rr."column", rr.value, rr.reason_code, rr.reason_de, rr.reason_en
 FROM row_rejections rr JOIN current_sheets c ON c.receipt_id = rr.receipt_id AND c.feed = rr.feed
 JOIN sheets s ON s.receipt_id = rr.receipt_id AND s.feed = rr.feed;
+
+-- What a delivery gets back: the rejections, and the warnings on rows that stay accepted.
+CREATE OR REPLACE VIEW findings AS
+SELECT file, sheet, district_ags, quarter, feed, "row", "column", value, reason_code, reason, reason_en,
+       'rejected' AS severity FROM rejections
+UNION ALL
+SELECT c.file_name, s.sheet, w.district_ags, w.delivery_quarter, w.feed, w.source_row, w."column", w.value,
+       w.reason_code, w.reason_de, w.reason_en, 'warning'
+FROM row_warnings w JOIN current_sheets c ON c.receipt_id = w.receipt_id AND c.feed = w.feed
+JOIN sheets s ON s.receipt_id = w.receipt_id AND s.feed = w.feed;
 """
 
 

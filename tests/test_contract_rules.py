@@ -158,6 +158,9 @@ def test_micro_project_values(tmp_path, contract, catalogue):
         "M5;Verein E;07.04.2019;100;Reisen;2;5;storniert",                   # bad_enum cost category
     ], encoding="cp1252", sep=";")
     [report] = check([path], contract, catalogue)
-    assert sorted((f["row"], f["reason_code"], f["column"]) for f in report.findings) == [
+    assert sorted((f["row"], f["reason_code"], f["column"]) for f in report.findings if f["severity"] == "rejected") == [
         (4, "bad_value", "Betrag EUR"), (5, "bad_value", "Erreichte Zugewanderte"), (6, "bad_enum", "Kostenart")]
+    # Over the cap of 1,000 EUR: accepted, with the warning over_cap (the cancelled M2 counts nowhere).
+    assert [(f["row"], f["reason_code"], f["value"]) for f in report.findings if f["severity"] == "warning"] == [
+        (2, "over_cap", "1000.5")]
     assert report.accepted == 2

@@ -29,6 +29,12 @@ def test_definitions_load_with_groups_jobs_schedule_and_sensor():
     assert [s.name for s in repo.sensor_defs] == ["posteingang"]
     checks = {(c.asset_key.to_user_string(), c.name) for c in repo.asset_graph.asset_check_keys}
     assert {(f"stg_{f}", "contract") for f in FEEDS} | {("quality_reports", "lieferfristen")} <= checks
+    # One check per family of warnings; a warning never blocks a run.
+    warning_checks = {("quality_warnings", name) for name in ("regelverstoesse", "hoechstbetrag", "ausreisser")}
+    assert warning_checks <= checks
+    specs = [repo.asset_graph.get_check_spec(k) for k in repo.asset_graph.asset_check_keys
+             if (k.asset_key.to_user_string(), k.name) in warning_checks]
+    assert len(specs) == 3 and not any(spec.blocking for spec in specs)
 
 
 def test_every_asset_touching_the_warehouse_is_in_the_duckdb_pool():
@@ -44,7 +50,7 @@ def test_every_asset_has_a_code_version_and_the_keys_are_as_published():
     repo = defs.get_repository_def()
     keys = sorted(key.to_user_string() for key in repo.asset_graph.get_all_asset_keys())
     assert keys == sorted(["conference_site", "impact_estimates", "indicator_exports", "indicator_values",
-                           "quality_reports", *(f"{layer}_{feed}" for layer in ("raw", "stg") for feed in FEEDS)])
+                           "quality_reports", "quality_warnings", *(f"{layer}_{feed}" for layer in ("raw", "stg") for feed in FEEDS)])
     for key in repo.asset_graph.get_all_asset_keys():
         version = repo.asset_graph.get(key).code_version
         assert version and len(version) == 16, key

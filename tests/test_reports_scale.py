@@ -55,11 +55,11 @@ def test_report_shows_escaped_values_and_its_csv_keeps_line_breaks(home):
     assert "<p>4 Zeilen gelesen, 1 angenommen, 3 abgelehnt." in page
     assert "<td class='n'>3</td><td>event_type</td>" in page  # the file's row 3 (header = 1)
     lines = (home.reports / f"{Q1_REPORT}.csv").read_text(encoding="utf-8").split("\n")
-    assert lines[0] == "\ufefffile,district_ags,quarter,feed,sheet,row,column,value,reason_code,reason,reason_en"
-    assert lines[1].startswith("05766_2024-Q1_events.csv,05766,2024-Q1,events,,3,event_type,\"<b>\"\"x\"\"&'y'</b>\",bad_enum,")
+    assert lines[0] == "\ufefffile,district_ags,quarter,feed,sheet,row,column,value,severity,reason_code,reason,reason_en"
+    assert lines[1].startswith("05766_2024-Q1_events.csv,05766,2024-Q1,events,,3,event_type,\"<b>\"\"x\"\"&'y'</b>\",rejected,bad_enum,")
     assert lines[2] == '05766_2024-Q1_events.csv,05766,2024-Q1,events,,4,event_type,"work'
-    assert lines[3].startswith('shop",bad_enum,')
-    assert lines[4].startswith("05766_2024-Q1_events.csv,05766,2024-Q1,events,,5,event_type,'=cmd,bad_enum,")
+    assert lines[3].startswith('shop",rejected,bad_enum,')
+    assert lines[4].startswith("05766_2024-Q1_events.csv,05766,2024-Q1,events,,5,event_type,'=cmd,rejected,bad_enum,")
     assert lines[5:] == [""]
     # The delivery's rows of the export, and the correction shown in Q2's report, not in Q1's.
     export = (home.exports / "rejections.csv").read_text(encoding="utf-8")
@@ -89,7 +89,7 @@ def test_only_the_changed_delivery_is_rewritten_and_a_missing_file_always(home):
                                        "exports/delivery_status.csv", "exports/rejections.csv"}
     assert "ersetzt durch / replaced by events: 05766_2024-Q2_events.csv" in (
         home.reports / f"{Q2_REPORT}.html").read_text(encoding="utf-8")
-    assert ",party,bad_enum," in (home.reports / f"{Q2_REPORT}.csv").read_text(encoding="utf-8")
+    assert ",party,rejected,bad_enum," in (home.reports / f"{Q2_REPORT}.csv").read_text(encoding="utf-8")
 
     # A deleted report file comes back though nothing changed; its unchanged HTML twin is not touched.
     before = stamps(home)

@@ -340,3 +340,19 @@ def test_asset_writes_the_site_and_says_how_to_get_a_map(site, tmp_path, monkeyp
     assert "TEILHABE_GEOJSON" in page and "Keine Karte" in page
     assert "window.PlotlyGeoAssets" not in page
     assert "TEILHABE_GEOJSON" in (home.site / "en/programm/lzz-1.html").read_text(encoding="utf-8")
+
+
+def test_the_demo_shows_a_warning_of_each_code_in_reports_export_and_quality_page(site):
+    # The demo plants a head count below its attendance list and a lost mailing list
+    # (pipeline/demo/faults.py), carries a micro-project above the cap, and has outliers.
+    exported = (site.home.exports / "rejections.csv").read_text(encoding="utf-8-sig").splitlines()
+    codes = {line.split(",")[9] for line in exported[1:] if line.split(",")[8] == "warning"}
+    assert codes == {"rule_violation", "over_cap", "outlier"}
+    report = (site.home.reports / "2019-Q3" / "13076_2019-Q3.html").read_text(encoding="utf-8")
+    assert "Die Teilnahmeliste nennt" in report.split("<h2>Hinweise")[1]
+    for page, words in (("datenqualitaet.html", ("Prüfregel verletzt (rule_violation)", "über dem Höchstbetrag (over_cap)",
+                                                 "Ausreißer (outlier)", "Ausreißer und ihre Nachverfolgung")),
+                        ("en/datenqualitaet.html", ("validation rule violated (rule_violation)", "above the cap (over_cap)",
+                                                    "Outliers and their follow-up"))):
+        text = read(site, page)
+        assert all(word in text for word in words), page

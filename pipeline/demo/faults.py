@@ -97,6 +97,23 @@ def _remark_column(deliveries, key, office, rng):
         row["Bemerkung"] = remarks[i % len(remarks)]
 
 
+def _attendance_exceeds_total(deliveries, key, office, rng):
+    # A head count typed from memory: the event's total is lower than the persons its own
+    # attendance list names (accepted, the sub-counts still fit the total; a rule warns).
+    event = next(e for e in deliveries[key].feeds["events"] if e.get("participants_volunteer") is not None)
+    event["participants_total"] = max(event["participants_volunteer"] + event["participants_staff"],
+                                      event["participants_newcomer"])
+
+
+def _mailing_list_lost(deliveries, key, office, rng):
+    # A new mailing tool imported a third of the list: the issue after reaches far fewer people.
+    letters = deliveries[key].feeds["newsletters"]
+    last = letters[-1] if letters else {"recipients": office.newsletter_reach}
+    day = quarter_bounds(key[1])[1] - dt.timedelta(days=3)
+    letters.append({"issue_id": f"{office.code}-NL-{qtag(key[1])}-9", "sent_date": day,
+                    "recipients": int(last["recipients"]) // 3, "title": f"Newsletter Integration {key[1]} Nr. 9"})
+
+
 # (district, delivery quarter, planter, what the quality report should show)
 PLANTED_FAULTS = (
     ("14523", "2019-Q1", _bad_date, "bad_value: events row 4, date 31.02.2019"),
@@ -114,4 +131,8 @@ PLANTED_FAULTS = (
     ("03155", "2024-Q2", _corrected_event, "correction: events row 2 re-sends 2024-Q1's third event"),
     ("15089", "2017-Q4", _name_column, "forbidden_column: attendance carries a Name column"),
     ("14523", "2020-Q1", _remark_column, "ignored column: events carry Bemerkung"),
+    ("13076", "2019-Q3", _attendance_exceeds_total, "warning rule_violation: events, first event with sub-counts: its list "
+                                                    "names more persons than participants_total"),
+    ("09473", "2019-Q2", _mailing_list_lost, "warning rule_violation: newsletters last row, a third of the "
+                                             "previous issue's recipients"),
 )

@@ -286,32 +286,46 @@ class _Checker:
         return KeySource(feed=feed, column=entry.get("column", ""), filter=entry.get("filter"))
 
     def _column(self, feed: str, column: str, where: str, numeric: bool = False) -> None:
-        if column not in sql.feed_columns(feed):
-            self.problems.append(f"{where}: Spalte '{column}' gibt es in {feed} nicht / unknown column")
-            return
-        types = dict(stg_columns(load_contract().feeds[feed]))
-        if numeric and types.get(column) not in NUMERIC_TYPES:
-            self.problems.append(f"{where}: Spalte '{column}' ist keine Zahl / column is not numeric")
+        problem = column_problem(feed, column, numeric)
+        if problem:
+            self.problems.append(f"{where}: {problem}")
 
     def _filter(self, feed: str, text, where: str) -> None:
-        if text is None:
-            return
-        if not isinstance(text, str) or not text.strip():
-            self.problems.append(f"{where}: Filter leer / empty filter")
-            return
-        if sql.FORBIDDEN_SQL.search(text):
-            self.problems.append(f"{where}: Filter darf nur ein Ausdruck über Spalten sein (kein ;, Kommentar, "
-                                 f"Unterabfrage) / filter must be a plain expression: {text}")
-            return
-        unknown = sorted(set(sql.PLACEHOLDER.findall(text)) - set(self.parameters))
-        if unknown:
-            self.problems.append(f"{where}: unbekannter Parameter / unknown parameter: {', '.join(unknown)}")
-            return
-        try:
-            described = self.con.execute(sql.filter_type_sql(feed, sql.render_filter(text, self.parameters))).fetchall()
-        except duckdb.Error as error:
-            first = str(error).strip().splitlines()[0]
-            self.problems.append(f"{where}: Filter ungültig / invalid filter `{text}`: {first}")
-            return
-        if described[0][1] != "BOOLEAN":
-            self.problems.append(f"{where}: Filter ist kein Wahrheitswert / filter is not a boolean: {text}")
+        problem = filter_problem(self.con, feed, text, self.parameters)
+        if problem:
+            self.problems.append(f"{where}: {problem}")
+
+
+# Shared with the validation rules (pipeline/quality/rules.py), whose sides are these aggregates too.
+
+def column_problem(feed: str, column: str, numeric: bool = False) -> str | None:
+    """What is wrong with naming `column` of `feed` in a definition, or None."""
+    if column not in sql.feed_columns(feed):
+        return f"Spalte '{column}' gibt es in {feed} nicht / unknown column"
+    types = dict(stg_columns(load_contract().feeds[feed]))
+    if numeric and types.get(column) not in NUMERIC_TYPES:
+        return f"Spalte '{column}' ist keine Zahl / column is not numeric"
+    return None
+
+
+def filter_problem(con, feed: str, text, parameters: dict[str, float]) -> str | None:
+    """What is wrong with a filter over `feed`, or None: DuckDB binds it against the empty schema
+    on `con` (see ensure_schema), so an unknown column or a typo is found when the file loads."""
+    if text is None:
+        return None
+    if not isinstance(text, str) or not text.strip():
+        return "Filter leer / empty filter"
+    if sql.FORBIDDEN_SQL.search(text):
+        return (f"Filter darf nur ein Ausdruck über Spalten sein (kein ;, Kommentar, "
+                f"Unterabfrage) / filter must be a plain expression: {text}")
+    unknown = sorted(set(sql.PLACEHOLDER.findall(text)) - set(parameters))
+    if unknown:
+        return f"unbekannter Parameter / unknown parameter: {', '.join(unknown)}"
+    try:
+        described = con.execute(sql.filter_type_sql(feed, sql.render_filter(text, parameters))).fetchall()
+    except duckdb.Error as error:
+        first = str(error).strip().splitlines()[0]
+        return f"Filter ungültig / invalid filter `{text}`: {first}"
+    if described[0][1] != "BOOLEAN":
+        return f"Filter ist kein Wahrheitswert / filter is not a boolean: {text}"
+    return None

@@ -21,6 +21,7 @@ from pipeline.intake.inbox import Delivered, assign
 from pipeline.intake.reader import FileName
 from pipeline.intake.receive import receive
 from pipeline.intake.stage import stage_feed
+from pipeline.quality import compute_warnings
 from pipeline.quarters import reporting_range
 
 
@@ -38,16 +39,25 @@ class FileReport:
 
     @property
     def clean(self) -> bool:
-        return not self.findings
+        """No row or file rejected (warnings leave rows accepted)."""
+        return not any(f["severity"] == "rejected" for f in self.findings)
+
+    @property
+    def warned(self) -> bool:
+        return any(f["severity"] == "warning" for f in self.findings)
 
 
 FINDINGS = """
 SELECT fr.receipt_id, fr.sheet, CAST(NULL AS BIGINT) AS "row", fr."column", fr.value, fr.reason_code,
-       fr.reason_de, fr.reason_en, 0 AS ord
+       fr.reason_de, fr.reason_en, 'rejected' AS severity, 0 AS ord
 FROM file_rejections fr
 UNION ALL
-SELECT rr.receipt_id, s.sheet, rr.source_row, rr."column", rr.value, rr.reason_code, rr.reason_de, rr.reason_en, 1
+SELECT rr.receipt_id, s.sheet, rr.source_row, rr."column", rr.value, rr.reason_code, rr.reason_de, rr.reason_en,
+       'rejected', 1
 FROM row_rejections rr JOIN sheets s ON s.receipt_id = rr.receipt_id AND s.feed = rr.feed
+UNION ALL
+SELECT w.receipt_id, s.sheet, w.source_row, w."column", w.value, w.reason_code, w.reason_de, w.reason_en, 'warning', 2
+FROM row_warnings w JOIN sheets s ON s.receipt_id = w.receipt_id AND s.feed = w.feed
 ORDER BY receipt_id, ord, sheet NULLS FIRST, "row", reason_code, "column"
 """
 
@@ -80,6 +90,9 @@ def stage_files(con, paths: list[Path], contract: Contract, catalogue: Catalogue
     delivered = sorted({i.parsed.quarter for i in items if isinstance(i.parsed, FileName)})
     for feed in contract.feeds.values():  # events before attendance, as in the pipeline
         stage_feed(con, contract, catalogue, feed, delivered)
+    # The rules judge what these files say together; outliers need the district's history,
+    # which only the pipeline's warehouse has.
+    compute_warnings(con, catalogue, outliers=False)
     return items
 
 
@@ -93,7 +106,7 @@ def _report(con, item: Delivered, path: Path, lang: str) -> FileReport:
     for row in found.itertuples(index=False):
         report.findings.append({
             "row": None if pd.isna(row.row) else int(row.row), "sheet": row.sheet, "column": row.column,
-            "value": row.value, "reason_code": row.reason_code,
+            "value": row.value, "reason_code": row.reason_code, "severity": row.severity,
             "reason": row.reason_de if lang == "de" else row.reason_en})
     for (ignored, feed) in con.execute("SELECT ignored_columns, feed FROM sheets WHERE receipt_id = ? ORDER BY feed",
                                        [item.receipt_id]).fetchall():
@@ -114,6 +127,9 @@ TEXT = {
                                "Veranstaltungsdatei desselben Quartals prüfen (oder mit --home, wenn sie schon "
                                "verarbeitet wurde).",
            "all_ok": "Alles in Ordnung – die Dateien können gesendet werden.",
+           "warnings_only": "Nichts abgelehnt, aber Hinweise (oben mit „Hinweis“): bitte prüfen. Die Dateien können "
+                            "gesendet werden.",
+           "warning": "Hinweis",
            "not_ok": "Bitte die genannten Zeilen korrigieren und erneut prüfen."},
     "en": {"file_line": "{name}: {read} rows read, {ok} accepted, {rej} rejected, {late} late",
            "file_problem": "  The whole file was not taken over", "sheet_problem": "  Sheet {sheet} was not taken over",
@@ -122,6 +138,9 @@ TEXT = {
            "attendance_alone": "  Note: attendance names events. Check it together with the events file of the "
                                "same quarter (or with --home once that was processed).",
            "all_ok": "All good – the files can be sent.",
+           "warnings_only": "Nothing rejected, but there are warnings (marked “warning” above): please check them. "
+                            "The files can be sent.",
+           "warning": "warning",
            "not_ok": "Please correct the rows above and check again."},
 }
 
@@ -146,8 +165,9 @@ def lines(report: FileReport, lang: str, with_events: bool) -> list[str]:
                                  rej=report.rejected, late=report.late)]
     groups: dict[tuple, list[dict]] = {}
     for f in report.findings:
-        groups.setdefault((f["row"] is None, f.get("sheet"), f.get("column"), f["reason_code"], f["reason"]), []).append(f)
-    for (whole, sheet, column, code, reason), found in groups.items():
+        groups.setdefault((f["row"] is None, f.get("sheet"), f.get("column"), f["reason_code"], f["reason"],
+                           f.get("severity", "rejected")), []).append(f)
+    for (whole, sheet, column, code, reason, severity), found in groups.items():
         where = []
         if whole:
             where.append(t["sheet_problem"].format(sheet=sheet).strip() if sheet else t["file_problem"].strip())
@@ -164,7 +184,8 @@ def lines(report: FileReport, lang: str, with_events: bool) -> list[str]:
         elif values:
             shown = ", ".join(f"'{v}'" for v in values[:3])
             where.append(f"{t['values']} {shown}" + (f" … (+{len(values) - 3})" if len(values) > 3 else ""))
-        out.append(f"  [{code}] " + ", ".join(where) + f": {reason}")
+        label = f"{t['warning']} {code}" if severity == "warning" else code
+        out.append(f"  [{label}] " + ", ".join(where) + f": {reason}")
     if report.ignored_columns:
         out.append(t["ignored_cols"].format(", ".join(report.ignored_columns)))
     if report.ignored_sheets:
@@ -175,4 +196,6 @@ def lines(report: FileReport, lang: str, with_events: bool) -> list[str]:
 
 
 def verdict(reports: list[FileReport], lang: str) -> str:
-    return TEXT[lang]["all_ok" if all(r.clean for r in reports) else "not_ok"]
+    if not all(r.clean for r in reports):
+        return TEXT[lang]["not_ok"]
+    return TEXT[lang]["warnings_only" if any(r.warned for r in reports) else "all_ok"]

@@ -20,6 +20,9 @@ from pipeline.contract import Contract, Feed
 from pipeline.intake.screen import (ScreenPlan, flag_candidates, register_typing, screen_plan, screen_tables, start_screen,
                                     typed_rows, typed_select)
 from pipeline.intake.suite import REJECTION_COLUMNS, accepted_frame, prepare, rejection_frame, run_suite
+from pipeline.indicators.loader import cached_indicators
+from pipeline.quality.findings import rule_rejections
+from pipeline.quality.rules import cached_rules
 from pipeline.quarters import quarter_bounds
 
 
@@ -108,10 +111,15 @@ def changed_districts(con, feed: Feed, quarters: list[str]) -> set[str]:
 
 def basis(contract: Contract, catalogue: Catalogue, feed: Feed) -> str:
     """What every quarter of a feed is staged with besides its files and the code: the suite,
-    the boolean words and the programme periods. A change to any restages every quarter."""
+    the boolean words, the programme periods and the catalogue's reject rules. A change to any
+    restages every quarter."""
     digest = hashlib.sha256(json.dumps(feed.suite, sort_keys=True, ensure_ascii=False).encode())
     digest.update(repr((sorted(contract.true_values), sorted(contract.false_values))).encode())
     digest.update(catalogue.membership.to_csv(index=False).encode())
+    rejecting = cached_rules(catalogue).rejecting(feed.name)
+    if rejecting:  # the catalogue's reject rules for this feed and the parameters they may name
+        parameters = {n: p.value for n, p in cached_indicators(catalogue).parameters.items()}
+        digest.update(repr((rejecting, sorted(parameters.items()))).encode())
     return digest.hexdigest()[:24]
 
 
@@ -179,10 +187,10 @@ def _stage(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: 
         typed = typed_select(plan, where).replace("$quarters", "?")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {typed}", [chunk])
         flag_candidates(con, plan)
+        # Every staged sheet's clean rows, current or not: the reject rules judge them all below.
         con.execute(f"""INSERT INTO stg_{feed.name} SELECT {stg_select} FROM _typed t
                         WHERE NOT EXISTS (SELECT 1 FROM _cands c WHERE c.receipt_id = t.receipt_id
-                                          AND c.source_row = t.source_row)
-                          AND t.receipt_id IN (SELECT receipt_id FROM _cur)""")
+                                          AND c.source_row = t.source_row)""")
         counts.append(warehouse.fetch_df(con, """
             SELECT t.receipt_id, count(*) AS rows_read,
                    count(*) FILTER (WHERE t._is_late AND c.receipt_id IS NULL) AS late_clean
@@ -204,14 +212,24 @@ def _stage(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: 
         failures = run_suite(frame, feed)  # one GX validation of the suite over every flagged row
         rejections = rejection_frame(frame, failures, feed, headers)
         accepted = accepted_frame(frame, rejections["_rid"].unique(), feed)
-        insert = accepted[accepted["receipt_id"].isin(current)]
-        warehouse.insert_rows(con, f"stg_{feed.name}", insert)
+        warehouse.insert_rows(con, f"stg_{feed.name}", accepted)
         rejected = rejections.drop_duplicates("_rid").groupby("receipt_id").size()
         late = accepted.groupby("receipt_id")["is_late"].sum()
         rejections = rejections[REJECTION_COLUMNS].reset_index(drop=True)
     else:
         rejected = late = pd.Series(dtype="int64")
         rejections = pd.DataFrame(columns=REJECTION_COLUMNS)
+    # The catalogue's reject rules (rules.yaml) over the rows the contract accepted; then only the
+    # current sheets' rows stay in stg.
+    scope = f"delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO}"
+    ruled = rule_rejections(con, catalogue, feed.name, scope, [quarters])
+    con.execute(f"DELETE FROM stg_{feed.name} WHERE {scope} AND receipt_id NOT IN (SELECT unnest(?))",
+                [quarters, current])
+    if len(ruled):
+        per_row = ruled.drop_duplicates(["receipt_id", "source_row"])
+        rejected = rejected.add(per_row.groupby("receipt_id").size(), fill_value=0)
+        late = late.add(-per_row.groupby("receipt_id")["is_late"].sum(), fill_value=0)
+        rejections = pd.concat([rejections, ruled[REJECTION_COLUMNS]], ignore_index=True)
     # A sheet without rows gets its results too (0 read): it is staged, not "never staged".
     todo = warehouse.fetch_df(con, "SELECT receipt_id FROM _todo")["receipt_id"]
     results = per_receipt.set_index("receipt_id").reindex(sorted(set(todo) | set(per_receipt["receipt_id"])),

@@ -24,7 +24,7 @@ from pipeline.contract import Contract
 from pipeline.tables import write_csv, write_if_changed
 
 REJECTION_EXPORT_COLUMNS = ["file", "district_ags", "quarter", "feed", "sheet", "row", "column", "value",
-                            "reason_code", "reason", "reason_en"]
+                            "severity", "reason_code", "reason", "reason_en"]
 LOG_COLUMNS = ["file_name", "sha256", "received_at", "district_ags", "quarter", "status", "rows_read", "accepted",
                "rejected", "late", "corrected", "superseded_by", "archive_path"]
 UNASSIGNED = "nicht_zugeordnet"
@@ -47,14 +47,18 @@ REJECTED_TABLE = (["file", "sheet", "row", "column", "value", "reason_code", "re
                    "Code", "Grund", "<span class='en'>Reason</span>"], {"row"})
 LATE_TABLE = (["feed", "id", "date", "counted_in", "file_name"],
               ["Bereich / feed", "Kennung / id", "Datum / date", "gezählt in / counted in", "Datei / file"], set())
+WARNING_TABLE = (["file", "sheet", "row", "column", "value", "reason_code", "reason", "reason_en"],
+                 ["Datei / file", "Blatt / sheet", "Zeile / row", "Spalte / column", "Wert / value",
+                  "Code", "Hinweis", "<span class='en'>Warning</span>"], {"row"})
 CORRECTION_TABLE = (["feed", "id", "earlier"],
                     ["Bereich / feed", "Kennung / id", "ersetzt Meldung aus / replaces record of"], set())
 
 
 def rejections_frame(con) -> pd.DataFrame:
     frame = warehouse.fetch_df(con, f"""
-        SELECT {", ".join(warehouse.q(c) for c in REJECTION_EXPORT_COLUMNS)} FROM rejections
-        ORDER BY quarter NULLS FIRST, district_ags NULLS FIRST, file, sheet NULLS FIRST, "row" NULLS FIRST, reason_code, "column" """)
+        SELECT {", ".join(warehouse.q(c) for c in REJECTION_EXPORT_COLUMNS)} FROM findings
+        ORDER BY quarter NULLS FIRST, district_ags NULLS FIRST, file, sheet NULLS FIRST, "row" NULLS FIRST, severity,
+                 reason_code, "column", value, reason""")
     frame["row"] = frame["row"].astype("Int64")
     return frame
 
@@ -138,7 +142,7 @@ def _status_text(log: pd.DataFrame) -> pd.Series:
 
 
 def _page(title_de: str, title_en: str, totals: tuple[int, int, int], file_table: str, rejected_table: str,
-          late_table: str, corr_table: str) -> str:
+          warning_table: str, late_table: str, corr_table: str) -> str:
     total_read, accepted, total_rej = totals
     summary = (f"<p>{total_read} Zeilen gelesen, {accepted} angenommen, {total_rej} abgelehnt. "
                f"<span class='en'>{total_read} rows read, {accepted} accepted, {total_rej} rejected.</span></p>")
@@ -148,6 +152,9 @@ def _page(title_de: str, title_en: str, totals: tuple[int, int, int], file_table
 <h2>Dateien <span class="en">/ Files</span></h2>{file_table}
 <h2>Abgelehnte Zeilen und Dateien <span class="en">/ Rejected rows and files</span></h2>
 <p>Zeile = Zeilennummer in Ihrer Datei (Kopfzeile = 1). <span class="en">Row = row number in your file (header = 1).</span></p>{rejected_table}
+<h2>Hinweise <span class="en">/ Warnings</span></h2>
+<p>Diese Zeilen sind angenommen und zählen; bitte prüfen und bei Bedarf korrigiert erneut liefern. <span class="en">These rows
+are accepted and counted; please check them and re-deliver a corrected file where needed.</span></p>{warning_table}
 <h2>Verspätete Meldungen <span class="en">/ Late records</span></h2>{late_table}
 <h2>Korrekturen <span class="en">/ Corrections</span></h2>{corr_table}
 </body></html>
@@ -187,13 +194,14 @@ def inputs_signature(con, contract: Contract, catalogue: Catalogue) -> str:
     rejections views, the stg columns late records come from, the view definitions and district
     names. Cheap (no view is evaluated), so an unchanged warehouse costs a fraction of a second."""
     relations = warehouse.delivery_log_relations(contract.feeds.values())
+    relations["row_warnings"] = "row_warnings"
     for f in contract.feeds.values():
         if f.date_column:
             relations[f"late_{f.name}"] = (f"(SELECT receipt_id, {warehouse.q(f.id_columns[0])}, "
                                            f"{warehouse.q(f.date_column)}, quarter FROM stg_{f.name} WHERE is_late)")
     names = pd.util.hash_pandas_object(catalogue.districts["name"].astype(str)).to_numpy().tobytes()
-    return warehouse.inputs_signature(con, relations, views=("delivery_log", "rejections", "current_sheets",
-                                                             "latest_receipts"), extra=names)
+    return warehouse.inputs_signature(con, relations, views=("delivery_log", "rejections", "findings",
+                                                             "current_sheets", "latest_receipts"), extra=names)
 
 
 
@@ -245,8 +253,9 @@ def write_reports(con, reports_dir: Path, exports_dir: Path, catalogue: Catalogu
               "late": late.assign(key=_key(late, "delivery")),
               "corrections": corrections.assign(key=_key(corrections, "delivery"))}
     deliveries = _deliveries(log, frames["log"]["key"], catalogue)
-    summary = {"deliveries": len(deliveries), "files": len(log), "rejections": len(rejected),
-               "by_reason": rejected["reason_code"].value_counts().to_dict()}
+    is_warning = rejected["severity"] == "warning"
+    summary = {"deliveries": len(deliveries), "files": len(log), "rejections": int((~is_warning).sum()),
+               "warnings": int(is_warning.sum()), "by_reason": rejected["reason_code"].value_counts().to_dict()}
     # Keys sharing a path (several unassigned kinds) overwrite each other: the last one stands.
     deliveries = deliveries.drop_duplicates("relative", keep="last")
     header, records = _rejection_csv(con, rejected, exports["rejections_csv"])
@@ -261,8 +270,11 @@ def _render(reports_dir: Path, deliveries: pd.DataFrame, frames: dict[str, pd.Da
     where its bytes change); returns how many files were written."""
     log = frames["log"]
     log = log.assign(status_text=_status_text(log), sha=log["sha256"].str.slice(0, 12))
+    found = frames["rejected"]
+    rejected, warned = found[found["severity"] != "warning"], found[found["severity"] == "warning"]
     rows = {name: _table_rows(frame, frame["key"], spec).reindex(deliveries.index)
-            for name, frame, spec in (("files", log, FILE_TABLE), ("rejected", frames["rejected"], REJECTED_TABLE),
+            for name, frame, spec in (("files", log, FILE_TABLE), ("rejected", rejected, REJECTED_TABLE),
+                                      ("warnings", warned, WARNING_TABLE),
                                       ("late", frames["late"], LATE_TABLE),
                                       ("corrections", frames["corrections"], CORRECTION_TABLE))}
     totals = log.groupby(log["key"].to_numpy(), sort=False)[["rows_read", "accepted", "rejected"]].sum()
@@ -275,9 +287,10 @@ def _render(reports_dir: Path, deliveries: pd.DataFrame, frames: dict[str, pd.Da
     columns = zip(paths, deliveries["title_de"], deliveries["title_en"], deliveries["assigned"],
                   totals.itertuples(index=False, name=None), *(rows[name].tolist() for name in rows), csv_texts)
     written = 0
-    for path, title_de, title_en, assigned, counts, files, rejected, late, corrections, csv_text in columns:
+    for path, title_de, title_en, assigned, counts, files, rejected, warnings, late, corrections, csv_text in columns:
         page = _page(title_de, title_en, tuple(int(v) for v in counts), _table(files, FILE_TABLE),
-                     _table(rejected, REJECTED_TABLE), _table(late if assigned else None, LATE_TABLE),
+                     _table(rejected, REJECTED_TABLE), _table(warnings, WARNING_TABLE),
+                     _table(late if assigned else None, LATE_TABLE),
                      _table(corrections if assigned else None, CORRECTION_TABLE))
         written += write_if_changed(path, page.encode("utf-8"))
         written += write_if_changed(path.with_suffix(".csv"), csv_text.encode("utf-8"))
