@@ -1,13 +1,14 @@
 """Quality stage outputs: the districts' quality reports, rejections.csv, the delivery log and
 the reporting-rate table (which delivery is on time, late or missing)."""
 import datetime as dt
+import hashlib
 import os
 
 import dagster as dg
 
 from assets.ingest import CONTRACT, OWNERS, STG_KEYS, md_table
 from assets.resources import TeilhabeHome
-from assets.versions import code_version, digest, last_data_version
+from assets.versions import code_version, digest, last_data_version, last_metadata
 from pipeline import quality, warehouse
 from pipeline.quality import findings, outliers
 from pipeline.indicators import indicators_path
@@ -18,7 +19,6 @@ from pipeline.tables import write_csv
 QUALITY_CODE = code_version("pipeline.publish.reports", "pipeline.publish.deadlines", "pipeline.tables",
                             "pipeline.warehouse")
 WARNINGS_CODE = code_version("pipeline.quality", "pipeline.indicators.sql", "pipeline.warehouse")
-CONFIRMATIONS = {"confirmations": "(SELECT * EXCLUDE (status) FROM outlier_followup WHERE status = 'confirmed')"}
 # One check per warning code (the contract's families of findings that do not reject): each lists
 # its findings; a warning never blocks, so none of them is blocking.
 WARNING_CHECKS = {
@@ -47,23 +47,35 @@ def quality_warnings(context: dg.AssetExecutionContext, home: TeilhabeHome):
     catalogue = home.catalogue()
     rules = quality.cached_rules(catalogue)
     with home.connect() as con:
-        # The current records, the rules and parameters, the programmes, and the evaluators'
-        # confirmations: a change to any of them re-judges.
-        basis = warehouse.inputs_signature(
-            con, relations=[*(f"stg_{name}" for name in CONTRACT.feeds), "current_sheets"],
-            files=[quality.rules_path(catalogue), indicators_path(catalogue)],
-            extra=catalogue.membership.to_csv(index=False).encode())
-        version = digest(WARNINGS_CODE, basis, warehouse.inputs_signature(con, relations=CONFIRMATIONS))
-        unchanged = version == last_data_version(context)
-        counts = findings.summary(con) if unchanged else quality.compute_warnings(con, catalogue, rules)
+        # What every district's warnings are judged by: the rules and parameters, the programmes,
+        # the code. Then per district what they are judged on: its records and confirmations.
+        # A district whose print differs from the one Dagster recorded is judged again; a new
+        # basis, or a table that is not what was recorded (a rebuilt warehouse), judges all.
+        basis = digest(WARNINGS_CODE, *(hashlib.sha256(p.read_bytes()).hexdigest()
+                                        for p in (quality.rules_path(catalogue), indicators_path(catalogue))),
+                       catalogue.membership.to_csv(index=False))
+        prints = findings.district_prints(con)
+        recorded_prints = last_metadata(context, "kreise / districts") or {}
+        whole = (last_metadata(context, "basis") != basis
+                 or last_metadata(context, "tabelle / table") != _table_print(con))
+        districts = None if whole else sorted(d for d in set(prints) | set(recorded_prints)
+                                              if prints.get(d) != recorded_prints.get(d))
+        unchanged = districts == []
+        counts = findings.summary(con) if unchanged else quality.compute_warnings(con, catalogue, rules, districts=districts)
         if not unchanged:  # the follow-up list was brought up to date: what stands now is what was judged
-            version = digest(WARNINGS_CODE, basis, warehouse.inputs_signature(con, relations=CONFIRMATIONS))
+            prints = findings.district_prints(con)
+        table = _table_print(con)
         listed = {name: quality.warnings_frame(con, (code,), limit=50) for name, (code, _) in WARNING_CHECKS.items()}
         followup = outliers.followup(con)
     context.log.info("Hinweise / warnings: %s", ", ".join(f"{c} {n}" for c, n in
                                                            counts.groupby("reason_code")["n"].sum().items()) or "keine")
-    yield dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
+    judged = "alle / all" if districts is None else len(districts)
+    context.log.info("Hinweise neu beurteilt für %s Kreise / warnings judged again for %s districts", judged, judged)
+    yield dg.MaterializeResult(data_version=dg.DataVersion(digest(basis, table)), metadata={
         "unchanged": dg.MetadataValue.bool(unchanged),
+        "basis": basis, "tabelle / table": table,
+        "kreise / districts": dg.MetadataValue.json(prints),
+        "neu beurteilt / judged again": str(judged),
         "dagster/row_count": dg.MetadataValue.int(int(counts["n"].sum())),
         "je Regel / per rule": md_table(counts, 50),
         "ausreisser / outliers": dg.MetadataValue.json(followup["status"].value_counts().to_dict()),
@@ -79,6 +91,10 @@ def quality_warnings(context: dg.AssetExecutionContext, home: TeilhabeHome):
             metadata["nachverfolgung / follow-up"] = md_table(shown, 50)
         yield dg.AssetCheckResult(check_name=name, passed=mine.empty, severity=dg.AssetCheckSeverity.WARN,
                                   metadata=metadata)
+
+
+def _table_print(con) -> str:
+    return warehouse.inputs_signature(con, relations=["row_warnings", "outlier_followup"])
 
 
 def as_of() -> dt.date:

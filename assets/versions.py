@@ -47,6 +47,15 @@ def last_data_version(context: dg.AssetExecutionContext, key: dg.AssetKey | None
     return event.asset_materialization.tags.get(DATA_VERSION_TAG)
 
 
+def last_metadata(context: dg.AssetExecutionContext, field: str):
+    """The metadata value `field` of the asset's latest materialization, as Dagster recorded it."""
+    event = context.instance.get_latest_materialization_event(context.asset_key)
+    if event is None or event.asset_materialization is None:
+        return None
+    value = event.asset_materialization.metadata.get(field)
+    return value.value if value is not None else None
+
+
 def recorded(instance: dg.DagsterInstance, key: dg.AssetKey, field: str,
              partitions: list[str] | None = None) -> dict[str, str]:
     """Per partition: the metadata value `field` of its latest materialization of `key`."""

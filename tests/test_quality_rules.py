@@ -201,3 +201,56 @@ def test_outliers_against_history_and_peers_and_their_follow_up(home):
     assert query(home, """SELECT status, value, current_value FROM outlier_followup
                           WHERE district_ags = '09174'""") == [("corrected", 13.0, 3.0)]
     assert query(home, "SELECT count(*) FROM findings WHERE reason_code = 'outlier' AND district_ags = '09174'") == [(0,)]
+
+
+def _warnings_state(home):
+    return (query(home, "SELECT file, \"row\", \"column\", value, reason_code, reason FROM findings "
+                        "WHERE severity = 'warning' ORDER BY ALL"),
+            query(home, "SELECT measure_id, district_ags, quarter, record_id, value, history_median, history_n, "
+                        "round(history_score, 6), peer_median, peer_n, round(peer_score, 6), status FROM outlier_followup "
+                        "WHERE status <> 'corrected' ORDER BY ALL"))
+
+
+def test_judging_only_the_changed_districts_leaves_what_judging_all_would(tmp_path):
+    import datetime as dt
+
+    import dagster as dg
+
+    from pipeline.home import Home
+
+    def first_files(home):
+        for ags, count in (("05766", 20), ("09174", 2), ("12069", 3), ("08436", 3), ("15090", 4), ("06635", 5)):
+            _events(home, ags, "2023-Q1", count, received=dt.datetime(2023, 4, 5))
+        for quarter, count in (("2023-Q2", 3), ("2023-Q3", 3), ("2023-Q4", 4), ("2024-Q1", 12)):
+            _events(home, "09174", quarter, count, received=dt.datetime(2024, 4, 5))
+        write_csv(home.inbox / "13076_2019-Q2_events.csv", [EVENTS, "L1,2019-04-10,training,3,2,1,0"],
+                  received=dt.datetime(2019, 7, 5))
+        write_csv(home.inbox / "13076_2019-Q2_attendance.csv", [
+            "event_id,person_key,role", "L1,P-0001,volunteer", "L1,P-0002,volunteer", "L1,P-0003,volunteer",
+            "L1,P-0004,staff"], received=dt.datetime(2019, 7, 5))
+
+    def changes(home):
+        # 09174 re-sends 2023-Q1 with 20 events (every 2023-Q1 peer reference and its own history
+        # change: 05766 is judged again only as 09174's peer); 13076 corrects an attendance list (its
+        # rule violation goes).
+        _events(home, "09174", "2023-Q1", 20, received=dt.datetime(2024, 5, 1))
+        write_csv(home.inbox / "13076_2019-Q2_attendance.csv", [
+            "event_id,person_key,role", "L1,P-0001,volunteer", "L1,P-0002,volunteer", "L1,P-0004,staff"],
+                  received=dt.datetime(2024, 5, 1))
+
+    keys = ["2019-04-01", "2023-01-01", "2023-04-01", "2023-07-01", "2023-10-01", "2024-01-01"]
+    stepwise = Home(tmp_path / "stepwise").ensure()
+    instance = dg.DagsterInstance.ephemeral()
+    first_files(stepwise)
+    ingest(stepwise, *keys, instance=instance)
+    before = _warnings_state(stepwise)
+    changes(stepwise)
+    ingest(stepwise, *keys, instance=instance)
+    event = instance.get_latest_materialization_event(dg.AssetKey("quality_warnings")).asset_materialization
+    assert event.metadata["neu beurteilt / judged again"].value == "2"  # 09174 and 13076 only
+
+    whole = Home(tmp_path / "whole").ensure()
+    first_files(whole)
+    changes(whole)
+    ingest(whole, *keys)
+    assert _warnings_state(stepwise) == _warnings_state(whole) != before

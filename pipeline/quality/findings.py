@@ -88,13 +88,19 @@ def _outlier_rows(rules: RuleCatalogue) -> str:
     FROM outlier_followup WHERE status IN ('open', 'confirmed')"""
 
 
-def compute_warnings(con, catalogue: Catalogue, rules: RuleCatalogue | None = None, outliers: bool = True) -> pd.DataFrame:
-    """Replace row_warnings with the findings of every warning rule (and, with `outliers`, bring
-    the follow-up list up to date and add its open and confirmed entries). Returns the count per
-    reason code and rule."""
+def compute_warnings(con, catalogue: Catalogue, rules: RuleCatalogue | None = None, outliers: bool = True,
+                     districts: list[str] | None = None) -> pd.DataFrame:
+    """Bring row_warnings up to date: the findings of every warning rule and (with `outliers`)
+    the follow-up list's open and confirmed entries, after updating it. With `districts`, only
+    these districts' records changed since the table was last computed whole for these rules:
+    every rule compares within a district, so only theirs are judged again (and the outliers
+    whose references they are, `flag_outliers`). Returns the count per reason code and rule."""
     rules = rules or cached_rules(catalogue)
     parameters = {n: p.value for n, p in cached_indicators(catalogue).parameters.items()}
     register_members(con, catalogue)
+    con.execute("CREATE OR REPLACE TEMP TABLE _rule_districts AS SELECT unnest(CAST(? AS VARCHAR[])) AS district_ags",
+                [list(districts or [])])
+    mine = "TRUE" if districts is None else "district_ags IN (SELECT district_ags FROM _rule_districts)"
     # Each feed the grouped rules read, once, with only the columns they need.
     sources = {}
     for feed, columns in grouped_sides([r for r in rules.rules if r.severity == "warning"]).items():
@@ -103,23 +109,33 @@ def compute_warnings(con, catalogue: Catalogue, rules: RuleCatalogue | None = No
         plain = columns <= {name for name, _ in warehouse.stg_columns(CONTRACT.feeds[feed])} | {"district_ags"}
         con.execute(f"CREATE OR REPLACE TEMP TABLE _rule_src_{feed} AS SELECT "
                     f"{', '.join(warehouse.q(c) for c in sorted(columns))} FROM "
-                    f"{f'cur_{feed}' if plain else source(feed, None)}")
-    parts = _rule_rows(rules, parameters, sources)
+                    f"{f'cur_{feed}' if plain else source(feed, None)} WHERE {mine}")
+    parts = [f"SELECT * FROM ({part}) WHERE {mine}" for part in _rule_rows(rules, parameters, sources)]
     if outliers:
-        update_followup(con, flag_outliers(con, rules, parameters, "_rule_members"))
-        parts.append(_outlier_rows(rules))
+        update_followup(con, flag_outliers(con, rules, parameters, "_rule_members", districts), districts)
     con.execute("BEGIN")
     try:
-        con.execute(f"DELETE FROM {TABLE}")
+        con.execute(f"DELETE FROM {TABLE} WHERE reason_code <> 'outlier' AND {mine}")
         for part in parts:  # one rule at a time: side by side, their hash tables outgrow the memory limit
             con.execute(f"INSERT INTO {TABLE} ({', '.join(warehouse.q(c) for c in COLUMNS)}) {part}")
+        if outliers:  # the follow-up list is small: its warnings are written whole
+            con.execute(f"DELETE FROM {TABLE} WHERE reason_code = 'outlier'")
+            con.execute(f"INSERT INTO {TABLE} ({', '.join(warehouse.q(c) for c in COLUMNS)}) {_outlier_rows(rules)}")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    for table in ["_rule_members", *sources.values()]:
+    for table in ["_rule_members", "_rule_districts", *sources.values()]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return summary(con)
+
+
+def district_prints(con) -> dict[str, str]:
+    """Per district: a digest of its staged records of every feed and of the outliers it confirmed
+    (what its warnings are computed from), so that a run can tell whose warnings to judge again."""
+    parts = [f"SELECT district_ags AS grp, hash(t) AS h FROM stg_{feed} t" for feed in CONTRACT.feeds]
+    parts.append("SELECT district_ags AS grp, hash(f) AS h FROM outlier_followup f WHERE status = 'confirmed'")
+    return warehouse.group_prints(con, parts)
 
 
 def rule_rejections(con, catalogue: Catalogue, feed: str, where: str, params: list) -> pd.DataFrame:

@@ -5,10 +5,10 @@ Each measure of rules.yaml gives values: per `quarter` the count of a district's
 that quarter, per `record` a column of each record. A value's modified z-score
 0.6745 · (x − median) / MAD (Iglewicz & Hoaglin) is taken against
 - history: the same measure's values of the same district dated in earlier quarters;
-- peers: the other districts of the district's programmes in the same quarter, each with its value
-  (per quarter) or the median of its records (per record: one typical value per district, so a
-  district with many records does not outweigh the others, and national scale stays a join of
-  districts, not of records).
+- peers: the programme's other districts in the same quarter: their values per quarter; per record,
+  the records of the programme's districts in that quarter (one reference per programme and
+  quarter, the district's own records included: at national scale a join of records, not of
+  records × districts; docs/quality.md).
 A MAD of 0 falls back to 1.2533 · mean absolute deviation; with no spread at all, or fewer than
 `min_references` values, there is no score. A value is flagged when at least one score exists and
 every existing score is beyond the threshold.
@@ -65,9 +65,13 @@ def _score(x: str, alias: str) -> str:
             f"WHEN {alias}.meanad > 0 THEN ({x} - {alias}.med) / (1.253314 * {alias}.meanad) END")
 
 
-def flag_outliers(con, rules: RuleCatalogue, parameters: dict[str, float], members: str) -> pd.DataFrame:
-    """Every delivered value with its scores; `flagged` says which are outliers. `members`: a
-    relation of (district_ags, programme_id, start, end) for the programme districts."""
+def flag_outliers(con, rules: RuleCatalogue, parameters: dict[str, float], members: str,
+                  districts: list[str] | None = None) -> pd.DataFrame:
+    """The outliers among the delivered values, with their scores. `members`: a relation of
+    (district_ags, programme_id, start, end) for the programme districts. With `districts` (those
+    whose records changed), only the values whose references can have changed are judged: the
+    districts' own, and their programme peers' in the quarters where the districts have values or
+    had outliers listed (temp table `_affected`); `update_followup` then leaves the rest alone."""
     from pipeline.contract import load_contract
     feeds = load_contract().feeds
     parts = [_values_sql(m, feeds[m.feed].id_columns[0], parameters) for m in rules.measures]
@@ -78,22 +82,24 @@ def flag_outliers(con, rules: RuleCatalogue, parameters: dict[str, float], membe
         return pd.DataFrame(columns=["measure_id", "district_ags", "quarter", "record_id", "x"])
     per_record = [literal(m.id) for m in rules.measures if m.per == "record"] or ["''"]
     minimum = rules.min_references
-    _spread(con, "_hist", """
-        SELECT k.measure_id, k.district_ags, k.quarter, o.x
-        FROM (SELECT DISTINCT measure_id, district_ags, quarter FROM _ov) k
-        JOIN _ov o ON o.measure_id = k.measure_id AND o.district_ags = k.district_ags AND o.quarter < k.quarter""",
-            minimum)
     # The programmes each district's quarter belongs to (a programme whose period overlaps it).
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _placed AS
         SELECT DISTINCT t.measure_id, t.district_ags, t.quarter, m.programme_id
         FROM (SELECT DISTINCT measure_id, district_ags, quarter FROM _ov) t JOIN {members} m
           ON m.district_ags = t.district_ags
          AND m.start <= {QUARTER_START} + INTERVAL 3 MONTH - INTERVAL 1 DAY AND m."end" >= {QUARTER_START}""")
+    _affected_keys(con, districts, members)
+    _spread(con, "_hist", """
+        SELECT k.measure_id, k.district_ags, k.quarter, o.x
+        FROM _affected k
+        JOIN _ov o ON o.measure_id = k.measure_id AND o.district_ags = k.district_ags AND o.quarter < k.quarter""",
+            minimum)
     # Peers per quarter: the other districts' counts of that quarter.
     _spread(con, "_peer_quarter", f"""
         SELECT DISTINCT ON (a.measure_id, a.district_ags, a.quarter, b.district_ags)
                a.measure_id, a.district_ags, a.quarter, o.x
-        FROM _placed a JOIN _placed b ON b.measure_id = a.measure_id AND b.programme_id = a.programme_id
+        FROM _placed a SEMI JOIN _affected k USING (measure_id, district_ags, quarter)
+        JOIN _placed b ON b.measure_id = a.measure_id AND b.programme_id = a.programme_id
          AND b.quarter = a.quarter AND b.district_ags <> a.district_ags
         JOIN _ov o ON o.measure_id = b.measure_id AND o.district_ags = b.district_ags AND o.quarter = b.quarter
         WHERE a.measure_id NOT IN ({', '.join(per_record)})""", minimum)
@@ -105,7 +111,9 @@ def flag_outliers(con, rules: RuleCatalogue, parameters: dict[str, float], membe
     _spread(con, "_peer_programme", f"""
         SELECT o.measure_id, p.programme_id AS district_ags, o.quarter, o.x
         FROM _ov o JOIN _placed p USING (measure_id, district_ags, quarter)
-        WHERE o.measure_id IN ({', '.join(per_record)})""", minimum)
+        WHERE o.measure_id IN ({', '.join(per_record)}) AND (p.measure_id, p.programme_id, o.quarter) IN (
+            SELECT (a.measure_id, a.programme_id, a.quarter) FROM _placed a SEMI JOIN _affected k
+            USING (measure_id, district_ags, quarter))""", minimum)
     con.execute("""CREATE OR REPLACE TEMP TABLE _peer AS
         SELECT * FROM _peer_quarter
         UNION ALL
@@ -117,7 +125,8 @@ def flag_outliers(con, rules: RuleCatalogue, parameters: dict[str, float], membe
     frame = warehouse.fetch_df(con, f"""
         SELECT o.*, h.med AS history_median, h.n AS history_n, {_score('o.x', 'h')} AS history_score,
                p.med AS peer_median, p.n AS peer_n, {_score('o.x', 'p')} AS peer_score
-        FROM _ov o LEFT JOIN _hist h USING (measure_id, district_ags, quarter)
+        FROM _ov o SEMI JOIN _affected k USING (measure_id, district_ags, quarter)
+        LEFT JOIN _hist h USING (measure_id, district_ags, quarter)
         LEFT JOIN _peer p USING (measure_id, district_ags, quarter)
         WHERE ({_score('o.x', 'h')} IS NOT NULL OR {_score('o.x', 'p')} IS NOT NULL)
           AND coalesce(abs({_score('o.x', 'h')}) > {threshold}, TRUE)
@@ -126,10 +135,34 @@ def flag_outliers(con, rules: RuleCatalogue, parameters: dict[str, float], membe
     return frame
 
 
-def update_followup(con, flagged: pd.DataFrame) -> None:
+def _affected_keys(con, districts: list[str] | None, members: str) -> None:
+    """Temp table _affected (measure, district, quarter): the values to judge (see flag_outliers)."""
+    if districts is None:
+        con.execute("CREATE OR REPLACE TEMP TABLE _affected AS SELECT DISTINCT measure_id, district_ags, quarter FROM _ov")
+        return
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _affected AS
+        WITH changed AS (
+            SELECT DISTINCT programme_id, quarter FROM _placed WHERE district_ags IN (SELECT unnest($districts))
+            UNION
+            SELECT DISTINCT m.programme_id, t.quarter FROM outlier_followup t JOIN {members} m  -- t: QUARTER_START's alias
+              ON m.district_ags = t.district_ags
+             AND m.start <= {QUARTER_START} + INTERVAL 3 MONTH - INTERVAL 1 DAY AND m."end" >= {QUARTER_START}
+            WHERE t.district_ags IN (SELECT unnest($districts)))
+        SELECT DISTINCT measure_id, district_ags, quarter FROM _placed
+        WHERE district_ags IN (SELECT unnest($districts)) OR (programme_id, quarter) IN (SELECT (programme_id, quarter) FROM changed)
+        UNION
+        SELECT DISTINCT measure_id, district_ags, quarter FROM _ov WHERE district_ags IN (SELECT unnest($districts))""",
+                {"districts": list(districts)})
+
+
+def update_followup(con, flagged: pd.DataFrame, districts: list[str] | None = None) -> None:
     """Bring the follow-up list up to date with this run's outliers (set-based, one transaction):
     a flagged value stays confirmed while it is unchanged, and is open otherwise; a listed value no
-    longer delivered as it was is corrected; one unchanged but no longer an outlier leaves the list."""
+    longer delivered as it was is corrected; one unchanged but no longer an outlier leaves the list.
+    Entries `flag_outliers` did not judge (outside `_affected`, of other `districts`) stay as they are."""
+    judged = ("TRUE" if districts is None else
+              "((e.measure_id, e.district_ags, e.quarter) IN (SELECT (measure_id, district_ags, quarter) FROM _affected)"
+              " OR e.district_ags IN (SELECT unnest($districts)))")
     con.register("_flagged_frame", flagged.reindex(columns=[*KEY, "x", "receipt_id", "delivery_quarter", "source_row",
                                                             "history_median", "history_n", "history_score",
                                                             "peer_median", "peer_n", "peer_score"]))
@@ -151,8 +184,11 @@ def update_followup(con, flagged: pd.DataFrame) -> None:
                    e.delivery_quarter, e.source_row, e.history_median, e.history_n, e.history_score, e.peer_median,
                    e.peer_n, e.peer_score, 'corrected', e.confirmed_by, e.confirmed_at, e.comment
             FROM outlier_followup e LEFT JOIN _ov o USING ({', '.join(KEY)})
-            WHERE NOT EXISTS (SELECT 1 FROM _flagged_frame f WHERE {keys})
-              AND (e.status = 'corrected' OR o.x IS DISTINCT FROM e.value)""")
+            WHERE NOT EXISTS (SELECT 1 FROM _flagged_frame f WHERE {keys}) AND {judged}
+              AND (e.status = 'corrected' OR o.x IS DISTINCT FROM e.value)
+            UNION ALL
+            SELECT * FROM outlier_followup e WHERE NOT {judged}""",
+                    {"districts": list(districts)} if districts is not None else None)
         con.execute("DELETE FROM outlier_followup")
         con.execute("INSERT INTO outlier_followup SELECT * FROM _followup")
         con.execute("COMMIT")
@@ -161,7 +197,7 @@ def update_followup(con, flagged: pd.DataFrame) -> None:
         raise
     finally:
         con.unregister("_flagged_frame")
-    for table in ("_followup", "_ov", "_hist", "_peer", "_peer_quarter", "_peer_programme", "_placed"):
+    for table in ("_followup", "_ov", "_hist", "_peer", "_peer_quarter", "_peer_programme", "_placed", "_affected"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
