@@ -120,10 +120,13 @@ def load_rules(catalogue: Catalogue, path: Path | str | None = None) -> RuleCata
     path = Path(path) if path else rules_path(catalogue)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise CatalogueError([f"{path.name}: nicht lesbar / unreadable: {error}"]) from None
     if not isinstance(data, dict):
         raise CatalogueError([f"{path.name}: erwartet eine Zuordnung mit 'rules' / expected a mapping"])
+    if not isinstance(data.get("rules") or [], list) or not isinstance(data.get("outliers") or {}, dict):
+        raise CatalogueError([f"{path.name}: 'rules' muss eine Liste, 'outliers' eine Zuordnung sein / "
+                              "'rules' must be a list, 'outliers' a mapping"])
     checker = _Checker(catalogue, path.name)
     try:
         rules, seen = [], set()
