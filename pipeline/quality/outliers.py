@@ -96,13 +96,14 @@ def flag_outliers(con, rules: RuleCatalogue, parameters: dict[str, float], membe
             minimum)
     # Peers per quarter: the other districts' counts of that quarter.
     _spread(con, "_peer_quarter", f"""
-        SELECT DISTINCT ON (a.measure_id, a.district_ags, a.quarter, b.district_ags)
-               a.measure_id, a.district_ags, a.quarter, o.x
-        FROM _placed a SEMI JOIN _affected k USING (measure_id, district_ags, quarter)
-        JOIN _placed b ON b.measure_id = a.measure_id AND b.programme_id = a.programme_id
-         AND b.quarter = a.quarter AND b.district_ags <> a.district_ags
-        JOIN _ov o ON o.measure_id = b.measure_id AND o.district_ags = b.district_ags AND o.quarter = b.quarter
-        WHERE a.measure_id NOT IN ({', '.join(per_record)})""", minimum)
+        WITH counts AS (SELECT * FROM _placed WHERE measure_id NOT IN ({', '.join(per_record)})),
+        pairs AS (
+            SELECT DISTINCT a.measure_id, a.district_ags, a.quarter, b.district_ags AS peer
+            FROM counts a SEMI JOIN _affected k USING (measure_id, district_ags, quarter)
+            JOIN counts b ON b.measure_id = a.measure_id AND b.programme_id = a.programme_id
+             AND b.quarter = a.quarter AND b.district_ags <> a.district_ags)
+        SELECT p.measure_id, p.district_ags, p.quarter, o.x FROM pairs p
+        JOIN _ov o ON o.measure_id = p.measure_id AND o.district_ags = p.peer AND o.quarter = p.quarter""", minimum)
     # Peers per record: the records of the programme's districts in that quarter, one reference
     # per programme and quarter (keyed by the programme in the district column) rather than one
     # per district without its own: at national scale that is a join of records, not records ×
