@@ -19,7 +19,8 @@ from assets.versions import code_version, digest, last_data_version
 from pipeline.catalogue import CatalogueError, load_catalogue
 from pipeline.publish.exports import INDICATOR_FILES, write_indicator_exports
 from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, cached_indicators, load_indicators
-from pipeline.indicators.engine import catalogue_frames, inputs_print, latest_quarters, write_indicators
+from pipeline.indicators.engine import (BREAKDOWN_TABLE, catalogue_frames, inputs_print, latest_quarters,
+                                        write_indicators)
 from pipeline.warehouse import inputs_signature, table_exists
 
 INDICATOR_CODE = code_version("pipeline.indicators", "pipeline.warehouse")
@@ -60,7 +61,7 @@ def indicator_values(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
     with home.connect() as con:
         frames = catalogue_frames(con, catalogue, indicators, latest=latest_quarters(con))
         version = digest(INDICATOR_CODE, inputs_print(con, indicators, frames))
-        unchanged = version == last_data_version(context) and table_exists(con, TABLE)
+        unchanged = version == last_data_version(context) and table_exists(con, TABLE) and table_exists(con, BREAKDOWN_TABLE)
         if not unchanged:
             write_indicators(con, indicators, frames)
         done = "unverändert / unchanged" if unchanged else "neu berechnet / recomputed"
@@ -114,7 +115,8 @@ def indicator_exports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> 
 
 def _exports_signature(con, catalogue, indicators) -> str:
     """The table's rows and the catalogue (labels, programme order, definitions)."""
-    return inputs_signature(con, relations=[TABLE],
+    tables = [TABLE] + ([BREAKDOWN_TABLE] if table_exists(con, BREAKDOWN_TABLE) else [])
+    return inputs_signature(con, relations=tables,
                             files=[catalogue.directory / "programmes.yaml", catalogue.directory / "districts.csv",
                                    Path(indicators.path)])
 

@@ -38,6 +38,7 @@ class SiteData:
     impact: pd.DataFrame = field(default_factory=lambda: empty_impact())  # impact_estimates, as written
     warnings: pd.DataFrame = field(default_factory=pd.DataFrame)  # warnings standing now, per delivery and code
     outliers: pd.DataFrame = field(default_factory=pd.DataFrame)  # the outliers' follow-up list
+    breakdowns: pd.DataFrame = field(default_factory=pd.DataFrame)  # indicator_breakdowns, `total`, published
     reports: dict[tuple[str | None, str | None], str] = field(default_factory=dict)  # -> path under site/
     memo: dict = field(default_factory=dict, repr=False)  # what pages prepare once for both languages
 
@@ -214,6 +215,16 @@ def read_warnings(con) -> pd.DataFrame:
         FROM findings WHERE severity = 'warning' GROUP BY ALL ORDER BY ALL""").df()
 
 
+def read_breakdowns(con, threshold: int) -> pd.DataFrame:
+    """The breakdowns of every programme-to-date (`total`) figure, with the "< 5" rule applied."""
+    if not table_exists(con, "indicator_breakdowns"):
+        return pd.DataFrame(columns=["programme_id", "indicator_id", "district_ags", "district_name", "comparison",
+                                     "period", "breakdown", "breakdown_value", "value", "unit", "label_de", "label_en",
+                                     "masked", "withheld"])
+    frame = con.execute(f"SELECT * FROM indicator_breakdowns WHERE period = '{TOTAL}'").df()
+    return privacy.breakdown_rows(frame, threshold)
+
+
 def read_outliers(con) -> pd.DataFrame:
     # Values and references only: no record's free text, no person.
     return con.execute("""
@@ -305,6 +316,7 @@ def load(con, catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: i
                     deliveries=_plain_strings(read_deliveries(con)), rejections=_plain_strings(read_rejections(con)),
                     status=_plain_strings(read_status(con, catalogue, as_of)),
                     warnings=_plain_strings(read_warnings(con)), outliers=_plain_strings(read_outliers(con)),
+                    breakdowns=_plain_strings(read_breakdowns(con, threshold)),
                     micro_projects=_plain_strings(read_micro_projects(con)), as_of=as_of,
                     impact=_plain_strings(read_impact(con)))
 

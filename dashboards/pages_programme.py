@@ -8,6 +8,7 @@ from dashboards import charts, charts_programme, geo, i18n, sitemap
 from dashboards.data import SiteData
 from dashboards.i18n import is_missing, t
 from dashboards.layout import Body, Place, esc
+from dashboards.pages_breakdowns import breakdown_section
 from dashboards.pages_common import (district_links, district_name, figure_part, has_many_districts, masked_note,
                                      programme_name, status_legend, target_rows, verdict)
 from pipeline.catalogue import Programme
@@ -80,6 +81,7 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
         body.add(f"<p class='note'>{esc(t(lang, 'progress_note'))}</p>")
         body.add(f"<div class='grid'>{''.join(progress)}</div>")
     _micro_section(body, data, programme, totals, lang)
+    breakdown_section(body, data, programme, place)
     if survey:
         body.add(f"<h2>{esc(t(lang, 'survey_title'))}</h2>")
         body.add(f"<p class='note'>{esc(t(lang, 'survey_note', threshold=threshold))}</p>")

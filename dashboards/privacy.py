@@ -55,3 +55,23 @@ def count_text(value, unit: str, threshold: int, fmt) -> str:
     if unit in PERSON_UNITS and is_small(value, threshold):
         return masked_text(threshold)
     return fmt(value)
+
+
+def breakdown_rows(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """Breakdown rows fit for publishing: a count of persons below the threshold is hidden
+    (`masked`), and where a group (indicator, district, period, breakdown) would hide exactly one
+    value, its next smallest goes with it — the parts of an additive count add up to the published
+    whole, so one hidden part would be the whole minus the others. Column `withheld` marks those."""
+    out = frame.copy()
+    out["value"] = out["value"].astype("float64")
+    persons = out["unit"].isin(PERSON_UNITS)
+    out["masked"] = persons & (out["value"] < threshold).fillna(False)
+    out["withheld"] = False
+    keys = ["programme_id", "indicator_id", "comparison", "district_ags", "period", "breakdown"]
+    lonely = out[out["masked"]].groupby(keys).filter(lambda g: len(g) == 1)
+    for _, row in lonely.iterrows():  # few: only groups with one small count of persons
+        group = out[(out[keys] == row[keys]).all(axis=1) & ~out["masked"]]
+        if len(group):
+            out.loc[group["value"].idxmin(), "withheld"] = True
+    out["value"] = out["value"].mask(out["masked"] | out["withheld"])
+    return out

@@ -56,6 +56,10 @@ def test_write_twice_gives_identical_bytes(con, frame, catalogue, indicators, tm
     first = write_indicator_exports(con, catalogue, indicators, tmp_path / "a")
     shuffled = duckdb.connect(":memory:")  # the same rows, stored in another order
     shuffled.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM frame ORDER BY md5(concat_ws('|', COLUMNS(*)))")
+    breakdowns = con.execute("SELECT * FROM indicator_breakdowns").df()
+    assert len(breakdowns)  # the shipped catalogue breaks events_held down by field and type
+    shuffled.execute("CREATE TABLE indicator_breakdowns AS SELECT * FROM breakdowns "
+                     "ORDER BY md5(concat_ws('|', COLUMNS(*)))")
     second = write_indicator_exports(shuffled, catalogue, indicators, tmp_path / "b")
     assert [p.name for p in first] == ["indicators.csv", "indicators.parquet", "indicators.xlsx"]
     for a, b in zip(first, second):
@@ -71,20 +75,26 @@ def test_csv_is_utf8_with_bom_comma_and_newlines(con, frame, catalogue, indicato
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" not in raw
     header = raw[3:].split(b"\n", 1)[0].decode()
-    assert header.split(",") == list(COLUMNS)
+    assert header.split(",") == [*COLUMNS, "breakdown", "breakdown_value"]
     text = raw.decode("utf-8-sig")
     assert "Durchgeführte Bildungsveranstaltungen" in text
     # Whole numbers print without ".0"; the sorted order puts the catalogue's first programme first.
     assert "\nbpb-lsa-2017,trainings_held,15085,Landkreis Harz,False,total,0," in text
     back = pd.read_csv(path, dtype={"district_ags": str}, encoding="utf-8-sig")
-    assert len(back) == len(frame)  # the complete table, every district's quarters included
-    assert set(back["period"]) == set(frame["period"])
+    overall = back[back["breakdown"].isna()]
+    assert len(overall) == len(frame)  # the complete table, every district's quarters included
+    assert set(overall["period"]) == set(frame["period"])
+    # Breakdown rows follow, without target or status (contract section 6).
+    parts = back[back["breakdown"].notna()]
+    assert len(parts) == con.execute("SELECT count(*) FROM indicator_breakdowns").fetchall()[0][0] > 0
+    assert parts["target"].isna().all() and parts["status"].isna().all()
 
 
 def test_parquet_round_trip(con, frame, catalogue, indicators, tmp_path):
     path = write_indicator_exports(con, catalogue, indicators, tmp_path)[1]
     table = pq.read_table(path).to_pandas()
-    assert list(table.columns) == list(COLUMNS) and len(table) == len(frame)
+    assert list(table.columns) == [*COLUMNS, "breakdown", "breakdown_value"]
+    assert (table["breakdown"].isna()).sum() == len(frame)
     assert table["value"].dtype.kind == "f"
     csv = pd.read_csv(tmp_path / "indicators.csv", dtype={"district_ags": str}, encoding="utf-8-sig")
     assert table[["programme_id", "indicator_id", "district_ags", "period"]].equals(

@@ -356,3 +356,10 @@ def test_the_demo_shows_a_warning_of_each_code_in_reports_export_and_quality_pag
                                                     "Outliers and their follow-up"))):
         text = read(site, page)
         assert all(word in text for word in words), page
+
+
+def test_stendal_s_fields_of_action_are_shown_on_the_lzz2_page(site):
+    page = read(site, "programm/lzz-2.html")
+    assert "Veranstaltungen insgesamt nach Handlungsfeld" in page and "fig-breakdown-events_held-field" in page
+    assert all(word in page for word in ("Wirtschaft", "Politik", "Soziales und Kultur"))
+    assert "Events held by field of action" in read(site, "en/programm/lzz-2.html")

@@ -24,6 +24,9 @@ from pipeline.quarters import quarter_bounds
 from pipeline.warehouse import frame_print, relation_prints, view_definitions
 
 TABLE = "indicator_values"
+BREAKDOWN_TABLE = "indicator_breakdowns"
+BREAKDOWN_COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
+                     "breakdown", "breakdown_value", "value", "value_high", "n", "method", "unit", "label_de", "label_en")
 COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
            "value", "value_high", "ci_low", "ci_high", "n", "method", "target", "direction", "status",
            "attainment_pct", "elapsed_share", "per_10k", "unit", "label_de", "label_en")
@@ -174,6 +177,29 @@ def compile_values(indicators: IndicatorCatalogue, sources: dict[str, str] | Non
     return " UNION ALL ".join(f"({sql.compile_indicator(i, params, sources)})" for i in indicators)
 
 
+def compile_breakdowns(indicators: IndicatorCatalogue, sources: dict[str, str] | None = None) -> str | None:
+    """Every declared breakdown's rows (VALUE_COLUMNS, breakdown, breakdown_value), unfinished."""
+    params = {n: p.value for n, p in indicators.parameters.items()}
+    parts = [f"(SELECT *, '{b}' AS breakdown FROM ({sql.compile_indicator(i, params, sources, b)}))"
+             for i in indicators for b in i.breakdowns]
+    return " UNION ALL ".join(parts) if parts else None
+
+
+# Breakdown rows carry no target or status (a target is set for the whole, contract section 6);
+# they are rounded and named as the overall rows are, and exist only where those apply.
+BREAKDOWN_FINAL_SQL = """
+SELECT v.programme_id, v.indicator_id, v.district_ags, r.district_name, v.comparison, v.period, v.breakdown,
+       v.breakdown_value, round(v.value, 4) AS value,
+       CASE WHEN i.has_high THEN round(coalesce(v.value_high, 0), 4) END AS value_high, v.n, v.method,
+       i.unit, i.label_de, i.label_en
+FROM {parts} v
+JOIN _rows r USING (indicator_id, programme_id, comparison, district_ags)
+JOIN _indicators i USING (indicator_id)
+JOIN _programmes p USING (programme_id)
+ORDER BY p.ord, i.ord, v.comparison, v.district_ags, v.period, v.breakdown, v.breakdown_value
+"""
+
+
 def compile_final(parts: str = "_values") -> str:
     """Zero rows, names, targets, status and rounding, over the unfinished rows in `parts`."""
     return FINAL_SQL.format(parts=parts, total=TOTAL, t975=sql.t975_sql("(f.n - 1)"))
@@ -219,6 +245,7 @@ def inputs_print(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataF
     digest = hashlib.sha256(repr(sorted(relation_prints(con, {f: f"stg_{f}" for f in feeds}).items())).encode())
     digest.update(repr(view_definitions(con, [f"cur_{feed}" for feed in feeds])).encode())
     digest.update(compile_values(indicators).encode())
+    digest.update((compile_breakdowns(indicators) or "").encode())
     digest.update(compile_final().encode())
     for name in sorted(frames):
         digest.update(name.encode() + frame_print(frames[name]).encode())
@@ -226,11 +253,15 @@ def inputs_print(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataF
 
 
 def _recompute(con, indicators, target: str) -> None:
-    """compile_values over all current records into the temp table `target`."""
+    """compile_values over all current records into the temp table `target` (and the breakdowns
+    into `target`_breakdowns)."""
     sources = _materialise(con, indicators, input_feeds(indicators))
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS "
                     f"{compile_values(indicators, sources)}")
+        breakdowns = compile_breakdowns(indicators, sources)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {target}_breakdowns AS " + (breakdowns or (
+            "SELECT *, '' AS breakdown_value, '' AS breakdown FROM " + target + " WHERE FALSE")))
     finally:
         for name in sources.values():
             con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -271,6 +302,7 @@ def _named_columns(indicators: IndicatorCatalogue, feed: str) -> set[str]:
         d = i.definition
         texts += [d.filter, d.attendance_filter, d.column, d.high, *d.fallback]
         texts += [x for extra in d.plus for x in (extra.filter, extra.column)]
+        texts += list(i.breakdowns)
     words = {w for text in texts if text for w in WORD.findall(text)}
     return (words & sql.feed_columns(feed)) | {"district_ags", "event_id", "person_key", sql.date_column(feed)}
 
@@ -301,8 +333,9 @@ def write_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.D
     try:
         _recompute(con, indicators, "_values")
         con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {compile_final()}")
+        con.execute(f"CREATE OR REPLACE TABLE {BREAKDOWN_TABLE} AS {BREAKDOWN_FINAL_SQL.format(parts='_values_breakdowns')}")
     finally:
-        for name in (*frames, "_values"):
+        for name in (*frames, "_values", "_values_breakdowns"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
 
 

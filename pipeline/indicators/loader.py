@@ -17,7 +17,7 @@ import yaml
 from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError
 from pipeline.contract import load_contract
 from pipeline.indicators import sql
-from pipeline.indicators.model import (AGGREGATES, DIRECTIONS, WHEN_NO_DATA, Definition, Indicator,
+from pipeline.indicators.model import (AGGREGATES, BREAKDOWNS, DIRECTIONS, EVENT_BREAKDOWNS, WHEN_NO_DATA, Definition, Indicator,
                                        IndicatorCatalogue, KeySource, Override, Parameter, Reference)
 from pipeline.warehouse import ensure_schema, stg_columns
 
@@ -25,7 +25,7 @@ FILE_NAME = "indicators.yaml"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 INDICATOR_KEYS = {"id", "label_de", "label_en", "description_de", "description_en", "unit", "direction",
                   "target", "applies_to", "overrides", "references", "when_no_data", "comparison",
-                  "definition"}
+                  "definition", "breakdowns"}
 DEFINITION_KEYS = {"feed", "aggregate", "filter", "column", "high", "attendance_filter", "fallback", "plus"}
 NUMERIC_TYPES = {"BIGINT", "DOUBLE"}
 # What each aggregation needs and allows besides feed / aggregate / filter.
@@ -143,6 +143,7 @@ class _Checker:
         overrides = self._overrides(entry.get("overrides") or [], direction, programmes, where)
         references = self._references(entry.get("references") or [], where)
         definition = self._definition(entry.get("definition"), where) if entry.get("definition") else None
+        breakdowns = self._breakdowns(entry.get("breakdowns") or [], definition, where) if definition else ()
         if len(p) > before or definition is None:
             return None
         if definition.aggregate == "mean":
@@ -152,7 +153,26 @@ class _Checker:
             description_de=entry.get("description_de", ""), description_en=entry.get("description_en", ""),
             unit=entry["unit"], direction=direction, target=target, definition=definition,
             programmes=programmes, districts=districts, overrides=overrides, references=references,
-            when_no_data=when, comparison=bool(entry.get("comparison", False)))
+            when_no_data=when, comparison=bool(entry.get("comparison", False)), breakdowns=breakdowns)
+
+    def _breakdowns(self, names, definition: Definition, where: str) -> tuple[str, ...]:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            self.problems.append(f"{where}: breakdowns muss eine Liste von Namen sein / must be a list of names")
+            return ()
+        for name in names:
+            if name not in BREAKDOWNS:
+                self.problems.append(f"{where}: Aufschlüsselung '{name}' unbekannt / unknown breakdown "
+                                     f"(erlaubt / allowed: {', '.join(BREAKDOWNS)})")
+            elif definition.aggregate == "reach" and name not in EVENT_BREAKDOWNS:
+                self.problems.append(f"{where}: eine Reichweite lässt sich nur nach Merkmalen der Veranstaltung "
+                                     f"aufschlüsseln ({', '.join(EVENT_BREAKDOWNS)}), nicht nach '{name}': Kopfzahlen "
+                                     f"haben keine / a reach breaks down only by event columns; head counts have no {name}")
+            elif definition.aggregate != "reach" and name not in sql.feed_columns(definition.feed):
+                self.problems.append(f"{where}: Aufschlüsselung '{name}' gibt es in {definition.feed} nicht / "
+                                     f"{definition.feed} has no {name}")
+        if len(set(names)) != len(names):
+            self.problems.append(f"{where}: Aufschlüsselung doppelt / duplicate breakdown")
+        return tuple(names)
 
     # -- targets and where they apply ------------------------------------------------------------
 

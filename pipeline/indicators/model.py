@@ -9,6 +9,10 @@ import functools
 from dataclasses import dataclass, field
 
 AGGREGATES = ("count", "sum", "count_distinct", "mean", "reach")
+# What an indicator may be broken down by (contract section 6): columns of its feed; a reach
+# only by its events' columns, which place its head counts as well as its listed persons.
+BREAKDOWNS = ("role", "field", "event_type", "supra_regional", "client_type")
+EVENT_BREAKDOWNS = ("field", "event_type", "supra_regional")
 DIRECTIONS = ("at_least", "at_most")
 WHEN_NO_DATA = ("zero", "omit")
 
@@ -71,6 +75,7 @@ class Indicator:
     references: tuple[Reference, ...] = ()
     when_no_data: str = "zero"
     comparison: bool = False           # also reported for comparison districts (flagged)
+    breakdowns: tuple[str, ...] = ()   # further rows per value of these columns (indicator_breakdowns)
 
     @property
     def additive(self) -> bool:

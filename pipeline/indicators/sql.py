@@ -98,8 +98,13 @@ def _scoped(indicator: Indicator, feed: str, condition: str, select: str, source
             f"AND r._date BETWEEN s.start AND s.end")
 
 
+def _by(breakdown: str | None, alias: str = "r") -> str:
+    """A breakdown's value as text ('' where the record gives none), or nothing without one."""
+    return f", coalesce(CAST({alias}.{q(breakdown)} AS VARCHAR), '') AS b" if breakdown else ""
+
+
 def _plain_rows(indicator: Indicator, parameters: dict[str, float],
-                sources: dict[str, str] | None) -> tuple[str, dict[str, str]]:
+                sources: dict[str, str] | None, breakdown: str | None = None) -> tuple[str, dict[str, str]]:
     d = indicator.definition
     condition = render_filter(d.filter, parameters)
     col = f"r.{q(d.column)}" if d.column else "NULL"
@@ -107,7 +112,7 @@ def _plain_rows(indicator: Indicator, parameters: dict[str, float],
     key = f"CAST({col} AS VARCHAR)" if d.aggregate == "count_distinct" else "NULL"
     if d.aggregate == "mean":  # an unanswered item is no answer, not a zero
         condition = f"({condition}) AND {q(d.column)} IS NOT NULL"
-    rows = _scoped(indicator, d.feed, condition, f"{col} AS x, {high} AS xh, {key} AS k", sources)
+    rows = _scoped(indicator, d.feed, condition, f"{col} AS x, {high} AS xh, {key} AS k{_by(breakdown)}", sources)
     measures = {
         "count": {"value": "count(*)", "n": "count(*)"},
         "sum": {"value": "coalesce(sum(x), 0)", "n": "count(*)",
@@ -118,7 +123,8 @@ def _plain_rows(indicator: Indicator, parameters: dict[str, float],
     return rows, measures
 
 
-def _reach_rows(indicator: Indicator, parameters: dict[str, float], sources: dict[str, str] | None) -> str:
+def _reach_rows(indicator: Indicator, parameters: dict[str, float], sources: dict[str, str] | None,
+                breakdown: str | None = None) -> str:
     """Distinct persons where attendance lists them, head counts where it does not.
 
     An event with attendance rows contributes its listed persons (method `unique`), even when none
@@ -133,28 +139,33 @@ def _reach_rows(indicator: Indicator, parameters: dict[str, float], sources: dic
     listed = (sources or {}).get("listed_events", attendance_rows)  # the events that have a list
     events = _scoped(indicator, d.feed, render_filter(d.filter, parameters),
                      f"r.event_id, {fallback} AS fb, EXISTS (SELECT 1 FROM {listed} a "
-                     "WHERE a.district_ags = r.district_ags AND a.event_id = r.event_id) AS has_att", sources)
+                     f"WHERE a.district_ags = r.district_ags AND a.event_id = r.event_id) AS has_att{_by(breakdown)}",
+                     sources)
+    b = ", ev.b" if breakdown else ""
     attendance = render_filter(d.attendance_filter, parameters)
     parts = [
         "SELECT ev.programme_id, ev.comparison, ev.district_ags, ev.q, CAST(a.person_key AS VARCHAR) AS k, "
-        f"0 AS fb, 'unique' AS kind FROM ev JOIN (SELECT * FROM {attendance_rows} WHERE "
+        f"0 AS fb, 'unique' AS kind{b} FROM ev JOIN (SELECT * FROM {attendance_rows} WHERE "
         f"({attendance})) a ON a.district_ags = ev.district_ags AND a.event_id = ev.event_id",
         "SELECT programme_id, comparison, district_ags, q, NULL AS k, CASE WHEN has_att THEN 0 ELSE fb END, "
-        "CASE WHEN has_att THEN 'unique' ELSE 'sum' END FROM ev",
+        f"CASE WHEN has_att THEN 'unique' ELSE 'sum' END{b} FROM ev",
     ]
-    for extra in d.plus:
+    no_event = ", '' AS b" if breakdown else ""
+    for extra in d.plus:  # further keys (advised persons) have no event: their breakdown value is ''
         parts.append("SELECT * FROM (" + _scoped(
             indicator, extra.feed, render_filter(extra.filter, parameters),
-            f"CAST(r.{q(extra.column)} AS VARCHAR) AS k, 0 AS fb, 'unique' AS kind", sources) + ")")
+            f"CAST(r.{q(extra.column)} AS VARCHAR) AS k, 0 AS fb, 'unique' AS kind{no_event}", sources) + ")")
     return f"WITH ev AS ({events}) " + " UNION ALL ".join(parts)
 
 
 def compile_indicator(indicator: Indicator, parameters: dict[str, float],
-                      sources: dict[str, str] | None = None) -> str:
-    """One SELECT with VALUE_COLUMNS for one indicator, over quarters and `total`, districts and ALL."""
+                      sources: dict[str, str] | None = None, breakdown: str | None = None) -> str:
+    """One SELECT with VALUE_COLUMNS for one indicator, over quarters and `total`, districts and ALL;
+    with a `breakdown`, per value of that column too (and the column breakdown_value)."""
     if indicator.definition.aggregate in ("reach", "count_distinct"):
-        return _compile_distinct(indicator, parameters, sources)
-    rows, m = _plain_rows(indicator, parameters, sources)
+        return _compile_distinct(indicator, parameters, sources, breakdown)
+    rows, m = _plain_rows(indicator, parameters, sources, breakdown)
+    b = ", b" if breakdown else ""
     return f"""
     SELECT '{indicator.id}' AS indicator_id, programme_id, comparison,
            CASE WHEN grouping(district_ags) = 0 THEN district_ags
@@ -164,13 +175,14 @@ def compile_indicator(indicator: Indicator, parameters: dict[str, float],
            CAST({m.get('value_high', 'NULL')} AS DOUBLE) AS value_high,
            CAST({m['n']} AS BIGINT) AS n,
            CAST({m.get('sd', 'NULL')} AS DOUBLE) AS sd,
-           CAST({m.get('method', 'NULL')} AS VARCHAR) AS method
+           CAST({m.get('method', 'NULL')} AS VARCHAR) AS method{' , b AS breakdown_value' if breakdown else ''}
     FROM (SELECT *, unnest([q, '{TOTAL}']) AS period FROM ({rows}))
-    GROUP BY GROUPING SETS ((programme_id, comparison, district_ags, period), (programme_id, comparison, period))
+    GROUP BY GROUPING SETS ((programme_id, comparison, district_ags, period{b}), (programme_id, comparison, period{b}))
     """
 
 
-def _compile_distinct(indicator: Indicator, parameters: dict[str, float], sources: dict[str, str] | None) -> str:
+def _compile_distinct(indicator: Indicator, parameters: dict[str, float], sources: dict[str, str] | None,
+                      breakdown: str | None = None) -> str:
     """Distinct keys (count_distinct, reach) without DISTINCT aggregates, which over grouping sets
     and millions of attendance rows took most of the run. Each key is counted once per district
     and period by grouping in steps (quarter and key, then quarter; key, then total); ALL adds
@@ -180,40 +192,42 @@ def _compile_distinct(indicator: Indicator, parameters: dict[str, float], source
     value = distinct keys + head counts (fb); n = key occurrences + head counts; method (reach):
     `unique` if every row is a listed person, `sum` if every row is a head count, else `mixed`.
     """
+    b = ", b" if breakdown else ""
     if indicator.definition.aggregate == "reach":
-        rows = _reach_rows(indicator, parameters, sources)
+        rows = _reach_rows(indicator, parameters, sources, breakdown)
         method = "CASE WHEN u THEN 'unique' WHEN s THEN 'sum' ELSE 'mixed' END"
     else:
-        plain, _ = _plain_rows(indicator, parameters, sources)
-        rows = (f"SELECT programme_id, comparison, district_ags, q, k, 0 AS fb, 'unique' AS kind "
+        plain, _ = _plain_rows(indicator, parameters, sources, breakdown)
+        rows = (f"SELECT programme_id, comparison, district_ags, q, k, 0 AS fb, 'unique' AS kind{b} "
                 f"FROM ({plain})")
         method = "NULL"
+    # With a breakdown, b is one more key at every step: a key is distinct within its value.
     return f"""
     WITH r AS ({rows}),
     keyed AS MATERIALIZED (
-        SELECT programme_id, comparison, district_ags, q, k, count(k) AS c, coalesce(sum(fb), 0) AS fb,
+        SELECT programme_id, comparison, district_ags, q{b}, k, count(k) AS c, coalesce(sum(fb), 0) AS fb,
                bool_and(kind = 'unique') AS u, bool_and(kind = 'sum') AS s
         FROM r GROUP BY ALL),
     totals AS (
-        SELECT programme_id, comparison, district_ags, k, sum(c) AS c, sum(fb) AS fb,
+        SELECT programme_id, comparison, district_ags{b}, k, sum(c) AS c, sum(fb) AS fb,
                bool_and(u) AS u, bool_and(s) AS s
         FROM keyed GROUP BY ALL),
     districts AS (
-        SELECT programme_id, comparison, district_ags, q AS period, count(k) AS keys, sum(c) AS c,
+        SELECT programme_id, comparison, district_ags, q AS period{b}, count(k) AS keys, sum(c) AS c,
                sum(fb) AS fb, bool_and(u) AS u, bool_and(s) AS s
         FROM keyed GROUP BY ALL
         UNION ALL
-        SELECT programme_id, comparison, district_ags, '{TOTAL}', count(k), sum(c), sum(fb), bool_and(u), bool_and(s)
+        SELECT programme_id, comparison, district_ags, '{TOTAL}'{b}, count(k), sum(c), sum(fb), bool_and(u), bool_and(s)
         FROM totals GROUP BY ALL),
     places AS (
-        SELECT programme_id, comparison, district_ags, period, keys, c, fb, u, s FROM districts
+        SELECT programme_id, comparison, district_ags, period{b}, keys, c, fb, u, s FROM districts
         UNION ALL
         SELECT programme_id, comparison, CASE WHEN comparison THEN '{ALL_COMPARISON}' ELSE '{ALL}' END,
-               period, sum(keys), sum(c), sum(fb), bool_and(u), bool_and(s)
-        FROM districts GROUP BY programme_id, comparison, period)
+               period{b}, sum(keys), sum(c), sum(fb), bool_and(u), bool_and(s)
+        FROM districts GROUP BY programme_id, comparison, period{b})
     SELECT '{indicator.id}' AS indicator_id, programme_id, comparison, district_ags, period,
            CAST(keys + fb AS DOUBLE) AS value, CAST(NULL AS DOUBLE) AS value_high,
-           CAST(c + fb AS BIGINT) AS n, CAST(NULL AS DOUBLE) AS sd, CAST({method} AS VARCHAR) AS method
+           CAST(c + fb AS BIGINT) AS n, CAST(NULL AS DOUBLE) AS sd, CAST({method} AS VARCHAR) AS method{' , b AS breakdown_value' if breakdown else ''}
     FROM places
     """
 

@@ -24,12 +24,16 @@ import xlsxwriter
 from pipeline import vocabulary
 from pipeline.catalogue import Catalogue
 from pipeline.indicators import ALL, COLUMNS, TABLE, TOTAL, IndicatorCatalogue
+from pipeline.indicators.engine import BREAKDOWN_COLUMNS, BREAKDOWN_TABLE
 from pipeline.tables import atomic_path, neutralise, neutralised, write_csv
-from pipeline.warehouse import literal, q
+from pipeline.warehouse import literal, q, table_exists
 
 FIXED_CREATED = dt.datetime(2000, 1, 1)
 
 INDICATOR_FILES = ("indicators.csv", "indicators.parquet", "indicators.xlsx")
+# The complete table's columns: the indicator values', then which breakdown a row belongs to
+# (both empty on the overall row).
+EXPORT_COLUMNS = (*COLUMNS, "breakdown", "breakdown_value")
 
 HEADERS_DE = {
     "programme_id": "Programm", "indicator_id": "Indikator-ID", "district_ags": "AGS",
@@ -73,11 +77,13 @@ def write_indicator_exports(con: duckdb.DuckDBPyConnection, catalogue: Catalogue
     missing = [c for c in COLUMNS if c not in present]
     if missing:
         raise ValueError(f"indicator table lacks columns: {', '.join(missing)}")
-    columns = ", ".join(q(c) for c in COLUMNS)
-    order = catalogue_order(catalogue, indicators)
+    rows_workbook = relation
+    relation = f"({with_breakdowns(con, relation)})"
+    columns = ", ".join(q(c) for c in EXPORT_COLUMNS)
+    order = catalogue_order(catalogue, indicators) + ", src.breakdown NULLS FIRST, src.breakdown_value"
     csv_name, parquet_name, xlsx_name = INDICATOR_FILES
     parquet_path = exports_dir / parquet_name
-    rows, programmes = _workbook_rows(con, catalogue, indicators, relation)
+    rows, programmes = _workbook_rows(con, catalogue, indicators, rows_workbook)
     # The workbook is written in Python (xlsxwriter holds the GIL), the CSV and Parquet files by
     # DuckDB's COPY (which releases it): side by side, they use both cores.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -87,6 +93,16 @@ def write_indicator_exports(con: duckdb.DuckDBPyConnection, catalogue: Catalogue
             con.execute(f"COPY (SELECT {columns} FROM {relation} AS src ORDER BY {order}) "
                         f"TO {literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
         return [csv_path, parquet_path, workbook.result()]
+
+
+def with_breakdowns(con, relation: str = TABLE) -> str:
+    """The overall rows of `relation` (breakdown empty) and after them the breakdown rows
+    (contract section 6), which carry no target or status."""
+    overall = f"SELECT {', '.join(q(c) for c in COLUMNS)}, NULL AS breakdown, NULL AS breakdown_value FROM {relation}"
+    if not table_exists(con, BREAKDOWN_TABLE):
+        return overall
+    cells = ", ".join(q(c) if c in BREAKDOWN_COLUMNS else f"NULL AS {q(c)}" for c in COLUMNS)
+    return f"{overall} UNION ALL SELECT {cells}, breakdown, breakdown_value FROM {BREAKDOWN_TABLE}"
 
 
 # -- the workbook -----------------------------------------------------------------------------------
