@@ -8,7 +8,7 @@ import pandas as pd
 from dashboards import charts, i18n, style
 from dashboards.data import SiteData
 from dashboards.i18n import t
-from dashboards.layout import Body, Place, esc
+from dashboards.layout import Body, Place, esc, table
 from dashboards.pages_common import figure_part, has_many_districts, programme_name
 from pipeline.catalogue import Programme
 from pipeline.contract import load_contract
@@ -82,3 +82,26 @@ def _stacked(part: pd.DataFrame, breakdown: str, districts: list[str], lang: str
     layout["legend"] = dict(orientation="h", y=-0.2)
     layout["yaxis"] = style.axis(rangemode="tozero")
     return charts.figure(traces, layout)
+
+
+def district_breakdowns(data: SiteData, programme: Programme, ags: str, lang: str) -> str:
+    """A district's breakdowns in one programme as a table: indicator, breakdown, part, value."""
+    rows = data.breakdowns
+    if rows.empty:
+        return ""
+    mine = rows[(rows["programme_id"] == programme.id) & (rows["district_ags"] == ags)]
+    if mine.empty:
+        return ""
+    order = {i.id: n for n, i in enumerate(data.indicators)}
+    mine = mine.assign(_o=mine["indicator_id"].map(order)).sort_values(["_o", "breakdown", "breakdown_value"],
+                                                                        kind="stable")
+    cells = []
+    for r in mine.itertuples(index=False):
+        if r.masked or r.withheld:
+            value = f"< {data.threshold}" if r.masked else t(lang, "withheld")
+        else:
+            value = charts.fmt(r.value, lang, r.unit)
+        cells.append([i18n.label(r, lang), t(lang, f"breakdown_{r.breakdown}"),
+                      value_label(r.breakdown, r.breakdown_value, lang), value])
+    return (f"<h3>{esc(t(lang, 'breakdowns_title'))} – {esc(programme_name(programme, lang))}</h3>"
+            + table([t(lang, "indicator"), t(lang, "breakdown"), t(lang, "part"), t(lang, "value")], cells, numeric={3}))

@@ -8,6 +8,7 @@ from dashboards.i18n import is_missing, t
 from dashboards.layout import Body, Place, esc, table
 from dashboards.pages_common import (district_name, has_many_districts, masked_line, programme_name, report_link,
                                      short_name, status_chip, value_text)
+from dashboards.pages_breakdowns import district_breakdowns
 from dashboards.pages_impact import district_impact
 from pipeline.catalogue import Programme
 
@@ -41,6 +42,8 @@ def district_page(data: SiteData, ags: str, place: Place) -> Body:
                 title = t(lang, "over_time", programme=short) + (f" – {t(lang, 'survey_title')}" if suffix else "")
                 body.add(f"<h3>{esc(title)}</h3>")
                 body.figure(figure, f"fig-timeline-{programme.id}{suffix}", title)
+    for programme, _ in memberships:
+        body.add(district_breakdowns(data, programme, ags, lang))
     for programme, _ in memberships:
         if has_many_districts(programme):
             district_impact(body, data, programme, ags, place)

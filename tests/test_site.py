@@ -363,3 +363,9 @@ def test_stendal_s_fields_of_action_are_shown_on_the_lzz2_page(site):
     assert "Veranstaltungen insgesamt nach Handlungsfeld" in page and "fig-breakdown-events_held-field" in page
     assert all(word in page for word in ("Wirtschaft", "Politik", "Soziales und Kultur"))
     assert "Events held by field of action" in read(site, "en/programm/lzz-2.html")
+
+
+def test_a_district_page_lists_its_breakdowns(site):
+    page = read(site, "kreis/15090.html")
+    section = page.split("Aufschlüsselungen – ")[1]
+    assert "Handlungsfeld" in section and "Bildung" in section and "ohne Angabe" in section
