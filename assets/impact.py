@@ -11,8 +11,8 @@ import pandas as pd
 from assets.metadata import markdown_table
 from assets.resources import TeilhabeHome
 from assets.versions import code_version, digest, last_data_version
-from pipeline.impact import (EXPORT_NAME, MIN_CELL, MIN_DISTRICTS, NUMBERS, TABLE, estimate_impact, survey_items,
-                             write_impact_export, write_impact_table)
+from pipeline.impact import (EXPORT_NAME, METHODS, MIN_CELL, MIN_DISTRICTS, NUMBERS, TABLE, estimate_impact,
+                             survey_items, write_impact_export, write_impact_table)
 from pipeline.warehouse import inputs_signature, table_exists
 
 OWNERS = ["team:evaluation"]
@@ -120,15 +120,15 @@ def impact_rules(home: TeilhabeHome):
             f"published rows: every cell ≥ {MIN_CELL}; suppressed rows: no numbers")
         yield _result(con, "impact_only_survey_items", f"""
             SELECT DISTINCT item, method FROM {TABLE}
-            WHERE NOT list_contains(?, item) OR method NOT IN ('pre_post', 'did') ORDER BY ALL""",
-            [list(survey_items())], f"item ∈ {', '.join(survey_items())}; method ∈ pre_post, did")
+            WHERE NOT list_contains(?, item) OR NOT list_contains(?, method) ORDER BY ALL""",
+            [list(survey_items()), list(METHODS)], f"item ∈ {', '.join(survey_items())}; method ∈ {', '.join(METHODS)}")
         # across districts: DiD rows and the pools' pre/post rows (a single district's own pre/post
         # change is inference over its respondents, Welch)
         yield _result(con, "impact_inference_needs_districts", f"""
             SELECT programme_id, method, item, district_ags, "group", clusters_programme, clusters_comparison,
                    p_value, ci_low, ci_high, established
             FROM {TABLE}
-            WHERE ((method = 'did' OR district_ags IN ('ALL', 'ALL_COMPARISON'))
+            WHERE ((method LIKE 'did%' OR district_ags IN ('ALL', 'ALL_COMPARISON'))
                    AND coalesce(clusters_programme, 0) + coalesce(clusters_comparison, 0) < ?
                    AND (p_value IS NOT NULL OR ci_low IS NOT NULL OR ci_high IS NOT NULL))
                OR (established AND p_value IS NULL)

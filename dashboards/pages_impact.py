@@ -41,6 +41,8 @@ def impact_chips(row, lang: str) -> str:
         return f"<span class='chip ic-withheld'>{esc(t(lang, 'impact_withheld'))}</span>"
     if is_missing(row["p_value"]):
         out = [f"<span class='chip ic-no'>∅ {esc(t(lang, 'impact_no_inference'))}</span>"]
+    elif row["family"] == "robustness":   # a check of a result, never a finding of its own
+        out = [f"<span class='chip ic-no'>↻ {esc(t(lang, 'impact_robustness_chip'))}</span>"]
     elif bool(row["established"]):
         out = [f"<span class='chip ic-yes'>✓ {esc(t(lang, 'impact_supported'))}</span>"]
     elif _excludes_zero(row):
@@ -186,7 +188,41 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
             if title == "impact_exploratory_title":
                 body.add(f"<p class='note'>{esc(t(lang, 'impact_exploratory_note'))}</p>")
         _glance(body, part, pre_post_rows, did_rows if has_did else None, lang, threshold, items_of)
+    _robustness(body, rows[rows["method"].isin(ROBUSTNESS_METHODS)], items, lang, items_of)
     _impact_details(body, data, programme, place, rows)
+
+
+ROBUSTNESS_METHODS = ("did_top_box", "did_leave_one_out")
+
+
+def _robustness(body: Body, rows: pd.DataFrame, items: list[str], lang: str, items_of: dict) -> None:
+    """The robustness rows in one table: per item the DiD of the share answering 4–5, and for the
+    primary outcome the range of the pooled DiD leaving out one district at a time."""
+    shown = rows[~rows["suppressed"]]
+    if shown.empty:
+        return
+    body.add(f"<h4>{esc(t(lang, 'impact_robustness_title'))}</h4>")
+    body.add(f"<p class='note'>{esc(t(lang, 'impact_robustness_note'))}</p>")
+    table_rows = []
+    for item in items:
+        top = shown[(shown["method"] == "did_top_box") & (shown["item"] == item)]
+        for _, r in top.iterrows():
+            pp = [None if is_missing(r[k]) else 100 * float(r[k]) for k in ("estimate", "ci_low", "ci_high")]
+            table_rows.append([items_of.get(item, item), t(lang, "impact_top_box"),
+                               charts_impact.signed(pp[0], lang),
+                               charts_impact.interval_text(pp[1], pp[2], lang) if pp[1] is not None else "–",
+                               charts_impact.p_text(r["p_value"], lang, r["bootstrap_reps"])
+                               if not is_missing(r["p_value"]) else t(lang, "impact_no_inference")])
+        out = shown[(shown["method"] == "did_leave_one_out") & (shown["item"] == item)]
+        if not out.empty:
+            excluding = int(((out["ci_low"] > 0) | (out["ci_high"] < 0)).sum())
+            table_rows.append([items_of.get(item, item), t(lang, "impact_leave_one_out", n=len(out)),
+                               f"{charts_impact.signed(out['estimate'].min(), lang)} … "
+                               f"{charts_impact.signed(out['estimate'].max(), lang)}",
+                               t(lang, "impact_loo_excluding", k=excluding, n=len(out)), "–"])
+    headers = [t(lang, "impact_item"), t(lang, "impact_check"), t(lang, "impact_estimate"),
+               t(lang, "impact_interval"), t(lang, "impact_p")]
+    body.add(table(headers, table_rows, numeric={2, 3, 4}, cls="impact"))
 
 
 def _glance(body: Body, items: list[str], pre_post_rows: "_Rows", did_rows: "_Rows | None", lang: str,
@@ -326,18 +362,21 @@ def _impact_details(body: Body, data: SiteData, programme: Programme, place: Pla
     if many:  # each district's readings are on its own page (district_page)
         pooled = [ALL, ALL_COMPARISON]
         did, pre_post = did[did["district_ags"].isin(pooled)], pre_post[pre_post["district_ags"].isin(pooled)]
-    _readings_lists(body, did.to_dict("records"), pre_post.to_dict("records"), items, lang)
+    robustness = rows[rows["method"].isin(ROBUSTNESS_METHODS)]
+    _readings_lists(body, did.to_dict("records"), pre_post.to_dict("records"), items, lang,
+                    robustness.to_dict("records"))
 
 
-def _readings_lists(body: Body, did: list[dict], pre_post: list[dict], items: list[str], lang: str) -> None:
+def _readings_lists(body: Body, did: list[dict], pre_post: list[dict], items: list[str], lang: str,
+                    robustness: list[dict] = ()) -> None:
     """Every row in words, per method in a folded list, by item. Rows are plain dicts: a district
     page of a national programme lists dozens, and a pandas row each took most of its time."""
     items_of = _impact_words(lang)[0]
-    for method, part in (("did", did), ("pre_post", pre_post)):
+    for method, part in (("did", did), ("pre_post", pre_post), ("robustness", list(robustness))):
         if not part:
             continue
-        drop = common_limit(method, lang)
-        inner = [f"<p class='common'>{esc(t(lang, 'impact_common_limit', text=drop))}</p>"]
+        drop = common_limit(method, lang) if method != "robustness" else ""
+        inner = [f"<p class='common'>{esc(t(lang, 'impact_common_limit', text=drop))}</p>"] if drop else []
         by_item: dict[str, list[dict]] = {}
         for row in part:
             by_item.setdefault(row["item"], []).append(row)

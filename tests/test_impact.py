@@ -305,7 +305,7 @@ def test_fewer_than_30_is_indicative(honesty):
 def test_output_counts_never_get_an_impact(honesty, catalogue):
     assert survey_items() == ITEMS
     assert set(honesty["item"]) == set(ITEMS)
-    assert set(honesty["method"]) == {"pre_post", "did"}
+    assert set(honesty["method"]) == {"pre_post", "did", "did_top_box"}   # 2 + 2 districts: no leave-one-out
     con = survey_con(HAND)
     for counts in (["newsletters_sent"], ["events_held"], ["belonging", "recipients"]):
         with pytest.raises(ValueError, match="survey score items only"):
@@ -447,3 +447,43 @@ def test_asset_writes_table_csv_and_passes_checks(tmp_path):
     results = {r.check_name: r.passed for r in impact_rules(home=resource)}
     assert results == {"impact_small_cells_withheld": False, "impact_only_survey_items": False,
                        "impact_inference_needs_districts": False}
+
+
+# -- robustness rows (issue 19) ---------------------------------------------------------------------
+
+E = "12069"   # a third lzz-2 programme district (Potsdam-Mittelmark)
+
+
+def _shifted(ags, shift):
+    """12 answers 2, 3, 4 (mean 3) at baseline and the same shifted by `shift` at follow-up."""
+    base = [2, 3, 4] * 4
+    return cells(ags, "baseline", "newcomer", base) + cells(ags, "follow_up", "newcomer", [v + shift for v in base])
+
+
+def test_top_box_and_leave_one_out_by_hand(catalogue):
+    """Programme districts Lippe +1, Dachau 0, Potsdam-Mittelmark +1; comparison Salzwedel 0,
+    Höxter +1 (equal sizes, so equal weights). Pooled DiD 2/3 − 1/2 = 1/6. Without one district:
+    Lippe (0 + 1)/2 − 1/2 = 0; Dachau 1 − 1/2 = 1/2; Potsdam-Mittelmark 0; Salzwedel 2/3 − 1 = −1/3;
+    Höxter 2/3 − 0 = 2/3 (each leaves 4 districts: enough for inference). Share answering 4–5:
+    1/3 at baseline, 2/3 after a shift of +1, so the top-box DiD is (2/3 · 1/3) − (1/2 · 1/3) = 1/18."""
+    con = survey_con(_shifted(A, 1) + _shifted(B, 0) + _shifted(E, 1) + _shifted(C, 0) + _shifted(D, 1))
+    frame = estimate_impact(con, catalogue, bootstrap_reps=199)
+    con.close()
+    assert one(frame, method="did", item="belonging", district_ags=ALL, group=ALL).estimate == pytest.approx(1 / 6)
+    out = frame[(frame["method"] == "did_leave_one_out")]
+    assert set(out["item"]) == {"belonging"}                       # the primary outcome only
+    by_district = dict(zip(out["district_ags"], out["estimate"]))
+    assert by_district == pytest.approx({A: 0.0, B: 0.5, E: 0.0, C: -1 / 3, D: 2 / 3})
+    assert dict(zip(out["district_ags"], out["role"])) == {A: "programme", B: "programme", E: "programme",
+                                                           C: "comparison", D: "comparison"}
+    assert out["p_value"].notna().all() and (out["family"] == "robustness").all() and not out["established"].any()
+    top = one(frame, method="did_top_box", item="belonging", district_ags=ALL, group=ALL)
+    assert top.estimate == pytest.approx(1 / 18)
+    assert top.mean_baseline == pytest.approx(1 / 3) and top.mean_comparison_baseline == pytest.approx(1 / 3)
+    assert top.mean_follow_up_adjusted == pytest.approx(1 / 3 + 2 / 9)
+    assert len(frame[frame["method"] == "did_top_box"]) == 4         # one per item
+    de, en = impact_reading(top, "de"), impact_reading(top, "en")
+    assert "Anteil der Antworten 4 oder 5: von 33,3 % auf 55,6 %" in de and "um 5,6 Prozentpunkte günstiger" in de
+    assert "share answering 4 or 5" in en and "not a result of its own" in en
+    without = impact_reading(one(frame, method="did_leave_one_out", district_ags=C), "de")
+    assert without.startswith("Ohne Altmarkkreis Salzwedel (Vergleichskreis), Zugehörigkeit") and "ungünstiger" in without

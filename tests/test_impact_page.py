@@ -163,6 +163,23 @@ def test_exploratory_rows_are_corrected_and_apart_from_the_primary_one(site, dat
     assert section.index("Hauptergebnis: vorab") < section.index("Explorativ: weitere Items")
 
 
+def test_robustness_of_the_planted_finding(site, data):
+    """The planted belonging effect holds without any one of lzz-2's 10 districts, and in the share
+    answering 4–5; the page shows both as checks, not as findings."""
+    lzz = data.impact[data.impact["programme_id"] == "lzz-2"]
+    out = lzz[lzz["method"] == "did_leave_one_out"]
+    assert len(out) == 10 and set(out["item"]) == {"belonging"}
+    assert (out["ci_low"] > 0).all() and out["estimate"].between(0.25, 0.4).all()
+    top = _row(lzz, method="did_top_box", item="belonging", district_ags="ALL", group="ALL")
+    assert top["ci_low"] > 0 and not top["established"] and top["family"] == "robustness"
+    for prefix, words in (("", ("Robustheit: Prüfungen", "10 von 10 Intervallen schließen null aus",
+                                "Robustheitsprüfung")),
+                          ("en/", ("Robustness: checks", "10 of 10 intervals exclude zero", "robustness check"))):
+        page = read(site, f"{prefix}{IMPACT}")
+        section = page[page.index("id='wirkung-lzz-2'"):page.index("id='wirkung-amif-nom'")]
+        assert all(word in section for word in words), prefix
+
+
 def test_forest_plot_handles_one_sided_infinite_and_wide_intervals():
     rows = pd.DataFrame({"estimate": [0.3, 0.1, 0.2], "ci_low": [-math.inf, -4.0, 0.1], "ci_high": [0.5, 4.0, math.inf],
                          "indicative": [True, True, False], "suppressed": [False, False, False]})

@@ -30,9 +30,13 @@ would let a small cell be derived by subtraction (`disclosure`). Only the survey
 ever estimated: output counts (events, newsletters, …) never get an "impact" (`survey.survey_items`,
 checked in `estimate_impact`). The notes and the site's plain-language sentences: `readings`.
 
+Robustness rows (`robustness`): per item the DiD of the share answering 4–5 (``did_top_box``),
+and for the primary outcome the pooled DiD leaving out one district at a time
+(``did_leave_one_out``); checks, judged in no family.
+
 Modules: survey (items, groups, responses from the warehouse, cell aggregates) → estimator (DiD)
 and welch (pre/post) → design (pooled changes, MDE) → disclosure (small cells) → multiplicity
-(families, Holm) → readings (words) → table (rows, table, export).
+(families, Holm) → robustness (checks) → readings (words) → table (rows, table, export).
 """
 from pipeline.impact.design import MIN_DISTRICTS, did_mde, pooled_change
 from pipeline.impact.disclosure import INDICATIVE_BELOW, MIN_CELL
@@ -41,15 +45,15 @@ from pipeline.impact.multiplicity import EXPLORATORY, PRIMARY, holm
 from pipeline.impact.readings import GROUP_LABEL, ITEM_LABEL, NOTES, SCOPE_LABEL, impact_reading, p_label
 from pipeline.impact.survey import (ALL, ALL_COMPARISON, POOL, POOL_NAME, WAVES, load_responses, survey_groups,
                                     survey_items)
-from pipeline.impact.table import (COLUMNS, COUNTS, EXPORT_NAME, NUMBERS, TABLE, estimate_impact, sort_impact,
-                                   write_impact_export, write_impact_table)
+from pipeline.impact.table import (COLUMNS, COUNTS, EXPORT_NAME, METHODS, NUMBERS, TABLE, estimate_impact,
+                                   sort_impact, write_impact_export, write_impact_table)
 from pipeline.impact.welch import welch_change
 
 __all__ = [
     "ALL", "ALL_COMPARISON", "ALPHA", "COLUMNS", "COUNTS", "EXPLORATORY", "EXPORT_NAME", "GROUP_LABEL",
-    "INDICATIVE_BELOW", "ITEM_LABEL", "MIN_CELL", "MIN_DISTRICTS", "NOTES", "PRIMARY", "NOT_ESTIMABLE", "NUMBERS", "POOL", "POOL_NAME", "SCOPE_LABEL",
-    "TABLE", "WAVES", "WEBB", "DidResult", "did_mde", "did_wild_bootstrap", "estimate_impact", "holm",
-    "impact_reading", "p_label", "pooled_change",
-    "load_responses", "sort_impact", "survey_groups", "survey_items", "webb_weights", "welch_change",
-    "write_impact_export", "write_impact_table",
+    "INDICATIVE_BELOW", "ITEM_LABEL", "METHODS", "MIN_CELL", "MIN_DISTRICTS", "NOTES", "NOT_ESTIMABLE", "NUMBERS",
+    "POOL", "POOL_NAME", "PRIMARY", "SCOPE_LABEL", "TABLE", "WAVES", "WEBB", "DidResult", "did_mde",
+    "did_wild_bootstrap", "estimate_impact", "holm", "impact_reading", "load_responses", "p_label", "pooled_change",
+    "sort_impact", "survey_groups", "survey_items", "webb_weights", "welch_change", "write_impact_export",
+    "write_impact_table",
 ]

@@ -35,7 +35,7 @@ import pandas as pd
 from pipeline.impact.estimator import ALPHA
 from pipeline.impact.survey import ALL, ALL_COMPARISON
 
-PRIMARY, EXPLORATORY = "primary", "exploratory"
+PRIMARY, EXPLORATORY, ROBUSTNESS = "primary", "exploratory", "robustness"
 POOLS = (ALL, ALL_COMPARISON)
 
 
@@ -61,15 +61,17 @@ def floor_p(p_value, reps) -> np.ndarray:
 
 
 def judge(frame: pd.DataFrame, catalogue) -> pd.DataFrame:
-    """Adds family (primary / exploratory), family_size (the number of tests judged together),
+    """Adds family (primary / exploratory; robustness for the rows of `robustness`, never
+    established), family_size (the number of tests judged together),
     p_adjusted and established (p_adjusted < 5 %) to the impact table. Rows without a p-value
     (withheld, or too few districts for inference) are in no family and never established."""
     primary_items = {p.id: set(p.primary_outcomes) for p in catalogue.programmes}
     is_primary = ((frame["method"] == "did") & (frame["district_ags"] == ALL) & (frame["group"] == ALL)
                   & np.array([item in primary_items.get(pid, ()) for pid, item in
                               zip(frame["programme_id"], frame["item"])], dtype=bool))
-    frame = frame.assign(family=np.where(is_primary, PRIMARY, EXPLORATORY))
-    tested = frame["p_value"].notna().to_numpy() & ~frame["suppressed"].to_numpy(dtype=bool)
+    judged = frame["method"].isin(["did", "pre_post"]).to_numpy()     # robustness rows check, they do not find
+    frame = frame.assign(family=np.where(is_primary, PRIMARY, np.where(judged, EXPLORATORY, ROBUSTNESS)))
+    tested = frame["p_value"].notna().to_numpy() & ~frame["suppressed"].to_numpy(dtype=bool) & judged
     p = floor_p(frame["p_value"], frame["bootstrap_reps"])
     adjusted = np.full(len(frame), np.nan)
     size = np.zeros(len(frame), dtype=int)

@@ -162,6 +162,8 @@ def impact_reading(row: Mapping, lang: str = "de") -> str:
     if bool(get("suppressed")):
         return (f"{head}: nicht veröffentlicht. {note}" if de else f"{head}: not published. {note}").strip()
 
+    if get("method") in ("did_top_box", "did_leave_one_out"):
+        return _robustness_reading(get, lang, item, group, note)
     est = float(get("estimate"))
     inference = not (_missing(get("p_value")) or _missing(get("ci_low")) or _missing(get("ci_high")))
     if inference:
@@ -229,6 +231,67 @@ def impact_reading(row: Mapping, lang: str = "de") -> str:
                  "A before/after comparison shows change, not impact: whether it would have happened "
                  "without the programme only the comparison districts can tell; different people answer "
                  "in each wave.")
+    if bool(get("indicative")) and note:
+        text += (" Hinweis: " if de else " Note: ") + note
+    return text
+
+
+def _pct(value: float, lang: str) -> str:
+    text = f"{value * 100:.1f}"
+    return text.replace("-", "−").replace(".", ",") if lang == "de" else text
+
+
+def _robustness_reading(get, lang: str, item: str, group: str, note: str) -> str:
+    """A robustness row (pipeline/impact/robustness.py) in words: what it checks, never a finding."""
+    de = lang == "de"
+    est = float(get("estimate"))
+    inference = not (_missing(get("p_value")) or _missing(get("ci_low")) or _missing(get("ci_high")))
+    top_box = get("method") == "did_top_box"
+    unit = (" Prozentpunkte" if de else " percentage points") if top_box else \
+        (" Punkte" if de else " points")
+
+    def amount(value):
+        return _pct(value, lang) if top_box else _num(value, lang)
+
+    if inference:
+        lo, hi, p = (float(get(k)) for k in ("ci_low", "ci_high", "p_value"))
+        bounds = [("−∞" if de else "-∞") if math.isinf(lo) else amount(lo), "+∞" if math.isinf(hi) else amount(hi)]
+        interval = (f" (95-%-Intervall {bounds[0]} bis {bounds[1]}; {p_label(p, lang, get('bootstrap_reps'))})" if de
+                    else f" (95 % interval {bounds[0]} to {bounds[1]}; {p_label(p, lang, get('bootstrap_reps'))})")
+    else:
+        interval = ""
+    if est > 0:
+        direction = f"um {amount(est)}{unit} günstiger" if de else f"{amount(est)}{unit} more favourably"
+    elif est < 0:
+        direction = f"um {amount(-est)}{unit} ungünstiger" if de else f"{amount(-est)}{unit} less favourably"
+    else:
+        direction = "genauso" if de else "just the same"
+    if top_box:
+        scope = SCOPE_LABEL[ALL][0 if de else 1]
+        mb, mf = _pct(float(get("mean_baseline")), lang), _pct(float(get("mean_follow_up_adjusted")), lang)
+        cb = _pct(float(get("mean_comparison_baseline")), lang)
+        cf = _pct(float(get("mean_comparison_follow_up_adjusted")), lang)
+        text = (f"{scope}, {item} ({group}), Anteil der Antworten 4 oder 5: von {mb} % auf {mf} %, in den "
+                f"Vergleichskreisen von {cb} % auf {cf} % (Veränderung innerhalb der Kreise). Er entwickelte sich "
+                f"damit {direction} als in den Vergleichskreisen{interval}. Robustheitsprüfung des Ergebnisses zum "
+                "Mittelwert (zählt Antworten statt Skalenschritte), kein eigenes Ergebnis." if de else
+                f"{scope}, {item} ({group}), share answering 4 or 5: from {mb} % to {mf} %, in the comparison "
+                f"districts from {cb} % to {cf} % (change within districts). It thus developed {direction} than in "
+                f"the comparison districts{interval}. A robustness check of the result for the mean (it counts "
+                "answers instead of scale steps), not a result of its own.")
+    else:
+        side = ("Programmkreis" if get("role") == "programme" else "Vergleichskreis") if de else \
+            ("programme district" if get("role") == "programme" else "comparison district")
+        name = get("district_name") or get("district_ags")
+        text = (f"Ohne {name} ({side}), {item} ({group}): Die Programmkreise entwickelten sich {direction} als die "
+                f"Vergleichskreise{interval}. Robustheitsprüfung: Hinge das Ergebnis an einem einzelnen Kreis, wiche "
+                "diese Zeile deutlich von den anderen ab." if de else
+                f"Without {name} ({side}), {item} ({group}): the programme districts developed {direction} than the "
+                f"comparison districts{interval}. A robustness check: if the result hung on a single district, this "
+                "row would stand far from the others.")
+    if not inference:
+        text += (" Ob der Unterschied mehr als Zufall ist, lässt sich mit so wenigen Kreisen nicht sagen." if de else
+                 " Whether the difference is more than chance cannot be told with so few districts.")
     if bool(get("indicative")) and note:
         text += (" Hinweis: " if de else " Note: ") + note
     return text

@@ -18,12 +18,14 @@ from pipeline.impact.design import (MIN_DISTRICTS, combined_sd, did_mde, pooled_
 from pipeline.impact.estimator import Cells, DidResult, solve
 from pipeline.impact.multiplicity import judge
 from pipeline.impact.readings import note
+from pipeline.impact.robustness import LEAVE_ONE_OUT, TOP_BOX, robustness_rows
 from pipeline.impact.survey import (ALL, ALL_COMPARISON, POOL, POOL_NAME, DistrictCells, cell_stats, check_items,
                                     load_responses, survey_groups, survey_items)
 from pipeline.impact.welch import t_intervals, welch_changes, welch_df
 from pipeline.tables import write_csv
 
 TABLE = "impact_estimates"
+METHODS = ("did", TOP_BOX, LEAVE_ONE_OUT, "pre_post")   # the kinds of rows, in the table's order
 EXPORT_NAME = "impact.csv"
 
 COLUMNS = (
@@ -245,13 +247,13 @@ def _districts(row: dict) -> int:
 
 
 def sort_impact(frame: pd.DataFrame, items=None, groups=None) -> pd.DataFrame:
-    """Deterministic order: programme, method (did first), item (survey order), role, district
+    """Deterministic order: programme, method (did, its robustness rows, pre_post), item (survey order), role, district
     (pool first), group (ALL first)."""
     items = list(items or survey_items())
     groups = [ALL, *(groups or survey_groups())]
     key = pd.DataFrame({
         "p": frame["programme_id"],
-        "m": frame["method"].map({"did": 0, "pre_post": 1}),
+        "m": frame["method"].map({method: i for i, method in enumerate(METHODS)}),
         "i": frame["item"].map(lambda v: items.index(v) if v in items else len(items)),
         "r": frame["role"].map({"programme": 0, "comparison": 1}),
         "d0": ~frame["district_ags"].isin([ALL, ALL_COMPARISON]),
@@ -277,7 +279,10 @@ def estimate_impact(con, catalogue, *, bootstrap_reps: int = 999, seed: int = 20
     pre_post = _pre_post_rows(cell_stats(long), districts, catalogue, groups, min_cell, indicative_below)
     did = _did_rows(districts, pre_post, catalogue, groups, bootstrap_reps=bootstrap_reps, seed=seed,
                     min_cell=min_cell, indicative_below=indicative_below)
-    frame = _finish(pre_post + did, items, groups, min_cell, indicative_below, catalogue)
+    robust = robustness_rows(long, did, districts, catalogue, groups, bootstrap_reps=bootstrap_reps,
+                             rng_for=functools.partial(functools.partial, _row_seed, seed),
+                             indicative_below=indicative_below)
+    frame = _finish(pre_post + did + robust, items, groups, min_cell, indicative_below, catalogue)
     if not set(frame["item"]) <= set(survey_items()):   # belt and braces: only survey items, ever
         raise ValueError("impact rows for a non-survey item")
     return frame
