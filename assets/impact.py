@@ -11,14 +11,14 @@ import pandas as pd
 from assets.metadata import markdown_table
 from assets.resources import TeilhabeHome
 from assets.versions import code_version, digest, last_data_version
-from pipeline.impact import (EXPORT_NAME, MIN_CELL, NUMBERS, TABLE, estimate_impact, survey_items,
-                             write_impact_export, write_impact_table)
+from pipeline.impact import (EXPORT_NAME, METHODS, MIN_CELL, MIN_DISTRICTS, NUMBERS, TABLE, estimate_impact,
+                             survey_items, write_impact_export, write_impact_table)
 from pipeline.warehouse import inputs_signature, table_exists
 
 OWNERS = ["team:evaluation"]
 IMPACT_CODE = code_version("pipeline.impact", "pipeline.warehouse")
 PREVIEW_COLUMNS = ("programme_id", "method", "item", "district_ags", "group", "estimate", "ci_low", "ci_high",
-                   "p_value", "n_baseline", "n_follow_up", "n_comparison_baseline", "n_comparison_follow_up",
+                   "p_value", "family", "p_adjusted", "established", "mde", "effect_size", "n_baseline", "n_follow_up", "n_comparison_baseline", "n_comparison_follow_up",
                    "indicative", "suppressed")
 PREVIEW_ROWS = 60
 
@@ -42,9 +42,11 @@ def _preview(frame: pd.DataFrame) -> str:
     description=(
         "Wirkungsschätzung aus der Befragung: Vorher-nachher je Programm, Kreis und Gruppe (Welch-Intervalle) und "
         "Differenz-von-Differenzen gegen die Vergleichskreise (Kreis-geclusterter Wild-Cluster-Bootstrap, WCR mit "
-        "Webb-Gewichten). Zellen unter 5 Personen nie veröffentlicht, unter 30 nur Hinweis; nur Befragungs-Items. / "
-        "Impact estimates from the survey: pre/post and difference-in-differences against the comparison "
-        "districts with a district-clustered wild cluster bootstrap; small cells withheld, survey items only."),
+        "Webb-Gewichten). Zellen unter 5 Personen nie veröffentlicht, unter 30 nur Hinweis; unter 4 Kreisen weder "
+        "Intervall noch p-Wert; Hauptergebnis laut Katalog für sich, alles andere nach Holm korrigiert; nur "
+        "Befragungs-Items. / Impact estimates from the survey: pre/post and difference-in-differences against the "
+        "comparison districts with a district-clustered wild cluster bootstrap; small cells withheld; no inference "
+        "below 4 districts; primary outcomes judged alone, the rest Holm-corrected; survey items only."),
 )
 def impact_estimates(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
     catalogue = home.catalogue()
@@ -68,6 +70,7 @@ def impact_estimates(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
         "did_rows": dg.MetadataValue.int(int((frame["method"] == "did").sum())),
         "suppressed": dg.MetadataValue.int(int(frame["suppressed"].sum())),
         "indicative": dg.MetadataValue.int(int(frame["indicative"].sum())),
+        "established": dg.MetadataValue.int(int(frame["established"].sum())),
         "csv": dg.MetadataValue.path(str(path)),
         "preview": dg.MetadataValue.md(_preview(frame)),
     })
@@ -95,6 +98,9 @@ RULES = {
                                    "Zeilen tragen keine Zahlen. / No published row has a cell below 5 persons.",
     "impact_only_survey_items": "Nur Befragungs-Items haben eine Wirkungsschätzung, nie Outputzahlen (Veranstaltungen, "
                                 "Newsletter). / Only survey items, never output counts.",
+    "impact_inference_needs_districts": f"Keine Zeile über weniger als {MIN_DISTRICTS} Kreise trägt Intervall oder "
+                                        "p-Wert, und nur eine Zeile mit p-Wert ist „belegt“. / No interval or p-value "
+                                        f"across fewer than {MIN_DISTRICTS} districts; established only with one.",
 }
 
 
@@ -114,8 +120,20 @@ def impact_rules(home: TeilhabeHome):
             f"published rows: every cell ≥ {MIN_CELL}; suppressed rows: no numbers")
         yield _result(con, "impact_only_survey_items", f"""
             SELECT DISTINCT item, method FROM {TABLE}
-            WHERE NOT list_contains(?, item) OR method NOT IN ('pre_post', 'did') ORDER BY ALL""",
-            [list(survey_items())], f"item ∈ {', '.join(survey_items())}; method ∈ pre_post, did")
+            WHERE NOT list_contains(?, item) OR NOT list_contains(?, method) ORDER BY ALL""",
+            [list(survey_items()), list(METHODS)], f"item ∈ {', '.join(survey_items())}; method ∈ {', '.join(METHODS)}")
+        # across districts: DiD rows and the pools' pre/post rows (a single district's own pre/post
+        # change is inference over its respondents, Welch)
+        yield _result(con, "impact_inference_needs_districts", f"""
+            SELECT programme_id, method, item, district_ags, "group", clusters_programme, clusters_comparison,
+                   p_value, ci_low, ci_high, established
+            FROM {TABLE}
+            WHERE ((method LIKE 'did%' OR district_ags IN ('ALL', 'ALL_COMPARISON'))
+                   AND coalesce(clusters_programme, 0) + coalesce(clusters_comparison, 0) < ?
+                   AND (p_value IS NOT NULL OR ci_low IS NOT NULL OR ci_high IS NOT NULL))
+               OR (established AND p_value IS NULL)
+            ORDER BY ALL""", [MIN_DISTRICTS],
+            f"rows across districts: p-value and interval only with ≥ {MIN_DISTRICTS} districts")
 
 
 ASSETS = [impact_estimates]

@@ -47,12 +47,13 @@ def interval_text(low, high, lang: str) -> str:
     return f"[{plain(low, lang)}{sep}{plain(high, lang)}]"
 
 
-def p_text(value, lang: str) -> str:
+def p_text(value, lang: str, reps=None) -> str:
+    """`p = 0,012`, `p < 0,001`; a bootstrap p-value of 0 as `p < 1/(B + 1)`, never 0 (the
+    pipeline's wording: pipeline.impact.p_label)."""
+    from pipeline.impact import p_label
     if is_missing(value):
         return "–"
-    if value < 0.001:
-        return "p < " + i18n.number(0.001, lang, 3)
-    return "p = " + i18n.number(value, lang, 3)
+    return p_label(float(value), lang, None if is_missing(reps) else reps)
 
 
 def forest_range(frames: list[pd.DataFrame]) -> list[float]:

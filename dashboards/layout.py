@@ -58,7 +58,7 @@ ul.impact-list li{margin:.3rem 0;max-width:62rem}
 details.readings{background:#fff;border:1px solid var(--line);border-radius:4px;padding:.4rem .9rem;margin:.5rem 0}
 details.readings summary{cursor:pointer;font-weight:600}details.readings h4{margin:.8rem 0 .2rem}
 h4{font-size:1rem;margin:1rem 0 .2rem}.impact-link{font-weight:600}
-.ic-yes{background:#56B4E9}.ic-no{background:#E4E4E4}.ic-indicative{background:#F0E442}.ic-withheld{background:#fff;border-style:dashed}
+.ic-yes{background:#56B4E9}.ic-no{background:#E4E4E4}.ic-indicative{background:#F0E442}.ic-withheld{background:#fff;border-style:dashed}.ic-primary{background:#fff;border-color:#0072B2}
 p.common{font-style:italic;color:var(--muted);margin:.4rem 0}
 footer{max-width:84rem;margin:0 auto;padding:1rem 1.5rem 2rem;color:var(--muted);font-size:.88rem;border-top:1px solid var(--line)}
 @media print{header nav,.lang{display:none}.chart{break-inside:avoid}}

@@ -33,12 +33,24 @@ def _excludes_zero(row) -> bool:
 
 
 def impact_chips(row, lang: str) -> str:
-    """How to take one estimate: withheld, supported or not, and whether it is indicative only.
-    Sign and word, not colour alone; CSS classes, since a page holds hundreds of them."""
+    """How to take one estimate: withheld; no inference (too few districts); established (primary
+    alone, exploratory after correction), excluding zero only before correction, or not
+    established; primary outcome; indicative only. Sign and word, not colour alone; CSS classes,
+    since a page holds hundreds of them."""
     if bool(row["suppressed"]):
         return f"<span class='chip ic-withheld'>{esc(t(lang, 'impact_withheld'))}</span>"
-    out = [f"<span class='chip ic-yes'>✓ {esc(t(lang, 'impact_supported'))}</span>" if _excludes_zero(row)
-           else f"<span class='chip ic-no'>○ {esc(t(lang, 'impact_not_supported'))}</span>"]
+    if is_missing(row["p_value"]):
+        out = [f"<span class='chip ic-no'>∅ {esc(t(lang, 'impact_no_inference'))}</span>"]
+    elif row["family"] == "robustness":   # a check of a result, never a finding of its own
+        out = [f"<span class='chip ic-no'>↻ {esc(t(lang, 'impact_robustness_chip'))}</span>"]
+    elif bool(row["established"]):
+        out = [f"<span class='chip ic-yes'>✓ {esc(t(lang, 'impact_supported'))}</span>"]
+    elif _excludes_zero(row):
+        out = [f"<span class='chip ic-no'>○ {esc(t(lang, 'impact_not_after_correction'))}</span>"]
+    else:
+        out = [f"<span class='chip ic-no'>○ {esc(t(lang, 'impact_not_supported'))}</span>"]
+    if row["family"] == "primary":
+        out.append(f"<span class='chip ic-primary'>★ {esc(t(lang, 'impact_primary'))}</span>")
     if bool(row["indicative"]):
         out.append(f"<span class='chip ic-indicative'>△ {esc(t(lang, 'impact_indicative'))}</span>")
     return " ".join(out)
@@ -57,7 +69,8 @@ def _impact_hover(row, label: str, lang: str, threshold: int) -> str:
     lines = [f"<b>{label}</b>",
              f"{t(lang, 'impact_did' if did else 'impact_change')}: {charts_impact.signed(row['estimate'], lang)}",
              f"{t(lang, 'impact_interval')}: {charts_impact.interval_text(row['ci_low'], row['ci_high'], lang)}",
-             charts_impact.p_text(row["p_value"], lang),
+             charts_impact.p_text(row["p_value"], lang, row["bootstrap_reps"])
+             if not is_missing(row["p_value"]) else t(lang, "impact_no_inference"),
              f"n ({t(lang, 'impact_baseline')} / {t(lang, 'impact_follow_up')}): {_n_text(row, lang, threshold)}"]
     if did:
         lines[-1] = (f"n {t(lang, 'impact_programme_pool')}: {_n_text(row, lang, threshold)}"
@@ -93,6 +106,8 @@ def common_limit(method: str, lang: str) -> str:
     row = dict(programme_id="", method=method, item="belonging", district_ags=ALL, district_name="",
                role="programme", group=ALL, estimate=0.1, ci_low=-0.1, ci_high=0.3, p_value=0.5,
                mean_baseline=3.0, mean_follow_up=3.1, mean_comparison_baseline=3.0, mean_comparison_follow_up=3.0,
+               mean_follow_up_adjusted=3.1, mean_comparison_follow_up_adjusted=3.0, family="exploratory",
+               family_size=10, p_adjusted=1.0, established=False, bootstrap_reps=999,
                clusters_programme=20, clusters_comparison=20, n_baseline=100, n_follow_up=100,
                indicative=False, suppressed=False, note_de="", note_en="")
     return impact_reading(row, lang).rsplit(". ", 1)[-1].strip()
@@ -158,8 +173,62 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
     if not has_did:
         body.add(f"<p class='note'>{esc(t(lang, 'impact_no_comparison'))}</p>")
 
-    # at a glance: the pooled rows, all respondents, one line per item
+    # at a glance: the pooled rows, all respondents, one line per item; the primary outcomes
+    # declared in the catalogue first and apart, the other items as exploratory findings
     body.add(f"<h3>{esc(t(lang, 'impact_glance' if has_did else 'impact_glance_pre_post'))}</h3>")
+    primary = [i for i in items if has_did and i in programme.primary_outcomes]
+    if has_did and not primary:
+        body.add(f"<p class='note'>{esc(t(lang, 'impact_primary_none'))}</p>")
+    for title, part in (("impact_primary_title", primary), ("impact_exploratory_title",
+                                                           [i for i in items if i not in primary])):
+        if not part:
+            continue
+        if has_did:
+            body.add(f"<h4>{esc(t(lang, title))}</h4>")
+            if title == "impact_exploratory_title":
+                body.add(f"<p class='note'>{esc(t(lang, 'impact_exploratory_note'))}</p>")
+        _glance(body, part, pre_post_rows, did_rows if has_did else None, lang, threshold, items_of)
+    _robustness(body, rows[rows["method"].isin(ROBUSTNESS_METHODS)], items, lang, items_of)
+    _impact_details(body, data, programme, place, rows)
+
+
+ROBUSTNESS_METHODS = ("did_top_box", "did_leave_one_out")
+
+
+def _robustness(body: Body, rows: pd.DataFrame, items: list[str], lang: str, items_of: dict) -> None:
+    """The robustness rows in one table: per item the DiD of the share answering 4–5, and for the
+    primary outcome the range of the pooled DiD leaving out one district at a time."""
+    shown = rows[~rows["suppressed"]]
+    if shown.empty:
+        return
+    body.add(f"<h4>{esc(t(lang, 'impact_robustness_title'))}</h4>")
+    body.add(f"<p class='note'>{esc(t(lang, 'impact_robustness_note'))}</p>")
+    table_rows = []
+    for item in items:
+        top = shown[(shown["method"] == "did_top_box") & (shown["item"] == item)]
+        for _, r in top.iterrows():
+            pp = [None if is_missing(r[k]) else 100 * float(r[k]) for k in ("estimate", "ci_low", "ci_high")]
+            table_rows.append([items_of.get(item, item), t(lang, "impact_top_box"),
+                               charts_impact.signed(pp[0], lang),
+                               charts_impact.interval_text(pp[1], pp[2], lang) if pp[1] is not None else "–",
+                               charts_impact.p_text(r["p_value"], lang, r["bootstrap_reps"])
+                               if not is_missing(r["p_value"]) else t(lang, "impact_no_inference")])
+        out = shown[(shown["method"] == "did_leave_one_out") & (shown["item"] == item)]
+        if not out.empty:
+            excluding = int(((out["ci_low"] > 0) | (out["ci_high"] < 0)).sum())
+            table_rows.append([items_of.get(item, item), t(lang, "impact_leave_one_out", n=len(out)),
+                               f"{charts_impact.signed(out['estimate'].min(), lang)} … "
+                               f"{charts_impact.signed(out['estimate'].max(), lang)}",
+                               t(lang, "impact_loo_excluding", k=excluding, n=len(out)), "–"])
+    headers = [t(lang, "impact_item"), t(lang, "impact_check"), t(lang, "impact_estimate"),
+               t(lang, "impact_interval"), t(lang, "impact_p")]
+    body.add(table(headers, table_rows, numeric={2, 3, 4}, cls="impact"))
+
+
+def _glance(body: Body, items: list[str], pre_post_rows: "_Rows", did_rows: "_Rows | None", lang: str,
+            threshold: int, items_of: dict) -> None:
+    """One table of pooled rows (all respondents), one line per item, and their readings."""
+    has_did = did_rows is not None
     table_rows, headline = [], []
     for item in items:
         mine = pre_post_rows.pick(item=item, district_ags=ALL, group=ALL)
@@ -180,23 +249,47 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
                              f"<br><span class='note'>n = {esc(_n_text(r, lang, threshold))}</span>"))
         if has_did:
             if bool(key_row["suppressed"]):
-                cells += [t(lang, "impact_withheld"), "", ""]
+                cells += [t(lang, "impact_withheld"), "", "", "", ""]
             else:
                 cells += [Raw(f"<b>{esc(charts_impact.signed(key_row['estimate'], lang))}</b>"),
                           charts_impact.interval_text(key_row["ci_low"], key_row["ci_high"], lang),
-                          charts_impact.p_text(key_row["p_value"], lang)]
+                          Raw(_p_cell(key_row, lang)),
+                          charts_impact.plain(key_row["effect_size"], lang),
+                          charts_impact.plain(key_row["mde"], lang)]
         cells.append(Raw(impact_chips(key_row, lang)))
         table_rows.append(cells)
     if has_did:
         headers = [t(lang, "impact_item"), t(lang, "impact_change_programme"), t(lang, "impact_change_comparison"),
                    t(lang, "impact_did"), t(lang, "impact_interval"), t(lang, "impact_p"),
-                   t(lang, "impact_assessment")]
-        body.add(table(headers, table_rows, numeric={3, 4, 5}, cls="impact"))
+                   t(lang, "impact_effect_size"), t(lang, "impact_mde"), t(lang, "impact_assessment")]
+        body.add(table(headers, table_rows, numeric={3, 4, 5, 6, 7}, cls="impact"))
     else:
         headers = [t(lang, "impact_item"), t(lang, "impact_change_programme"), t(lang, "impact_assessment")]
         body.add(table(headers, table_rows, cls="impact"))
     body.add(f"<h4>{esc(t(lang, 'impact_readings'))}</h4>")
     body.add("<ul class='readings'>" + "".join(_reading_item(r, lang) for r in headline) + "</ul>")
+
+
+def _p_cell(row, lang: str) -> str:
+    """The p-value; for an exploratory row also the one corrected for its family (Holm)."""
+    text = esc(charts_impact.p_text(row["p_value"], lang, row["bootstrap_reps"]))
+    if row["family"] != "primary" and not is_missing(row["p_adjusted"]):
+        text += (f"<br><span class='note'>{esc(t(lang, 'impact_p_adjusted'))}: "
+                 f"{esc(charts_impact.p_text(row['p_adjusted'], lang))}</span>")
+    return text
+
+
+def _impact_details(body: Body, data: SiteData, programme: Programme, place: Place, rows: pd.DataFrame) -> None:
+    from pipeline.impact import survey_groups, survey_items
+    lang, threshold = place.lang, data.threshold
+    items_of, groups_of, scopes_of = _impact_words(lang)
+    items = [i for i in survey_items() if (rows["item"] == i).any()]
+    groups = [ALL] + [g for g in survey_groups() if (rows["group"] == g).any()]
+    did, pre_post = rows[rows["method"] == "did"], rows[rows["method"] == "pre_post"]
+    has_did = not did.empty
+    pre_post_rows = _Rows(pre_post)
+    pid = programme.id
+    many = has_many_districts(programme)
 
     # forest plots: one per item, pooled and by group, then each programme district
     body.add(f"<h3>{esc(t(lang, 'impact_forest_title'))}</h3>")
@@ -269,18 +362,21 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
     if many:  # each district's readings are on its own page (district_page)
         pooled = [ALL, ALL_COMPARISON]
         did, pre_post = did[did["district_ags"].isin(pooled)], pre_post[pre_post["district_ags"].isin(pooled)]
-    _readings_lists(body, did.to_dict("records"), pre_post.to_dict("records"), items, lang)
+    robustness = rows[rows["method"].isin(ROBUSTNESS_METHODS)]
+    _readings_lists(body, did.to_dict("records"), pre_post.to_dict("records"), items, lang,
+                    robustness.to_dict("records"))
 
 
-def _readings_lists(body: Body, did: list[dict], pre_post: list[dict], items: list[str], lang: str) -> None:
+def _readings_lists(body: Body, did: list[dict], pre_post: list[dict], items: list[str], lang: str,
+                    robustness: list[dict] = ()) -> None:
     """Every row in words, per method in a folded list, by item. Rows are plain dicts: a district
     page of a national programme lists dozens, and a pandas row each took most of its time."""
     items_of = _impact_words(lang)[0]
-    for method, part in (("did", did), ("pre_post", pre_post)):
+    for method, part in (("did", did), ("pre_post", pre_post), ("robustness", list(robustness))):
         if not part:
             continue
-        drop = common_limit(method, lang)
-        inner = [f"<p class='common'>{esc(t(lang, 'impact_common_limit', text=drop))}</p>"]
+        drop = common_limit(method, lang) if method != "robustness" else ""
+        inner = [f"<p class='common'>{esc(t(lang, 'impact_common_limit', text=drop))}</p>"] if drop else []
         by_item: dict[str, list[dict]] = {}
         for row in part:
             by_item.setdefault(row["item"], []).append(row)

@@ -132,9 +132,24 @@ def test_hand_worked_did(hand):
     assert lippe_alone.estimate == pytest.approx(0.75, abs=1e-12)
     dachau = one(hand, method="did", item="belonging", district_ags=B, group=ALL)
     assert dachau.estimate == pytest.approx(0.25, abs=1e-12)
-    assert dachau.clusters_programme == 1 and "Nur ein Programmkreis" in dachau.note_de and dachau.indicative
-    # 3 clusters: all 6³ = 216 Webb weight vectors enumerated, no seed involved
-    assert dachau.inference.endswith("_enumerated") and dachau.bootstrap_reps == 216
+    assert dachau.clusters_programme == 1 and dachau.indicative
+    # 1 + 2 districts: too few for inference across districts (issue 19): the estimate, no p, no interval
+    assert dachau.clusters_comparison == 2 and dachau.inference == "none"
+    assert math.isnan(dachau.p_value) and math.isnan(dachau.ci_low) and math.isnan(dachau.ci_high)
+    assert "Inferenz braucht mehr Kreise: nur 3 Kreise" in dachau.note_de
+    assert "inference needs more districts" in dachau.note_en.lower()
+    assert not dachau.established and pd.isna(dachau.family_size)
+    # the sentence quotes model-adjusted means whose difference of differences is the estimate
+    assert (pooled.mean_follow_up_adjusted - pooled.mean_baseline) \
+        - (pooled.mean_comparison_follow_up_adjusted - pooled.mean_comparison_baseline) == pytest.approx(0.5)
+
+
+def test_three_districts_enumerate_every_weight_vector():
+    """3 clusters: all 6³ = 216 Webb weight vectors enumerated, no seed involved."""
+    y, cl, tr, po = _unbalanced(seed=4, clusters=3, treated=1)
+    result = did_wild_bootstrap(y, cl, tr, po, reps=999)
+    assert result.enumerated and result.reps == 216
+    assert result == did_wild_bootstrap(y, cl, tr, po, reps=999, seed=99)
 
 
 def test_deterministic(hand, catalogue):
@@ -290,7 +305,7 @@ def test_fewer_than_30_is_indicative(honesty):
 def test_output_counts_never_get_an_impact(honesty, catalogue):
     assert survey_items() == ITEMS
     assert set(honesty["item"]) == set(ITEMS)
-    assert set(honesty["method"]) == {"pre_post", "did"}
+    assert set(honesty["method"]) == {"pre_post", "did", "did_top_box"}   # 2 + 2 districts: no leave-one-out
     con = survey_con(HAND)
     for counts in (["newsletters_sent"], ["events_held"], ["belonging", "recipients"]):
         with pytest.raises(ValueError, match="survey score items only"):
@@ -309,7 +324,8 @@ def test_responses_outside_the_programme_period_or_districts_are_ignored(catalog
     assert "09473" not in set(frame["district_ags"])
     comparison = one(frame, method="did", item="belonging", district_ags=ALL, group=ALL)
     assert comparison.n_comparison_baseline == 4 and comparison.clusters_comparison == 1
-    assert "Nur ein Vergleichskreis" in comparison.note_de and comparison.indicative
+    assert "Inferenz braucht mehr Kreise: nur 3 Kreise" in comparison.note_de and comparison.indicative
+    assert "Nur ein Vergleichskreis" not in comparison.note_de   # a note about an interval there is none of
 
 
 def test_empty_survey(catalogue):
@@ -333,13 +349,39 @@ def test_export_is_deterministic(hand, tmp_path):
 
 def test_reading(honesty, hand):
     finding = one(hand, method="did", item="belonging", district_ags=ALL, group=ALL).to_dict()
-    finding.update(estimate=0.4, ci_low=0.1, ci_high=0.7, p_value=0.012, indicative=False, note_de="", note_en="")
+    finding.update(estimate=0.4, ci_low=0.1, ci_high=0.7, p_value=0.012, indicative=False, note_de="", note_en="",
+                   family="primary", family_size=1, p_adjusted=0.012, established=True)
     de, en = impact_reading(finding, "de"), impact_reading(finding, "en")
     assert "um 0,40 Punkte günstiger als in den Vergleichskreisen (95-%-Intervall 0,10 bis 0,70; p = 0,012)" in de
     assert "schließt null aus" in de and "Mit nur 4 Kreisen (2 Programm-, 2 Vergleichskreise)" in de
     assert "0.40 points more favourably than in the comparison districts (95 % interval 0.10 to 0.70" in en
 
-    null = dict(finding, estimate=-0.05, ci_low=-0.31, ci_high=0.2, p_value=0.61)
+    assert "Vorab festgelegtes Hauptergebnis: Das Intervall schließt null aus: Der Unterschied ist statistisch belegt." \
+        in de and "Primary outcome, declared in advance" in en and "established" in en
+    # exploratory: the interval excludes zero, Holm's correction over its family of 15 does not
+    exploratory = dict(finding, family="exploratory", family_size=15, p_adjusted=0.18, established=False)
+    assert ("Explorativ (eines von 15 Ergebnissen, gemeinsam nach Holm korrigiert): Das Intervall schließt null aus, "
+            "doch nach der Korrektur für 15 Vergleiche ist der Unterschied nicht belegt (korrigiert p = 0,180)."
+            ) in impact_reading(exploratory, "de")
+    assert "after correcting for 15 comparisons the difference is not established (adjusted p = 0.180)" \
+        in impact_reading(exploratory, "en")
+    survived = dict(exploratory, p_adjusted=0.03, established=True)
+    assert "statistisch belegt (korrigiert p = 0,030)" in impact_reading(survived, "de")
+    # effect size and MDE, and a bootstrap p-value of 0 read as "below 1/(B + 1)", never 0
+    sized = dict(finding, effect_size=0.341, mde=0.112, p_value=0.0, bootstrap_reps=199)
+    assert "Das sind 0,34 Standardabweichungen der Vorher-Antworten." in impact_reading(sized, "de")
+    assert "mit 80 % Wahrscheinlichkeit belegen würden: 0,11 Punkte" in impact_reading(sized, "de")
+    assert "p < 0,005)" in impact_reading(sized, "de")           # 1/(199 + 1)
+    assert "p < 0,005)" in impact_reading(dict(sized, bootstrap_reps=216), "de")   # 1/217 rounded up and "p = 0" not in impact_reading(sized, "de")
+    assert "p < 0.001" in impact_reading(dict(sized, bootstrap_reps=999), "en")
+    # too few districts: the estimate, no interval, no p-value, and why
+    few = dict(finding, ci_low=math.nan, ci_high=math.nan, p_value=math.nan, established=False, indicative=True,
+               note_en="Inference needs more districts: only 3 districts …")
+    text = impact_reading(few, "en")
+    assert "0.40 points more favourably than in the comparison districts." in text and "interval" not in text
+    assert "cannot be told with so few districts" in text and "Inference needs more districts" in text
+
+    null = dict(finding, estimate=-0.05, ci_low=-0.31, ci_high=0.2, p_value=0.61, established=False)
     assert "um 0,05 Punkte ungünstiger" in impact_reading(null, "de")
     assert "−0,31 bis 0,20" in impact_reading(null, "de") and "schließt null ein" in impact_reading(null, "de")
     assert "does not mean the programme had no effect" in impact_reading(null, "en")
@@ -381,7 +423,7 @@ def test_asset_writes_table_csv_and_passes_checks(tmp_path):
                             instance=dg.DagsterInstance.ephemeral())
     assert result.success
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == 2 and all(c.passed for c in checks)
+    assert len(checks) == 3 and all(c.passed for c in checks)
     metadata = result.asset_materializations_for_node("impact_estimates")[0].metadata
     assert metadata["csv"].value == str(home.exports / "impact.csv")
     assert "| programme_id | method |" in metadata["preview"].value
@@ -399,6 +441,49 @@ def test_asset_writes_table_csv_and_passes_checks(tmp_path):
     con.execute("""UPDATE impact_estimates SET n_baseline = 3
                    WHERE NOT suppressed AND method = 'pre_post' AND district_ags = 'ALL' AND "group" = 'ALL'""")
     con.execute("UPDATE impact_estimates SET item = 'newsletters_sent' WHERE method = 'did'")
+    # a p-value across 3 districts (Dachau against the two comparison districts)
+    con.execute("""UPDATE impact_estimates SET p_value = 0.03 WHERE method = 'did' AND district_ags = ?""", [B])
     con.close()
     results = {r.check_name: r.passed for r in impact_rules(home=resource)}
-    assert results == {"impact_small_cells_withheld": False, "impact_only_survey_items": False}
+    assert results == {"impact_small_cells_withheld": False, "impact_only_survey_items": False,
+                       "impact_inference_needs_districts": False}
+
+
+# -- robustness rows (issue 19) ---------------------------------------------------------------------
+
+E = "12069"   # a third lzz-2 programme district (Potsdam-Mittelmark)
+
+
+def _shifted(ags, shift):
+    """12 answers 2, 3, 4 (mean 3) at baseline and the same shifted by `shift` at follow-up."""
+    base = [2, 3, 4] * 4
+    return cells(ags, "baseline", "newcomer", base) + cells(ags, "follow_up", "newcomer", [v + shift for v in base])
+
+
+def test_top_box_and_leave_one_out_by_hand(catalogue):
+    """Programme districts Lippe +1, Dachau 0, Potsdam-Mittelmark +1; comparison Salzwedel 0,
+    Höxter +1 (equal sizes, so equal weights). Pooled DiD 2/3 − 1/2 = 1/6. Without one district:
+    Lippe (0 + 1)/2 − 1/2 = 0; Dachau 1 − 1/2 = 1/2; Potsdam-Mittelmark 0; Salzwedel 2/3 − 1 = −1/3;
+    Höxter 2/3 − 0 = 2/3 (each leaves 4 districts: enough for inference). Share answering 4–5:
+    1/3 at baseline, 2/3 after a shift of +1, so the top-box DiD is (2/3 · 1/3) − (1/2 · 1/3) = 1/18."""
+    con = survey_con(_shifted(A, 1) + _shifted(B, 0) + _shifted(E, 1) + _shifted(C, 0) + _shifted(D, 1))
+    frame = estimate_impact(con, catalogue, bootstrap_reps=199)
+    con.close()
+    assert one(frame, method="did", item="belonging", district_ags=ALL, group=ALL).estimate == pytest.approx(1 / 6)
+    out = frame[(frame["method"] == "did_leave_one_out")]
+    assert set(out["item"]) == {"belonging"}                       # the primary outcome only
+    by_district = dict(zip(out["district_ags"], out["estimate"]))
+    assert by_district == pytest.approx({A: 0.0, B: 0.5, E: 0.0, C: -1 / 3, D: 2 / 3})
+    assert dict(zip(out["district_ags"], out["role"])) == {A: "programme", B: "programme", E: "programme",
+                                                           C: "comparison", D: "comparison"}
+    assert out["p_value"].notna().all() and (out["family"] == "robustness").all() and not out["established"].any()
+    top = one(frame, method="did_top_box", item="belonging", district_ags=ALL, group=ALL)
+    assert top.estimate == pytest.approx(1 / 18)
+    assert top.mean_baseline == pytest.approx(1 / 3) and top.mean_comparison_baseline == pytest.approx(1 / 3)
+    assert top.mean_follow_up_adjusted == pytest.approx(1 / 3 + 2 / 9)
+    assert len(frame[frame["method"] == "did_top_box"]) == 4         # one per item
+    de, en = impact_reading(top, "de"), impact_reading(top, "en")
+    assert "Anteil der Antworten 4 oder 5: von 33,3 % auf 55,6 %" in de and "um 5,6 Prozentpunkte günstiger" in de
+    assert "share answering 4 or 5" in en and "not a result of its own" in en
+    without = impact_reading(one(frame, method="did_leave_one_out", district_ags=C), "de")
+    assert without.startswith("Ohne Altmarkkreis Salzwedel (Vergleichskreis), Zugehörigkeit") and "ungünstiger" in without

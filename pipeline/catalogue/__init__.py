@@ -39,6 +39,10 @@ class Programme:
     districts: tuple[str, ...]
     comparison_districts: tuple[str, ...]
     source: str
+    # The survey items the evaluators declared in advance as the programme's primary outcomes:
+    # their pooled difference-in-differences is judged alone; every other impact row is
+    # exploratory and judged after a family-wise correction (pipeline/impact/multiplicity.py).
+    primary_outcomes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,11 @@ def _load_deadlines(data: dict, where: str, problems: list[str]) -> Deadlines:
     return Deadlines(days_after_quarter_end=days, quarters=tuple(sorted(quarters)))
 
 
+def _survey_items() -> tuple[str, ...]:
+    from pipeline.impact.survey import survey_items   # the survey contract's score items, one definition
+    return survey_items()
+
+
 def _load_programmes(path: Path, districts: pd.DataFrame, problems: list[str]) -> tuple[Programme, ...]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     programmes, seen = [], set()
@@ -157,11 +166,21 @@ def _load_programmes(path: Path, districts: pd.DataFrame, problems: list[str]) -
         level = entry.get("target_level", "district")
         if level not in ("district", "programme"):
             problems.append(f"{where}: target_level '{level}' muss district oder programme sein / must be district or programme")
+        primary = entry.get("primary_outcomes") or []
+        if not isinstance(primary, list) or not all(isinstance(i, str) for i in primary):
+            problems.append(f"{where}: primary_outcomes muss eine Liste von Befragungs-Items sein / "
+                            "must be a list of survey items")
+            primary = []
+        else:
+            unknown = [i for i in primary if i not in _survey_items()]
+            if unknown:
+                problems.append(f"{where}: primary_outcomes {', '.join(unknown)} sind keine Befragungs-Items "
+                                f"({', '.join(_survey_items())}) / are not survey items")
         programmes.append(Programme(
             id=pid, name_de=entry["name_de"], name_en=entry["name_en"], funder=entry.get("funder", ""),
             carrier=entry.get("carrier", ""), start=start or dt.date.min, end=end or dt.date.min,
             target_level=level, districts=members, comparison_districts=comparison,
-            source=entry.get("source", "")))
+            source=entry.get("source", ""), primary_outcomes=tuple(primary)))
     if not programmes:
         problems.append(f"{path.name}: keine Programme / no programmes")
     return tuple(programmes)

@@ -11,7 +11,7 @@ import numpy as np
 from pipeline.impact.estimator import ALPHA
 
 
-def _t_ppf(q: float, df) -> np.ndarray:
+def t_ppf(q: float, df) -> np.ndarray:
     """scipy.stats.t.ppf(q, df) for one 0 < q < 1: the special function it calls where df > 0,
     NaN elsewhere, as its generic wrapper does. From scipy.special because importing scipy.stats
     costs ~1.5 s and scipy.special ~0.3 s (tests/test_impact_fast.py compares both)."""
@@ -24,8 +24,8 @@ def _t_ppf(q: float, df) -> np.ndarray:
     return out
 
 
-def _t_sf(x, df) -> np.ndarray:
-    """scipy.stats.t.sf(x, df), as _t_ppf: 1 at x = -inf, 0 at +inf, NaN for NaN x or df <= 0."""
+def t_sf(x, df) -> np.ndarray:
+    """scipy.stats.t.sf(x, df), as t_ppf: 1 at x = -inf, 0 at +inf, NaN for NaN x or df <= 0."""
     from scipy import special
 
     x, df = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(df, dtype=float))
@@ -42,21 +42,28 @@ def t_intervals(n, mean, var, alpha=ALPHA) -> tuple[np.ndarray, np.ndarray]:
     """95 % t-interval of each mean (NaN below two responses); arrays in, arrays out."""
     n, mean, var = (np.asarray(x, dtype=float) for x in (n, mean, var))
     with np.errstate(divide="ignore", invalid="ignore"):
-        half = _t_ppf(1 - alpha / 2, n - 1) * np.sqrt(var / n)
+        half = t_ppf(1 - alpha / 2, n - 1) * np.sqrt(var / n)
     half = np.where(n < 2, np.nan, half)
     return mean - half, mean + half
+
+
+def welch_df(n_b, v_b, n_f, v_f) -> np.ndarray:
+    """Welch–Satterthwaite degrees of freedom of the change (NaN where undefined)."""
+    n_b, v_b, n_f, v_f = (np.asarray(x, dtype=float) for x in (n_b, v_b, n_f, v_f))
+    q_b, q_f = v_b / n_b, v_f / n_f
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (q_b + q_f) ** 2 / (q_b ** 2 / (n_b - 1) + q_f ** 2 / (n_f - 1))
 
 
 def welch_changes(n_b, m_b, v_b, n_f, m_f, v_f, alpha=ALPHA) -> tuple[np.ndarray, ...]:
     """welch_change for arrays of cells: one scipy call for all of them."""
     n_b, m_b, v_b, n_f, m_f, v_f = (np.asarray(x, dtype=float) for x in (n_b, m_b, v_b, n_f, m_f, v_f))
     diff = m_f - m_b
-    q_b, q_f = v_b / n_b, v_f / n_f
-    se = np.sqrt(q_b + q_f)
+    se = np.sqrt(v_b / n_b + v_f / n_f)
+    df = welch_df(n_b, v_b, n_f, v_f)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df = (q_b + q_f) ** 2 / (q_b ** 2 / (n_b - 1) + q_f ** 2 / (n_f - 1))
-        half = _t_ppf(1 - alpha / 2, df) * se
-        p = 2 * _t_sf(np.abs(diff) / se, df)
+        half = t_ppf(1 - alpha / 2, df) * se
+        p = 2 * t_sf(np.abs(diff) / se, df)
     degenerate = se == 0
     lo, hi = np.where(degenerate, diff, diff - half), np.where(degenerate, diff, diff + half)
     p = np.where(degenerate, np.where(diff == 0, 1.0, 0.0), p)
