@@ -24,6 +24,7 @@ CSS = """
 *{box-sizing:border-box}
 body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);background:var(--bg);line-height:1.45}
 a{color:var(--accent)}
+dd,code{overflow-wrap:anywhere;min-width:0}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem}
 header{background:#fff;border-bottom:3px solid var(--accent);padding:.6rem 1.5rem;display:flex;flex-wrap:wrap;align-items:center;gap:.4rem 1.5rem}
 header .brand{font-weight:700;font-size:1.1rem;color:var(--ink);text-decoration:none}
@@ -36,7 +37,7 @@ h3{font-size:1.05rem;margin:1.2rem 0 .3rem}
 .lead{font-size:1.1rem;color:var(--muted);margin:.2rem 0 1rem}
 .note{color:var(--muted);font-size:.92rem}
 .chart{background:#fff;border:1px solid var(--line);border-radius:4px;margin:.6rem 0;min-height:200px}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(34rem,1fr));gap:0 1rem}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(34rem,100%),1fr));gap:0 1rem}
 .grid>*{min-width:0;overflow:hidden}
 table{border-collapse:collapse;background:#fff;margin:.5rem 0 1rem;font-size:.93rem}
 th,td{border:1px solid var(--line);padding:.3rem .55rem;text-align:left;vertical-align:top}
@@ -44,11 +45,18 @@ th{background:#eef3f8}td.n{text-align:right;font-variant-numeric:tabular-nums;wh
 .wide{overflow-x:auto;max-width:100%}
 .chip{display:inline-block;padding:.05rem .45rem;border-radius:3px;color:#000;white-space:nowrap;border:1px solid rgba(0,0,0,.25)}
 .legend{display:flex;flex-wrap:wrap;gap:.4rem .8rem;margin:.3rem 0 .8rem;font-size:.92rem}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr));gap:1rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(22rem,100%),1fr));gap:1rem}
 .card{background:#fff;border:1px solid var(--line);border-radius:4px;padding:.8rem 1rem}
 .card h2{border:0;margin:.1rem 0 .4rem;font-size:1.15rem}
 .card dl{display:grid;grid-template-columns:max-content 1fr;gap:.15rem .8rem;margin:0}.card dt{color:var(--muted)}.card dd{margin:0}
 .verdict{font-weight:600}
+.status-date{margin:.2rem 0 .4rem;font-size:1.05rem}
+ul.headlines{margin:.2rem 0 .6rem;padding-left:1.2rem}ul.headlines li{margin:.15rem 0;max-width:62rem}
+section.scorecard h2{margin-top:.6rem}
+table.scorecard td,table.scorecard th{padding:.2rem .4rem}table.scorecard td a{text-decoration:none}
+table.scorecard th{font-size:.85rem;min-width:6rem;max-width:10rem}
+.sticky-first tr>:first-child{position:sticky;left:0;background:#fff;z-index:1}
+.sticky-first thead tr>:first-child{background:#eef3f8}
 td.cell{text-align:center;white-space:nowrap;min-width:2.2rem;font-weight:700}td.cell a{color:#000;text-decoration:none;display:block}
 table.rate th{white-space:nowrap;font-size:.85rem}
 .masked{font-style:italic}
@@ -61,6 +69,9 @@ h4{font-size:1rem;margin:1rem 0 .2rem}.impact-link{font-weight:600}
 .ic-yes{background:#56B4E9}.ic-no{background:#E4E4E4}.ic-indicative{background:#F0E442}.ic-withheld{background:#fff;border-style:dashed}
 p.common{font-style:italic;color:var(--muted);margin:.4rem 0}
 footer{max-width:84rem;margin:0 auto;padding:1rem 1.5rem 2rem;color:var(--muted);font-size:.88rem;border-top:1px solid var(--line)}
+@media (max-width:40rem){header{padding:.4rem .8rem}nav ul{flex-wrap:nowrap;overflow-x:auto;max-width:100%;padding-bottom:.2rem}
+nav li{white-space:nowrap}header nav{max-width:100%;order:3}main{padding:.6rem .8rem 2rem}h1{font-size:1.3rem}
+h2{font-size:1.1rem;margin-top:1.2rem}table{font-size:.85rem}}
 @media print{header nav,.lang{display:none}.chart{break-inside:avoid}}
 """
 

@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 
 from dashboards import data as site_data
-from dashboards import (geo, i18n, layout, pages_district, pages_impact, pages_methods, pages_programme,
-                        pages_quality, pages_start, privacy, sitemap)
+from dashboards import (geo, i18n, layout, pages_common, pages_district, pages_impact, pages_methods,
+                        pages_programme, pages_quality, pages_start, privacy, sitemap)
 from pipeline.catalogue import Catalogue
 from pipeline.home import Home
 from pipeline.indicators.model import IndicatorCatalogue
@@ -90,7 +90,8 @@ def render(data: site_data.SiteData, place: layout.Place, features, geo_file: Pa
 
 
 def page_html(data: site_data.SiteData, place: layout.Place, body: layout.Body) -> str:
-    nav = [(sitemap.programme_path(p.id), p.id) for p in data.catalogue.programmes]
+    # Programmes by name, not code: a reviewer does not know "bpb-lsa-2017".
+    nav = [(sitemap.programme_path(p.id), pages_common.compact_name(p, place.lang)) for p in data.catalogue.programmes]
     return layout.page(place, body, nav, data.threshold, geo.GEO_STUB if body.has_map else None)
 
 
