@@ -69,10 +69,10 @@ def heatmaps(totals: pd.DataFrame, lang: str, threshold: int) -> list[dict]:
 def _heat_cells(cells: pd.DataFrame, names: list[str], lang: str, threshold: int) -> list[tuple]:
     """(status code, cell text, hover text) per row of `cells`."""
     codes = {s: n for n, s in enumerate(style.STATUS_ORDER)}
-    hidden = privacy.masked_text(threshold)
     out = []
     for r, name in zip(cells.to_dict("records"), names):
         status = r["status"] if isinstance(r["status"], str) else None
+        hidden = privacy.hidden_text(bool(r.get("withheld", False)), lang, threshold)
         if r["masked"]:
             shown = hidden
         elif is_missing(r["attainment_pct"]):  # a target of 0 has no percentage: show the count
@@ -141,9 +141,12 @@ def indicator_bars(totals: pd.DataFrame, indicator: Indicator, programme: Progra
             error_y=_range_error(rows, factor) if ranged else None)))
         if masked.any():
             # Hidden counts: a hatched bar up to the threshold, labelled "< 5", never the value.
-            ceiling = [threshold * f if m else None for f, m in zip(factor, masked)]
-            label = [("< " + (str(threshold) if view == "abs" else i18n.number(threshold * f, lang, 2))) if m else ""
-                     for f, m in zip(factor, masked)]
+            # A withheld count is not small: no bar that suggests so, only its word at the axis.
+            withheld = rows["withheld"].to_numpy() if "withheld" in rows else np.zeros(len(rows), dtype=bool)
+            ceiling = [(0 if w else threshold * f) if m else None for f, m, w in zip(factor, masked, withheld)]
+            label = [(privacy.withheld_text(lang) if w else
+                      "< " + (str(threshold) if view == "abs" else i18n.number(threshold * f, lang, 2))) if m else ""
+                     for f, m, w in zip(factor, masked, withheld)]
             traces.append((view, charts.trace(
                 "bar", x=x, y=ceiling, text=label, textposition="outside", cliponaxis=False, hovertext=label,
                 hoverinfo="text", name=privacy.masked_text(threshold), showlegend=False,
@@ -249,9 +252,9 @@ def _mean_bars(rows: pd.DataFrame, x: list[str], indicator: Indicator, lang: str
             continue
         xs = [style.wrap(style.short_district(n), 14) for n in part["name"]]
         hover = [f"<b>{n}</b><br>{charts.fmt(v, lang, 'score')} [{charts.fmt(lo, lang, 'score')}; {charts.fmt(hi, lang, 'score')}]"
-                 f"<br>n = {privacy.masked_text(threshold) if m else i18n.number(k, lang)}"
-                 for n, v, lo, hi, k, m in zip(part["name"], part["value"], part["ci_low"], part["ci_high"],
-                                                part["n"], part["n_masked"])]
+                 f"<br>n = {privacy.hidden_text(w, lang, threshold) if m else i18n.number(k, lang)}"
+                 for n, v, lo, hi, k, m, w in zip(part["name"], part["value"], part["ci_low"], part["ci_high"],
+                                                   part["n"], part["n_masked"], part["withheld"])]
         data.append(charts.trace(
             "scatter", x=xs, y=charts.typed_array(part["value"]), mode="markers", hovertext=hover, hoverinfo="text",
             name=i18n.t(lang, "comparison_mark") if comparison else i18n.t(lang, "districts"),

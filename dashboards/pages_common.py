@@ -97,7 +97,7 @@ def district_links(place: Place, data: SiteData, districts) -> Raw:
 
 def value_text(row, lang: str, threshold: int) -> str:
     if row["masked"]:
-        return privacy.masked_text(threshold)
+        return privacy.hidden_text(bool(row.get("withheld", False)), lang, threshold)
     text = charts.fmt(row["value"], lang, row["unit"])
     if not is_missing(row["value_high"]) and row["value_high"] != row["value"]:
         text += " – " + charts.fmt(row["value_high"], lang, row["unit"])
@@ -129,6 +129,10 @@ def masked_note(frame: pd.DataFrame, lang: str, threshold: int) -> str:
 
 def masked_line(masked: bool, lang: str, threshold: int) -> str:
     return f"<p class='note masked'>{esc(t(lang, 'masked_note', threshold=threshold))}</p>" if masked else ""
+
+
+def withheld_line(withheld: bool, lang: str, threshold: int) -> str:
+    return f"<p class='note masked'>{esc(t(lang, 'withheld_note', threshold=threshold))}</p>" if withheld else ""
 
 
 def short_name(programme: Programme, lang: str) -> str:

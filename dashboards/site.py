@@ -45,7 +45,7 @@ def build_site(con, catalogue: Catalogue, indicators: IndicatorCatalogue, home: 
     (root / ".fingerprints.json").unlink(missing_ok=True)
     geo_file = geo.configured_path(geojson_path)
     data = site_data.load(con, catalogue, indicators, privacy_threshold, as_of)
-    data.reports = copy_reports(home, con, root)
+    data.reports = copy_reports(home, con, root, data.withheld_reports)
     features = geo.load_features(geo_file, set(data.districts())) if geo_file else None
     written = []
     for lang, prefix in _languages(lang_default):
@@ -95,12 +95,17 @@ def page_html(data: site_data.SiteData, place: layout.Place, body: layout.Body) 
     return layout.page(place, body, nav, data.threshold, geo.GEO_STUB if body.has_map else None)
 
 
-def copy_reports(home: Home, con, root: Path) -> dict:
+def copy_reports(home: Home, con, root: Path, withheld: set = frozenset()) -> dict:
     """The delivery quality reports travel with the site, so its links work from a USB stick too.
-    A copy is made again where it differs from its report in size or time (see `_copy`)."""
+    A copy is made again where it differs from its report in size or time (see `_copy`). A report
+    of a (district, quarter) in `withheld` is not published: it counts the rows of a survey file
+    whose counts are withheld (withhold.py); an earlier copy is removed."""
     sources, copies = html_files(home.reports), html_files(root / REPORTS_DIR)
     links = {}
     for key, relative in site_data.report_links(site_data.delivery_keys(con), sources).items():
+        if key in withheld:
+            (root / REPORTS_DIR / relative).unlink(missing_ok=True)
+            continue
         if copies.get(relative) != sources[relative]:
             _copy(home.reports / relative, root / REPORTS_DIR / relative)
         links[key] = f"{REPORTS_DIR}/{relative}"
