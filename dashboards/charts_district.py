@@ -104,6 +104,9 @@ def timeline_figure(panels: tuple | None, lang: str, threshold: int) -> dict | N
                              **axes))
             continue
         values = [None if m else v for v, m in zip(_plain(part["value"]), masked)]
+        shown = [v for v in values if v is not None]
+        if unit != "eur" and shown and max(shown) <= 6:   # counts: whole-number ticks, never 0,5
+            layout[f"yaxis{suffix}"]["dtick"] = 1
         data.append(dict(type="bar", x=axis_quarters, y=values, marker=dict(color=style.DISTRICT_COLOUR),
                          hovertext=[f"{q}: {charts.fmt(v, lang, unit)}" if v is not None else q
                                     for q, v in zip(axis_quarters, values)], **axes))
@@ -113,7 +116,7 @@ def timeline_figure(panels: tuple | None, lang: str, threshold: int) -> dict | N
             hidden = [privacy.hidden_text(w, lang, threshold) if m else "" for m, w in zip(masked, part["withheld"])]
             data.append(dict(type="bar", x=axis_quarters,
                              y=[(0 if w else threshold) if m else None for m, w in zip(masked, part["withheld"])],
-                             text=hidden, textposition="outside", cliponaxis=False,
+                             text=hidden, textposition="outside", cliponaxis=False, meta="hidden",
                              hovertext=[f"{q}: {h}" if h else "" for q, h in zip(axis_quarters, hidden)],
                              marker=dict(color="white", line=dict(color=style.MASKED_COLOUR, width=1),
                                          pattern=dict(shape="/", fgcolor=style.MASKED_COLOUR)), **axes))

@@ -149,7 +149,7 @@ def indicator_bars(totals: pd.DataFrame, indicator: Indicator, programme: Progra
                      for f, m, w in zip(factor, masked, withheld)]
             traces.append((view, charts.trace(
                 "bar", x=x, y=ceiling, text=label, textposition="outside", cliponaxis=False, hovertext=label,
-                hoverinfo="text", name=privacy.masked_text(threshold), showlegend=False,
+                hoverinfo="text", name=privacy.masked_text(threshold), showlegend=False, meta="hidden",
                 marker=dict(color="white", line=dict(color=style.MASKED_COLOUR, width=1),
                             pattern=dict(shape="/", fgcolor=style.MASKED_COLOUR)))))
         targets = rows["target"].astype(float)

@@ -42,6 +42,7 @@ METHOD = vocabulary.METHOD
 UNIT = vocabulary.UNIT
 REASON = _WORDS["reason"]                    # the contract's reason codes
 FUNDER_EN = _WORDS["funder_en"]              # German funder name -> its English name
+PLOTLY_DE = _WORDS["plotly_de"]              # Plotly's locale "de": toolbar words, date and number format
 
 
 def t(lang: str, key: str, **values) -> str:

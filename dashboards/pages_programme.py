@@ -42,7 +42,9 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
         body.add(status_legend(lang))
         for n, heat in enumerate(heats):
             title = t(lang, "heatmap_title") + (f" ({n + 1}/{len(heats)})" if len(heats) > 1 else "")
-            body.figure(heat, "fig-heatmap" + (f"-{n + 1}" if n else ""), title)
+            # Readable cells need ~80 px each: narrower, the heat map scrolls inside its own box.
+            columns = len(heat["data"][0].get("x") or []) if isinstance(heat, dict) else 0
+            body.figure(heat, "fig-heatmap" + (f"-{n + 1}" if n else ""), title, min_width=240 + 80 * columns)
         body.add(f"<p class='note'>{esc(t(lang, 'heatmap_note'))}</p>")
 
     _map_section(body, data, programme, lang, features, geo_configured)

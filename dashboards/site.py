@@ -92,7 +92,8 @@ def render(data: site_data.SiteData, place: layout.Place, features, geo_file: Pa
 def page_html(data: site_data.SiteData, place: layout.Place, body: layout.Body) -> str:
     # Programmes by name, not code: a reviewer does not know "bpb-lsa-2017".
     nav = [(sitemap.programme_path(p.id), pages_common.compact_name(p, place.lang)) for p in data.catalogue.programmes]
-    return layout.page(place, body, nav, data.threshold, geo.GEO_STUB if body.has_map else None)
+    source = i18n.t(place.lang, "chart_source", date=i18n.date(data.as_of, place.lang)) if data.as_of else ""
+    return layout.page(place, body, nav, data.threshold, geo.GEO_STUB if body.has_map else None, source)
 
 
 def copy_reports(home: Home, con, root: Path, withheld: set = frozenset()) -> dict:
