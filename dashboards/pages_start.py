@@ -68,7 +68,7 @@ def district_counts(data: SiteData, programme) -> dict[str, tuple[int, int, int,
     return {ags: status_counts(part) for ags, part in rows.groupby("district_ags", sort=False)}
 
 
-def _missed(counts: tuple[int, int, int, int], finished: bool) -> int:
+def missed_count(counts: tuple[int, int, int, int], finished: bool) -> int:
     """Targets not met: missed, and for a finished programme also those only "on track"."""
     return counts[2] + (counts[1] if finished else 0)
 
@@ -80,7 +80,7 @@ def headlines(data: SiteData, lang: str) -> list[str]:
         finished = is_finished(data, p)
         counted = counted_text(status_counts(target_rows(data, p)), finished, lang)
         behind = [district_name(data, a) for a, c in district_counts(data, p).items()
-                  if a != ALL and _missed(c, finished)]
+                  if a != ALL and missed_count(c, finished)]
         key = "headline_plain" if not behind else ("headline_missed" if finished else "headline_behind")
         out.append(t(lang, key, programme=compact_name(p, lang), state=state_text(data, p, lang), counted=counted,
                      districts=", ".join(behind)))
@@ -90,7 +90,7 @@ def headlines(data: SiteData, lang: str) -> list[str]:
 def _cell(counts: tuple[int, int, int, int], finished: bool) -> tuple[str, str]:
     """(colour, text) of one scorecard field: "✗ 4/6"."""
     met, on_track, _, n = counts
-    if _missed(counts, finished):
+    if missed_count(counts, finished):
         colour, sign = style.STATUS_STYLE["behind"]
     elif on_track:
         colour, sign = style.STATUS_STYLE["on_track"]
@@ -139,7 +139,7 @@ def scorecard(data: SiteData, place: Place) -> str:
                    f"aria-label='{esc(title)}'>{chip(text, colour)}</a>")
 
     districts = data.districts()
-    not_met = {a: sum(_missed(per[p.id][a], finished[p.id]) for p in programmes if a in per[p.id])
+    not_met = {a: sum(missed_count(per[p.id][a], finished[p.id]) for p in programmes if a in per[p.id])
                for a in districts}
     order = sorted(districts, key=lambda a: (-not_met[a], districts.index(a)))
     rows = [[Raw(f"<strong>{esc(t(lang, 'scorecard_all'))}</strong>"), *[total_field(p) for p in programmes]]]
