@@ -56,6 +56,7 @@ th{background:#eef3f8}td.n{text-align:right;font-variant-numeric:tabular-nums;wh
 .chart-foot{display:flex;flex-wrap:wrap;align-items:center;gap:.3rem .6rem;font-size:.85rem;color:var(--muted);margin:-.3rem 0 .8rem}
 .chart-foot .source{flex:1 1 16rem}.chart-foot button{font:inherit;padding:.15rem .6rem;border:1px solid var(--line);background:#fff;border-radius:3px;cursor:pointer;color:var(--accent)}
 .chart-foot button:focus-visible{outline:3px solid var(--accent)}
+.chart-foot .switch{display:inline-flex;gap:.2rem}.chart-foot button[aria-pressed=true]{background:var(--accent);color:#fff}
 .status-date{margin:.2rem 0 .4rem;font-size:1.05rem}
 ul.headlines{margin:.2rem 0 .6rem;padding-left:1.2rem}ul.headlines li{margin:.15rem 0;max-width:62rem}
 section.scorecard h2{margin-top:.6rem}
@@ -217,8 +218,9 @@ NAV = (("index.html", "nav_start"), ("wirkung.html", "nav_impact"), ("datenquali
        ("methoden.html", "nav_methods"))
 
 
-# Under every chart: its source and two buttons, to download its data (CSV, the page's separators)
-# and its picture (PNG). Built once the page is loaded, from the drawn figure's own data; a
+# Under every chart: its view switch as real buttons (Plotly's own menu is not reachable by Tab),
+# its source and two buttons, to download its data (CSV, the page's separators) and its picture
+# (PNG). Built once the page is loaded, from the drawn figure's own data; a
 # hidden count (meta "hidden": the hatched "< 5" bars) is written as its label, never its bar.
 TOOLS_JS = r"""(function(L){
 function dec(v){if(v&&v.bdata){var b=atob(v.bdata),u=new Uint8Array(b.length);for(var i=0;i<b.length;i++)u[i]=b.charCodeAt(i);
@@ -231,13 +233,17 @@ if(t.type==="heatmap"){var z=t.text||dec(t.z)||[];(t.y||[]).forEach(function(yv,
 var x=dec(t.x)||[],y=dec(t.y)||[];if(t.orientation==="h"){var s=x;x=y;y=s;}var hidden=t.meta==="hidden";
 for(var i=0;i<Math.max(x.length,y.length);i++){var v=hidden?(t.text||[])[i]:y[i];if(hidden&&!v)continue;rows.push([name,x[i],v]);}});
 return rows.map(function(r){return r.map(cell).join(L.sep);}).join("\r\n");}
-document.addEventListener("DOMContentLoaded",function(){document.querySelectorAll(".chart").forEach(function(d){
-var f=document.createElement("div");f.className="chart-foot";var p=document.createElement("span");p.className="source";p.textContent=L.source;f.appendChild(p);
+function menus(d,f){((d.layout&&d.layout.updatemenus)||[]).forEach(function(m){var g=document.createElement("span");g.className="switch";
+g.setAttribute("role","group");(m.buttons||[]).forEach(function(u,i){var b=document.createElement("button");b.type="button";b.textContent=u.label;
+b.setAttribute("aria-pressed",String(i===(m.active||0)));b.addEventListener("click",function(){Plotly[u.method].apply(null,[d].concat(u.args));
+g.querySelectorAll("button").forEach(function(o){o.setAttribute("aria-pressed",String(o===b));});});g.appendChild(b);});f.appendChild(g);});}
+document.addEventListener("DOMContentLoaded",function(){setTimeout(function(){document.querySelectorAll(".chart").forEach(function(d){
+var f=document.createElement("div");f.className="chart-foot";menus(d,f);var p=document.createElement("span");p.className="source";p.textContent=L.source;f.appendChild(p);
 [["csv",L.csv],["png",L.png]].forEach(function(k){var b=document.createElement("button");b.type="button";b.textContent=k[1];
 b.addEventListener("click",function(){if(k[0]==="png"){Plotly.downloadImage(d,{format:"png",filename:d.id,scale:2});return;}
 var a=document.createElement("a");a.href="data:text/csv;charset=utf-8,"+encodeURIComponent("\ufeff"+csv(d));a.download=d.id+".csv";
 document.body.appendChild(a);a.click();a.remove();});f.appendChild(b);});
-var after=d.parentNode.classList.contains("chart-scroll")?d.parentNode:d;after.insertAdjacentElement("afterend",f);});});
+var after=d.parentNode.classList.contains("chart-scroll")?d.parentNode:d;after.insertAdjacentElement("afterend",f);});},0);});
 })"""
 
 
