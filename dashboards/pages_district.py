@@ -45,12 +45,13 @@ def district_page(data: SiteData, ags: str, place: Place) -> Body:
         if survey:
             body.add(f"<h3>{esc(t(lang, 'survey_title'))}</h3>")
             body.add(_survey_table(survey, lang, threshold))
-        for panels, suffix in zip(timelines, ("", "-survey")):
-            figure = charts_district.timeline_figure(panels, lang, threshold)
-            if figure is not None:
-                title = t(lang, "over_time", programme=short) + (f" – {t(lang, 'survey_title')}" if suffix else "")
-                body.add(f"<h3>{esc(title)}</h3>")
-                body.figure(figure, f"fig-timeline-{programme.id}{suffix}", title)
+        # Output indicators over time; the survey (one wave a quarter, a point per panel) is in its
+        # table above, as counts and means.
+        figure = charts_district.timeline_figure(timelines[0], lang, threshold)
+        if figure is not None:
+            title = t(lang, "over_time", programme=short)
+            body.add(f"<h3>{esc(title)}</h3>")
+            body.figure(figure, f"fig-timeline-{programme.id}", title)
     for programme, _ in memberships:
         if has_many_districts(programme):
             district_impact(body, data, programme, ags, place)

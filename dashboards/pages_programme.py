@@ -19,7 +19,7 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
     lang, threshold = place.lang, data.threshold
     body = Body(title=programme_name(programme, lang))
     totals, quarters = data.totals(programme), data.quarters(programme)
-    facts = [f"{esc(t(lang, 'funder'))}: {esc(programme.funder)}",
+    facts = [f"{esc(t(lang, 'funder'))}: {esc(i18n.funder(programme.funder, lang))}",
              f"{esc(t(lang, 'period'))}: {esc(i18n.period(programme.start, programme.end, lang))}",
              f"{esc(t(lang, 'latest_quarter'))}: {esc(data.latest_quarter(programme) or t(lang, 'none_reported'))}"]
     body.add(f"<p class='lead'>{' · '.join(facts)}</p>")
