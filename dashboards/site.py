@@ -47,6 +47,8 @@ def build_site(con, catalogue: Catalogue, indicators: IndicatorCatalogue, home: 
     data = site_data.load(con, catalogue, indicators, privacy_threshold, as_of)
     data.reports = copy_reports(home, con, root, data.withheld_reports)
     features = geo.load_features(geo_file, set(data.districts())) if geo_file else None
+    if geo_file:   # the states' borders, dissolved once from the whole file, for every programme's map
+        data.memo["state_outlines"] = geo.state_outlines(geo_file, {a[:2] for a in data.districts()})
     written = []
     for lang, prefix in _languages(lang_default):
         for path in sitemap.all_paths(catalogue):
