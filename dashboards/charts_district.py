@@ -89,7 +89,7 @@ def timeline_figure(panels: tuple | None, lang: str, threshold: int) -> dict | N
         layout[f"yaxis{suffix}"] = style.axis(rangemode="tozero", domain=[y1 - tall, y1], anchor=f"x{suffix}")
         layout["annotations"].append(dict(
             text=style.wrap(charts.label(first[iid], lang), 40), x=x0 + width / 2, y=y1, xref="paper", yref="paper",
-            xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=12)))
+            xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=14)))
         axes = dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}", showlegend=False, hoverinfo="text")
         part = panels[n]
         unit = first[iid]["unit"]

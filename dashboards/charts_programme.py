@@ -42,7 +42,7 @@ def heatmap(totals: pd.DataFrame, lang: str, threshold: int) -> dict | None:
     first = rows.drop_duplicates("indicator_id").set_index("indicator_id")
     y = [style.wrap(charts.label(first.loc[i], lang), 34) for i in indicators]
     x = [style.wrap(style.short_district(names[a]), 14) for a in places]
-    trace = charts.trace("heatmap", z=z, x=x, y=y, text=text, texttemplate="%{text}", textfont=dict(size=13, color="#000000"),
+    trace = charts.trace("heatmap", z=z, x=x, y=y, text=text, texttemplate="%{text}", textfont=dict(size=14, color="#000000"),
                    hovertext=hover, hoverinfo="text", colorscale=scale, zmin=0, zmax=n, showscale=False, xgap=3, ygap=3)
     layout = style.layout(lang, height=max(260, 60 + 52 * len(indicators)), margin=dict(l=10, r=10, t=70, b=10))
     layout["xaxis"] = dict(side="top", automargin=True, fixedrange=True)
@@ -201,7 +201,7 @@ def _bars_across(rows: pd.DataFrame, indicator: Indicator, programme: Programme,
     layout["height"] = 140 + BAR_ROW * len(rows)
     layout["xaxis"] = style.axis(title=layout["yaxis"]["title"], rangemode="tozero")
     layout["yaxis"] = style.axis(tickmode="array", tickvals=list(range(len(rows))), ticktext=ticks["abs"],
-                                 range=[len(rows) - 0.5, -0.5], showgrid=False, zeroline=False, tickfont=dict(size=11))
+                                 range=[len(rows) - 0.5, -0.5], showgrid=False, zeroline=False, tickfont=dict(size=14))
     layout["margin"] = dict(l=10, r=40, t=layout["margin"]["t"], b=60)
     layout["bargap"] = 0.25
     for menu in layout.get("updatemenus", []):
@@ -413,5 +413,5 @@ def micro_overview(funds: pd.DataFrame, lang: str) -> dict:
     layout["margin"] = dict(l=10, r=40, t=70, b=60)
     layout["xaxis"] = style.axis(title=dict(text="EUR"), rangemode="tozero")
     layout["yaxis"] = style.axis(categoryorder="array", categoryarray=names, autorange="reversed",
-                                 tickfont=dict(size=11))
+                                 tickfont=dict(size=14))
     return charts.figure(data, layout)

@@ -139,7 +139,7 @@ def choropleth(features: list[dict], met_share: dict[str, float], names: dict[st
                          name=i18n.t(lang, "map_states"), hoverinfo="skip"))
     points = [centroid(f) for f in features]
     data.append(dict(type="scattergeo", lon=[p[0] for p in points], lat=[p[1] for p in points], mode="text",
-                     text=[style.short_district(names.get(a, a)) for a in ids], textfont=dict(size=12, color="#000000"),
+                     text=[style.short_district(names.get(a, a)) for a in ids], textfont=dict(size=14, color="#000000"),
                      hoverinfo="skip", showlegend=False))
     layout = style.layout(lang, title=title, height=560, margin=dict(l=0, r=0, t=60, b=0),
                           legend=dict(orientation="h", y=-0.02, x=0, xanchor="left", yanchor="top"))

@@ -57,6 +57,7 @@ th{background:#eef3f8}td.n{text-align:right;font-variant-numeric:tabular-nums;wh
 .chart-foot .source{flex:1 1 16rem}.chart-foot button{font:inherit;padding:.15rem .6rem;border:1px solid var(--line);background:#fff;border-radius:3px;cursor:pointer;color:var(--accent)}
 .chart-foot button:focus-visible{outline:3px solid var(--accent)}
 .chart-foot .switch{display:inline-flex;gap:.2rem}.chart-foot button[aria-pressed=true]{background:var(--accent);color:#fff}
+p.finding{font-weight:600;margin:.8rem 0 0}
 .status-date{margin:.2rem 0 .4rem;font-size:1.05rem}
 ul.headlines{margin:.2rem 0 .6rem;padding-left:1.2rem}ul.headlines li{margin:.15rem 0;max-width:62rem}
 section.scorecard h2{margin-top:.6rem}

@@ -144,3 +144,23 @@ def figure_part(body: Body, figure, div_id: str, label: str) -> str:
     """A figure's HTML to place in a grid of charts (body.figure() adds one on its own line)."""
     body.figures += 1
     return figure_html(figure, div_id, label)
+
+
+def place_names(data: SiteData, districts, lang: str) -> list[str]:
+    return [t(lang, "all_districts") if a == ALL else district_name(data, a) for a in districts]
+
+
+def finding(rows: pd.DataFrame, data: SiteData, programme: Programme, lang: str) -> str:
+    """The finding a chart or slide states in its headline, from its own target rows: targets met
+    of all, and where they are not ("12 von 14 Zielwerten erreicht, …; nicht erreicht in Prignitz")."""
+    rows = rows[rows["target"].notna()]
+    finished = is_finished(data, programme)
+    missed = rows["status"].isin(MISSED) | (rows["status"].isin(ON_TRACK) if finished else False)
+    if programme.target_level == "programme":   # one row per indicator: name the indicators
+        where = [i18n.label(r, lang) for r in rows[missed].to_dict("records")]
+    else:
+        where = [style.short_district(n) for n in dict.fromkeys(place_names(data, rows[missed]["district_ags"], lang))]
+    text = counted_text(status_counts(rows), finished, lang)
+    if where:
+        text += "; " + t(lang, "slide_not_met" if finished else "slide_behind", districts=", ".join(where))
+    return text[0].upper() + text[1:]

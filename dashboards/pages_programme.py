@@ -8,7 +8,7 @@ from dashboards import charts, charts_programme, geo, i18n, sitemap
 from dashboards.data import SiteData
 from dashboards.i18n import is_missing, t
 from dashboards.layout import Body, Place, esc
-from dashboards.pages_common import (MET, district_links, district_name, figure_part, has_many_districts, masked_note,
+from dashboards.pages_common import (MET, district_links, finding, district_name, figure_part, has_many_districts, masked_note,
                                      programme_name, status_legend, target_rows, verdict)
 from pipeline.catalogue import Programme
 from pipeline.indicators.model import ALL
@@ -70,7 +70,10 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
         figure = charts_programme.indicator_bars(mine, indicator, programme, data.catalogue.districts, lang, threshold,
                                        across=many)
         if figure is not None:
-            bars.append(figure_part(body, figure, f"fig-bars-{indicator.id}", label))
+            # The headline states the finding (targets met, where not); the chart shows the values.
+            headline = finding(mine[~mine["comparison"]], data, programme, lang) if mine["target"].notna().any() else ""
+            part = figure_part(body, figure, f"fig-bars-{indicator.id}", label)
+            bars.append(f"<div><p class='finding'>{esc(headline)}</p>{part}</div>" if headline else part)
         figure = charts_programme.cumulative(quarters_of.get(indicator.id, quarters.iloc[:0]), heat_of.get(indicator.id, heat.iloc[:0]),
                                    indicator, programme, lang)
         if figure is not None:

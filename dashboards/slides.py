@@ -21,8 +21,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from dashboards import charts_programme, i18n, pages_programme, pages_start, privacy, style
-from dashboards.pages_common import (MISSED, ON_TRACK, compact_name, counted_text, is_finished, programme_name,
-                                     status_counts)
+from dashboards.pages_common import compact_name, finding, is_finished, place_names, programme_name
 from dashboards import data as site_data
 from pipeline import warehouse
 from pipeline.catalogue import load_catalogue
@@ -93,26 +92,6 @@ def indicator_groups(rows, size: int = GROUP_SIZE) -> list[list[str]]:
     return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
-def takeaway(rows, data: site_data.SiteData, programme, lang: str) -> str:
-    """The finding a slide states in its headline: targets met of all, and where they are not."""
-    finished = is_finished(data, programme)
-    counts = status_counts(rows)
-    missed = rows["status"].isin(MISSED) | (rows["status"].isin(ON_TRACK) if finished else False)
-    if programme.target_level == "programme":   # one row per indicator: name the indicators
-        where = [i18n.label(r, lang) for r in rows[missed].to_dict("records")]
-    else:
-        where = [style.short_district(n) for n in dict.fromkeys(site_data_names(data, rows[missed]["district_ags"], lang))]
-    text = counted_text(counts, finished, lang)
-    if where:
-        text += "; " + i18n.t(lang, "slide_not_met" if finished else "slide_behind", districts=", ".join(where))
-    return text[0].upper() + text[1:]
-
-
-def site_data_names(data: site_data.SiteData, districts, lang: str) -> list[str]:
-    from pipeline.indicators.model import ALL
-    return [i18n.t(lang, "all_districts") if a == ALL else data.catalogue.district_name(a) for a in districts]
-
-
 def slide_figures(data: site_data.SiteData, lang: str, programmes: list[str] | None = None) -> list[Slide]:
     """Per programme, one slide per group of its targeted indicators: the heat map of those
     indicators across the districts, under a headline that states the finding."""
@@ -128,7 +107,7 @@ def slide_figures(data: site_data.SiteData, lang: str, programmes: list[str] | N
             figure = charts_programme.heatmap(part, lang, data.threshold)
             if figure is None:
                 continue
-            title = takeaway(part, data, programme, lang)
+            title = finding(part, data, programme, lang)
             suffix = f"_{n + 1}" if len(groups) > 1 else ""
             slides.append(Slide(f"{programme.id}_{len(slides) + 1:02d}_heatmap{suffix}", title,
                                 _for_slide(figure, programme, lang, title)))
@@ -257,7 +236,7 @@ def _front(data: site_data.SiteData, programmes, lang: str, today: dt.date) -> l
         counts = pages_start.district_counts(data, p)
         finished = is_finished(data, p)
         rows = sorted(((pages_start.missed_count(c, finished), a, c) for a, c in counts.items()), key=lambda r: -r[0])
-        cells = "".join(f"<tr><td>{html.escape(site_data_names(data, [a], lang)[0])}</td>"
+        cells = "".join(f"<tr><td>{html.escape(place_names(data, [a], lang)[0])}</td>"
                         f"<td class='n'>{c[0]} / {c[3]}</td><td>{'✗' if m else '✓'}</td></tr>" for m, a, c in rows[:8])
         out.append(f"<section class='summary'><h2>{html.escape(compact_name(p, lang))}</h2>"
                    f"<p>{html.escape(sentences[p.id])}</p><table><tr><th>{html.escape(t('districts'))}</th>"
