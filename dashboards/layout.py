@@ -63,7 +63,7 @@ ul.headlines{margin:.2rem 0 .6rem;padding-left:1.2rem}ul.headlines li{margin:.15
 section.scorecard h2{margin-top:.6rem}
 table.scorecard td,table.scorecard th{padding:.2rem .4rem}table.scorecard td a{text-decoration:none}
 table.scorecard th{font-size:.85rem;min-width:6rem;max-width:10rem}
-.sticky-first tr>:first-child{position:sticky;left:0;background:#fff;z-index:1}
+.sticky-first tr>:first-child{position:sticky;left:0;background:#fff;z-index:1;min-width:5rem}
 .sticky-first thead tr>:first-child{background:#eef3f8}
 td.cell{text-align:center;white-space:nowrap;min-width:2.2rem;font-weight:700}td.cell a{color:#000;text-decoration:none;display:block}
 table.rate th{white-space:nowrap;font-size:.85rem}
@@ -207,7 +207,8 @@ def table(headers: list[str], rows: list[list], numeric: set[int] = frozenset(),
         cells = "".join(f"<td class='n'>{esc(v)}</td>" if i in numeric else f"<td>{esc(v)}</td>"
                         for i, v in enumerate(row))
         body.append(f"<tr>{cells}</tr>")
-    return (f"<div class='wide'><table class='{cls}'><thead><tr>{head}</tr></thead>"
+    # The first column names the row: it stays in view while a wide table scrolls on a phone.
+    return (f"<div class='wide'><table class='{(cls + ' sticky-first').strip()}'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 

@@ -149,5 +149,5 @@ def scorecard(data: SiteData, place: Place) -> str:
     head = [t(lang, "districts"), *[compact_name(p, lang) for p in programmes]]
     return (f"<section class='scorecard' aria-labelledby='scorecard-title'>"
             f"<h2 id='scorecard-title'>{esc(t(lang, 'scorecard_title'))}</h2>"
-            f"{table(head, rows, cls='scorecard sticky-first')}</section>"
+            f"{table(head, rows, cls='scorecard')}</section>"
             f"<p class='note'>{esc(t(lang, 'scorecard_note'))}</p>")
