@@ -309,9 +309,12 @@ def cumulative(quarters: pd.DataFrame, totals: pd.DataFrame, indicator: Indicato
             hovertext=[f"{i18n.t(lang, 'pro_rata')} {q}: {charts.fmt(v, lang, unit)}" for q, v in zip(axis_quarters, line)],
             hoverinfo="text"))
     title = i18n.t(lang, "cumulative_title", label=charts.label(targets.iloc[0], lang))
-    layout = style.layout(lang, title=style.wrap(title, 70), height=400,
-                          legend=dict(orientation="h", y=-0.18, x=0, xanchor="left", yanchor="top"))
-    layout["margin"] = dict(l=60, r=20, t=80, b=110)
+    # The legend inside the plot's upper left, which cumulative lines leave empty: below the axis it
+    # hid the quarter labels on a phone, where they turn upright and need the room.
+    layout = style.layout(lang, title=style.wrap(title, 45), height=420,
+                          legend=dict(orientation="v", y=0.99, x=0.01, xanchor="left", yanchor="top",
+                                      bgcolor="rgba(255,255,255,0.85)"))
+    layout["margin"] = dict(l=60, r=20, t=100, b=40)
     layout["yaxis"] = style.axis(rangemode="tozero", title=dict(text=i18n.UNIT[lang].get(unit, unit)))
     layout["xaxis"] = style.axis(type="category")
     return charts.figure(data, layout)
