@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import re
 import contextlib
 import html
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from dashboards import charts_programme, i18n, pages_programme, pages_start, privacy, style
+from dashboards import charts_overview, charts_programme, i18n, pages_programme, pages_start, privacy, style
 from dashboards.pages_common import compact_name, finding, is_finished, place_names, programme_name
 from dashboards import data as site_data
 from pipeline import warehouse
@@ -111,7 +112,27 @@ def slide_figures(data: site_data.SiteData, lang: str, programmes: list[str] | N
             suffix = f"_{n + 1}" if len(groups) > 1 else ""
             slides.append(Slide(f"{programme.id}_{len(slides) + 1:02d}_heatmap{suffix}", title,
                                 _for_slide(figure, programme, lang, title)))
-    return slides
+    quality = _quality_slide(data, lang, programmes, len(slides) + 1)
+    return slides + ([quality] if quality else [])
+
+
+def _quality_slide(data: site_data.SiteData, lang: str, programmes: list[str] | None, number: int) -> Slide | None:
+    """The talk's data-quality slide: rejected rows by reason, in the districts of the programmes
+    shown, under a headline with the total and the most frequent reason."""
+    chosen = [p for p in data.catalogue.programmes if not programmes or p.id in programmes]
+    districts = {a for p in chosen for a in (*p.districts, *p.comparison_districts)}
+    rejected = data.rejections[data.rejections["district_ags"].isin(districts)]
+    figure = charts_overview.rejections_by_reason(rejected, {}, lang)
+    if figure is None:
+        return None
+    by_reason = rejected.groupby("reason_code")["rows"].sum().sort_values(ascending=False, kind="stable")
+    top = by_reason.index[0]
+    title = i18n.t(lang, "slide_quality", rows=i18n.number(int(by_reason.sum()), lang),
+                   reason=i18n.REASON[lang].get(top, top), share=i18n.percent(100 * by_reason.iloc[0] / by_reason.sum(), lang))
+    figure = _for_slide(figure, None, lang, title)
+    if by_reason.max() <= 6:   # counts: whole-number ticks, never 0,5
+        figure.update_xaxes(dtick=1)
+    return Slide(f"quality_{number:02d}", title, figure)
 
 
 def _for_slide(figure, programme, lang: str, title: str) -> go.Figure:
@@ -120,19 +141,23 @@ def _for_slide(figure, programme, lang: str, title: str) -> go.Figure:
     figure = go.Figure(figure)
     figure.layout.updatemenus = ()
     for trace in figure.data:
+        if trace.type == "bar":   # rejections by reason: one line each at 28 px, without the code
+            trace.textfont.size = FONT_PX
+            trace.y = tuple(re.sub(r"\s*\([a-z_]+\)$", "", " ".join(str(v).replace("<br>", " ").split()))
+                            for v in trace.y)
         if trace.type == "heatmap":
             trace.textfont.size = FONT_PX
             # Narrow label column, upright district names (broken at spaces and hyphens): the
             # cells keep room for "✓ 1.970 %" at 28 px.
             trace.y = tuple(style.wrap(i18n.label(r, lang), 22) for r in _labels(trace.y))
             trace.x = tuple(_district_label(str(v)) for v in trace.x)
-    lines = _lines(title, 44)   # the headline starts above the cells, right of the row labels
+    lines = _lines(title, 40)   # the headline starts above the plot, right of the row labels
     block = 44 * (lines.count("<br>") + 1) + FONT_PX + 14   # headline lines and the programme's name
     top, bottom = block + 90, 20   # the heat map's column names sit above the cells
     # The headline as an annotation anchored at its top: plotly places a multi-line *title* by its
     # first line, and a three-line takeaway ran off the slide.
     headline = dict(text=f"{lines}<br><span style='font-size:{FONT_PX}px;color:#555555'>"
-                         f"{html.escape(compact_name(programme, lang))}</span>",
+                         f"{html.escape(compact_name(programme, lang) if programme else i18n.t(lang, 'nav_quality'))}</span>",
                     xref="paper", yref="paper", x=0, xanchor="left", align="left", showarrow=False,
                     y=1 + (top - 16) / (HEIGHT - top - bottom), yanchor="top", font=dict(size=TITLE_PX))
     figure.update_layout(width=WIDTH, height=HEIGHT, font=dict(size=FONT_PX), title=None,

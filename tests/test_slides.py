@@ -35,8 +35,10 @@ def test_both_languages_side_by_side_and_the_title_slide_says_date_and_data_stat
     assert german[-1] == folder / "folien_de.pdf" and english[-1] == folder / "folien_en.pdf"
     for written, lang in ((german, "de"), (english, "en")):
         pngs = written[:-1]
-        # lzz-1 has 8 targeted indicators: two slides of four, never a slide per single bar.
-        assert [p.name for p in pngs] == [f"lzz-1_01_heatmap_1_{lang}.png", f"lzz-1_02_heatmap_2_{lang}.png"]
+        # lzz-1 has 8 targeted indicators: two slides of four, never a slide per single bar; then
+        # the data-quality slide.
+        assert [p.name for p in pngs] == [f"lzz-1_01_heatmap_1_{lang}.png", f"lzz-1_02_heatmap_2_{lang}.png",
+                                          f"quality_03_{lang}.png"]
         for png in pngs:
             data = png.read_bytes()
             assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000, png.name
@@ -53,7 +55,7 @@ def test_both_languages_side_by_side_and_the_title_slide_says_date_and_data_stat
         summary = " ".join(reader.pages[1].extract_text().split())
         assert "Land.Zuhause.Zukunft" in summary
         assert ("36 von 38 Zielwerten erreicht" if lang == "de" else "36 of 38 targets met") in summary, summary
-        assert len(reader.pages) == 2 + 2   # title, one summary, two heat-map slides
+        assert len(reader.pages) == 2 + 2 + 1   # title, one summary, two heat-map slides, data quality
     assert os.environ.get(slides.BROWSER_ENV) is None  # set for the export only
 
 
@@ -61,8 +63,14 @@ def test_every_chart_slide_states_its_finding_in_18_pt(tmp_path_factory):
     """The headline is the finding, computed from the slide's own cells; every text at 28 px of a
     1280 px slide (18 pt on a 297 mm page) or more."""
     site = demo_site(tmp_path_factory)
-    found = slides.slide_figures(_published(site), "de", ["lzz-1"])
-    assert len(found) == 2
+    data = _published(site)
+    found = slides.slide_figures(data, "de", ["lzz-1"])
+    assert len(found) == 3
+    quality = found.pop()
+    # The quality slide's headline: the findings in lzz-1's districts and the most frequent reason.
+    mine = data.rejections[data.rejections["district_ags"].isin(site.catalogue.programme("lzz-1").districts)]
+    total = int(mine["rows"].sum())
+    assert quality.title.startswith(f"{total} Befunde in abgelehnten Zeilen, am häufigsten: ")
     # The same 38 targets as the start page's scorecard (36 met): the first four indicators are met
     # in all six districts (24); of the other 14 targets, Prignitz and Ludwigslust-Parchim miss one each.
     assert [s.title for s in found] == [
