@@ -28,7 +28,10 @@ def timeline_panels_by(quarters: pd.DataFrame, keys: list[str], programme_of) ->
     split from its own frame, took more than the rest of their pages."""
     frame = quarters.reset_index(drop=True)
     codes, ids = pd.factorize(frame["indicator_id"])
-    columns = {c: frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in ("value", "ci_low", "ci_high", "masked")}
+    if "withheld" not in frame:
+        frame = frame.assign(withheld=False)
+    columns = {c: frame[c].to_numpy(dtype="float64", na_value=np.nan)
+               for c in ("value", "ci_low", "ci_high", "masked", "withheld")}
     labels = {c: frame[c].to_numpy(dtype=object) for c in ("label_de", "label_en", "unit")}
     period_codes, periods = pd.factorize(frame["period"])
     out = {}
@@ -59,8 +62,9 @@ def _grid(columns: dict[str, np.ndarray], rows: np.ndarray, where: np.ndarray, n
         grid[where] = values[rows]
         grids[column] = grid
     masked = (grids.pop("masked") == 1).tolist()
-    return [{**{c: v[k * size:(k + 1) * size] for c, v in grids.items()}, "masked": masked[k * size:(k + 1) * size]}
-            for k in range(n)]
+    withheld = (grids.pop("withheld") == 1).tolist()
+    return [{**{c: v[k * size:(k + 1) * size] for c, v in grids.items()}, "masked": masked[k * size:(k + 1) * size],
+             "withheld": withheld[k * size:(k + 1) * size]} for k in range(n)]
 
 
 def timeline_figure(panels: tuple | None, lang: str, threshold: int) -> dict | None:
@@ -85,7 +89,7 @@ def timeline_figure(panels: tuple | None, lang: str, threshold: int) -> dict | N
         layout[f"yaxis{suffix}"] = style.axis(rangemode="tozero", domain=[y1 - tall, y1], anchor=f"x{suffix}")
         layout["annotations"].append(dict(
             text=style.wrap(charts.label(first[iid], lang), 40), x=x0 + width / 2, y=y1, xref="paper", yref="paper",
-            xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=12)))
+            xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=14)))
         axes = dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}", showlegend=False, hoverinfo="text")
         part = panels[n]
         unit = first[iid]["unit"]
@@ -100,14 +104,20 @@ def timeline_figure(panels: tuple | None, lang: str, threshold: int) -> dict | N
                              **axes))
             continue
         values = [None if m else v for v, m in zip(_plain(part["value"]), masked)]
+        shown = [v for v in values if v is not None]
+        if unit != "eur" and shown and max(shown) <= 6:   # counts: whole-number ticks, never 0,5
+            layout[f"yaxis{suffix}"]["dtick"] = 1
         data.append(dict(type="bar", x=axis_quarters, y=values, marker=dict(color=style.DISTRICT_COLOUR),
                          hovertext=[f"{q}: {charts.fmt(v, lang, unit)}" if v is not None else q
                                     for q, v in zip(axis_quarters, values)], **axes))
         if any(masked):
-            hidden = privacy.masked_text(threshold)
-            data.append(dict(type="bar", x=axis_quarters, y=[threshold if m else None for m in masked],
-                             text=[hidden if m else "" for m in masked], textposition="outside", cliponaxis=False,
-                             hovertext=[f"{q}: {hidden}" if m else "" for q, m in zip(axis_quarters, masked)],
+            # "< 5" on a hatched bar up to the threshold; "gesperrt" (not small, hidden to protect
+            # a small one) at the axis, without a bar that would suggest a size.
+            hidden = [privacy.hidden_text(w, lang, threshold) if m else "" for m, w in zip(masked, part["withheld"])]
+            data.append(dict(type="bar", x=axis_quarters,
+                             y=[(0 if w else threshold) if m else None for m, w in zip(masked, part["withheld"])],
+                             text=hidden, textposition="outside", cliponaxis=False, meta="hidden",
+                             hovertext=[f"{q}: {h}" if h else "" for q, h in zip(axis_quarters, hidden)],
                              marker=dict(color="white", line=dict(color=style.MASKED_COLOUR, width=1),
                                          pattern=dict(shape="/", fgcolor=style.MASKED_COLOUR)), **axes))
     return {"data": data, "layout": layout}

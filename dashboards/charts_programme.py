@@ -42,7 +42,7 @@ def heatmap(totals: pd.DataFrame, lang: str, threshold: int) -> dict | None:
     first = rows.drop_duplicates("indicator_id").set_index("indicator_id")
     y = [style.wrap(charts.label(first.loc[i], lang), 34) for i in indicators]
     x = [style.wrap(style.short_district(names[a]), 14) for a in places]
-    trace = charts.trace("heatmap", z=z, x=x, y=y, text=text, texttemplate="%{text}", textfont=dict(size=13, color="#000000"),
+    trace = charts.trace("heatmap", z=z, x=x, y=y, text=text, texttemplate="%{text}", textfont=dict(size=14, color="#000000"),
                    hovertext=hover, hoverinfo="text", colorscale=scale, zmin=0, zmax=n, showscale=False, xgap=3, ygap=3)
     layout = style.layout(lang, height=max(260, 60 + 52 * len(indicators)), margin=dict(l=10, r=10, t=70, b=10))
     layout["xaxis"] = dict(side="top", automargin=True, fixedrange=True)
@@ -69,10 +69,10 @@ def heatmaps(totals: pd.DataFrame, lang: str, threshold: int) -> list[dict]:
 def _heat_cells(cells: pd.DataFrame, names: list[str], lang: str, threshold: int) -> list[tuple]:
     """(status code, cell text, hover text) per row of `cells`."""
     codes = {s: n for n, s in enumerate(style.STATUS_ORDER)}
-    hidden = privacy.masked_text(threshold)
     out = []
     for r, name in zip(cells.to_dict("records"), names):
         status = r["status"] if isinstance(r["status"], str) else None
+        hidden = privacy.hidden_text(bool(r.get("withheld", False)), lang, threshold)
         if r["masked"]:
             shown = hidden
         elif is_missing(r["attainment_pct"]):  # a target of 0 has no percentage: show the count
@@ -141,12 +141,15 @@ def indicator_bars(totals: pd.DataFrame, indicator: Indicator, programme: Progra
             error_y=_range_error(rows, factor) if ranged else None)))
         if masked.any():
             # Hidden counts: a hatched bar up to the threshold, labelled "< 5", never the value.
-            ceiling = [threshold * f if m else None for f, m in zip(factor, masked)]
-            label = [("< " + (str(threshold) if view == "abs" else i18n.number(threshold * f, lang, 2))) if m else ""
-                     for f, m in zip(factor, masked)]
+            # A withheld count is not small: no bar that suggests so, only its word at the axis.
+            withheld = rows["withheld"].to_numpy() if "withheld" in rows else np.zeros(len(rows), dtype=bool)
+            ceiling = [(0 if w else threshold * f) if m else None for f, m, w in zip(factor, masked, withheld)]
+            label = [(privacy.withheld_text(lang) if w else
+                      "< " + (str(threshold) if view == "abs" else i18n.number(threshold * f, lang, 2))) if m else ""
+                     for f, m, w in zip(factor, masked, withheld)]
             traces.append((view, charts.trace(
                 "bar", x=x, y=ceiling, text=label, textposition="outside", cliponaxis=False, hovertext=label,
-                hoverinfo="text", name=privacy.masked_text(threshold), showlegend=False,
+                hoverinfo="text", name=privacy.masked_text(threshold), showlegend=False, meta="hidden",
                 marker=dict(color="white", line=dict(color=style.MASKED_COLOUR, width=1),
                             pattern=dict(shape="/", fgcolor=style.MASKED_COLOUR)))))
         targets = rows["target"].astype(float)
@@ -198,7 +201,7 @@ def _bars_across(rows: pd.DataFrame, indicator: Indicator, programme: Programme,
     layout["height"] = 140 + BAR_ROW * len(rows)
     layout["xaxis"] = style.axis(title=layout["yaxis"]["title"], rangemode="tozero")
     layout["yaxis"] = style.axis(tickmode="array", tickvals=list(range(len(rows))), ticktext=ticks["abs"],
-                                 range=[len(rows) - 0.5, -0.5], showgrid=False, zeroline=False, tickfont=dict(size=11))
+                                 range=[len(rows) - 0.5, -0.5], showgrid=False, zeroline=False, tickfont=dict(size=14))
     layout["margin"] = dict(l=10, r=40, t=layout["margin"]["t"], b=60)
     layout["bargap"] = 0.25
     for menu in layout.get("updatemenus", []):
@@ -249,9 +252,9 @@ def _mean_bars(rows: pd.DataFrame, x: list[str], indicator: Indicator, lang: str
             continue
         xs = [style.wrap(style.short_district(n), 14) for n in part["name"]]
         hover = [f"<b>{n}</b><br>{charts.fmt(v, lang, 'score')} [{charts.fmt(lo, lang, 'score')}; {charts.fmt(hi, lang, 'score')}]"
-                 f"<br>n = {privacy.masked_text(threshold) if m else i18n.number(k, lang)}"
-                 for n, v, lo, hi, k, m in zip(part["name"], part["value"], part["ci_low"], part["ci_high"],
-                                                part["n"], part["n_masked"])]
+                 f"<br>n = {privacy.hidden_text(w, lang, threshold) if m else i18n.number(k, lang)}"
+                 for n, v, lo, hi, k, m, w in zip(part["name"], part["value"], part["ci_low"], part["ci_high"],
+                                                   part["n"], part["n_masked"], part["withheld"])]
         data.append(charts.trace(
             "scatter", x=xs, y=charts.typed_array(part["value"]), mode="markers", hovertext=hover, hoverinfo="text",
             name=i18n.t(lang, "comparison_mark") if comparison else i18n.t(lang, "districts"),
@@ -306,9 +309,12 @@ def cumulative(quarters: pd.DataFrame, totals: pd.DataFrame, indicator: Indicato
             hovertext=[f"{i18n.t(lang, 'pro_rata')} {q}: {charts.fmt(v, lang, unit)}" for q, v in zip(axis_quarters, line)],
             hoverinfo="text"))
     title = i18n.t(lang, "cumulative_title", label=charts.label(targets.iloc[0], lang))
-    layout = style.layout(lang, title=style.wrap(title, 70), height=400,
-                          legend=dict(orientation="h", y=-0.18, x=0, xanchor="left", yanchor="top"))
-    layout["margin"] = dict(l=60, r=20, t=80, b=110)
+    # The legend inside the plot's upper left, which cumulative lines leave empty: below the axis it
+    # hid the quarter labels on a phone, where they turn upright and need the room.
+    layout = style.layout(lang, title=style.wrap(title, 45), height=420,
+                          legend=dict(orientation="v", y=0.99, x=0.01, xanchor="left", yanchor="top",
+                                      bgcolor="rgba(255,255,255,0.85)"))
+    layout["margin"] = dict(l=60, r=20, t=100, b=40)
     layout["yaxis"] = style.axis(rangemode="tozero", title=dict(text=i18n.UNIT[lang].get(unit, unit)))
     layout["xaxis"] = style.axis(type="category")
     return charts.figure(data, layout)
@@ -410,5 +416,5 @@ def micro_overview(funds: pd.DataFrame, lang: str) -> dict:
     layout["margin"] = dict(l=10, r=40, t=70, b=60)
     layout["xaxis"] = style.axis(title=dict(text="EUR"), rangemode="tozero")
     layout["yaxis"] = style.axis(categoryorder="array", categoryarray=names, autorange="reversed",
-                                 tickfont=dict(size=11))
+                                 tickfont=dict(size=14))
     return charts.figure(data, layout)

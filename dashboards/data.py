@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dashboards import privacy
+from dashboards import privacy, withhold
 from pipeline.catalogue import Catalogue, Programme
 from pipeline.quarters import quarter_of
 from pipeline.warehouse import table_exists
@@ -21,7 +21,7 @@ from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, IndicatorCatal
 ADDITIVE = ("count", "sum")  # quarters add up to the total, districts to the ALL row
 # A district page's delivery table, in this order.
 DELIVERY_COLUMNS = ("quarter", "file_name", "received_at", "rows_read", "accepted", "rejected", "late", "corrected",
-                    "status", "superseded_by")
+                    "status", "superseded_by", "counts_withheld")
 
 
 @dataclass
@@ -41,6 +41,8 @@ class SiteData:
     breakdowns: pd.DataFrame = field(default_factory=pd.DataFrame)  # indicator_breakdowns, `total`, published
     reports: dict[tuple[str | None, str | None], str] = field(default_factory=dict)  # -> path under site/
     memo: dict = field(default_factory=dict, repr=False)  # what pages prepare once for both languages
+    # (district, quarter) whose quality report is not published: it counts a withheld survey file's rows.
+    withheld_reports: set = field(default_factory=set)
 
     # -- lookups pages use ------------------------------------------------------------------------
 
@@ -303,6 +305,7 @@ def _hide_lonely(out: pd.DataFrame, rows: pd.Series, keys: list[str]) -> None:
     values = open_rows["value"].astype(float)
     partners = values.groupby([open_rows[k] for k in keys], sort=False, dropna=False).idxmin()
     out.loc[partners.to_numpy(), "masked"] = True
+    out.loc[partners.to_numpy(), "withheld"] = True   # hidden to protect another cell: "gesperrt", not "< 5"
     for column in ("value", *privacy.DERIVED):
         out.loc[partners.to_numpy(), column] = float("nan")
 
@@ -311,14 +314,24 @@ def load(con, catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: i
          as_of: dt.date | None = None) -> SiteData:
     as_of = as_of or reporting_date(con)
     additive = {i.id for i in indicators if i.definition.aggregate in ADDITIVE}
-    values = suppress_secondary(privacy.apply(read_values(con), threshold), additive, threshold)
+    # The survey's blocks first (whole districts withheld), then the "lonely" rule over what is left.
+    blocks = withhold.read_blocks(con, catalogue, threshold)
+    values = withhold.withhold_values(privacy.apply(read_values(con), threshold), blocks,
+                                      withhold.survey_indicators(indicators))
+    values = suppress_secondary(values, additive, threshold)
+    deliveries = read_deliveries(con)
+    deliveries["counts_withheld"] = withhold.withheld_deliveries(deliveries, blocks, withhold.survey_receipts(con))
+    hidden = deliveries[deliveries["counts_withheld"]]
+    for column in withhold.DELIVERY_COUNTS:
+        deliveries[column] = deliveries[column].astype("float64").mask(deliveries["counts_withheld"])
     return SiteData(catalogue=catalogue, indicators=indicators, threshold=threshold, values=_plain_strings(values),
-                    deliveries=_plain_strings(read_deliveries(con)), rejections=_plain_strings(read_rejections(con)),
+                    deliveries=_plain_strings(deliveries), rejections=_plain_strings(read_rejections(con)),
                     status=_plain_strings(read_status(con, catalogue, as_of)),
                     warnings=_plain_strings(read_warnings(con)), outliers=_plain_strings(read_outliers(con)),
                     breakdowns=_plain_strings(read_breakdowns(con, threshold)),
                     micro_projects=_plain_strings(read_micro_projects(con)), as_of=as_of,
-                    impact=_plain_strings(read_impact(con)))
+                    impact=_plain_strings(withhold.withhold_impact(read_impact(con), blocks, catalogue)),
+                    withheld_reports=set(zip(hidden["district_ags"], hidden["quarter"])))
 
 
 def _plain_strings(frame: pd.DataFrame) -> pd.DataFrame:

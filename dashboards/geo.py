@@ -12,9 +12,7 @@ import json
 import os
 from pathlib import Path
 
-import plotly.graph_objects as go
-
-from dashboards import i18n, style
+from dashboards import charts, i18n, style
 
 ENV = "TEILHABE_GEOJSON"
 GEO_STUB = ('window.PlotlyGeoAssets = {topojson: {world_110m: {type: "Topology", objects: {}, arcs: []}}};')
@@ -68,27 +66,82 @@ def rewind(geometry: dict) -> dict:
     return geometry
 
 
-def choropleth(features: list[dict], attainment: dict[str, float], names: dict[str, str], lang: str,
-               title: str) -> go.Figure:
-    """Districts coloured by mean attainment (0–100 %), a sequential Okabe–Ito-friendly blue scale;
-    districts without a value are drawn grey for orientation."""
+def state_outlines(path: Path, states: set[str]) -> dict[str, list]:
+    """The outlines of the given states (AGS prefix, "13" = Mecklenburg-Vorpommern), dissolved
+    from every district of the boundary file in them: an edge two districts of a state share
+    cancels, what is left is the state's border. Needs the file's neighbours to share vertices, as
+    official boundary files do (after rounding to DIGITS). Returns per state its border's edges
+    ([lon, lat], [lon, lat])."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    edges: dict[str, dict[tuple, int]] = {}
+    for feature in data.get("features", []):
+        ags = str((feature.get("properties") or {}).get("ags", ""))
+        geometry = feature.get("geometry") or {}
+        if ags[:2] not in states or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+            continue
+        polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+        mine = edges.setdefault(ags[:2], {})
+        for polygon in polygons:
+            for ring in polygon:
+                points = [(round(float(c[0]), DIGITS), round(float(c[1]), DIGITS)) for c in ring]
+                for a, b in zip(points, points[1:]):
+                    if a != b:
+                        key = (a, b) if a < b else (b, a)
+                        mine[key] = mine.get(key, 0) + 1
+    return {state: [(a, b) for (a, b), n in sorted(found.items()) if n == 1] for state, found in sorted(edges.items())}
+
+
+def centroid(feature: dict) -> tuple[float, float]:
+    """A label point: the mean of the largest outer ring's vertices (good enough for a name)."""
+    geometry = feature["geometry"]
+    polygons = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+    ring = max((p[0] for p in polygons), key=lambda r: abs(_signed_area(r)))
+    return (sum(c[0] for c in ring[:-1]) / max(1, len(ring) - 1), sum(c[1] for c in ring[:-1]) / max(1, len(ring) - 1))
+
+
+# Share of a district's targets met, in classes that separate districts (a mean capped at 100 %
+# made nearly every district the same blue): (lower bound in %, legend key, colour).
+CLASSES = ((100, "map_class_all", style.OKABE_ITO["blue"]), (75, "map_class_most", style.OKABE_ITO["sky_blue"]),
+           (50, "map_class_half", "#B8DDF2"), (0, "map_class_few", style.OKABE_ITO["orange"]))
+
+
+def choropleth(features: list[dict], met_share: dict[str, float], names: dict[str, str], lang: str,
+               title: str, outlines: list | None = None, comparison: set[str] = frozenset()) -> dict:
+    """Districts coloured by the share of their targets met, in classes with a legend entry each;
+    comparison districts (no targets) grey, and said so in the legend; the states' borders drawn
+    over them and each district named at its middle."""
+    collection = {"type": "FeatureCollection", "features": features}
     ids = [f["id"] for f in features]
-    valued = [a for a in ids if a in attainment]
-    figure = go.Figure()
-    others = [a for a in ids if a not in attainment]
+    data = []
+
+    def area(locations, colour, name, hover):
+        data.append(dict(type="choropleth", geojson=collection, locations=locations, z=[1] * len(locations),
+                         featureidkey="properties.ags", colorscale=[[0, colour], [1, colour]], showscale=False,
+                         showlegend=True, name=name, legendgroup=name, hovertext=hover, hoverinfo="text",
+                         marker=dict(line=dict(color="#333333", width=1))))
+
+    for n, (low, key, colour) in enumerate(CLASSES):
+        high = CLASSES[n - 1][0] if n else None
+        mine = [a for a in ids if a in met_share and met_share[a] >= low and (high is None or met_share[a] < high)]
+        if mine:
+            area(mine, colour, i18n.t(lang, key), [f"{names.get(a, a)}: {i18n.t(lang, 'map_share', share=i18n.percent(met_share[a], lang))}"
+                                                   for a in mine])
+    others = [a for a in ids if a not in met_share]
     if others:
-        figure.add_trace(go.Choropleth(
-            geojson={"type": "FeatureCollection", "features": features}, locations=others, z=[0] * len(others),
-            featureidkey="properties.ags", colorscale=[[0, style.LIGHT_GREY], [1, style.LIGHT_GREY]],
-            showscale=False, hovertext=[names.get(a, a) for a in others], hoverinfo="text",
-            marker=dict(line=dict(color="white", width=1))))
-    figure.add_trace(go.Choropleth(
-        geojson={"type": "FeatureCollection", "features": features}, locations=valued,
-        z=[attainment[a] for a in valued], zmin=0, zmax=100, featureidkey="properties.ags",
-        colorscale=[[0, "#FFFFFF"], [0.5, style.OKABE_ITO["sky_blue"]], [1, style.OKABE_ITO["blue"]]],
-        marker=dict(line=dict(color="#333333", width=1)),
-        colorbar=dict(title=dict(text="%"), ticksuffix="", len=0.8),
-        hovertext=[f"{names.get(a, a)}: {i18n.percent(attainment[a], lang)}" for a in valued], hoverinfo="text"))
-    figure.update_geos(fitbounds="locations", visible=False)
-    figure.update_layout(**style.layout(lang, title=title, height=520, margin=dict(l=0, r=0, t=60, b=0)))
-    return figure
+        area(others, style.LIGHT_GREY, i18n.t(lang, "map_grey" if set(others) <= set(comparison) else "map_no_value"),
+             [names.get(a, a) for a in others])
+    if outlines:
+        lon, lat = [], []
+        for (x1, y1), (x2, y2) in outlines:
+            lon += [x1, x2, None]
+            lat += [y1, y2, None]
+        data.append(dict(type="scattergeo", lon=lon, lat=lat, mode="lines", line=dict(color="#000000", width=2),
+                         name=i18n.t(lang, "map_states"), hoverinfo="skip"))
+    points = [centroid(f) for f in features]
+    data.append(dict(type="scattergeo", lon=[p[0] for p in points], lat=[p[1] for p in points], mode="text",
+                     text=[style.short_district(names.get(a, a)) for a in ids], textfont=dict(size=14, color="#000000"),
+                     hoverinfo="skip", showlegend=False))
+    layout = style.layout(lang, title=title, height=560, margin=dict(l=0, r=0, t=60, b=0),
+                          legend=dict(orientation="h", y=-0.02, x=0, xanchor="left", yanchor="top"))
+    layout["geo"] = dict(fitbounds="locations", visible=False)
+    return charts.figure(data, layout)

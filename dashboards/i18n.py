@@ -42,6 +42,8 @@ METHOD = vocabulary.METHOD
 UNIT = vocabulary.UNIT
 REASON = _WORDS["reason"]                    # the contract's reason codes
 FOLLOWUP = _WORDS["followup"]                # an outlier's follow-up: open / confirmed / corrected
+FUNDER_EN = _WORDS["funder_en"]              # German funder name -> its English name
+PLOTLY_DE = _WORDS["plotly_de"]              # Plotly's locale "de": toolbar words, date and number format
 
 
 def t(lang: str, key: str, **values) -> str:
@@ -102,3 +104,8 @@ def period(start: dt.date, end: dt.date, lang: str) -> str:
 def label(row, lang: str, field: str = "label") -> str:
     """The catalogue's own label in the page language (`label_de` / `label_en`, `name_de` / ...)."""
     return str(row[f"{field}_{lang}"] if isinstance(row, dict) else getattr(row, f"{field}_{lang}"))
+
+
+def funder(name: str, lang: str) -> str:
+    """A funder's name in the page language (the catalogue holds the German one)."""
+    return FUNDER_EN.get(name, name) if lang == "en" else name

@@ -40,20 +40,54 @@ def target_rows(data: SiteData, programme: Programme) -> pd.DataFrame:
     return rows[(rows["district_ags"] == ALL) == level_all]
 
 
+def is_finished(data: SiteData, programme: Programme) -> bool:
+    return data.as_of is not None and data.as_of >= programme.end
+
+
+def status_counts(rows: pd.DataFrame) -> tuple[int, int, int, int]:
+    """(met, on track, missed, all) of a frame of target rows."""
+    status = rows["status"]
+    return (int(status.isin(MET).sum()), int(status.isin(ON_TRACK).sum()), int(status.isin(MISSED).sum()),
+            len(rows))
+
+
+def counted_text(counts: tuple[int, int, int, int], finished: bool, lang: str) -> str:
+    """"5 von 6 Zielwerten erreicht, …": a finished programme's missed targets are "nicht erreicht"
+    (they can no longer catch up, so "im Rückstand" would be wrong), and nothing is "im Plan"."""
+    met, on_track, missed, n = counts
+    if not n:
+        return t(lang, "verdict_no_targets")
+    if met == n:
+        return t(lang, "verdict_all_met", n=n)
+    if finished:
+        return t(lang, "verdict_text_finished", met=met, n=n, missed=missed + on_track)
+    return t(lang, "verdict_text", met=met, n=n, on_track=on_track, missed=missed)
+
+
+def state_text(data: SiteData, programme: Programme, lang: str) -> str:
+    """"abgeschlossen" or "läuft (40 % der Laufzeit gemeldet)"."""
+    if is_finished(data, programme):
+        return t(lang, "verdict_finished")
+    share = data.totals(programme)["elapsed_share"].dropna()
+    return t(lang, "verdict_running", share=i18n.percent(float(share.iloc[0]) * 100 if len(share) else 0, lang))
+
+
 def verdict(data: SiteData, programme: Programme, lang: str) -> str:
     """One line: targets met / on track / behind, and whether the programme is finished."""
-    rows = target_rows(data, programme)
-    if rows.empty:
-        counted = t(lang, "verdict_no_targets")
-    else:
-        status = rows["status"]
-        counted = t(lang, "verdict_text", met=int(status.isin(MET).sum()), n=len(rows),
-                    on_track=int(status.isin(ON_TRACK).sum()), missed=int(status.isin(MISSED).sum()))
-    finished = data.as_of is not None and data.as_of >= programme.end
-    share = data.totals(programme)["elapsed_share"].dropna()
-    state = t(lang, "verdict_finished") if finished else t(
-        lang, "verdict_running", share=i18n.percent(float(share.iloc[0]) * 100 if len(share) else 0, lang))
-    return f"{state}: {counted}"
+    counts = status_counts(target_rows(data, programme))
+    return f"{state_text(data, programme, lang)}: {counted_text(counts, is_finished(data, programme), lang)}"
+
+
+def compact_name(programme: Programme, lang: str) -> str:
+    """A programme's name short enough for a column head or the navigation: the name before its
+    dash, with the phase in brackets where the full name ends with one ("Land.Zuhause.Zukunft
+    (1. Phase)"); the full name stays in page titles and headings."""
+    name = programme_name(programme, lang)
+    if " – " not in name:
+        return name
+    head = name.split(" – ")[0]
+    tail = name.rsplit("(", 1)[1].rstrip(")") if name.endswith(")") and "(" in name else ""
+    return f"{head} ({tail})" if tail else head
 
 
 def district_links(place: Place, data: SiteData, districts) -> Raw:
@@ -63,7 +97,7 @@ def district_links(place: Place, data: SiteData, districts) -> Raw:
 
 def value_text(row, lang: str, threshold: int) -> str:
     if row["masked"]:
-        return privacy.masked_text(threshold)
+        return privacy.hidden_text(bool(row.get("withheld", False)), lang, threshold)
     text = charts.fmt(row["value"], lang, row["unit"])
     if not is_missing(row["value_high"]) and row["value_high"] != row["value"]:
         text += " – " + charts.fmt(row["value_high"], lang, row["unit"])
@@ -97,6 +131,10 @@ def masked_line(masked: bool, lang: str, threshold: int) -> str:
     return f"<p class='note masked'>{esc(t(lang, 'masked_note', threshold=threshold))}</p>" if masked else ""
 
 
+def withheld_line(withheld: bool, lang: str, threshold: int) -> str:
+    return f"<p class='note masked'>{esc(t(lang, 'withheld_note', threshold=threshold))}</p>" if withheld else ""
+
+
 def short_name(programme: Programme, lang: str) -> str:
     name = programme_name(programme, lang)
     return name if len(name) <= 60 else name.split(" – ")[0] + f" ({programme.id})"
@@ -106,3 +144,23 @@ def figure_part(body: Body, figure, div_id: str, label: str) -> str:
     """A figure's HTML to place in a grid of charts (body.figure() adds one on its own line)."""
     body.figures += 1
     return figure_html(figure, div_id, label)
+
+
+def place_names(data: SiteData, districts, lang: str) -> list[str]:
+    return [t(lang, "all_districts") if a == ALL else district_name(data, a) for a in districts]
+
+
+def finding(rows: pd.DataFrame, data: SiteData, programme: Programme, lang: str) -> str:
+    """The finding a chart or slide states in its headline, from its own target rows: targets met
+    of all, and where they are not ("12 von 14 Zielwerten erreicht, …; nicht erreicht in Prignitz")."""
+    rows = rows[rows["target"].notna()]
+    finished = is_finished(data, programme)
+    missed = rows["status"].isin(MISSED) | (rows["status"].isin(ON_TRACK) if finished else False)
+    if programme.target_level == "programme":   # one row per indicator: name the indicators
+        where = [i18n.label(r, lang) for r in rows[missed].to_dict("records")]
+    else:
+        where = [style.short_district(n) for n in dict.fromkeys(place_names(data, rows[missed]["district_ags"], lang))]
+    text = counted_text(status_counts(rows), finished, lang)
+    if where:
+        text += "; " + t(lang, "slide_not_met" if finished else "slide_behind", districts=", ".join(where))
+    return text[0].upper() + text[1:]

@@ -2,6 +2,8 @@
 catalogue, status and privacy rules, parameters, sources)."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from dashboards import charts, i18n
@@ -11,8 +13,32 @@ from dashboards.layout import Body, Place, esc, table
 from dashboards.pages_common import district_name, programme_name
 
 
+# The catalogue cites its documents with the evaluators' internal numbers ("Mikroprojektfonds
+# Ludwigslust-Parchim (Seed 001)", "Seed 001: …"): a reader of the site gets the document's title.
+SEED = re.compile(r"\s*\((?:Seed|seed) (\d+)\)")
+SEED_PREFIX = re.compile(r"\b(?:Seed|seed) (\d+)\b")
+
+
+def document_titles(data: SiteData) -> dict[str, str]:
+    """Internal number -> the title the catalogue's references give that document."""
+    titles = {}
+    for indicator in data.indicators:
+        for ref in indicator.references:
+            found = SEED.search(ref.framework)
+            if found:
+                titles.setdefault(found.group(1), SEED.sub("", ref.framework).strip())
+    return titles
+
+
+def public(text: str, titles: dict[str, str]) -> str:
+    """A catalogue text without internal numbers: "(Seed 003)" dropped, a bare "Seed 001" named."""
+    text = SEED.sub("", str(text))
+    return SEED_PREFIX.sub(lambda m: titles.get(m.group(1), ""), text).strip(" :")
+
+
 def methods_page(data: SiteData, place: Place, geo_name: str | None) -> Body:
     lang = place.lang
+    titles = document_titles(data)
     body = Body(title=t(lang, "nav_methods"))
     body.add(f"<p class='lead'>{esc(t(lang, 'methods_lead'))}</p>")
     body.add(f"<h2>{esc(t(lang, 'nav_methods'))}: {esc(t(lang, 'indicator'))}</h2>")
@@ -34,8 +60,9 @@ def methods_page(data: SiteData, place: Place, geo_name: str | None) -> Body:
             where += " – " + ", ".join(district_name(data, a) for a in indicator.districts)
         facts.append((t(lang, "applies_to"), where))
         for ref in indicator.references:
-            facts.append((t(lang, "references"), f"{ref.framework}: „{ref.item}“" if lang == "de"
-                          else f"{ref.framework}: “{ref.item}”"))
+            framework = public(ref.framework, titles)
+            facts.append((t(lang, "references"), f"{framework}: „{ref.item}“" if lang == "de"
+                          else f"{framework}: “{ref.item}”"))
         dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
         body.add(f"<section class='card' style='margin:.6rem 0'><h3 id='{esc(indicator.id)}'>"
                  f"{esc(i18n.label(indicator, lang))} <code>{esc(indicator.id)}</code></h3><dl>{dl}</dl></section>")
@@ -45,7 +72,7 @@ def methods_page(data: SiteData, place: Place, geo_name: str | None) -> Body:
     if data.indicators.parameters:
         body.add(f"<h2>{esc(t(lang, 'parameters'))}</h2>")
         body.add(table([t(lang, "parameters"), t(lang, "value"), t(lang, "references")],
-                       [[p.label_de if lang == "de" else p.label_en, i18n.number(p.value, lang), p.source]
+                       [[p.label_de if lang == "de" else p.label_en, i18n.number(p.value, lang), public(p.source, titles)]
                         for p in data.indicators.parameters.values()], numeric={1}))
     body.add(f"<h2>{esc(t(lang, 'sources'))}</h2><ul>")
     districts = data.catalogue.districts
@@ -55,6 +82,7 @@ def methods_page(data: SiteData, place: Place, geo_name: str | None) -> Body:
         body.add(f"<li>{esc(t(lang, 'source_population', source=source, date=when))}</li>")
     body.add(f"<li>{esc(t(lang, 'source_deliveries'))}</li>")
     body.add(f"<li>{esc(t(lang, 'source_geo', name=geo_name) if geo_name else t(lang, 'source_geo_none'))}</li>")
-    sources = "; ".join(f"{p.id}: {p.source}" for p in data.catalogue.programmes if p.source)
+    sources = "; ".join(f"{programme_name(p, lang)}: {public(p.source, titles)}"
+                        for p in data.catalogue.programmes if p.source)
     body.add(f"<li>{esc(t(lang, 'programme_sources', sources=sources))}</li></ul>")
     return body

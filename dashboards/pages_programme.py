@@ -9,7 +9,7 @@ from dashboards.data import SiteData
 from dashboards.i18n import is_missing, t
 from dashboards.layout import Body, Place, esc
 from dashboards.pages_breakdowns import breakdown_section
-from dashboards.pages_common import (district_links, district_name, figure_part, has_many_districts, masked_note,
+from dashboards.pages_common import (MET, district_links, finding, district_name, figure_part, has_many_districts, masked_note,
                                      programme_name, status_legend, target_rows, verdict)
 from pipeline.catalogue import Programme
 from pipeline.indicators.model import ALL
@@ -20,7 +20,7 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
     lang, threshold = place.lang, data.threshold
     body = Body(title=programme_name(programme, lang))
     totals, quarters = data.totals(programme), data.quarters(programme)
-    facts = [f"{esc(t(lang, 'funder'))}: {esc(programme.funder)}",
+    facts = [f"{esc(t(lang, 'funder'))}: {esc(i18n.funder(programme.funder, lang))}",
              f"{esc(t(lang, 'period'))}: {esc(i18n.period(programme.start, programme.end, lang))}",
              f"{esc(t(lang, 'latest_quarter'))}: {esc(data.latest_quarter(programme) or t(lang, 'none_reported'))}"]
     body.add(f"<p class='lead'>{' · '.join(facts)}</p>")
@@ -43,7 +43,9 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
         body.add(status_legend(lang))
         for n, heat in enumerate(heats):
             title = t(lang, "heatmap_title") + (f" ({n + 1}/{len(heats)})" if len(heats) > 1 else "")
-            body.figure(heat, "fig-heatmap" + (f"-{n + 1}" if n else ""), title)
+            # Readable cells need ~80 px each: narrower, the heat map scrolls inside its own box.
+            columns = len(heat["data"][0].get("x") or []) if isinstance(heat, dict) else 0
+            body.figure(heat, "fig-heatmap" + (f"-{n + 1}" if n else ""), title, min_width=240 + 80 * columns)
         body.add(f"<p class='note'>{esc(t(lang, 'heatmap_note'))}</p>")
 
     _map_section(body, data, programme, lang, features, geo_configured)
@@ -69,7 +71,10 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
         figure = charts_programme.indicator_bars(mine, indicator, programme, data.catalogue.districts, lang, threshold,
                                        across=many)
         if figure is not None:
-            bars.append(figure_part(body, figure, f"fig-bars-{indicator.id}", label))
+            # The headline states the finding (targets met, where not); the chart shows the values.
+            headline = finding(mine[~mine["comparison"]], data, programme, lang) if mine["target"].notna().any() else ""
+            part = figure_part(body, figure, f"fig-bars-{indicator.id}", label)
+            bars.append(f"<div><p class='finding'>{esc(headline)}</p>{part}</div>" if headline else part)
         figure = charts_programme.cumulative(quarters_of.get(indicator.id, quarters.iloc[:0]), heat_of.get(indicator.id, heat.iloc[:0]),
                                    indicator, programme, lang)
         if figure is not None:
@@ -152,18 +157,12 @@ def _micro_overview(body: Body, data: SiteData, funds: list, lang: str) -> None:
     body.figure(charts_programme.micro_overview(frame, lang), "fig-micro", t(lang, "micro_overview_title"))
 
 
-def map_attainment(data: SiteData, programme: Programme) -> dict[str, float]:
-    """Mean attainment per district over its at-least targets, each capped at 100 %. A hidden
-    small count enters with its ceiling (threshold / target), never its exact value."""
+def map_met_share(data: SiteData, programme: Programme) -> dict[str, float]:
+    """Per programme district: the share of its targets met (achieved or within), in %. A status
+    is published for hidden small counts too (the heat map shows it), so none is left out."""
     rows = target_rows(data, programme)
-    rows = rows[(rows["direction"] == "at_least") & (rows["district_ags"] != ALL)]
-    out = {}
-    for ags, part in rows.groupby("district_ags"):
-        ceiling = data.threshold / part["target"].astype(float) * 100
-        pct = part["attainment_pct"].astype(float).where(~part["masked"], ceiling).clip(upper=100)
-        if pct.notna().any():
-            out[ags] = round(float(pct.mean()), 1)
-    return out
+    rows = rows[rows["district_ags"] != ALL]
+    return {ags: round(100 * float(part["status"].isin(MET).mean()), 1) for ags, part in rows.groupby("district_ags")}
 
 
 def _map_section(body: Body, data: SiteData, programme: Programme, lang: str, features, configured: bool) -> None:
@@ -171,7 +170,7 @@ def _map_section(body: Body, data: SiteData, programme: Programme, lang: str, fe
     if not configured:
         body.add(f"<p class='note'>{esc(t(lang, 'map_missing'))}</p>")
         return
-    attainment = map_attainment(data, programme)
+    attainment = map_met_share(data, programme)
     if not attainment:
         body.add(f"<p class='note'>{esc(t(lang, 'map_no_district_targets'))}</p>")
         return
@@ -180,6 +179,9 @@ def _map_section(body: Body, data: SiteData, programme: Programme, lang: str, fe
         body.add(f"<p class='note'>{esc(t(lang, 'map_no_features'))}</p>")
         return
     names = {f["id"]: district_name(data, f["id"]) for f in mine}
-    figure = geo.choropleth(mine, attainment, names, lang, t(lang, "map_metric"))
+    states = {f["id"][:2] for f in mine}
+    outlines = [edge for state, edges in data.memo.get("state_outlines", {}).items() if state in states for edge in edges]
+    figure = geo.choropleth(mine, attainment, names, lang, t(lang, "map_metric"), outlines,
+                            set(programme.comparison_districts))
     body.figure(figure, "fig-map", t(lang, "map_title"))
     body.has_map = True

@@ -47,6 +47,7 @@ def apply(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFra
     for column in ("value", "ci_low", "ci_high", "attainment_pct"):
         out[column] = out[column].astype("float64").mask(means)
     out["n"] = out["n"].astype("float64").mask(out["n_masked"])
+    out["withheld"] = False   # set where a figure is hidden to protect another one (data.py, withhold.py)
     return out
 
 
@@ -75,3 +76,14 @@ def breakdown_rows(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> p
             out.loc[group["value"].idxmin(), "withheld"] = True
     out["value"] = out["value"].mask(out["masked"] | out["withheld"])
     return out
+WITHHELD_TEXT = {"de": "gesperrt", "en": "withheld"}
+
+
+def withheld_text(lang: str) -> str:
+    """A figure hidden not because it is small but because it would give a small one away."""
+    return WITHHELD_TEXT[lang]
+
+
+def hidden_text(withheld: bool, lang: str, threshold: int = DEFAULT_THRESHOLD) -> str:
+    """The label of a hidden figure: "gesperrt / withheld" or "< 5"."""
+    return withheld_text(lang) if withheld else masked_text(threshold)

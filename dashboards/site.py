@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 
 from dashboards import data as site_data
-from dashboards import (geo, i18n, layout, pages_district, pages_impact, pages_methods, pages_programme,
-                        pages_quality, pages_start, privacy, sitemap)
+from dashboards import (geo, i18n, layout, pages_common, pages_district, pages_impact, pages_methods,
+                        pages_programme, pages_quality, pages_start, privacy, sitemap)
 from pipeline.catalogue import Catalogue
 from pipeline.home import Home
 from pipeline.indicators.model import IndicatorCatalogue
@@ -45,8 +45,10 @@ def build_site(con, catalogue: Catalogue, indicators: IndicatorCatalogue, home: 
     (root / ".fingerprints.json").unlink(missing_ok=True)
     geo_file = geo.configured_path(geojson_path)
     data = site_data.load(con, catalogue, indicators, privacy_threshold, as_of)
-    data.reports = copy_reports(home, con, root)
+    data.reports = copy_reports(home, con, root, data.withheld_reports)
     features = geo.load_features(geo_file, set(data.districts())) if geo_file else None
+    if geo_file:   # the states' borders, dissolved once from the whole file, for every programme's map
+        data.memo["state_outlines"] = geo.state_outlines(geo_file, {a[:2] for a in data.districts()})
     written = []
     for lang, prefix in _languages(lang_default):
         for path in sitemap.all_paths(catalogue):
@@ -90,16 +92,23 @@ def render(data: site_data.SiteData, place: layout.Place, features, geo_file: Pa
 
 
 def page_html(data: site_data.SiteData, place: layout.Place, body: layout.Body) -> str:
-    nav = [(sitemap.programme_path(p.id), p.id) for p in data.catalogue.programmes]
-    return layout.page(place, body, nav, data.threshold, geo.GEO_STUB if body.has_map else None)
+    # Programmes by name, not code: a reviewer does not know "bpb-lsa-2017".
+    nav = [(sitemap.programme_path(p.id), pages_common.compact_name(p, place.lang)) for p in data.catalogue.programmes]
+    source = i18n.t(place.lang, "chart_source", date=i18n.date(data.as_of, place.lang)) if data.as_of else ""
+    return layout.page(place, body, nav, data.threshold, geo.GEO_STUB if body.has_map else None, source)
 
 
-def copy_reports(home: Home, con, root: Path) -> dict:
+def copy_reports(home: Home, con, root: Path, withheld: set = frozenset()) -> dict:
     """The delivery quality reports travel with the site, so its links work from a USB stick too.
-    A copy is made again where it differs from its report in size or time (see `_copy`)."""
+    A copy is made again where it differs from its report in size or time (see `_copy`). A report
+    of a (district, quarter) in `withheld` is not published: it counts the rows of a survey file
+    whose counts are withheld (withhold.py); an earlier copy is removed."""
     sources, copies = html_files(home.reports), html_files(root / REPORTS_DIR)
     links = {}
     for key, relative in site_data.report_links(site_data.delivery_keys(con), sources).items():
+        if key in withheld:
+            (root / REPORTS_DIR / relative).unlink(missing_ok=True)
+            continue
         if copies.get(relative) != sources[relative]:
             _copy(home.reports / relative, root / REPORTS_DIR / relative)
         links[key] = f"{REPORTS_DIR}/{relative}"

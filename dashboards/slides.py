@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
+import re
 import contextlib
 import html
 import os
@@ -19,7 +21,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from dashboards import charts_programme, i18n, pages_programme, privacy
+from dashboards import charts_overview, charts_programme, i18n, pages_programme, pages_start, privacy, style
+from dashboards.pages_common import compact_name, finding, is_finished, place_names, programme_name
 from dashboards import data as site_data
 from pipeline import warehouse
 from pipeline.catalogue import load_catalogue
@@ -77,48 +80,104 @@ def _message(where: str) -> str:
 
 # -- which charts ---------------------------------------------------------------------------------
 
+# A slide is 1280 px wide on a 16:9 page of 297 mm (842 pt): 1 px = 0.66 pt, so 18 pt needs 28 px.
+FONT_PX = 28
+TITLE_PX = 34
+# Indicators per slide: four rows of the heat map still take two-line labels at 28 px.
+GROUP_SIZE = 4
+
+
+def indicator_groups(rows, size: int = GROUP_SIZE) -> list[list[str]]:
+    """The programme's targeted indicators in catalogue order, in groups of at most `size`."""
+    ids = list(dict.fromkeys(rows[rows["target"].notna() & ~rows["comparison"]]["indicator_id"]))
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
 def slide_figures(data: site_data.SiteData, lang: str, programmes: list[str] | None = None) -> list[Slide]:
-    """Per programme: the attainment heatmap, a bar chart per indicator with a target, the cumulative
-    progress charts and the micro-project fund."""
+    """Per programme, one slide per group of its targeted indicators: the heat map of those
+    indicators across the districts, under a headline that states the finding."""
     slides: list[Slide] = []
     for programme in data.catalogue.programmes:
         if programmes and programme.id not in programmes:
             continue
-        totals, quarters = data.totals(programme), data.quarters(programme)
-        found: list[tuple[str, str, go.Figure | None]] = [
-            ("heatmap", i18n.t(lang, "heatmap_title"),
-             charts_programme.heatmap(pages_programme.heat_rows(totals, programme), lang, data.threshold))]
-        targeted = [i for i in data.indicators
-                    if ((totals["indicator_id"] == i.id) & totals["target"].notna()).any()]
-        for indicator in targeted:
-            found.append((f"bars_{indicator.id}", i18n.label(indicator, lang),
-                          charts_programme.indicator_bars(totals, indicator, programme, data.catalogue.districts, lang,
-                                                data.threshold)))
-        for indicator in targeted:
-            found.append((f"progress_{indicator.id}", i18n.label(indicator, lang),
-                          charts_programme.cumulative(quarters, pages_programme.heat_rows(totals, programme),
-                                                      indicator, programme, lang)))
-        for ags, projects, budget, cap in pages_programme.micro_inputs(data, programme, totals):
-            label = (cap.label_de if lang == "de" else cap.label_en) if cap else None
-            found.append((f"micro_{ags}", i18n.t(lang, "micro_title"),
-                          charts_programme.micro_funding(projects, budget, cap.value if cap else None, lang, cap_label=label)))
-        for n, (kind, title, figure) in enumerate(f for f in found if f[2] is not None):
-            slides.append(Slide(f"{programme.id}_{n + 1:02d}_{kind}", title, _for_slide(figure, programme, lang, title)))
-    return slides
+        rows = pages_programme.heat_rows(data.totals(programme), programme)
+        targeted = rows[rows["target"].notna() & ~rows["comparison"]]
+        groups = indicator_groups(rows)
+        for n, group in enumerate(groups):
+            part = targeted[targeted["indicator_id"].isin(group)]
+            figure = charts_programme.heatmap(part, lang, data.threshold)
+            if figure is None:
+                continue
+            title = finding(part, data, programme, lang)
+            suffix = f"_{n + 1}" if len(groups) > 1 else ""
+            slides.append(Slide(f"{programme.id}_{len(slides) + 1:02d}_heatmap{suffix}", title,
+                                _for_slide(figure, programme, lang, title)))
+    quality = _quality_slide(data, lang, programmes, len(slides) + 1)
+    return slides + ([quality] if quality else [])
 
 
-def _for_slide(figure: go.Figure, programme, lang: str, fallback_title: str) -> go.Figure:
-    """Static: no switch buttons, room at the edges, the programme named under the title for a
+def _quality_slide(data: site_data.SiteData, lang: str, programmes: list[str] | None, number: int) -> Slide | None:
+    """The talk's data-quality slide: rejected rows by reason, in the districts of the programmes
+    shown, under a headline with the total and the most frequent reason."""
+    chosen = [p for p in data.catalogue.programmes if not programmes or p.id in programmes]
+    districts = {a for p in chosen for a in (*p.districts, *p.comparison_districts)}
+    rejected = data.rejections[data.rejections["district_ags"].isin(districts)]
+    figure = charts_overview.rejections_by_reason(rejected, {}, lang)
+    if figure is None:
+        return None
+    by_reason = rejected.groupby("reason_code")["rows"].sum().sort_values(ascending=False, kind="stable")
+    top = by_reason.index[0]
+    title = i18n.t(lang, "slide_quality", rows=i18n.number(int(by_reason.sum()), lang),
+                   reason=i18n.REASON[lang].get(top, top), share=i18n.percent(100 * by_reason.iloc[0] / by_reason.sum(), lang))
+    figure = _for_slide(figure, None, lang, title)
+    if by_reason.max() <= 6:   # counts: whole-number ticks, never 0,5
+        figure.update_xaxes(dtick=1)
+    return Slide(f"quality_{number:02d}", title, figure)
+
+
+def _for_slide(figure, programme, lang: str, title: str) -> go.Figure:
+    """Static, 16:9, text ≥ 18 pt: the takeaway as headline, the programme named under it for a
     reader of the PDF who did not see the page."""
     figure = go.Figure(figure)
     figure.layout.updatemenus = ()
-    name = programme.name_de if lang == "de" else programme.name_en
-    title = figure.layout.title.text or fallback_title
-    top = 160 if figure.layout.xaxis.side == "top" else 110  # heatmap labels sit above the cells
-    figure.update_layout(width=WIDTH, height=HEIGHT, margin=dict(l=90, r=50, t=top, b=110),
-                         title=dict(text=f"{title}<br><span style='font-size:13px;color:#555555'>"
-                                         f"{html.escape(name)}</span>", x=0.02, xanchor="left"))
+    for trace in figure.data:
+        if trace.type == "bar":   # rejections by reason: one line each at 28 px, without the code
+            trace.textfont.size = FONT_PX
+            trace.y = tuple(re.sub(r"\s*\([a-z_]+\)$", "", " ".join(str(v).replace("<br>", " ").split()))
+                            for v in trace.y)
+        if trace.type == "heatmap":
+            trace.textfont.size = FONT_PX
+            # Narrow label column, upright district names (broken at spaces and hyphens): the
+            # cells keep room for "✓ 1.970 %" at 28 px.
+            trace.y = tuple(style.wrap(i18n.label(r, lang), 22) for r in _labels(trace.y))
+            trace.x = tuple(_district_label(str(v)) for v in trace.x)
+    lines = _lines(title, 40)   # the headline starts above the plot, right of the row labels
+    block = 44 * (lines.count("<br>") + 1) + FONT_PX + 14   # headline lines and the programme's name
+    top, bottom = block + 90, 20   # the heat map's column names sit above the cells
+    # The headline as an annotation anchored at its top: plotly places a multi-line *title* by its
+    # first line, and a three-line takeaway ran off the slide.
+    headline = dict(text=f"{lines}<br><span style='font-size:{FONT_PX}px;color:#555555'>"
+                         f"{html.escape(compact_name(programme, lang) if programme else i18n.t(lang, 'nav_quality'))}</span>",
+                    xref="paper", yref="paper", x=0, xanchor="left", align="left", showarrow=False,
+                    y=1 + (top - 16) / (HEIGHT - top - bottom), yanchor="top", font=dict(size=TITLE_PX))
+    figure.update_layout(width=WIDTH, height=HEIGHT, font=dict(size=FONT_PX), title=None,
+                         margin=dict(l=30, r=30, t=top, b=bottom), annotations=[headline])
+    figure.update_xaxes(tickangle=0)
     return figure
+
+
+def _district_label(text: str) -> str:
+    name = " ".join(text.replace("<br>", " ").split())
+    return style.wrap(name.replace("-", "- "), 12).replace("- ", "-")
+
+
+def _lines(text: str, width: int) -> str:
+    return "<br>".join(html.escape(line) for line in style.wrap(text, width).split("<br>"))
+
+
+def _labels(labels) -> list[dict]:
+    """Axis labels back to plain text (the page wraps them at another width)."""
+    return [{"label_de": str(v).replace("<br>", " "), "label_en": str(v).replace("<br>", " ")} for v in labels]
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -133,11 +192,12 @@ def export_slides(home: Home, lang: str = "de", browser_path: str | os.PathLike 
     with warehouse.connect(home.warehouse, read_only=True) as con:
         data = site_data.load(con, catalogue, indicators, privacy_threshold)
     slides = slide_figures(data, lang, programmes)
+    chosen = [p for p in data.catalogue.programmes if not programmes or p.id in programmes]
     out = home.root / "slides"
     out.mkdir(parents=True, exist_ok=True)
     with _browser_env(browser):
         try:
-            images, pdf = asyncio.run(_render(slides, browser, _pack_title(lang, data)))
+            images, pdf = asyncio.run(_render(slides, browser, _front(data, chosen, lang, dt.date.today())))
         except SlidesUnavailable:
             raise
         except Exception as error:  # the browser would not start or died: the same advice holds
@@ -146,7 +206,7 @@ def export_slides(home: Home, lang: str = "de", browser_path: str | os.PathLike 
             raise
     written = []
     for slide, image in zip(slides, images):
-        path = out / f"{slide.name}.png"
+        path = out / f"{slide.name}_{lang}.png"   # both languages side by side
         write_if_changed(path, image)
         written.append(path)
     pack = out / PACK_NAME.format(lang=lang)
@@ -174,35 +234,65 @@ def _plotly_js() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
-async def _render(slides: list[Slide], browser: str, title: str) -> tuple[list[bytes], bytes]:
+async def _render(slides: list[Slide], browser: str, front: list[str]) -> tuple[list[bytes], bytes]:
     import kaleido
 
     opts = {"format": "png", "width": WIDTH, "height": HEIGHT, "scale": SCALE}
     # Local plotly.js and no MathJax: kaleido's defaults would fetch both from a CDN.
     async with kaleido.Kaleido(n=1, plotlyjs=str(_plotly_js()), mathjax=False, path=browser) as k:
         images = [await k.calc_fig(slide.figure, opts=opts) for slide in slides]
-        pdf = await _print_pack(k, slides, images, title)
+        pdf = await _print_pack(k, slides, images, front)
     return images, pdf
 
 
-def _pack_html(slides: list[Slide], images: list[bytes], title: str) -> str:
-    pages_html = [f"<section class='cover'><h1>{html.escape(title)}</h1></section>"]
+def _front(data: site_data.SiteData, programmes, lang: str, today: dt.date) -> list[str]:
+    """The talk's first slides as HTML sections: the title (programmes, funders, date, data
+    status), then per programme its summary: the finding in one sentence and its districts'
+    scorecard (targets met of all, the districts behind first)."""
+    t = lambda key, **kw: i18n.t(lang, key, **kw)  # noqa: E731
+    names = "".join(f"<li>{html.escape(programme_name(p, lang))}</li>" for p in programmes)
+    funders = ", ".join(dict.fromkeys(i18n.funder(p.funder, lang) for p in programmes))
+    status = t("data_status", date=i18n.date(data.as_of, lang)) if data.as_of else ""
+    out = [f"<section class='cover'><h1>{html.escape(t('site_title'))}</h1><ul>{names}</ul>"
+           f"<p>{html.escape(t('funder'))}: {html.escape(funders)}</p>"
+           f"<p>{html.escape(t('slides_date', date=i18n.date(today, lang)))} · {html.escape(status)}</p></section>"]
+    sentences = dict(zip([p.id for p in data.catalogue.programmes], pages_start.headlines(data, lang)))
+    for p in programmes:
+        counts = pages_start.district_counts(data, p)
+        finished = is_finished(data, p)
+        rows = sorted(((pages_start.missed_count(c, finished), a, c) for a, c in counts.items()), key=lambda r: -r[0])
+        cells = "".join(f"<tr><td>{html.escape(place_names(data, [a], lang)[0])}</td>"
+                        f"<td class='n'>{c[0]} / {c[3]}</td><td>{'✗' if m else '✓'}</td></tr>" for m, a, c in rows[:8])
+        out.append(f"<section class='summary'><h2>{html.escape(compact_name(p, lang))}</h2>"
+                   f"<p>{html.escape(sentences[p.id])}</p><table><tr><th>{html.escape(t('districts'))}</th>"
+                   f"<th>{html.escape(t('slides_met'))}</th><th></th></tr>{cells}</table></section>")
+    return out
+
+
+def _pack_html(slides: list[Slide], images: list[bytes], front: list[str]) -> str:
+    pages_html = list(front)
     for slide, image in zip(slides, images):
         data = base64.b64encode(image).decode("ascii")
         pages_html.append(f"<section><img alt='{html.escape(slide.title)}' src='data:image/png;base64,{data}'></section>")
+    # Text slides at 20 pt and more: readable from the back of the room.
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><style>"
             "@page{size:297mm 167mm;margin:0}body{margin:0;font-family:system-ui,sans-serif}"
-            "section{width:297mm;height:167mm;display:flex;align-items:center;justify-content:center;"
-            "page-break-after:always;overflow:hidden}img{max-width:100%;max-height:100%}"
-            ".cover h1{font-size:28pt;text-align:center;padding:0 20mm}"
+            "section{width:297mm;height:167mm;display:flex;flex-direction:column;align-items:center;"
+            "justify-content:center;page-break-after:always;overflow:hidden;box-sizing:border-box;padding:0 18mm}"
+            "img{max-width:100%;max-height:100%}"
+            ".cover h1{font-size:34pt;text-align:center;margin:0 0 8mm}.cover ul{list-style:none;padding:0;margin:0 0 6mm;"
+            "font-size:22pt;text-align:center}.cover p{font-size:20pt;margin:2mm 0;text-align:center}"
+            ".summary{align-items:flex-start;justify-content:flex-start;padding-top:12mm}.summary h2{font-size:30pt;margin:0 0 4mm}"
+            ".summary p{font-size:20pt;margin:0 0 5mm}.summary table{font-size:18pt;border-collapse:collapse}"
+            ".summary td,.summary th{padding:1mm 5mm;border-bottom:1px solid #ccc;text-align:left}.summary td.n{text-align:right}"
             "</style></head><body>" + "".join(pages_html) + "</body></html>")
 
 
-async def _print_pack(browser, slides: list[Slide], images: list[bytes], title: str) -> bytes:
+async def _print_pack(browser, slides: list[Slide], images: list[bytes], front: list[str]) -> bytes:
     """One PDF: the slides' PNGs, one per landscape 16:9 page, printed by the same Chromium."""
     with tempfile.TemporaryDirectory() as folder:
         page = Path(folder) / "pack.html"
-        page.write_text(_pack_html(slides, images, title), encoding="utf-8")
+        page.write_text(_pack_html(slides, images, front), encoding="utf-8")
         tab = await browser.create_tab(page.as_uri())
         for _ in range(200):  # the images are inline: loaded within moments
             state = await tab.send_command("Runtime.evaluate", params={"expression": "document.readyState"})
@@ -216,10 +306,6 @@ async def _print_pack(browser, slides: list[Slide], images: list[bytes], title: 
     if "error" in response:
         raise RuntimeError(f"printToPDF: {response['error']}")
     return base64.b64decode(response["result"]["data"])
-
-
-def _pack_title(lang: str, data: site_data.SiteData) -> str:
-    return i18n.t(lang, "site_title")
 
 
 def run_cli(home: Home, lang: str = "de", browser_path: str | os.PathLike | None = None) -> int:

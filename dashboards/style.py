@@ -54,7 +54,7 @@ def layout(lang: str, title: str | None = None, height: int = 420, **more) -> di
     base = dict(
         template=EMPTY_TEMPLATE,
         separators=decimal + thousands,
-        font=dict(family=FONT, size=13, color="#1b1b1b"),
+        font=dict(family=FONT, size=14, color="#1b1b1b"),  # 14 px and up: read on a projector
         height=height,
         margin=dict(l=60, r=20, t=70 if title else 30, b=60),
         plot_bgcolor="white",

@@ -369,3 +369,40 @@ def test_a_district_page_lists_its_breakdowns(site):
     page = read(site, "kreis/15090.html")
     section = page.split("Aufschlüsselungen – ")[1]
     assert "Handlungsfeld" in section and "Bildung" in section and "ohne Angabe" in section
+def test_state_outlines_dissolve_shared_edges(tmp_path):
+    """Two neighbouring districts of one state share an edge: it is no border. Hand-worked: two
+    unit squares side by side leave 6 of their 8 edges; a square of another state beside them keeps
+    its 4 and takes nothing from the first state's border."""
+    def square(ags, x):
+        ring = [[x, 0], [x + 1, 0], [x + 1, 1], [x, 1], [x, 0]]
+        return {"type": "Feature", "properties": {"ags": ags}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+    path = tmp_path / "b.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection",
+                                "features": [square("01001", 0), square("01002", 1), square("02001", 2)]}))
+    outlines = geo.state_outlines(path, {"01", "02"})
+    assert len(outlines["01"]) == 6 and ((1.0, 0.0), (1.0, 1.0)) not in outlines["01"]
+    assert len(outlines["02"]) == 4
+    assert geo.state_outlines(path, {"02"}).keys() == {"02"}
+
+
+def test_map_classes_separate_districts(tmp_path_factory):
+    """lzz-2 on the demo: the share of each district's targets met, hand-counted from its district
+    page (Lippe 5 of 6 = 83.3 %, Dachau 6 of 6), in classes, not a mean capped at 100 %."""
+    from dashboards.pages_programme import map_met_share
+
+    site = demo_site(tmp_path_factory)
+    with warehouse.connect(site.home.warehouse, read_only=True) as con:
+        data = site_data_load(con, site)
+    share = map_met_share(data, site.catalogue.programme("lzz-2"))
+    assert share["05766"] == pytest.approx(83.3) and share["09174"] == 100.0
+    spec = json.loads(re.search(r'<div id="fig-map".*?var s=(\{.*?\});Plotly', (site.home.site / "programm/lzz-2.html")
+                                .read_text(encoding="utf-8"), re.S).group(1).replace("<\\/", "</"))
+    names = [t.get("name") for t in spec["data"]]
+    assert "alle Zielwerte erreicht" in names and "75 bis unter 100 % erreicht" in names
+    assert "grau: Vergleichskreis (keine Zielwerte)" in names and "Landesgrenzen" in names
+
+
+def site_data_load(con, site):
+    from dashboards.data import load
+    return load(con, site.catalogue, site.indicators)

@@ -1,9 +1,11 @@
 """The conference site in a real browser: headless Debian Chromium opens every page of the demo
 site from disk (file://) in an offline context.
 
-Asserted per page: no console error, no request that is not a file on disk, every Plotly div
-drawn (an SVG `.main-svg` inside it). Across pages: German and English texts, the "< 5" rule
-visible, the absolute / per-10,000 switch working. In CI these tests must run: a missing
+Asserted per page, on a phone (390×844) and a desktop (1440×900): no console error, no request
+that is not a file on disk, every Plotly div drawn (an SVG `.main-svg` inside it) no wider than
+its box, and no horizontal scrolling of the document. Across pages: the start page's scorecard in
+the first screen, German and English texts, the "< 5" rule visible, the absolute / per-10,000
+switch working with the mouse and the keyboard. One browser and one page for the whole module. In CI these tests must run: a missing
 Chromium fails there and is skipped only on a developer's machine.
 """
 from __future__ import annotations
@@ -18,6 +20,12 @@ from tests.test_site import demo_site
 
 PAGES = [prefix + path for prefix in ("", "en/") for path in all_paths(load_catalogue())]
 DRAWN = """() => [...document.querySelectorAll('.chart')].every(d => d.querySelector('.main-svg'))"""
+PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1440, "height": 900}
+# How far each chart's drawing reaches past its box, and the document past the window (px).
+FIT = """() => ({document: document.documentElement.scrollWidth - window.innerWidth,
+               charts: [...document.querySelectorAll('.chart')].map(d => [d.id,
+                        Math.round(d.querySelector('.main-svg').getBoundingClientRect().width - d.offsetWidth)])
+                       .filter(([, over]) => over > 1)})"""
 
 
 
@@ -43,7 +51,7 @@ def browser_page(tmp_path_factory):
     recorder = Recorder()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(offline=True, viewport={"width": 1400, "height": 900})
+        context = browser.new_context(offline=True, viewport=DESKTOP)
 
         def route(route):
             if route.request.url.startswith("file://"):
@@ -71,16 +79,41 @@ def _open(browser_page, relative: str):
 
 
 @pytest.mark.parametrize("relative", PAGES)
-def test_page_opens_offline_and_draws_every_chart(browser_page, relative):
-    page = _open(browser_page, relative)
-    _, _, recorder = browser_page
-    charts = page.locator(".chart").count()
-    drawn = page.locator(".chart .main-svg").count()
-    assert drawn >= charts, f"{relative}: {drawn} drawn of {charts}"
-    assert not recorder.errors, f"{relative}: console errors {recorder.errors}"
-    assert not recorder.network, f"{relative}: network requests {recorder.network}"
-    if relative.endswith(("index.html", ".html")) and "programm/" in relative:
-        assert charts >= 3, f"{relative}: a programme page shows its comparison charts"
+def test_page_fits_a_phone_and_a_desktop_and_draws_every_chart(browser_page, relative):
+    _, page, recorder = browser_page
+    try:
+        for size in (PHONE, DESKTOP):
+            page.set_viewport_size(size)
+            page = _open(browser_page, relative)
+            charts = page.locator(".chart").count()
+            drawn = page.locator(".chart .main-svg").count()
+            assert drawn >= charts, f"{relative} at {size}: {drawn} drawn of {charts}"
+            fit = page.evaluate(FIT)
+            assert fit["document"] <= 0, f"{relative} at {size}: the page scrolls sideways by {fit['document']} px"
+            assert fit["charts"] == [], f"{relative} at {size}: charts wider than their box {fit['charts']}"
+            assert not recorder.errors, f"{relative} at {size}: console errors {recorder.errors}"
+            assert not recorder.network, f"{relative} at {size}: network requests {recorder.network}"
+            if "programm/" in relative:
+                assert charts >= 3, f"{relative}: a programme page shows its comparison charts"
+    finally:
+        page.set_viewport_size(DESKTOP)
+
+
+@pytest.mark.parametrize("relative", ["index.html", "en/index.html"])
+def test_scorecard_in_the_first_screen(browser_page, relative):
+    """The five-second message: the scorecard's heading and its first district row are inside the
+    first screen on a phone and a desktop, the data status above them."""
+    _, page, _ = browser_page
+    try:
+        for size in (PHONE, DESKTOP):
+            page.set_viewport_size(size)
+            page = _open(browser_page, relative)
+            first_row = page.locator("table.scorecard tbody tr").nth(1).bounding_box()
+            assert first_row["y"] + first_row["height"] <= size["height"], (relative, size, first_row)
+            status = page.locator(".status-date").inner_text()
+            assert status.startswith("Datenstand" if relative == "index.html" else "Data as of")
+    finally:
+        page.set_viewport_size(DESKTOP)
 
 
 def test_german_and_english_texts(browser_page):
@@ -118,6 +151,17 @@ def test_switch_to_per_10k(browser_page):
                               .includes('10.000')""")
 
 
+def test_switch_by_keyboard(browser_page):
+    """The absolute / per-10,000 switch as buttons under the chart: Tab reaches them, Enter switches."""
+    page = _open(browser_page, "programm/lzz-1.html")
+    button = page.locator("#fig-bars-trainings_held + .chart-foot button", has_text="je 10.000 Einw.")
+    button.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("""() => document.querySelector('#fig-bars-trainings_held .ytitle').textContent
+                              .includes('10.000')""")
+    assert button.get_attribute("aria-pressed") == "true"
+
+
 def test_charts_keep_their_height_when_the_window_changes(browser_page):
     """Responsive Plotly re-reads the container on resize; a chart must not collapse then."""
     page = _open(browser_page, "programm/lzz-1.html")
@@ -125,7 +169,7 @@ def test_charts_keep_their_height_when_the_window_changes(browser_page):
     page.set_viewport_size({"width": 1100, "height": 2000})
     page.wait_for_timeout(400)
     after = page.locator("#fig-bars-trainings_held .main-svg").first.bounding_box()["height"]
-    page.set_viewport_size({"width": 1400, "height": 900})
+    page.set_viewport_size(DESKTOP)
     assert after == pytest.approx(before, abs=2)
 
 

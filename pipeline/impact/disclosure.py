@@ -13,10 +13,14 @@ import itertools
 
 import numpy as np
 
-from pipeline.impact.survey import ALL, WAVES
+from pipeline.impact.survey import ALL, ALL_COMPARISON, POOL, WAVES
 
 MIN_CELL = 5
 INDICATIVE_BELOW = 30
+# Published means and estimates (1–5 scale) to two decimals, p-values to three: what a reader
+# needs, and each published equation blurred by up to half a unit of its last decimal.
+PUBLISHED_DECIMALS = 2
+P_VALUE_DECIMALS = 3
 
 
 def _null_space(matrix: np.ndarray, width: int) -> np.ndarray:
@@ -118,3 +122,64 @@ def _complement(target, wave, lines, rows, cols, n, hidden, entries) -> set:
         return set()
     return {min(candidates, key=lambda key: (n(key, wave), cost(key), rows.index(key[0]), cols.index(key[1])))}
 
+
+
+# -- publication: survey blocks across every table that shares a margin ---------------------------
+#
+# The survey's counts are published in several tables that share margins: the groups of a district
+# add up to its survey file's accepted rows (the district page's delivery table, the delivery's
+# quality report), the districts add up to the programme's "all districts" row, and the impact
+# table repeats the same cells with their means. Withholding only the small cell, or only within
+# one of these tables, lets a reader subtract (53 − 26 − 24 = 3). The rule for publication
+# (docs/disclosure.md): a district with a survey group of 1 to 4 respondents in a wave is a
+# *block*: every survey figure of that district in that programme (counts, means, case numbers,
+# the survey file's row counts) is withheld. A block alone in its programme role would still be
+# the pool minus the other districts, so the next-smallest district of the role is withheld with
+# it; where that leaves no other district, the pool is withheld as well. An estimate built from a
+# withheld cell is withheld (`withheld_estimates`).
+
+
+def survey_blocks(counts, min_cell: int = MIN_CELL) -> set[tuple[str, str]]:
+    """(programme, district or pool) whose survey figures are withheld from publication.
+    counts: rows (programme_id, role, district_ags, group, wave, n) of respondents per district,
+    role "programme" or "comparison" (whose pool is POOL[role])."""
+    total: dict[tuple[str, str], dict[str, int]] = {}
+    small: set[tuple[str, str, str]] = set()
+    for programme, role, district, _group, _wave, n in counts:
+        total.setdefault((programme, role), {}).setdefault(district, 0)
+        total[(programme, role)][district] += int(n)
+        if 0 < n < min_cell:
+            small.add((programme, role, district))
+    out: set[tuple[str, str]] = set()
+    for (programme, role), districts in total.items():
+        blocked = {d for d in districts if (programme, role, d) in small}
+        if not blocked:
+            continue
+        rest = sorted((n, d) for d, n in districts.items() if d not in blocked)
+        if len(blocked) == 1 and rest:
+            blocked.add(rest[0][1])
+            rest = rest[1:]
+        if len(rest) < 2:   # the pool minus at most one published district would give the blocks' sum
+            blocked.add(POOL[role])
+            blocked.update(d for _, d in rest)
+        out.update((programme, d) for d in blocked)
+    return out
+
+
+def withheld_estimates(rows, blocks: set[tuple[str, str]], comparison_of) -> list[bool]:
+    """Per impact row (dicts with programme_id, method, district_ags, role), whether publication
+    withholds it because a cell it is built from is in a block: a pre/post row of a blocked
+    district or pool; a DiD row whose programme side (the district, or every programme district
+    for the pool) or comparison pool holds a blocked district. `comparison_of(programme)` gives
+    (programme districts, comparison districts)."""
+    out = []
+    for row in rows:
+        programme, district = row["programme_id"], row["district_ags"]
+        if row["method"] != "did":
+            out.append((programme, district) in blocks)
+            continue
+        districts, comparison = comparison_of(programme)
+        treated = districts if district == ALL else [district]
+        used = {*treated, *comparison, ALL_COMPARISON, *([ALL] if district == ALL else [])}
+        out.append(any((programme, d) in blocks for d in used))
+    return out
