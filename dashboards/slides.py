@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import datetime as dt
 import re
 import contextlib
@@ -294,9 +295,12 @@ async def _print_pack(browser, slides: list[Slide], images: list[bytes], front: 
         page = Path(folder) / "pack.html"
         page.write_text(_pack_html(slides, images, front), encoding="utf-8")
         tab = await browser.create_tab(page.as_uri())
-        for _ in range(200):  # the images are inline: loaded within moments
-            state = await tab.send_command("Runtime.evaluate", params={"expression": "document.readyState"})
-            if state.get("result", {}).get("result", {}).get("value") == "complete":
+        # A new tab is about:blank, "complete" before the pack's navigation commits: printing it
+        # then gave an empty first page now and then. Wait for the pack itself to be complete.
+        ready = f"document.readyState === 'complete' && location.href === {json.dumps(page.as_uri())}"
+        for _ in range(400):  # the images are inline: loaded within moments
+            state = await tab.send_command("Runtime.evaluate", params={"expression": ready})
+            if state.get("result", {}).get("result", {}).get("value") is True:
                 break
             await asyncio.sleep(0.05)
         response = await tab.send_command("Page.printToPDF", params={
