@@ -238,16 +238,24 @@ def connect(path: Path | str, read_only: bool = False):
         con.close()
 
 
-def replace_rows(con, table: str, frame, where: str, params: list) -> None:
-    """Delete what a unit of work owns, then insert its new rows, in one transaction."""
+@contextlib.contextmanager
+def transaction(con):
+    """One DuckDB transaction around the block: committed when it ends, rolled back when anything
+    (an interrupt too) leaves it, so a stopped step leaves nothing half written."""
     con.execute("BEGIN")
     try:
-        con.execute(f"DELETE FROM {table} WHERE {where}", params)
-        insert_rows(con, table, frame)
+        yield con
         con.execute("COMMIT")
-    except Exception:
+    except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def replace_rows(con, table: str, frame, where: str, params: list) -> None:
+    """Delete what a unit of work owns, then insert its new rows, in one transaction."""
+    with transaction(con):
+        con.execute(f"DELETE FROM {table} WHERE {where}", params)
+        insert_rows(con, table, frame)
 
 
 def insert_rows(con, table: str, frame) -> None:

@@ -201,6 +201,19 @@ def load_catalogue(directory: Path | str | None = None) -> Catalogue:
 _LOADED: dict[tuple, Catalogue] = {}
 
 
+def loaded_once(cache: dict, catalogue: Catalogue, path: Path, load):
+    """`load(catalogue, path)` once per process for this catalogue object and this file as it is
+    now (modification time and size), again as soon as either changes: the indicator and rule
+    files are asked for by every step of a run. `cache` is the caller's, one entry at a time."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    cached = cache.get(key)
+    if cached is None or cached[0] is not catalogue:
+        cache.clear()
+        cache[key] = (catalogue, load(catalogue, path))
+    return cache[key][1]
+
+
 def cached_catalogue(directory: Path | str | None = None) -> Catalogue:
     """`load_catalogue`, read and validated once per process and again as soon as one of its files
     changes (modification time or size): every step of a run asks for it."""

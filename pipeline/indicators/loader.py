@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError
+from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError, loaded_once
 from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import (AGGREGATES, BREAKDOWNS, DIRECTIONS, EVENT_BREAKDOWNS, WHEN_NO_DATA, Definition, Indicator,
@@ -47,14 +47,7 @@ def cached_indicators(catalogue: Catalogue) -> IndicatorCatalogue:
     """`load_indicators`, read and validated once per process for this catalogue (as
     `cached_catalogue` hands out one object while its files are unchanged) and again as soon as
     indicators.yaml changes: the value, export and check steps of a run each ask for it."""
-    path = indicators_path(catalogue)
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    cached = _LOADED.get(key)
-    if cached is None or cached[0] is not catalogue:
-        _LOADED.clear()
-        _LOADED[key] = (catalogue, load_indicators(catalogue, path))
-    return _LOADED[key][1]
+    return loaded_once(_LOADED, catalogue, indicators_path(catalogue), load_indicators)
 
 
 def load_indicators(catalogue: Catalogue, path: Path | str | None = None) -> IndicatorCatalogue:

@@ -149,18 +149,14 @@ def _withdraw(con, items: list[Delivered], quarters: list[str]) -> None:
     present = [i for i in items if not i.gone]
     con.register("_present", pd.DataFrame({"name": pd.Series([i.name for i in present], dtype=object),
                                            "receipt_id": pd.Series([i.receipt_id for i in present], dtype=object)}))
-    con.execute("BEGIN")
     try:
-        con.execute("""UPDATE receipts SET status = 'withdrawn'
-                       WHERE status <> 'withdrawn' AND (quarter IN (SELECT unnest(?)) OR quarter IS NULL)
-                         AND lower(file_name) NOT IN (SELECT lower(name) FROM _present)""", [quarters])
-        con.execute("""UPDATE receipts SET status = CASE WHEN receipt_id IN (SELECT receipt_id FROM sheets)
-                                                         THEN 'loaded' ELSE 'set_aside' END
-                       WHERE status = 'withdrawn' AND receipt_id IN (SELECT receipt_id FROM _present)""")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with warehouse.transaction(con):
+            con.execute("""UPDATE receipts SET status = 'withdrawn'
+                           WHERE status <> 'withdrawn' AND (quarter IN (SELECT unnest(?)) OR quarter IS NULL)
+                             AND lower(file_name) NOT IN (SELECT lower(name) FROM _present)""", [quarters])
+            con.execute("""UPDATE receipts SET status = CASE WHEN receipt_id IN (SELECT receipt_id FROM sheets)
+                                                             THEN 'loaded' ELSE 'set_aside' END
+                           WHERE status = 'withdrawn' AND receipt_id IN (SELECT receipt_id FROM _present)""")
     finally:
         con.unregister("_present")
 
@@ -333,8 +329,7 @@ def _store_chunk(con, contract: Contract, chunk: _Chunk, summary: IntakeSummary)
     # one transaction, the receipts last and after the archive: a run that stops midway leaves
     # nothing of the chunk, and the next run reads its files again.
     writer = _Background(chunk.archive.flush)
-    con.execute("BEGIN")
-    try:
+    with warehouse.transaction(con):
         for feed, frames in raw.items():
             schema = warehouse.raw_arrow_schema(contract.feeds[feed])
             tables = [f if isinstance(f, pa.Table) else pa.Table.from_pandas(f, preserve_index=False)
@@ -347,10 +342,6 @@ def _store_chunk(con, contract: Contract, chunk: _Chunk, summary: IntakeSummary)
         warehouse.insert_rows(con, "sheets", pd.DataFrame(sheets))
         writer.join()
         warehouse.insert_rows(con, "receipts", pd.DataFrame(receipts))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 class _Background(threading.Thread):

@@ -113,18 +113,13 @@ def compute_warnings(con, catalogue: Catalogue, rules: RuleCatalogue | None = No
     parts = [f"SELECT * FROM ({part}) WHERE {mine}" for part in _rule_rows(rules, parameters, sources)]
     if outliers:
         update_followup(con, flag_outliers(con, rules, parameters, "_rule_members", districts), districts)
-    con.execute("BEGIN")
-    try:
+    with warehouse.transaction(con):
         con.execute(f"DELETE FROM {TABLE} WHERE reason_code <> 'outlier' AND {mine}")
         for part in parts:  # one rule at a time: side by side, their hash tables outgrow the memory limit
             con.execute(f"INSERT INTO {TABLE} ({', '.join(warehouse.q(c) for c in COLUMNS)}) {part}")
         if outliers:  # the follow-up list is small: its warnings are written whole
             con.execute(f"DELETE FROM {TABLE} WHERE reason_code = 'outlier'")
             con.execute(f"INSERT INTO {TABLE} ({', '.join(warehouse.q(c) for c in COLUMNS)}) {_outlier_rows(rules)}")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     for table in ["_rule_members", "_rule_districts", *sources.values()]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return summary(con)
@@ -174,8 +169,8 @@ def summary(con) -> pd.DataFrame:
 
 def warnings_frame(con, reason_codes: tuple[str, ...] | None = None, limit: int | None = None) -> pd.DataFrame:
     """The standing warnings with their files (current sheets), as the reports and checks list them."""
-    where = f"WHERE reason_code IN ({', '.join(literal(c) for c in reason_codes)})" if reason_codes else ""
+    codes = f"AND reason_code IN ({', '.join(literal(c) for c in reason_codes)})" if reason_codes else ""
     return warehouse.fetch_df(con, f"""
         SELECT district_ags, quarter, file, "row", "column", value, reason_code, reason, reason_en
-        FROM findings WHERE severity = 'warning' {'AND' + where[5:] if where else ''}
+        FROM findings WHERE severity = 'warning' {codes}
         ORDER BY district_ags, quarter, file, "row" NULLS FIRST, reason_code {f'LIMIT {limit}' if limit else ''}""")

@@ -168,34 +168,30 @@ def update_followup(con, flagged: pd.DataFrame, districts: list[str] | None = No
                                                             "history_median", "history_n", "history_score",
                                                             "peer_median", "peer_n", "peer_score"]))
     keys = " AND ".join(f"f.{k} = e.{k}" for k in KEY)
-    con.execute("BEGIN")
     try:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE _followup AS
-            SELECT f.measure_id, f.district_ags, f.quarter, f.record_id, f.x AS value, f.x AS current_value,
-                   f.receipt_id, f.delivery_quarter, CAST(f.source_row AS BIGINT) AS source_row,
-                   f.history_median, CAST(f.history_n AS BIGINT) AS history_n, f.history_score, f.peer_median,
-                   CAST(f.peer_n AS BIGINT) AS peer_n, f.peer_score,
-                   CASE WHEN e.status = 'confirmed' AND e.value = f.x THEN 'confirmed' ELSE 'open' END AS status,
-                   CASE WHEN e.status = 'confirmed' AND e.value = f.x THEN e.confirmed_by END AS confirmed_by,
-                   CASE WHEN e.status = 'confirmed' AND e.value = f.x THEN e.confirmed_at END AS confirmed_at,
-                   CASE WHEN e.status = 'confirmed' AND e.value = f.x THEN e.comment END AS comment
-            FROM _flagged_frame f LEFT JOIN outlier_followup e ON {keys}
-            UNION ALL
-            SELECT e.measure_id, e.district_ags, e.quarter, e.record_id, e.value, o.x, e.receipt_id,
-                   e.delivery_quarter, e.source_row, e.history_median, e.history_n, e.history_score, e.peer_median,
-                   e.peer_n, e.peer_score, 'corrected', e.confirmed_by, e.confirmed_at, e.comment
-            FROM outlier_followup e LEFT JOIN _ov o USING ({', '.join(KEY)})
-            WHERE NOT EXISTS (SELECT 1 FROM _flagged_frame f WHERE {keys}) AND {judged}
-              AND (e.status = 'corrected' OR o.x IS DISTINCT FROM e.value)
-            UNION ALL
-            SELECT * FROM outlier_followup e WHERE NOT {judged}""",
-                    {"districts": list(districts)} if districts is not None else None)
-        con.execute("DELETE FROM outlier_followup")
-        con.execute("INSERT INTO outlier_followup SELECT * FROM _followup")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with warehouse.transaction(con):
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE _followup AS
+                SELECT f.measure_id, f.district_ags, f.quarter, f.record_id, f.x AS value, f.x AS current_value,
+                       f.receipt_id, f.delivery_quarter, CAST(f.source_row AS BIGINT) AS source_row,
+                       f.history_median, CAST(f.history_n AS BIGINT) AS history_n, f.history_score, f.peer_median,
+                       CAST(f.peer_n AS BIGINT) AS peer_n, f.peer_score,
+                       CASE WHEN e.status = 'confirmed' AND e.value = f.x THEN 'confirmed' ELSE 'open' END AS status,
+                       CASE WHEN e.status = 'confirmed' AND e.value = f.x THEN e.confirmed_by END AS confirmed_by,
+                       CASE WHEN e.status = 'confirmed' AND e.value = f.x THEN e.confirmed_at END AS confirmed_at,
+                       CASE WHEN e.status = 'confirmed' AND e.value = f.x THEN e.comment END AS comment
+                FROM _flagged_frame f LEFT JOIN outlier_followup e ON {keys}
+                UNION ALL
+                SELECT e.measure_id, e.district_ags, e.quarter, e.record_id, e.value, o.x, e.receipt_id,
+                       e.delivery_quarter, e.source_row, e.history_median, e.history_n, e.history_score, e.peer_median,
+                       e.peer_n, e.peer_score, 'corrected', e.confirmed_by, e.confirmed_at, e.comment
+                FROM outlier_followup e LEFT JOIN _ov o USING ({', '.join(KEY)})
+                WHERE NOT EXISTS (SELECT 1 FROM _flagged_frame f WHERE {keys}) AND {judged}
+                  AND (e.status = 'corrected' OR o.x IS DISTINCT FROM e.value)
+                UNION ALL
+                SELECT * FROM outlier_followup e WHERE NOT {judged}""",
+                        {"districts": list(districts)} if districts is not None else None)
+            con.execute("DELETE FROM outlier_followup")
+            con.execute("INSERT INTO outlier_followup SELECT * FROM _followup")
     finally:
         con.unregister("_flagged_frame")
     for table in ("_followup", "_ov", "_hist", "_peer", "_peer_quarter", "_peer_programme", "_placed", "_affected"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError
+from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError, loaded_once
 from pipeline.contract import load_contract
 from pipeline.indicators.loader import ID_PATTERN, cached_indicators, column_problem, filter_problem
 from pipeline.warehouse import ensure_schema
@@ -102,14 +102,7 @@ _LOADED: dict = {}
 
 def cached_rules(catalogue: Catalogue) -> RuleCatalogue:
     """`load_rules`, once per process while rules.yaml (and the catalogue object) are unchanged."""
-    path = rules_path(catalogue)
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    cached = _LOADED.get(key)
-    if cached is None or cached[0] is not catalogue:
-        _LOADED.clear()
-        _LOADED[key] = (catalogue, load_rules(catalogue, path))
-    return _LOADED[key][1]
+    return loaded_once(_LOADED, catalogue, rules_path(catalogue), load_rules)
 
 
 def _number(value) -> bool:
@@ -163,6 +156,11 @@ class _Checker:
         if text:
             self.problems.append(f"{where}: {text}")
 
+    def _unknown_keys(self, entry: dict, allowed: set[str], where: str) -> None:
+        unknown = sorted(set(entry) - allowed)
+        if unknown:
+            self.problems.append(f"{where}: unbekannte Angabe / unknown key: {', '.join(unknown)}")
+
     def _choice(self, value, allowed, what: str, where: str) -> bool:
         if value not in allowed:
             self.problems.append(f"{where}: {what} '{value}' unbekannt / unknown (erlaubt / allowed: "
@@ -174,9 +172,7 @@ class _Checker:
         if not isinstance(entry, dict):
             self.problems.append(f"{where}: keine Zuordnung / not a mapping")
             return None
-        unknown = sorted(set(entry) - RULE_KEYS)
-        if unknown:
-            self.problems.append(f"{where}: unbekannte Angabe / unknown key: {', '.join(unknown)}")
+        self._unknown_keys(entry, RULE_KEYS, where)
         missing = [k for k in ("id", "level", "report_on", "left", "operator", "right", "message_de", "message_en")
                    if entry.get(k) in (None, "")]
         if missing:
@@ -235,9 +231,7 @@ class _Checker:
         if not isinstance(entry, dict):
             self.problems.append(f"{where}: keine Zuordnung / not a mapping")
             return None
-        unknown = sorted(set(entry) - SIDE_KEYS)
-        if unknown:
-            self.problems.append(f"{where}: unbekannte Angabe / unknown key: {', '.join(unknown)}")
+        self._unknown_keys(entry, SIDE_KEYS, where)
         factor = entry.get("factor", 1)
         if not _number(factor):
             self.problems.append(f"{where}: factor muss eine Zahl sein / factor must be a number")
@@ -305,9 +299,7 @@ class _Checker:
             if mid in seen:
                 self.problems.append(f"{at}: id doppelt / duplicate id")
             seen.add(mid)
-            unknown = sorted(set(entry) - MEASURE_KEYS)
-            if unknown:
-                self.problems.append(f"{at}: unbekannte Angabe / unknown key: {', '.join(unknown)}")
+            self._unknown_keys(entry, MEASURE_KEYS, at)
             feed, per = entry.get("feed"), entry.get("per")
             if not self._choice(feed, [f for f in self.feeds if f != "attendance"], "feed", at):
                 continue
