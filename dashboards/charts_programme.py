@@ -10,6 +10,7 @@ import pandas as pd
 from plotly.subplots import make_subplots
 
 from dashboards import charts, i18n, privacy, style
+from dashboards import targets as targets_view
 from dashboards.i18n import is_missing
 from pipeline.catalogue import Programme
 from pipeline.indicators.model import ALL, ALL_COMPARISON, Indicator
@@ -275,7 +276,7 @@ MAX_LINES = 12
 def cumulative(quarters: pd.DataFrame, totals: pd.DataFrame, indicator: Indicator, programme: Programme,
                lang: str) -> dict | None:
     """Cumulative value per quarter against the pro-rata target (target × share of the period
-    elapsed at each quarter's end). Only for counts and sums of things, not persons: differences
+    elapsed at each quarter's end), or a district's milestone steps where the catalogue gives them. Only for counts and sums of things, not persons: differences
     of cumulative figures would reveal the hidden small counts."""
     if indicator.definition.aggregate not in ("count", "sum") or indicator.unit in privacy.PERSON_UNITS:
         return None
@@ -301,7 +302,19 @@ def cumulative(quarters: pd.DataFrame, totals: pd.DataFrame, indicator: Indicato
                        hoverinfo="text")
                 for n, ags in enumerate(order)]
     shares = [_elapsed(programme, q) for q in axis_quarters]
-    for target in sorted(set(targets["target"].astype(float))):
+    paced = {ags: steps for ags in order
+             if (steps := targets_view.due_by_quarter(indicator, programme, ags, axis_quarters)) is not None}
+    for ags, steps in paced.items():
+        data.append(charts.trace(
+            "scatter", x=axis_quarters, y=steps, mode="lines",
+            name=f"{i18n.t(lang, 'milestone_steps')} ({style.short_district(names[ags])})",
+            line=dict(color=style.TARGET_COLOUR, width=3, dash="dot", shape="hv"),
+            hovertext=[f"{names[ags]}<br>{i18n.t(lang, 'milestone_steps')} {q}: {charts.fmt(v, lang, unit)}"
+                       for q, v in zip(axis_quarters, steps)],
+            hoverinfo="text"))
+    # The pro-rata line for each target that some district without milestones paces against.
+    linear = targets[~targets["district_ags"].isin(list(paced))]
+    for target in sorted(set(linear["target"].astype(float))):
         line = [target * s for s in shares]
         data.append(charts.trace(
             "scatter", x=axis_quarters, y=line, mode="lines", name=f"{i18n.t(lang, 'pro_rata')} ({charts.fmt(target, lang, unit)})",

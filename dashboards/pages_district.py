@@ -11,6 +11,7 @@ from dashboards.pages_common import (district_name, has_many_districts, masked_l
 from pipeline.indicators.model import ALL
 from dashboards.pages_breakdowns import district_breakdowns
 from dashboards.pages_impact import district_impact
+from dashboards.targets import target_text
 from pipeline.catalogue import Programme
 
 
@@ -105,7 +106,7 @@ def _totals_table(rows: list[dict], lang: str, threshold: int, programme_targets
         mine = not is_missing(r["target"])
         whole = programme_targets.get(r["indicator_id"]) if not mine else None
         if mine:
-            target = f"{i18n.t(lang, r['direction'])} {charts.fmt(r['target'], lang, r['unit'])}"
+            target = target_text(r, lang)
         elif whole is not None:
             target = (f"{t(lang, 'scorecard_programme_level')}: {i18n.t(lang, whole['direction'])} "
                       f"{charts.fmt(whole['target'], lang, whole['unit'])}")

@@ -9,6 +9,7 @@ import pandas as pd
 from dashboards import charts, i18n
 from dashboards.data import SiteData
 from dashboards.i18n import t
+from dashboards.targets import override_text
 from dashboards.layout import Body, Place, esc, table
 from dashboards.pages_common import district_name, programme_name
 
@@ -53,8 +54,8 @@ def methods_page(data: SiteData, place: Place, geo_name: str | None) -> Body:
             facts.append((t(lang, "default_target"), t(lang, "no_target")))
         if indicator.overrides:
             facts.append((t(lang, "overrides"), "; ".join(
-                f"{o.programme}{' / ' + district_name(data, o.district) if o.district else ''}: "
-                f"{'–' if o.target is None else charts.fmt(o.target, lang, indicator.unit)}" for o in indicator.overrides)))
+                override_text(o, indicator, f"{o.programme}{' / ' + district_name(data, o.district) if o.district else ''}",
+                              lang) for o in indicator.overrides)))
         where = ", ".join(programmes.get(p, p) for p in indicator.programmes) or t(lang, "all_programmes")
         if indicator.districts:
             where += " – " + ", ".join(district_name(data, a) for a in indicator.districts)

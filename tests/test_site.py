@@ -406,3 +406,14 @@ def test_map_classes_separate_districts(tmp_path_factory):
 def site_data_load(con, site):
     from dashboards.data import load
     return load(con, site.catalogue, site.indicators)
+
+
+def test_stendal_s_baseline_and_milestones_are_shown(site):
+    # lzz-2 is over in the demo: the target itself is due, so the milestone in force is not said twice.
+    assert "Ausgangswert 0 (31.12.2022) → mindestens 14" in read(site, "kreis/15090.html")
+    assert "baseline 0 (31 Dec 2022) → at least 14" in read(site, "en/kreis/15090.html")
+    # The cumulative chart draws Stendal's phases as steps (due by each quarter's end: 0, 2, 2, 4, 12, 14).
+    page = read(site, "programm/lzz-2.html")
+    assert "Meilensteine (Stendal)" in page and "Meilensteine 2024-Q1: 12" in page
+    methods = read(site, "methoden.html")
+    assert "Meilenstein 12 bis 31.03.2024 (Phase 3: Pilotmaßnahmen)" in methods

@@ -29,7 +29,8 @@ BREAKDOWN_COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_n
                      "breakdown", "breakdown_value", "value", "value_high", "n", "method", "unit", "label_de", "label_en")
 COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
            "value", "value_high", "ci_low", "ci_high", "n", "method", "target", "direction", "status",
-           "attainment_pct", "elapsed_share", "per_10k", "unit", "label_de", "label_en")
+           "attainment_pct", "elapsed_share", "baseline", "baseline_date", "baseline_source", "milestone",
+           "milestone_due", "per_10k", "unit", "label_de", "label_en")
 ALL_NAME = "Alle Kreise des Programms"
 ALL_COMPARISON_NAME = "Alle Vergleichskreise"
 
@@ -67,19 +68,52 @@ def rows_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd.DataF
             places = _places(i, p)
             by_district = p.target_level == "district"
             for ags, cmp in places:
-                target = i.target_for(p.id, ags) if by_district and not cmp else None
-                rows.append((i.id, p.id, cmp, ags, names[ags], inhabitants[ags], target, fill and not cmp))
+                targeted = by_district and not cmp
+                target = i.target_for(p.id, ags) if targeted else None
+                rows.append((i.id, p.id, cmp, ags, names[ags], inhabitants[ags], target, fill and not cmp,
+                             *_baseline(i, p, ags, targeted)))
             for cmp, code, name in ((False, ALL, ALL_NAME), (True, ALL_COMPARISON, ALL_COMPARISON_NAME)):
                 members = [a for a, c in places if c == cmp]
                 if not members:
                     continue
-                target = i.target_for(p.id, None) if not by_district and not cmp else None
+                targeted = not by_district and not cmp
+                target = i.target_for(p.id, None) if targeted else None
                 key = tuple(members)
                 if key not in pooled:
                     pooled[key] = float(population.reindex(members).sum())
-                rows.append((i.id, p.id, cmp, code, name, pooled[key], target, fill and not cmp))
+                rows.append((i.id, p.id, cmp, code, name, pooled[key], target, fill and not cmp,
+                             *_baseline(i, p, None, targeted)))
     return pd.DataFrame(rows, columns=["indicator_id", "programme_id", "comparison", "district_ags",
-                                       "district_name", "population", "target", "zero_fill"])
+                                       "district_name", "population", "target", "zero_fill",
+                                       "baseline", "baseline_date", "baseline_source"])
+
+
+def _baseline(indicator: Indicator, programme: Programme, ags: str | None, targeted: bool) -> tuple:
+    """(value, date, source) of the baseline of a row that carries the target, else three NULLs."""
+    found = indicator.baseline_for(programme.id, ags) if targeted else None
+    return (found.value, found.date, found.source) if found else (None, None, None)
+
+
+def milestones_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd.DataFrame:
+    """Every milestone of the rows that carry a target, and that target itself, due at the
+    programme's end: status paces against the latest one due by the reporting date (section 6)."""
+    rows = []
+    for i in indicators:
+        if not i.overrides:
+            continue
+        for p in catalogue.programmes:
+            if not i.applies_to(p.id):
+                continue
+            by_district = p.target_level == "district"
+            places = [ags for ags, cmp in _places(i, p) if not cmp] if by_district else [ALL]
+            for ags in places:
+                key = None if ags == ALL else ags
+                milestones, target = i.milestones_for(p.id, key), i.target_for(p.id, key)
+                if not milestones or target is None:
+                    continue
+                rows += [(i.id, p.id, False, ags, m.due, m.value) for m in milestones]
+                rows.append((i.id, p.id, False, ags, p.end, target))
+    return pd.DataFrame(rows, columns=["indicator_id", "programme_id", "comparison", "district_ags", "due", "value"])
 
 
 def indicators_frame(indicators: IndicatorCatalogue) -> pd.DataFrame:
@@ -100,15 +134,21 @@ def latest_quarters(con) -> dict[str, str]:
     return dict(found)
 
 
-def elapsed_share(programme: Programme, latest: str | None, as_of: dt.date | None) -> float:
-    """(end of latest reported quarter − start) / (end − start), in [0, 1]; finished → 1."""
+def reached_date(programme: Programme, latest: str | None, as_of: dt.date | None) -> dt.date:
+    """The date the programme's reporting has reached (end of the latest reported quarter, within
+    the period; a finished programme its end): the end of the elapsed share, and milestones due
+    by then are in force."""
     if as_of is not None and as_of >= programme.end:
-        return 1.0
+        return programme.end
     if latest is None:
-        return 0.0
-    reached = quarter_bounds(latest)[1]
-    share = (reached - programme.start).days / max((programme.end - programme.start).days, 1)
-    return min(max(share, 0.0), 1.0)
+        return programme.start
+    return min(max(quarter_bounds(latest)[1], programme.start), programme.end)
+
+
+def elapsed_share(programme: Programme, latest: str | None, as_of: dt.date | None) -> float:
+    """(reached date − start) / (end − start), in [0, 1]; finished → 1."""
+    reached = reached_date(programme, latest, as_of)
+    return (reached - programme.start).days / max((programme.end - programme.start).days, 1)
 
 
 def programmes_frame(con, catalogue: Catalogue, as_of: dt.date | None = None,
@@ -122,9 +162,9 @@ def programmes_frame(con, catalogue: Catalogue, as_of: dt.date | None = None,
         as_of = quarter_bounds(max(latest.values()))[1]
     rows = []
     for n, p in enumerate(catalogue.programmes):
-        reported = [latest[a] for a in p.districts if a in latest]
-        rows.append((n, p.id, elapsed_share(p, max(reported) if reported else None, as_of)))
-    return pd.DataFrame(rows, columns=["ord", "programme_id", "share"])
+        reported = max([latest[a] for a in p.districts if a in latest], default=None)
+        rows.append((n, p.id, elapsed_share(p, reported, as_of), reached_date(p, reported, as_of)))
+    return pd.DataFrame(rows, columns=["ord", "programme_id", "share", "reached"])
 
 
 # -- the query ----------------------------------------------------------------------------------
@@ -140,9 +180,23 @@ filled AS (
         SELECT 1 FROM v WHERE v.indicator_id = r.indicator_id AND v.programme_id = r.programme_id
         AND v.comparison = r.comparison AND v.district_ags = r.district_ags AND v.period = '{total}')
 ),
+in_force AS (
+    -- per row with milestones: the latest due by the reporting date (none yet: nothing is due)
+    SELECT m.indicator_id, m.programme_id, m.comparison, m.district_ags, true AS paced,
+           max(m.due) FILTER (WHERE m.due <= p.reached) AS m_due,
+           arg_max(m.value, m.due) FILTER (WHERE m.due <= p.reached) AS m_value
+    FROM _milestones m JOIN _programmes p USING (programme_id)
+    GROUP BY ALL
+),
 figures AS (
     SELECT f.*, r.district_name, r.population, i.direction, i.unit, i.label_de, i.label_en, i.aggregate,
            i.ord AS i_ord, p.ord AS p_ord, p.share,
+           CASE WHEN f.period = '{total}' THEN r.baseline END AS baseline,
+           CASE WHEN f.period = '{total}' THEN r.baseline_date END AS baseline_date,
+           CASE WHEN f.period = '{total}' THEN r.baseline_source END AS baseline_source,
+           CASE WHEN f.period = '{total}' THEN coalesce(m.paced, false) ELSE false END AS paced,
+           CASE WHEN f.period = '{total}' THEN m.m_value END AS m_value,
+           CASE WHEN f.period = '{total}' THEN m.m_due END AS m_due,
            round(f.value, 4) AS v,
            CASE WHEN i.has_high THEN round(coalesce(f.value_high, 0), 4) END AS vh,
            CASE WHEN f.period = '{total}' THEN r.target END AS t,
@@ -152,6 +206,7 @@ figures AS (
     JOIN _rows r USING (indicator_id, programme_id, comparison, district_ags)
     JOIN _indicators i USING (indicator_id)
     JOIN _programmes p USING (programme_id)
+    LEFT JOIN in_force m USING (indicator_id, programme_id, comparison, district_ags)
 )
 SELECT programme_id, indicator_id, district_ags, district_name, comparison, period,
        v AS value, vh AS value_high,
@@ -160,10 +215,12 @@ SELECT programme_id, indicator_id, district_ags, district_name, comparison, peri
        CASE WHEN t IS NULL OR direction IS NULL THEN NULL
             WHEN direction = 'at_most' THEN CASE WHEN v <= t THEN 'within' ELSE 'exceeded' END
             WHEN v >= t THEN 'achieved'
+            WHEN paced THEN CASE WHEN v >= coalesce(m_value, 0) THEN 'on_track' ELSE 'behind' END
             WHEN v >= t * share THEN 'on_track'
             ELSE 'behind' END AS status,
        CASE WHEN t > 0 THEN round(v / t * 100, 1) END AS attainment_pct,
        CASE WHEN period = '{total}' THEN round(share, 4) END AS elapsed_share,
+       baseline, baseline_date, baseline_source, m_value AS milestone, m_due AS milestone_due,
        CASE WHEN aggregate <> 'mean' AND population > 0 THEN round(v / population * 10000, 2) END AS per_10k,
        unit, label_de, label_en
 FROM figures
@@ -233,7 +290,7 @@ def catalogue_frames(con, catalogue: Catalogue, indicators: IndicatorCatalogue, 
                      latest: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
     """What the catalogue and the reporting date say, as the frames the query joins."""
     return {"_scope": scope_frame(catalogue, indicators), "_rows": rows_frame(catalogue, indicators),
-            "_indicators": indicators_frame(indicators),
+            "_indicators": indicators_frame(indicators), "_milestones": milestones_frame(catalogue, indicators),
             "_programmes": programmes_frame(con, catalogue, as_of, latest)}
 
 
@@ -319,10 +376,13 @@ CASTS = {
                "comparison": "BOOLEAN", "start": "DATE", "end": "DATE"},
     "_rows": {"indicator_id": "VARCHAR", "programme_id": "VARCHAR", "district_ags": "VARCHAR",
               "comparison": "BOOLEAN", "district_name": "VARCHAR", "population": "DOUBLE",
-              "target": "DOUBLE", "zero_fill": "BOOLEAN"},
+              "target": "DOUBLE", "zero_fill": "BOOLEAN", "baseline": "DOUBLE", "baseline_date": "DATE",
+              "baseline_source": "VARCHAR"},
+    "_milestones": {"indicator_id": "VARCHAR", "programme_id": "VARCHAR", "comparison": "BOOLEAN",
+                    "district_ags": "VARCHAR", "due": "DATE", "value": "DOUBLE"},
     "_indicators": {"indicator_id": "VARCHAR", "direction": "VARCHAR", "unit": "VARCHAR", "label_de": "VARCHAR",
                     "label_en": "VARCHAR", "aggregate": "VARCHAR", "has_high": "BOOLEAN", "ord": "INTEGER"},
-    "_programmes": {"programme_id": "VARCHAR", "ord": "INTEGER", "share": "DOUBLE"},
+    "_programmes": {"programme_id": "VARCHAR", "ord": "INTEGER", "share": "DOUBLE", "reached": "DATE"},
 }
 
 

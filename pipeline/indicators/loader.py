@@ -7,6 +7,7 @@ column or a typo in SQL is found when the catalogue loads, not in the middle of 
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from numbers import Real
 from pathlib import Path
@@ -19,10 +20,12 @@ from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import (AGGREGATES, BREAKDOWNS, DIRECTIONS, EVENT_BREAKDOWNS, WHEN_NO_DATA, Definition, Indicator,
                                        IndicatorCatalogue, KeySource, Override, Parameter, Reference)
+from pipeline.indicators.model import INHERIT, Baseline, Milestone
 from pipeline.warehouse import ensure_schema, stg_columns
 
 FILE_NAME = "indicators.yaml"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+OVERRIDE_KEYS = {"programme", "district", "target", "baseline", "milestones"}
 INDICATOR_KEYS = {"id", "label_de", "label_en", "description_de", "description_en", "unit", "direction",
                   "target", "applies_to", "overrides", "references", "when_no_data", "comparison",
                   "definition", "breakdowns"}
@@ -82,6 +85,18 @@ def load_indicators(catalogue: Catalogue, path: Path | str | None = None) -> Ind
     return IndicatorCatalogue(path=str(path), indicators=tuple(indicators), parameters=parameters)
 
 
+def _date(value) -> dt.date | None:
+    """A date as YAML reads it (unquoted 2023-06-30) or as ISO text; None if it is neither."""
+    if isinstance(value, dt.datetime):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def _is_number(value) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
@@ -134,6 +149,7 @@ class _Checker:
         target = self._target(entry.get("target"), direction, where)
         programmes, districts = self._scope(entry.get("applies_to") or {}, where)
         overrides = self._overrides(entry.get("overrides") or [], direction, programmes, where)
+        self._milestones_fit(target, overrides, where)
         references = self._references(entry.get("references") or [], where)
         definition = self._definition(entry.get("definition"), where) if entry.get("definition") else None
         breakdowns = self._breakdowns(entry.get("breakdowns") or [], definition, where) if definition else ()
@@ -205,9 +221,15 @@ class _Checker:
     def _overrides(self, entries: list, direction, scoped: tuple[str, ...], where: str) -> tuple[Override, ...]:
         overrides, seen = [], set()
         for entry in entries:
+            if not isinstance(entry, dict):
+                self.problems.append(f"{where} override: keine Zuordnung / not a mapping")
+                continue
             pid, ags = str(entry.get("programme") or ""), entry.get("district")
             ags = self._ags(ags, where) if ags is not None else None
             here = f"{where} override {pid or '?'}{'/' + ags if ags else ''}"
+            unknown = sorted(set(entry) - OVERRIDE_KEYS)
+            if unknown:
+                self.problems.append(f"{here}: unbekannte Angabe / unknown key: {', '.join(unknown)}")
             if pid not in self.programmes:
                 self.problems.append(f"{here}: unbekanntes Programm / unknown programme '{pid}'")
                 continue
@@ -222,14 +244,98 @@ class _Checker:
                 elif programme.target_level == "programme":
                     self.problems.append(f"{here}: Programm setzt Ziele auf Programmebene (target_level: programme), "
                                          "kein Kreisziel möglich / targets are set for the whole programme")
-            if "target" not in entry:
-                self.problems.append(f"{here}: target fehlt / target missing (null for none)")
-            target = self._target(entry.get("target"), direction, here)
+            if not {"target", "baseline", "milestones"} & set(entry):
+                self.problems.append(f"{here}: target, baseline oder milestones nötig / give a target (null for "
+                                     "none), a baseline or milestones")
+            target = self._target(entry["target"], direction, here) if "target" in entry else INHERIT
+            baseline = self._baseline(entry["baseline"], here) if "baseline" in entry else None
+            milestones = self._milestones(entry.get("milestones"), direction, programme, here) \
+                if "milestones" in entry else ()
             if (pid, ags) in seen:
                 self.problems.append(f"{here}: doppelt / duplicate override")
             seen.add((pid, ags))
-            overrides.append(Override(programme=pid, district=ags, target=target))
+            overrides.append(Override(programme=pid, district=ags, target=target, baseline=baseline,
+                                      milestones=milestones))
         return tuple(overrides)
+
+    def _milestones_fit(self, default: float | None, overrides: tuple[Override, ...], where: str) -> None:
+        """Milestones lead up to the target that is due at the programme's end: one must exist, and
+        no milestone may ask for more than it."""
+        own = {(o.programme, o.district): o.target for o in overrides if o.target != INHERIT}
+        for o in overrides:
+            if not o.milestones:
+                continue
+            target = own.get((o.programme, o.district), own.get((o.programme, None), default))
+            here = f"{where} override {o.programme}{'/' + o.district if o.district else ''} milestones"
+            if target is None:
+                self.problems.append(f"{here}: Meilensteine ohne Zielwert / milestones without a target")
+            elif o.milestones[-1].value > target:
+                self.problems.append(f"{here}: Meilenstein {o.milestones[-1].value:g} über dem Zielwert {target:g} / "
+                                     "a milestone above the target")
+
+    def _baseline(self, entry, where: str) -> Baseline | None:
+        where = f"{where} baseline"
+        if not isinstance(entry, dict):
+            self.problems.append(f"{where}: erwartet {{value, date, source}} / expected {{value, date, source}}")
+            return None
+        before = len(self.problems)
+        unknown = sorted(set(entry) - {"value", "date", "source"})
+        if unknown:
+            self.problems.append(f"{where}: unbekannte Angabe / unknown key: {', '.join(unknown)}")
+        value = entry.get("value")
+        if not _is_number(value) or value < 0:
+            self.problems.append(f"{where}: Wert '{value}' muss eine Zahl ≥ 0 sein / value must be a number ≥ 0")
+        date = _date(entry.get("date"))
+        if date is None:
+            self.problems.append(f"{where}: Datum '{entry.get('date')}' ist kein Datum JJJJ-MM-TT / "
+                                 "date must be YYYY-MM-DD")
+        if not isinstance(entry.get("source"), str) or not entry["source"].strip():
+            self.problems.append(f"{where}: Quelle fehlt / source missing")
+        if len(self.problems) > before:
+            return None
+        return Baseline(value=float(value), date=date, source=entry["source"].strip())
+
+    def _milestones(self, entries, direction, programme, where: str) -> tuple[Milestone, ...]:
+        """Cumulative values due by dates inside the programme period, rising in date and value;
+        the target (given here or inherited) is due at the programme's end after the last."""
+        where = f"{where} milestones"
+        if not isinstance(entries, list) or not entries:
+            self.problems.append(f"{where}: erwartet eine Liste von {{due, value}} / expected a list of {{due, value}}")
+            return ()
+        if direction != "at_least":
+            self.problems.append(f"{where}: Meilensteine takten nur Ziele 'at_least' (kumulierte Werte) / milestones "
+                                 "pace only at_least targets (cumulative values)")
+        before = len(self.problems)
+        milestones = []
+        for n, entry in enumerate(entries, start=1):
+            here = f"{where} #{n}"
+            if not isinstance(entry, dict):
+                self.problems.append(f"{here}: keine Zuordnung / not a mapping")
+                continue
+            unknown = sorted(set(entry) - {"due", "value", "label_de", "label_en"})
+            if unknown:
+                self.problems.append(f"{here}: unbekannte Angabe / unknown key: {', '.join(unknown)}")
+            due, value = _date(entry.get("due")), entry.get("value")
+            if due is None:
+                self.problems.append(f"{here}: Fälligkeit '{entry.get('due')}' ist kein Datum JJJJ-MM-TT / "
+                                     "due must be YYYY-MM-DD")
+            elif not programme.start < due <= programme.end:
+                self.problems.append(f"{here}: fällig {due} liegt nicht in der Laufzeit {programme.start} – "
+                                     f"{programme.end} / due date outside the programme period")
+            if not _is_number(value) or value < 0:
+                self.problems.append(f"{here}: Wert '{value}' muss eine Zahl ≥ 0 sein / value must be a number ≥ 0")
+                continue
+            if due is not None:
+                milestones.append(Milestone(due=due, value=float(value), label_de=str(entry.get("label_de", "")),
+                                            label_en=str(entry.get("label_en", ""))))
+        for earlier, later in zip(milestones, milestones[1:]):
+            if later.due <= earlier.due:
+                self.problems.append(f"{where}: Fälligkeiten müssen aufsteigen ({earlier.due}, {later.due}) / "
+                                     "due dates must rise")
+            if later.value < earlier.value:
+                self.problems.append(f"{where}: kumulierte Werte dürfen nicht fallen ({earlier.value:g} → "
+                                     f"{later.value:g}) / cumulative values must not fall")
+        return tuple(milestones) if len(self.problems) == before else ()
 
     def _references(self, entries: list, where: str) -> tuple[Reference, ...]:
         references = []

@@ -6,6 +6,7 @@ These classes hold what `indicators.yaml` says after validation; `loader.py` bui
 from __future__ import annotations
 
 import functools
+import datetime as dt
 from dataclasses import dataclass, field
 
 AGGREGATES = ("count", "sum", "count_distinct", "mean", "reach")
@@ -44,11 +45,35 @@ class Definition:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """Where a district or programme stood before the programme (contract section 6): context
+    for the target, never added to the programme's own counts."""
+    value: float
+    date: dt.date
+    source: str
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """A cumulative value due by a date (contract section 6)."""
+    due: dt.date
+    value: float
+    label_de: str = ""
+    label_en: str = ""
+
+
+INHERIT = "inherit"  # an override that sets no target of its own keeps the less specific one
+
+
+@dataclass(frozen=True)
 class Override:
-    """A target for one programme, or one district of it; the most specific one wins."""
+    """A target, baseline and milestones for one programme, or one district of it; for each of the
+    three, the most specific entry that gives it wins."""
     programme: str
     district: str | None
-    target: float | None
+    target: float | None | str = INHERIT
+    baseline: Baseline | None = None
+    milestones: tuple[Milestone, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,14 +114,30 @@ class Indicator:
 
     @functools.cached_property
     def _overrides_by_key(self) -> dict:
-        return {(o.programme, o.district): o.target for o in self.overrides}
+        return {(o.programme, o.district): o for o in self.overrides}
+
+    def _specific(self, programme_id: str, district_ags: str | None, given) -> Override | None:
+        """The district's override, else the programme's, that gives what `given` asks for."""
+        by_key = self._overrides_by_key
+        for key in ([(programme_id, district_ags)] if district_ags is not None else []) + [(programme_id, None)]:
+            if key in by_key and given(by_key[key]):
+                return by_key[key]
+        return None
 
     def target_for(self, programme_id: str, district_ags: str | None) -> float | None:
         """District override > programme override > default; district None means the ALL row."""
-        by_key = self._overrides_by_key
-        if district_ags is not None and (programme_id, district_ags) in by_key:
-            return by_key[(programme_id, district_ags)]
-        return by_key.get((programme_id, None), self.target)
+        found = self._specific(programme_id, district_ags, lambda o: o.target != INHERIT)
+        return found.target if found else self.target
+
+    def baseline_for(self, programme_id: str, district_ags: str | None) -> Baseline | None:
+        found = self._specific(programme_id, district_ags, lambda o: o.baseline is not None)
+        return found.baseline if found else None
+
+    def milestones_for(self, programme_id: str, district_ags: str | None) -> tuple[Milestone, ...]:
+        """The milestones pacing this row (empty: linear pacing); they belong to the target of the
+        same override, so a more specific target without milestones paces linearly."""
+        owner = self._specific(programme_id, district_ags, lambda o: o.target != INHERIT or o.milestones)
+        return owner.milestones if owner else ()
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import xlsxwriter
 from pipeline import vocabulary
 from pipeline.catalogue import Catalogue
 from pipeline.indicators import ALL, COLUMNS, TABLE, TOTAL, IndicatorCatalogue
+from pipeline.indicators.model import INHERIT
 from pipeline.indicators.engine import BREAKDOWN_COLUMNS, BREAKDOWN_TABLE
 from pipeline.tables import atomic_path, neutralise, neutralised, write_csv
 from pipeline.warehouse import literal, q, table_exists
@@ -40,7 +41,9 @@ HEADERS_DE = {
     "district_name": "Kreis", "comparison": "Vergleichskreis", "period": "Zeitraum", "value": "Wert",
     "value_high": "Wert (obere Grenze)", "ci_low": "95-%-KI unten", "ci_high": "95-%-KI oben",
     "n": "Fallzahl", "method": "Methode", "target": "Zielwert", "direction": "Richtung", "status": "Status",
-    "attainment_pct": "Zielerreichung (%)", "elapsed_share": "Laufzeitanteil", "per_10k": "je 10.000 Einw.",
+    "attainment_pct": "Zielerreichung (%)", "elapsed_share": "Laufzeitanteil", "baseline": "Ausgangswert",
+    "baseline_date": "Ausgangswert vom", "baseline_source": "Ausgangswert: Quelle", "milestone": "Meilenstein",
+    "milestone_due": "Meilenstein fällig am", "per_10k": "je 10.000 Einw.",
     "unit": "Einheit", "label_de": "Indikator", "label_en": "Indicator (EN)",
 }
 STATUS_DE = {code: word for code, word in vocabulary.STATUS["de"].items() if code is not None}
@@ -50,9 +53,9 @@ UNIT_DE = vocabulary.UNIT["de"]
 PERIOD_DE = {TOTAL: "gesamt"}
 WORDS_DE = {"status": STATUS_DE, "method": METHOD_DE, "direction": DIRECTION_DE, "period": PERIOD_DE,
             "unit": UNIT_DE}
-WIDTHS = {"label_de": 48, "label_en": 40, "district_name": 30, "indicator_id": 26, "programme_id": 14}
+WIDTHS = {"baseline_source": 30, "label_de": 48, "label_en": 40, "district_name": 30, "indicator_id": 26, "programme_id": 14}
 # Figures whose number format follows the indicator's unit (EUR with cents, scores with two decimals).
-UNIT_FORMATTED = ("value", "value_high", "target")
+UNIT_FORMATTED = ("value", "value_high", "target", "baseline", "milestone")
 
 
 # -- the complete table: CSV and Parquet ------------------------------------------------------------
@@ -137,6 +140,8 @@ def _german_cell(column: str, sql_type: str) -> str:
         return f"CASE WHEN {source} THEN 'ja' ELSE 'nein' END AS {q(column)}"
     if sql_type in ("DOUBLE", "FLOAT"):
         return f"CASE WHEN isfinite({source}) THEN {source} END AS {q(column)}"
+    if sql_type == "DATE":  # as German readers write it, and as text (a cell, not a serial number)
+        return f"strftime({source}, '%d.%m.%Y') AS {q(column)}"
     if sql_type == "VARCHAR":
         return f"{neutralised(source)} AS {q(column)}"
     return f"{source} AS {q(column)}"
@@ -208,12 +213,21 @@ def _programme_sheet(sheet, rows: list[tuple], formats: _Formats) -> None:
     sheet.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
 
 
+def _override_text(o) -> str:
+    """"lzz-2/15090: 180; Ausgangswert 0 (31.12.2022); Meilensteine 40 bis 30.06.2023, …"."""
+    parts = [] if o.target == INHERIT else ["–" if o.target is None else f"{o.target:g}"]
+    if o.baseline:
+        parts.append(f"Ausgangswert {o.baseline.value:g} ({o.baseline.date:%d.%m.%Y})")
+    if o.milestones:
+        parts.append("Meilensteine " + ", ".join(f"{m.value:g} bis {m.due:%d.%m.%Y}" for m in o.milestones))
+    return f"{o.programme}{'/' + o.district if o.district else ''}: {'; '.join(parts)}"
+
+
 def _definition_rows(indicators: IndicatorCatalogue) -> list[list]:
     rows = []
     for i in indicators:
         d = i.definition
-        overrides = "; ".join(f"{o.programme}{'/' + o.district if o.district else ''}: "
-                              f"{'–' if o.target is None else f'{o.target:g}'}" for o in i.overrides)
+        overrides = "; ".join(_override_text(o) for o in i.overrides)
         scope = ", ".join(i.programmes) or "alle Programme"
         if i.districts:
             scope += " (Kreise " + ", ".join(i.districts) + ")"
