@@ -330,6 +330,12 @@ def cumulative(quarters: pd.DataFrame, totals: pd.DataFrame, indicator: Indicato
     layout["margin"] = dict(l=60, r=20, t=100, b=40)
     layout["yaxis"] = style.axis(rangemode="tozero", title=dict(text=i18n.UNIT[lang].get(unit, unit)))
     layout["xaxis"] = style.axis(type="category")
+    # On a phone the legend inside the plot covers the lines: there it goes below the upright
+    # quarter labels, the chart growing by the legend's rows.
+    rows = len(data) if len(order) <= MAX_LINES else 1 + len(data) - len(order)
+    layout["meta"] = dict(narrow=dict(
+        legend=dict(orientation="h", x=0, xanchor="left", y=-0.22, yanchor="top", bgcolor="rgba(0,0,0,0)"),
+        height=420 + 24 * rows, margin=dict(l=60, r=20, t=100, b=40 + 24 * rows)))
     return charts.figure(data, layout)
 
 

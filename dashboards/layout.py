@@ -130,6 +130,14 @@ class Body:
         self.figures += 1
 
 
+# A chart may carry, in its layout's `meta.narrow`, what changes on a narrow screen (a phone): a
+# legend inside the plot that covers the lines on 390 px moves below it, say. Applied once, when
+# the chart is drawn, from the width of its box.
+NARROW_PX = 600
+NARROW_JS = (f'var n=s.layout.meta&&s.layout.meta.narrow;if(n&&d.offsetWidth<{NARROW_PX})'
+             '{for(var k in n){s.layout[k]=n[k];}d.style.height=s.layout.height+"px";}')
+
+
 def figure_html(figure: go.Figure | dict, div_id: str, label: str, min_width: int | None = None) -> str:
     """A div and the one call that draws it, once the page is laid out (a chart drawn while its
     grid is still being parsed would take the full width). `</` is escaped so no label can end
@@ -151,7 +159,8 @@ def figure_html(figure: go.Figure | dict, div_id: str, label: str, min_width: in
         div = f"<div class='chart-scroll' tabindex='0' aria-label='{esc(label)}'>{div}</div>"
     return (f'{div}\n'
             f'<script>document.addEventListener("DOMContentLoaded",function(){{var s={spec};'
-            f'Plotly.newPlot("{esc(div_id)}",s.data,s.layout,{config});}});</script>')
+            f'var d=document.getElementById("{esc(div_id)}");{NARROW_JS}'
+            f'Plotly.newPlot(d,s.data,s.layout,{config});}});</script>')
 
 
 def _decoded(values) -> list | None:

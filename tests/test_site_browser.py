@@ -162,6 +162,23 @@ def test_switch_by_keyboard(browser_page):
     assert button.get_attribute("aria-pressed") == "true"
 
 
+def test_tab_passes_through_a_chart_s_toolbar(browser_page):
+    """Tab from the first toolbar button leaves the chart within its few buttons and reaches the
+    switch under it, Shift+Tab comes back: the toolbar does not trap the keyboard."""
+    page = _open(browser_page, "programm/lzz-1.html")
+    page.locator("#fig-bars-trainings_held .modebar-btn").first.focus()
+    inside = "() => !!document.activeElement.closest('#fig-bars-trainings_held')"
+    assert page.evaluate(inside)
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if not page.evaluate(inside):
+            break
+    assert not page.evaluate(inside)
+    assert page.evaluate("() => document.activeElement.closest('.chart-foot') !== null")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(inside)
+
+
 def test_charts_keep_their_height_when_the_window_changes(browser_page):
     """Responsive Plotly re-reads the container on resize; a chart must not collapse then."""
     page = _open(browser_page, "programm/lzz-1.html")
