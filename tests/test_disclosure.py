@@ -227,7 +227,7 @@ def test_published_means_and_estimates_are_rounded(cut_site):
     exact = [v for v in exact.to_numpy(dtype=float).ravel() if np.isfinite(v) and abs(v * 100 - round(v * 100)) > 1e-6]
     assert exact
     page = (home.site / "wirkung.html").read_text(encoding="utf-8")
-    specs = [json.loads(s.replace("<\\/", "</")) for s in re.findall(r"var s=(\{.*?\});Plotly", page)]
+    specs = [json.loads(s.replace("<\\/", "</")) for s in re.findall(r"var s=(\{.*?\});var d=", page)]
     numbers = np.array([v for spec in specs for v in _numbers(spec["data"])])
     assert numbers.size
     leaked = [v for v in exact if np.isclose(numbers, v, rtol=0, atol=1e-9).any()]

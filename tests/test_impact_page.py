@@ -56,7 +56,7 @@ def _li(page: str, key: str) -> str:
 
 
 def _specs(page: str) -> list[dict]:
-    return [json.loads(s.replace("<\\/", "</")) for s in re.findall(r"var s=(\{.*?\});Plotly\.newPlot", page)]
+    return [json.loads(s.replace("<\\/", "</")) for s in re.findall(r"var s=(\{.*?\});var d=", page)]
 
 
 # -- the demo ---------------------------------------------------------------------------------------

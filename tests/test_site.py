@@ -396,7 +396,7 @@ def test_map_classes_separate_districts(tmp_path_factory):
         data = site_data_load(con, site)
     share = map_met_share(data, site.catalogue.programme("lzz-2"))
     assert share["05766"] == pytest.approx(83.3) and share["09174"] == 100.0
-    spec = json.loads(re.search(r'<div id="fig-map".*?var s=(\{.*?\});Plotly', (site.home.site / "programm/lzz-2.html")
+    spec = json.loads(re.search(r'<div id="fig-map".*?var s=(\{.*?\});var d=', (site.home.site / "programm/lzz-2.html")
                                 .read_text(encoding="utf-8"), re.S).group(1).replace("<\\/", "</"))
     names = [t.get("name") for t in spec["data"]]
     assert "alle Zielwerte erreicht" in names and "75 bis unter 100 % erreicht" in names
