@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import getpass
 
+from pipeline import decisions
 from pipeline.home import Home
-from pipeline.warehouse import connect
+from pipeline.warehouse import connect, transaction
 
 TEXT = {
     "de": {
@@ -89,8 +90,13 @@ def cmd_confirm(args, lang: str) -> int:
     home = Home.resolve(args.home)
     key = {"measure": args.measure, "ags": args.district, "quarter": args.quarter, "record": args.record or ""}
     with connect(home.warehouse) as con:
-        changed = confirm(con, args.district, args.quarter, args.measure, args.record or "", by=by,
-                          comment=args.comment)
+        # The decision goes into the archive's journal inside the warehouse's transaction: both
+        # hold it or neither does, and `teilhabe rebuild` puts it back (pipeline/decisions.py).
+        with transaction(con):
+            changed = confirm(con, args.district, args.quarter, args.measure, args.record or "", by=by,
+                              comment=args.comment)
+            for entry in changed:
+                decisions.append(home, "outlier_confirmed", **entry)
         listed = followup(con)
     if changed:
         print(t["confirmed"].format(by=by, **key).replace("  ", " "))

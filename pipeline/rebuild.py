@@ -15,7 +15,10 @@ can be made again from it by the one intake path:
    to the second, and right when a district re-sent an older version). Receipt ids are sha256(lower(name)|sha256), so
    they come out as before; each receipt's `archive_path` is set back to where its bytes already
    are (the scratch folder's archive is discarded, the archive does not grow).
-3. A normal run over every quarter that has a receipt or an inbox file, not only the due ones
+3. The evaluators' decisions are put back from the archive's journal (`archive/decisions.jsonl`,
+   pipeline/decisions.py): confirmed outliers enter the follow-up list as confirmed, with who,
+   when and why, and the run keeps them so while their values are delivered as they were.
+4. A normal run over every quarter that has a receipt or an inbox file, not only the due ones
    (Dagster's record says they were ingested already): it stages every delivery and recomputes
    everything downstream; a file in the inbox that was never received is received as in any run.
 
@@ -37,11 +40,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import warehouse
+from pipeline import decisions, warehouse
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract
 from pipeline.home import Home
 from pipeline.intake import inbox, receive
+from pipeline.quality.outliers import restore_confirmations
 from pipeline.quarters import reporting_range
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -167,7 +171,8 @@ def _restore(home: Home, batch: list[Version], folder: Path) -> None:
 
 def replay(home: Home, contract: Contract, catalogue: Catalogue, con) -> tuple[int, set[str]]:
     """Receive every archived version into the (new, empty) warehouse `con`, generation by
-    generation. Returns the number of versions and the quarters their receipts belong to."""
+    generation, and put back the evaluators' decisions the archive's journal keeps (confirmed
+    outliers). Returns the number of versions and the quarters their receipts belong to."""
     batches = generations(archived_versions(home), inbox_times(home))
     scratch = home.root / f".rebuild-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
@@ -190,5 +195,6 @@ def replay(home: Home, contract: Contract, catalogue: Catalogue, con) -> tuple[i
         con.execute("UPDATE receipts SET archive_path = a.archive_path FROM archived_at a "
                     "WHERE receipts.receipt_id = a.receipt_id AND receipts.archive_path IS NOT NULL")
         con.unregister("archived_at")
+    restore_confirmations(con, decisions.entries(home, "outlier_confirmed"))
     quarters = warehouse.fetch_df(con, "SELECT DISTINCT quarter FROM receipts WHERE quarter IS NOT NULL")
     return sum(len(b) for b in batches), set(quarters["quarter"])

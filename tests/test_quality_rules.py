@@ -185,8 +185,8 @@ def test_outliers_against_history_and_peers_and_their_follow_up(home):
 
     # The district confirms its 12 events (a project week): confirmed, and still so after a re-run.
     with connect(home.warehouse) as con:
-        assert confirm(con, "09174", "2024-Q1", "events_per_quarter", by="evaluator", comment="Projektwoche") == 1
-        assert confirm(con, "09174", "2024-Q1", "events_per_quarter", by="evaluator") == 0  # no longer open
+        assert confirm(con, "09174", "2024-Q1", "events_per_quarter", by="evaluator", comment="Projektwoche")[0]["value"] == 12
+        assert confirm(con, "09174", "2024-Q1", "events_per_quarter", by="evaluator") == []  # no longer open
     ingest(home, *keys)
     assert query(home, "SELECT district_ags, status, confirmed_by, comment FROM outlier_followup ORDER BY 1") == [
         ("05766", "open", None, None), ("09174", "confirmed", "evaluator", "Projektwoche")]
@@ -254,3 +254,25 @@ def test_judging_only_the_changed_districts_leaves_what_judging_all_would(tmp_pa
     changes(whole)
     ingest(whole, *keys)
     assert _warnings_state(stepwise) == _warnings_state(whole) != before
+
+
+def test_a_confirmation_survives_a_rebuild_of_the_warehouse(home, capsys):
+    """`teilhabe confirm` writes the decision to the archive's journal as well; a corrupted warehouse
+    rebuilt from the archive keeps it confirmed, with who and why (pipeline/decisions.py)."""
+    from assets.cli import main
+
+    for ags, count in (("05766", 20), ("09174", 2), ("12069", 3), ("08436", 3), ("15090", 4), ("06635", 5)):
+        _events(home, ags, "2023-Q1", count)
+    ingest(home, "2023-01-01")
+    assert main(["confirm", "05766", "2023-Q1", "events_per_quarter", "--by", "Kreis Lippe",
+                 "--comment", "Aktionswoche", "--home", str(home.root)]) == 0
+    journal = (home.archive / "decisions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(journal) == 1 and '"value": 20.0' in journal[0] and '"by": "Kreis Lippe"' in journal[0]
+
+    home.warehouse.write_bytes(b"\0" * 100_000)  # corrupted
+    capsys.readouterr()
+    assert main(["rebuild", "--home", str(home.root)]) == 0
+    assert query(home, "SELECT district_ags, value, status, confirmed_by, comment FROM outlier_followup") == [
+        ("05766", 20.0, "confirmed", "Kreis Lippe", "Aktionswoche")]
+    assert [r[0] for r in query(home, "SELECT reason FROM findings WHERE reason_code = 'outlier'")][0].endswith(
+        "; bestätigt")

@@ -199,15 +199,28 @@ def update_followup(con, flagged: pd.DataFrame, districts: list[str] | None = No
 
 
 def confirm(con, district_ags: str, quarter: str, measure_id: str, record_id: str = "", by: str = "",
-            comment: str = "", at: dt.datetime | None = None) -> int:
-    """Mark an open outlier as confirmed (the value is right as delivered); returns how many
-    entries changed (0: no open outlier with this key)."""
+            comment: str = "", at: dt.datetime | None = None) -> list[dict]:
+    """Mark an open outlier as confirmed (the value is right as delivered); returns the entries
+    confirmed, with the value they were confirmed for (none: no open outlier with this key)."""
     found = con.execute("""UPDATE outlier_followup SET status = 'confirmed', confirmed_by = ?, confirmed_at = ?,
                            comment = ? WHERE district_ags = ? AND quarter = ? AND measure_id = ? AND record_id = ?
-                           AND status = 'open' RETURNING 1""",
+                           AND status = 'open' RETURNING value, confirmed_at""",
                         [by, at or dt.datetime.now().replace(microsecond=0), comment or None, district_ags, quarter,
                          measure_id, record_id]).fetchall()
-    return len(found)
+    return [dict(district_ags=district_ags, quarter=quarter, measure_id=measure_id, record_id=record_id,
+                 value=value, by=by, at=when, comment=comment or None) for value, when in found]
+
+
+def restore_confirmations(con, confirmations: list[dict]) -> int:
+    """Put confirmations back into an empty follow-up list (a rebuilt warehouse, before its run):
+    the run then keeps each one confirmed while its value is still delivered as it was, as it
+    does after any re-delivery. The latest confirmation of a key wins."""
+    latest = {(c["measure_id"], c["district_ags"], c["quarter"], c["record_id"]): c for c in confirmations}
+    for (measure, ags, quarter, record), c in latest.items():
+        con.execute("""INSERT INTO outlier_followup (measure_id, district_ags, quarter, record_id, value, status,
+                       confirmed_by, confirmed_at, comment) VALUES (?, ?, ?, ?, ?, 'confirmed', ?, ?, ?)""",
+                    [measure, ags, quarter, record, c["value"], c["by"], c["at"], c.get("comment")])
+    return len(latest)
 
 
 def followup(con) -> pd.DataFrame:
