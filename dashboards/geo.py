@@ -145,3 +145,39 @@ def choropleth(features: list[dict], met_share: dict[str, float], names: dict[st
                           legend=dict(orientation="h", y=-0.02, x=0, xanchor="left", yanchor="top"))
     layout["geo"] = dict(fitbounds="locations", visible=False)
     return charts.figure(data, layout)
+
+
+def value_map(features: list[dict], values: dict[str, float], names: dict[str, str], lang: str, title: str,
+              outlines: list | None = None) -> dict:
+    """Districts shaded by a value (darker: more, from 0, light enough that the names stay legible)
+    with its scale, each named at its middle and with the value on hover; districts without one grey."""
+    collection = {"type": "FeatureCollection", "features": features}
+    ids = [f["id"] for f in features]
+    valued = [a for a in ids if a in values]
+    data = [dict(type="choropleth", geojson=collection, locations=valued, z=[values[a] for a in valued],
+                 featureidkey="properties.ags", colorscale=[[0, "#F2F7FC"], [1, "#3A7DC4"]],
+                 zauto=False, zmin=0, zmax=max([values[a] for a in valued], default=0) or 1, showscale=True,
+                 colorbar=dict(title=dict(text=i18n.t(lang, "per_10k")), thickness=14, len=0.6),
+                 hovertext=[f"{names.get(a, a)}: {i18n.number(values[a], lang, 2)}" for a in valued],
+                 hoverinfo="text", showlegend=False, marker=dict(line=dict(color="#333333", width=1)))]
+    others = [a for a in ids if a not in values]
+    if others:
+        data.append(dict(type="choropleth", geojson=collection, locations=others, z=[1] * len(others),
+                         featureidkey="properties.ags", colorscale=[[0, style.LIGHT_GREY], [1, style.LIGHT_GREY]],
+                         showscale=False, showlegend=True, name=i18n.t(lang, "map_no_value"),
+                         hovertext=[names.get(a, a) for a in others], hoverinfo="text"))
+    if outlines:
+        lon, lat = [], []
+        for (x1, y1), (x2, y2) in outlines:
+            lon += [x1, x2, None]
+            lat += [y1, y2, None]
+        data.append(dict(type="scattergeo", lon=lon, lat=lat, mode="lines", line=dict(color="#000000", width=2),
+                         name=i18n.t(lang, "map_states"), hoverinfo="skip"))
+    points = [centroid(f) for f in features]
+    data.append(dict(type="scattergeo", lon=[p[0] for p in points], lat=[p[1] for p in points], mode="text",
+                     text=[style.short_district(names.get(a, a)) for a in ids], textfont=dict(size=14, color="#000000"),
+                     hoverinfo="skip", showlegend=False))
+    layout = style.layout(lang, title=title, height=560, margin=dict(l=0, r=0, t=60, b=0),
+                          legend=dict(orientation="h", y=-0.02, x=0, xanchor="left", yanchor="top"))
+    layout["geo"] = dict(fitbounds="locations", visible=False)
+    return charts.figure(data, layout)

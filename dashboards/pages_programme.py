@@ -171,17 +171,40 @@ def _map_section(body: Body, data: SiteData, programme: Programme, lang: str, fe
         body.add(f"<p class='note'>{esc(t(lang, 'map_missing'))}</p>")
         return
     attainment = map_met_share(data, programme)
-    if not attainment:
+    activity = None if attainment else map_activity(data, programme)
+    if not attainment and not activity:
         body.add(f"<p class='note'>{esc(t(lang, 'map_no_district_targets'))}</p>")
         return
+    shown = attainment or activity[1]
     mine = [f for f in features or [] if f["id"] in set(programme.districts) | set(programme.comparison_districts)]
-    if not any(f["id"] in attainment for f in mine):
+    if not any(f["id"] in shown for f in mine):
         body.add(f"<p class='note'>{esc(t(lang, 'map_no_features'))}</p>")
         return
     names = {f["id"]: district_name(data, f["id"]) for f in mine}
     states = {f["id"][:2] for f in mine}
     outlines = [edge for state, edges in data.memo.get("state_outlines", {}).items() if state in states for edge in edges]
-    figure = geo.choropleth(mine, attainment, names, lang, t(lang, "map_metric"), outlines,
-                            set(programme.comparison_districts))
-    body.figure(figure, "fig-map", t(lang, "map_title"))
+    if attainment:
+        figure = geo.choropleth(mine, attainment, names, lang, t(lang, "map_metric"), outlines,
+                                set(programme.comparison_districts))
+        body.figure(figure, "fig-map", t(lang, "map_title"))
+    else:
+        # Targets for the whole programme say nothing per district: the map shows what varies by
+        # district instead, the activity per 10,000 inhabitants, and says why.
+        row, values = activity
+        title = t(lang, "map_activity_title", label=i18n.label(row, lang))
+        body.add(f"<p class='note'>{esc(t(lang, 'map_activity_note'))}</p>")
+        body.figure(geo.value_map(mine, values, names, lang, title, outlines), "fig-map", title)
     body.has_map = True
+
+
+def map_activity(data: SiteData, programme: Programme) -> tuple[dict, dict[str, float]] | None:
+    """For a programme whose targets are programme-level: its first count of events (catalogue
+    order) per 10,000 inhabitants per district, with the row that names it; None without one.
+    Events, not persons: a rate of a small person count would undo the "< 5" rule."""
+    totals = data.totals(programme)
+    rows = totals[(totals["district_ags"] != ALL) & ~totals["comparison"] & (totals["unit"] == "events")
+                  & totals["per_10k"].notna()]
+    if rows.empty:
+        return None
+    first = rows[rows["indicator_id"] == rows["indicator_id"].iloc[0]]
+    return first.iloc[0].to_dict(), {r.district_ags: float(r.per_10k) for r in first.itertuples(index=False)}

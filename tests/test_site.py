@@ -293,8 +293,18 @@ def test_map_with_a_configured_geojson(site):
     stub, plotly = page.index("window.PlotlyGeoAssets"), page.index("plotly.min.js'")
     assert stub < plotly, "the world topojson must be stubbed before plotly.min.js loads"
     assert "Keine Karte" not in page
-    # bpb-lsa-2017 sets programme-wide targets only: no district map, and the page says why
-    assert "nur für das Programm als Ganzes" in read(site, "programm/bpb-lsa-2017.html")
+    # bpb-lsa-2017 sets programme-wide targets only: its map shows what varies by district, the
+    # first count of events (trainings held) per 10,000 inhabitants as in the export, and says why.
+    page = read(site, "programm/bpb-lsa-2017.html")
+    assert "die Karte zeigt daher, was sich zwischen den Kreisen unterscheidet" in page
+    spec = json.loads(re.search(r'<div id="fig-map".*?var s=(\{.*?\});var d=', page, re.S).group(1).replace("<\\/", "</"))
+    shaded = next(trace for trace in spec["data"] if trace["type"] == "choropleth" and trace.get("showscale"))
+    with warehouse.connect(site.home.warehouse, read_only=True) as con:
+        computed = dict(con.execute("SELECT district_ags, per_10k FROM indicator_values WHERE programme_id = "
+                                    "'bpb-lsa-2017' AND indicator_id = 'trainings_held' AND period = 'total' "
+                                    "AND district_ags <> 'ALL'").fetchall())
+    assert len(computed) == 3 and dict(zip(shaded["locations"], shaded["z"])) == pytest.approx(computed)
+    assert "Karte: Durchgeführte Bildungsveranstaltungen je 10.000 Einwohner" in page
 
 
 def test_rewind_makes_outer_rings_clockwise_and_holes_counter_clockwise():
