@@ -6,7 +6,7 @@ places.yaml loaded); the events then join that small table back. At national sca
 thousand distinct spellings, not one Python call per event.
 
     register_places(con, places)                  # temp tables _place_names, _place_regions
-    con.execute(placed_events_sql("cur_events", places))   # events + municipality_key, region
+    con.execute(placed_events_sql("cur_events", places.prefixes))  # events + municipality_key, region
     con.execute(unmatched_sql("cur_events", places))       # rows for the warning unknown_municipality
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.places.catalogue import LOOKUP_COLUMNS, Places
+from pipeline.places.normalise import normalise_sql
 
 NAMES = "_place_names"
 REGIONS = "_place_regions"
@@ -45,7 +46,7 @@ def drop_places(con) -> None:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def matches_sql(events: str, places: Places) -> str:
+def matches_sql(events: str, prefixes: tuple[str, ...]) -> str:
     """Per district with places and distinct non-empty municipality value of `events`: the
     municipality and region it names (both NULL when it names none of the district's)."""
     return f"""
@@ -53,15 +54,15 @@ def matches_sql(events: str, places: Places) -> str:
     FROM (SELECT DISTINCT district_ags, municipality FROM {events}
           WHERE nullif(trim(municipality), '') IS NOT NULL
             AND district_ags IN (SELECT district_ags FROM {NAMES})) v
-    LEFT JOIN {NAMES} l ON l.district_ags = v.district_ags AND l.norm = {places.normalise_sql('v.municipality')}"""
+    LEFT JOIN {NAMES} l ON l.district_ags = v.district_ags AND l.norm = {normalise_sql('v.municipality', prefixes)}"""
 
 
-def placed_events_sql(events: str, places: Places) -> str:
+def placed_events_sql(events: str, prefixes: tuple[str, ...]) -> str:
     """`events` with two more columns: `municipality_key` and `region` (NULL where not matched,
     or the district holds no places)."""
     return f"""
     SELECT e.*, m.municipality_key, m.region_id AS region
-    FROM {events} e LEFT JOIN ({matches_sql(events, places)}) m
+    FROM {events} e LEFT JOIN ({matches_sql(events, prefixes)}) m
     ON m.district_ags = e.district_ags AND m.municipality = e.municipality"""
 
 
@@ -79,6 +80,6 @@ def unmatched_sql(events: str, places: Places) -> str:
            'Municipality "' || {value} || '" matches none of the district''s municipalities in the catalogue '
              || '(neither a name nor an 8-digit municipality key); the event counts, but in no region. Please '
              || 'check the spelling.' AS reason_en
-    FROM {events} e JOIN ({matches_sql(events, places)}) m
+    FROM {events} e JOIN ({matches_sql(events, places.prefixes)}) m
       ON m.district_ags = e.district_ags AND m.municipality = e.municipality
     WHERE m.municipality_key IS NULL"""
