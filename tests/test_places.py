@@ -254,3 +254,82 @@ def test_the_warning_reaches_rejections_csv_the_report_and_check(home, tmp_path,
     assert [(f["row"], f["column"], f["value"], f["reason_code"], f["severity"]) for f in checked[0].findings] == [
         (3, "municipality", "Parchim-Nord", "unknown_municipality", "warning")]
     assert checked[0].clean and verdict(checked, "de").startswith("Nichts abgelehnt, aber Hinweise")
+
+
+# -- the district page --------------------------------------------------------------------------------
+
+def _square(key, x, y):
+    ring = [[x, y], [x + 0.1, y], [x + 0.1, y + 0.1], [x, y + 0.1], [x, y]]
+    return {"type": "Feature", "properties": {"AGS": key}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+def _district_html(con, lang="de"):
+    from dashboards import data as site_data
+    from dashboards.layout import Place
+    from dashboards.pages_district import district_page
+
+    catalogue = load_catalogue()
+    data = site_data.load(con, catalogue, load_indicators(catalogue))
+    body = district_page(data, LUP, Place(lang=lang, path=f"kreis/{LUP}.html"))
+    return "".join(body.parts), body
+
+
+def test_the_district_page_lists_its_regions_reached_without_a_boundary_file(con, monkeypatch):
+    monkeypatch.delenv("TEILHABE_MUNICIPALITIES_GEOJSON", raising=False)
+    html, body = _district_html(con)
+    section = html.split("<h3>Regionen des Kreises")[1]
+    # From the fixture: 4 of 5 regions, 5 of 142 municipalities; events per region as in the breakdown.
+    assert "Erreicht:</strong> 4 von 5 Regionen · 5 von 142 Gemeinden" in section
+    assert "Die Regionen sind illustrativ" in section and "Keine Karte der Regionen" in section
+    rows = section.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    assert len(rows) == 5 and not body.has_map
+    assert "Region West (Boizenburg, Wittenburg, Zarrentin, Lübtheen)</td><td class='n'>21</td><td class='n'>1</td><td>ja" in section
+    assert "Region Hagenow und Schweriner Umland</td><td class='n'>28</td><td class='n'>0</td><td>nein" in section
+    assert "(Ludwigslust, Grabow, Dömitz, Neustadt-Glewe)</td><td class='n'>35</td><td class='n'>3</td><td>ja" in section
+    english, _ = _district_html(con, "en")
+    assert "Reached:</strong> 4 of 5 regions · 5 of 142 municipalities" in english
+
+
+def test_the_district_page_draws_the_regions_from_a_configured_boundary_file(con, tmp_path, monkeypatch):
+    # Three municipalities of the file: Parchim (ost, reached), Hagenow (hagenow, not reached), and
+    # Boizenburg (west, reached); a feature of another district is left out.
+    import json
+
+    path = tmp_path / "gemeinden.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        _square("13076108", 11.8, 53.4), _square("13076060", 11.2, 53.4), _square("13076014", 10.7, 53.4),
+        _square("12070001", 12.0, 53.0)]}), encoding="utf-8")
+    monkeypatch.setenv("TEILHABE_MUNICIPALITIES_GEOJSON", str(path))
+    html, body = _district_html(con)
+    assert body.has_map and "fig-places-lzz-1" in html and "Keine Karte der Regionen" not in html
+    from dashboards.pages_places import load_municipal_features, region_map, region_rows
+    from pipeline.places import load_places
+
+    district = load_places(load_catalogue()).districts[LUP]
+    features = load_municipal_features(path, {m.key for m in district.municipalities})
+    assert [f["id"] for f in features] == ["13076014", "13076060", "13076108"]
+    regions = region_rows(_data(con), next(p for p in load_catalogue().programmes if p.id == "lzz-1"), district)
+    drawn = region_map(features, district, regions, "de", "Karte")
+    traces = {t["legendgroup"]: t for t in drawn["data"]}
+    assert set(traces) == {"west", "hagenow", "ost"}
+    assert traces["hagenow"]["colorscale"][0][1] == "#E4E4E4" and "nicht erreicht" in traces["hagenow"]["name"]
+    assert traces["ost"]["locations"] == ["13076108"] and "erreicht, 1 Veranstaltungen" in traces["ost"]["name"]
+
+
+def _data(con):
+    from dashboards import data as site_data
+
+    catalogue = load_catalogue()
+    return site_data.load(con, catalogue, load_indicators(catalogue))
+
+
+REFERENCE_MUNICIPALITIES = Path("/work/shared/reference/gemeinden.geojson")
+
+
+@pytest.mark.skipif(not REFERENCE_MUNICIPALITIES.is_file(), reason="no municipal boundaries on this machine")
+def test_real_municipal_boundaries_cover_the_catalogue(catalogue):
+    from dashboards.pages_places import load_municipal_features
+
+    district = load_places(catalogue).districts[LUP]
+    keys = {m.key for m in district.municipalities}
+    assert {f["id"] for f in load_municipal_features(REFERENCE_MUNICIPALITIES, keys)} == keys
