@@ -131,6 +131,26 @@ districts:
         assert any(text in p for p in problems), (text, problems)
 
 
+def test_a_catalogue_folder_without_places_uses_the_shipped_file_for_the_districts_it_holds(tmp_path):
+    # A home's own catalogue (the national demo's) without places.yaml and without 13076: the
+    # shipped places describe districts it does not hold, so it has none - and no error.
+    folder = tmp_path / "catalogue"
+    folder.mkdir()
+    shutil.copy(SHIPPED_DIR / "programmes.yaml", folder / "programmes.yaml")
+    districts = (SHIPPED_DIR / "districts.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "districts.csv").write_text("\n".join(line for line in districts if not line.startswith("13076,")) + "\n",
+                                          encoding="utf-8")
+    programmes = (folder / "programmes.yaml").read_text(encoding="utf-8").replace('"13076", ', "").replace(', "13076"', "")
+    (folder / "programmes.yaml").write_text(programmes, encoding="utf-8")
+    catalogue = load_catalogue(folder)
+    assert "13076" not in catalogue.districts.index
+    assert not load_places(catalogue).districts
+    # The same file as the folder's own is held to every district it names.
+    shutil.copy(SHIPPED_DIR / "places.yaml", folder / "places.yaml")
+    with pytest.raises(CatalogueError, match="Landkreis 13076 fehlt in districts.csv"):
+        load_places(catalogue)
+
+
 # -- region breakdowns and coverage on a hand-made warehouse -------------------------------------------
 
 def _event(event_id, date, total, municipality):
