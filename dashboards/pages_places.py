@@ -19,7 +19,7 @@ from dashboards import charts, geo, i18n, style
 from dashboards.data import SiteData
 from dashboards.i18n import is_missing, t
 from dashboards.layout import Body, esc, table
-from dashboards.pages_common import programme_name
+from dashboards.pages_common import compact_name
 from pipeline.catalogue import Programme
 from pipeline.indicators.model import TOTAL
 from pipeline.places import DistrictPlaces, cached_places
@@ -97,14 +97,14 @@ def places_section(body: Body, data: SiteData, programme: Programme, ags: str, l
     district = cached_places(data.catalogue).districts.get(ags)
     if district is None or ags not in programme.districts:
         return
-    body.add(f"<h3>{esc(t(lang, 'places_title', programme=programme_name(programme, lang)))}</h3>")
+    body.add(f"<h3>{esc(t(lang, 'places_title', programme=compact_name(programme, lang)))}</h3>")
     if district.illustrative:
         body.add(f"<p class='note'>{esc(t(lang, 'places_illustrative'))}</p>")
     body.add(coverage_line(data, programme, ags, lang))
     regions = region_rows(data, programme, district)
     features = _features(data, district)
     if regions is not None and features:
-        title = t(lang, "places_map_title", programme=programme_name(programme, lang))
+        title = t(lang, "places_map_title", programme=compact_name(programme, lang))
         body.figure(region_map(features, district, regions, lang, title), f"fig-places-{programme.id}", title)
         body.has_map = True
     elif configured_path() is None:
