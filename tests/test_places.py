@@ -384,3 +384,23 @@ def test_warnings_follow_a_corrected_delivery_and_a_changed_places_file(home):
                                         encoding="utf-8")
     ingest(home, "2019-01-01", instance=instance)
     assert query(home, warned) == []
+
+
+def test_the_indicator_loader_refuses_regions_and_coverage_where_they_make_no_sense(tmp_path):
+    import yaml
+
+    shutil.copytree(SHIPPED_DIR, tmp_path / "cat", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    data = yaml.safe_load((tmp_path / "cat" / "indicators.yaml").read_text(encoding="utf-8"))
+    by_id = {i["id"]: i for i in data["indicators"]}
+    by_id["advice_sessions"]["breakdowns"] = ["region"]                 # advice has no municipality
+    by_id["regions_reached"]["definition"]["places"] = "districts"      # not a kind of place
+    by_id["municipalities_reached"]["breakdowns"] = ["region"]          # a coverage counts places already
+    by_id["newsletters_sent"]["definition"] = {"feed": "newsletters", "aggregate": "coverage", "places": "regions"}
+    (tmp_path / "cat" / "indicators.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(CatalogueError) as error:
+        load_indicators(load_catalogue(tmp_path / "cat"))
+    text = "\n".join(error.value.problems)
+    assert "indicator 'advice_sessions': nach 'region' lassen sich nur Veranstaltungen aufschlüsseln" in text
+    assert "indicator 'regions_reached' definition: places 'districts' unbekannt" in text
+    assert "indicator 'municipalities_reached': eine Abdeckung zählt schon Orte" in text
+    assert "indicator 'newsletters_sent' definition: coverage zählt Orte mit Veranstaltungen" in text
