@@ -16,10 +16,11 @@ from assets.metadata import markdown_table
 from assets.quality import as_of
 from assets.resources import TeilhabeHome
 from assets.versions import code_version, digest, last_data_version
-from dashboards import geo
+from dashboards import geo, pages_places
 from dashboards.site import build_site, expected_pages, page_sizes
 from pipeline import warehouse
 from pipeline.indicators import cached_indicators
+from pipeline.places import places_path
 
 OWNERS = ["team:evaluation"]
 SITE_CODE = code_version("dashboards", "pipeline.impact.readings", "pipeline.indicators.model")
@@ -45,7 +46,10 @@ def conference_site(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg
     paths, catalogue = home.paths, home.catalogue()
     indicators = cached_indicators(catalogue)
     geojson = geo.configured_path()
-    files = [*(catalogue.directory / name for name in ("programmes.yaml", "districts.csv")), Path(indicators.path)]
+    # places.yaml names the regions on district pages; a municipal boundary file draws them.
+    municipal = pages_places.configured_path()
+    files = [*(catalogue.directory / name for name in ("programmes.yaml", "districts.csv")), Path(indicators.path),
+             places_path(catalogue), *([municipal] if municipal else [])]
     with home.connect(read_only=True) as con:
         version = digest(SITE_CODE, *(last_data_version(context, key) for key in INPUTS), as_of().isoformat(),
                          warehouse.inputs_signature(con, relations=["stg_micro_projects"], files=files),

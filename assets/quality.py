@@ -12,13 +12,14 @@ from assets.versions import code_version, digest, last_data_version, last_metada
 from pipeline import quality, warehouse
 from pipeline.quality import findings, outliers
 from pipeline.indicators import indicators_path
+from pipeline.places import places_path
 from pipeline.publish import deadlines, reports
 from pipeline.tables import write_csv
 
 
 QUALITY_CODE = code_version("pipeline.publish.reports", "pipeline.publish.deadlines", "pipeline.tables",
                             "pipeline.warehouse")
-WARNINGS_CODE = code_version("pipeline.quality", "pipeline.indicators.sql", "pipeline.warehouse")
+WARNINGS_CODE = code_version("pipeline.quality", "pipeline.places", "pipeline.indicators.sql", "pipeline.warehouse")
 # One check per warning code (the contract's families of findings that do not reject): each lists
 # its findings; a warning never blocks, so none of them is blocking.
 WARNING_CHECKS = {
@@ -27,6 +28,8 @@ WARNING_CHECKS = {
     "hoechstbetrag": ("over_cap", "Mikroprojekte über dem Höchstbetrag je Projekt. / Micro-projects above the cap."),
     "ausreisser": ("outlier", "Werte fern der eigenen Vorquartale und der anderen Kreise, mit Status der Nachverfolgung "
                               "(offen, bestätigt, korrigiert). / Outliers and their follow-up status."),
+    "gemeinden": ("unknown_municipality", "Gemeinden, die keiner Gemeinde des Kreises in places.yaml entsprechen. / "
+                                          "Municipalities that match none of the district's places."),
 }
 
 
@@ -52,7 +55,8 @@ def quality_warnings(context: dg.AssetExecutionContext, home: TeilhabeHome):
         # A district whose print differs from the one Dagster recorded is judged again; a new
         # basis, or a table that is not what was recorded (a rebuilt warehouse), judges all.
         basis = digest(WARNINGS_CODE, *(hashlib.sha256(p.read_bytes()).hexdigest()
-                                        for p in (quality.rules_path(catalogue), indicators_path(catalogue))),
+                                        for p in (quality.rules_path(catalogue), indicators_path(catalogue),
+                                                  places_path(catalogue))),
                        catalogue.membership.to_csv(index=False))
         prints = findings.district_prints(con)
         recorded_prints = last_metadata(context, "kreise / districts") or {}

@@ -13,15 +13,18 @@ from dashboards.pages_common import figure_part, has_many_districts, programme_n
 from pipeline.catalogue import Programme
 from pipeline.contract import load_contract
 from pipeline.indicators.model import ALL
+from pipeline.places import Places, cached_places
 
 # The feed whose column names each breakdown's values (German: the contract's first alias).
 BREAKDOWN_FEEDS = {"field": "events", "event_type": "events", "supra_regional": "events", "client_type": "advice",
                    "role": "attendance"}
 
 
-def value_label(breakdown: str, value: str, lang: str) -> str:
+def value_label(breakdown: str, value: str, lang: str, places: Places | None = None, ags: str | None = None) -> str:
     if value in ("", None):
         return t(lang, "breakdown_not_given")
+    if breakdown == "region":  # a region's id names it in its district's places (places.yaml)
+        return places.region_name(ags, value, lang) if places is not None and ags else value
     if breakdown == "supra_regional":
         return t(lang, "supra_regional_yes" if value == "true" else "supra_regional_no")
     if lang == "de":
@@ -49,12 +52,17 @@ def breakdown_section(body: Body, data: SiteData, programme: Programme, place: P
     groups = sorted(mine.groupby(["indicator_id", "breakdown"], sort=False), key=lambda g: (order.get(g[0][0], 99), g[0][1]))
     for (indicator_id, breakdown), part in groups:
         title = t(lang, "breakdown_chart", label=i18n.label(part.iloc[0], lang), by=t(lang, f"breakdown_{breakdown}"))
-        figure = _stacked(part, breakdown, wanted, lang, threshold, title)
+        # Regions are a district's own: only the districts that hold places have bars.
+        shown = [a for a in wanted if a in set(part["district_ags"])] if breakdown == "region" else wanted
+        if not shown:
+            continue
+        figure = _stacked(part, breakdown, shown, lang, threshold, title, cached_places(data.catalogue))
         parts.append(figure_part(body, figure, f"fig-breakdown-{indicator_id}-{breakdown}", title))
     body.add(f"<div class='grid'>{''.join(parts)}</div>")
 
 
-def _stacked(part: pd.DataFrame, breakdown: str, districts: list[str], lang: str, threshold: int, title: str) -> dict:
+def _stacked(part: pd.DataFrame, breakdown: str, districts: list[str], lang: str, threshold: int, title: str,
+             places: Places | None = None) -> dict:
     names = {a: n for a, n in zip(part["district_ags"], part["district_name"])}
     x = [t(lang, "all_districts") if a == ALL else style.wrap(style.short_district(names.get(a, a)), 14)
          for a in districts]
@@ -73,7 +81,7 @@ def _stacked(part: pd.DataFrame, breakdown: str, districts: list[str], lang: str
             y.append(None if hidden else float(row["value"]))
             text.append((f"< {threshold}" if row["masked"] else t(lang, "withheld")) if hidden
                         else charts.fmt(row["value"], lang, row["unit"]))
-        label = value_label(breakdown, value, lang)
+        label = value_label(breakdown, value, lang, places, rows.index[0] if len(rows) else None)
         traces.append(charts.trace("bar", x=x, y=y, name=label, text=text, textposition="inside",
                                    hovertemplate=f"{label}: %{{text}}<extra>%{{x}}</extra>",
                                    marker=dict(color=style.SEQUENCE[n % len(style.SEQUENCE)])))
@@ -93,6 +101,7 @@ def district_breakdowns(data: SiteData, programme: Programme, ags: str, lang: st
     if mine.empty:
         return ""
     order = {i.id: n for n, i in enumerate(data.indicators)}
+    places = cached_places(data.catalogue)
     mine = mine.assign(_o=mine["indicator_id"].map(order)).sort_values(["_o", "breakdown", "breakdown_value"],
                                                                         kind="stable")
     cells = []
@@ -102,6 +111,6 @@ def district_breakdowns(data: SiteData, programme: Programme, ags: str, lang: st
         else:
             value = charts.fmt(r.value, lang, r.unit)
         cells.append([i18n.label(r, lang), t(lang, f"breakdown_{r.breakdown}"),
-                      value_label(r.breakdown, r.breakdown_value, lang), value])
+                      value_label(r.breakdown, r.breakdown_value, lang, places, ags), value])
     return (f"<h3>{esc(t(lang, 'breakdowns_title'))} – {esc(programme_name(programme, lang))}</h3>"
             + table([t(lang, "indicator"), t(lang, "breakdown"), t(lang, "part"), t(lang, "value")], cells, numeric={3}))

@@ -11,6 +11,7 @@ from dashboards.pages_common import (district_name, has_many_districts, masked_l
 from pipeline.indicators.model import ALL
 from dashboards.pages_breakdowns import district_breakdowns
 from dashboards.pages_impact import district_impact
+from dashboards.pages_places import places_section
 from dashboards.targets import target_text
 from pipeline.catalogue import Programme
 
@@ -54,6 +55,8 @@ def district_page(data: SiteData, ags: str, place: Place) -> Body:
             title = t(lang, "over_time", programme=short)
             body.add(f"<h3>{esc(title)}</h3>")
             body.figure(figure, f"fig-timeline-{programme.id}", title)
+    for programme, _ in memberships:
+        places_section(body, data, programme, ags, lang)
     for programme, _ in memberships:
         body.add(district_breakdowns(data, programme, ags, lang))
     for programme, _ in memberships:

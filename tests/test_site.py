@@ -354,16 +354,19 @@ def test_asset_writes_the_site_and_says_how_to_get_a_map(site, tmp_path, monkeyp
 
 def test_the_demo_shows_a_warning_of_each_code_in_reports_export_and_quality_page(site):
     # The demo plants a head count below its attendance list and a lost mailing list
-    # (pipeline/demo/faults.py), carries a micro-project above the cap, and has outliers.
+    # (pipeline/demo/faults.py), carries a micro-project above the cap, has outliers, and
+    # Ludwigslust-Parchim's offices name places that are no municipality of the district.
     exported = (site.home.exports / "rejections.csv").read_text(encoding="utf-8-sig").splitlines()
     codes = {line.split(",")[9] for line in exported[1:] if line.split(",")[8] == "warning"}
-    assert codes == {"rule_violation", "over_cap", "outlier"}
+    assert codes == {"rule_violation", "over_cap", "outlier", "unknown_municipality"}
     report = (site.home.reports / "2019-Q3" / "13076_2019-Q3.html").read_text(encoding="utf-8")
     assert "Die Teilnahmeliste nennt" in report.split("<h2>Hinweise")[1]
     for page, words in (("datenqualitaet.html", ("Prüfregel verletzt (rule_violation)", "über dem Höchstbetrag (over_cap)",
-                                                 "Ausreißer (outlier)", "Ausreißer und ihre Nachverfolgung")),
+                                                 "Ausreißer (outlier)", "Ausreißer und ihre Nachverfolgung",
+                                                 "unbekannte Gemeinde (unknown_municipality)")),
                         ("en/datenqualitaet.html", ("validation rule violated (rule_violation)", "above the cap (over_cap)",
-                                                    "Outliers and their follow-up"))):
+                                                    "Outliers and their follow-up",
+                                                    "unknown municipality (unknown_municipality)"))):
         text = read(site, page)
         assert all(word in text for word in words), page
 
@@ -373,6 +376,18 @@ def test_stendal_s_fields_of_action_are_shown_on_the_lzz2_page(site):
     assert "Veranstaltungen insgesamt nach Handlungsfeld" in page and "fig-breakdown-events_held-field" in page
     assert all(word in page for word in ("Wirtschaft", "Politik", "Soziales und Kultur"))
     assert "Events held by field of action" in read(site, "en/programm/lzz-2.html")
+
+
+def test_ludwigslust_parchim_s_page_shows_its_five_regions_reached(site):
+    page = read(site, "kreis/13076.html")
+    section = page.split("<h3>Regionen des Kreises")[1].split("<h3>")[0]
+    assert "Die Regionen sind illustrativ" in section and "von 5 Regionen" in section and "von 142 Gemeinden" in section
+    assert section.count("<tr><td>Region ") == 5
+    assert "Region Ost (Parchim, Lübz, Goldberg, Plau am See)" in read(site, "kreis/13076.html").split(
+        "Aufschlüsselungen – ")[1]   # the region breakdown, named
+    assert "Regions of the district" in read(site, "en/kreis/13076.html")
+    lzz1 = read(site, "programm/lzz-1.html")
+    assert "fig-breakdown-events_held-region" in lzz1
 
 
 def test_a_district_page_lists_its_breakdowns(site):

@@ -36,7 +36,14 @@ OFFICE_CODE = {
 }
 
 MUNICIPALITIES = {
-    "13076": ("Parchim", "Ludwigslust", "Hagenow", "Boizenburg/Elbe", "Lübz"),
+    # Ludwigslust-Parchim: municipalities of its five illustrative regions (places.yaml) as offices
+    # write them - with and without "Stadt", umlauts spelled out, a municipality key - and a few
+    # that name no municipality of the district (an Amt, a village part, the neighbouring city),
+    # which the pipeline keeps and reports as the warning unknown_municipality.
+    "13076": ("Parchim", "Stadt Parchim", "Ludwigslust", "Ludwigslust, Stadt", "Hagenow", "Boizenburg",
+              "Boizenburg/Elbe", "Luebz", "Lübz", "Plau am See", "Goldberg", "Crivitz", "Stadt Sternberg",
+              "Brüel", "Banzkow", "Grabow", "Doemitz", "Neustadt Glewe", "Wittenburg", "Zarrentin",
+              "Lübtheen", "Pampow", "Stralendorf", "13076050", "13076025", "Amt Ludwigslust-Land", "Schwerin"),
     "09473": ("Rödental", "Neustadt b.Coburg", "Bad Rodach", "Ebersdorf b.Coburg"),
     "03153": ("Goslar", "Bad Harzburg", "Seesen", "Langelsheim"),
     "15085": ("Halberstadt", "Wernigerode", "Quedlinburg", "Blankenburg (Harz)", "Thale"),

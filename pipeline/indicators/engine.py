@@ -20,6 +20,7 @@ from pipeline.catalogue import Catalogue, Programme
 from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator, IndicatorCatalogue
+from pipeline.places import cached_places, placed_events_sql
 from pipeline.quarters import quarter_bounds
 from pipeline.warehouse import frame_print, relation_prints, view_definitions
 
@@ -37,18 +38,25 @@ ALL_COMPARISON_NAME = "Alle Vergleichskreise"
 
 # -- what the catalogue says, as frames ---------------------------------------------------------
 
-def _places(indicator: Indicator, programme: Programme) -> list[tuple[str, bool]]:
-    """(district, is_comparison) pairs an indicator reports for one programme."""
-    members = [(a, False) for a in programme.districts if indicator.applies_to(programme.id, a)]
+def _places(indicator: Indicator, programme: Programme, placed: frozenset[str]) -> list[tuple[str, bool]]:
+    """(district, is_comparison) pairs an indicator reports for one programme; a coverage only
+    where the district holds places (`placed`): elsewhere there is nothing to cover."""
+    members = [(a, False) for a in programme.districts if indicator.applies_to(programme.id, a)
+               and (indicator.definition.aggregate != "coverage" or a in placed)]
     if indicator.comparison and not indicator.districts:
         members += [(a, True) for a in programme.comparison_districts]
     return members
 
 
+def _placed(catalogue: Catalogue) -> frozenset[str]:
+    return frozenset(cached_places(catalogue).districts)
+
+
 def scope_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd.DataFrame:
+    placed = _placed(catalogue)
     rows = [(i.id, p.id, ags, cmp, p.start, p.end)
             for i in indicators for p in catalogue.programmes if i.applies_to(p.id)
-            for ags, cmp in _places(i, p)]
+            for ags, cmp in _places(i, p, placed)]
     return pd.DataFrame(rows, columns=["indicator_id", "programme_id", "district_ags", "comparison", "start", "end"])
 
 
@@ -59,13 +67,14 @@ def rows_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd.DataF
     names = {ags: catalogue.district_name(ags) for ags in places}  # once per district, not per row
     inhabitants = {ags: float(population.get(ags, float("nan"))) for ags in places}
     pooled: dict[tuple, float] = {}  # the same members recur for every indicator of a programme
+    placed = _placed(catalogue)
     rows = []
     for i in indicators:
         fill = i.when_no_data == "zero"
         for p in catalogue.programmes:
             if not i.applies_to(p.id):
                 continue
-            places = _places(i, p)
+            places = _places(i, p, placed)
             by_district = p.target_level == "district"
             for ags, cmp in places:
                 targeted = by_district and not cmp
@@ -98,6 +107,7 @@ def milestones_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd
     """Every milestone of the rows that carry a target, and that target itself, due at the
     programme's end: status paces against the latest one due by the reporting date (section 6)."""
     rows = []
+    placed = _placed(catalogue)
     for i in indicators:
         if not i.overrides:
             continue
@@ -105,7 +115,7 @@ def milestones_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd
             if not i.applies_to(p.id):
                 continue
             by_district = p.target_level == "district"
-            places = [ags for ags, cmp in _places(i, p) if not cmp] if by_district else [ALL]
+            places = [ags for ags, cmp in _places(i, p, placed) if not cmp] if by_district else [ALL]
             for ags in places:
                 key = None if ags == ALL else ags
                 milestones, target = i.milestones_for(p.id, key), i.target_for(p.id, key)
@@ -221,7 +231,8 @@ SELECT programme_id, indicator_id, district_ags, district_name, comparison, peri
        CASE WHEN t > 0 THEN round(v / t * 100, 1) END AS attainment_pct,
        CASE WHEN period = '{total}' THEN round(share, 4) END AS elapsed_share,
        baseline, baseline_date, baseline_source, m_value AS milestone, m_due AS milestone_due,
-       CASE WHEN aggregate <> 'mean' AND population > 0 THEN round(v / population * 10000, 2) END AS per_10k,
+       CASE WHEN aggregate NOT IN ('mean', 'coverage') AND population > 0
+            THEN round(v / population * 10000, 2) END AS per_10k,
        unit, label_de, label_en
 FROM figures
 ORDER BY p_ord, i_ord, comparison, district_ags, period
@@ -237,7 +248,7 @@ def compile_values(indicators: IndicatorCatalogue, sources: dict[str, str] | Non
 def compile_breakdowns(indicators: IndicatorCatalogue, sources: dict[str, str] | None = None) -> str | None:
     """Every declared breakdown's rows (VALUE_COLUMNS, breakdown, breakdown_value), unfinished."""
     params = {n: p.value for n, p in indicators.parameters.items()}
-    parts = [f"(SELECT *, '{b}' AS breakdown FROM ({sql.compile_indicator(i, params, sources, b)}))"
+    parts = [f"(SELECT *, '{b}' AS breakdown FROM ({sql.placed_only(b, sql.compile_indicator(i, params, sources, b))}))"
              for i in indicators for b in i.breakdowns]
     return " UNION ALL ".join(parts) if parts else None
 
@@ -289,9 +300,13 @@ def input_feeds(indicators: IndicatorCatalogue) -> list[str]:
 def catalogue_frames(con, catalogue: Catalogue, indicators: IndicatorCatalogue, as_of: dt.date | None = None,
                      latest: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
     """What the catalogue and the reporting date say, as the frames the query joins."""
+    places = cached_places(catalogue)
     return {"_scope": scope_frame(catalogue, indicators), "_rows": rows_frame(catalogue, indicators),
             "_indicators": indicators_frame(indicators), "_milestones": milestones_frame(catalogue, indicators),
-            "_programmes": programmes_frame(con, catalogue, as_of, latest)}
+            "_programmes": programmes_frame(con, catalogue, as_of, latest),
+            # The places events are matched to (region breakdowns, coverage), and the prefixes the
+            # matching strips: both part of what the values are computed from.
+            sql.PLACE_NAMES: places.lookup, "_place_prefixes": pd.DataFrame({"prefix": list(places.prefixes)})}
 
 
 def inputs_print(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataFrame]) -> str:
@@ -309,10 +324,10 @@ def inputs_print(con, indicators: IndicatorCatalogue, frames: dict[str, pd.DataF
     return digest.hexdigest()[:24]
 
 
-def _recompute(con, indicators, target: str) -> None:
+def _recompute(con, indicators, target: str, prefixes: tuple[str, ...] = ()) -> None:
     """compile_values over all current records into the temp table `target` (and the breakdowns
     into `target`_breakdowns)."""
-    sources = _materialise(con, indicators, input_feeds(indicators))
+    sources = _materialise(con, indicators, input_feeds(indicators), prefixes)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS "
                     f"{compile_values(indicators, sources)}")
@@ -324,15 +339,17 @@ def _recompute(con, indicators, target: str) -> None:
             con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _materialise(con, indicators: IndicatorCatalogue, feeds: list[str]) -> dict[str, str]:
+def _materialise(con, indicators: IndicatorCatalogue, feeds: list[str], prefixes: tuple[str, ...] = ()) -> dict[str, str]:
     """Each feed's current records once per run as a temp table: cur_<feed> is a view (a window,
     for attendance a join over millions of rows) that the indicators would otherwise evaluate
-    once per indicator, and a reach twice."""
+    once per indicator, and a reach twice. Events carry the place their municipality names
+    (columns `municipality_key`, `region`; pipeline/places), matched once per distinct spelling."""
     sources = {}
     for feed in feeds:
         if feed == "attendance":
             continue
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _src_{feed} AS SELECT * FROM cur_{feed}")
+        relation = f"({placed_events_sql('cur_events', prefixes)})" if feed == "events" else f"cur_{feed}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _src_{feed} AS SELECT * FROM {relation}")
         sources[feed] = f"_src_{feed}"
     if "attendance" in feeds:
         # Millions of rows: only the columns the definitions name (a column left out would be a
@@ -383,6 +400,8 @@ CASTS = {
     "_indicators": {"indicator_id": "VARCHAR", "direction": "VARCHAR", "unit": "VARCHAR", "label_de": "VARCHAR",
                     "label_en": "VARCHAR", "aggregate": "VARCHAR", "has_high": "BOOLEAN", "ord": "INTEGER"},
     "_programmes": {"programme_id": "VARCHAR", "ord": "INTEGER", "share": "DOUBLE", "reached": "DATE"},
+    sql.PLACE_NAMES: {"district_ags": "VARCHAR", "norm": "VARCHAR", "municipality_key": "VARCHAR", "region_id": "VARCHAR"},
+    "_place_prefixes": {"prefix": "VARCHAR"},
 }
 
 
@@ -391,7 +410,8 @@ def write_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.D
     for name, frame in frames.items():
         _register(con, name, frame, CASTS[name])
     try:
-        _recompute(con, indicators, "_values")
+        prefixes = tuple(frames["_place_prefixes"]["prefix"]) if "_place_prefixes" in frames else ()
+        _recompute(con, indicators, "_values", prefixes)
         con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {compile_final()}")
         con.execute(f"CREATE OR REPLACE TABLE {BREAKDOWN_TABLE} AS {BREAKDOWN_FINAL_SQL.format(parts='_values_breakdowns')}")
     finally:

@@ -18,9 +18,9 @@ import yaml
 from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError, loaded_once
 from pipeline.contract import load_contract
 from pipeline.indicators import sql
-from pipeline.indicators.model import (AGGREGATES, BREAKDOWNS, DIRECTIONS, EVENT_BREAKDOWNS, WHEN_NO_DATA, Definition, Indicator,
-                                       IndicatorCatalogue, KeySource, Override, Parameter, Reference)
-from pipeline.indicators.model import INHERIT, Baseline, Milestone
+from pipeline.indicators.model import (AGGREGATES, BREAKDOWNS, COVERAGE_PLACES, DIRECTIONS, EVENT_BREAKDOWNS, INHERIT,
+                                       PLACE_BREAKDOWNS, WHEN_NO_DATA, Baseline, Definition, Indicator,
+                                       IndicatorCatalogue, KeySource, Milestone, Override, Parameter, Reference)
 from pipeline.warehouse import ensure_schema, stg_columns
 
 FILE_NAME = "indicators.yaml"
@@ -29,12 +29,13 @@ OVERRIDE_KEYS = {"programme", "district", "target", "baseline", "milestones"}
 INDICATOR_KEYS = {"id", "label_de", "label_en", "description_de", "description_en", "unit", "direction",
                   "target", "applies_to", "overrides", "references", "when_no_data", "comparison",
                   "definition", "breakdowns"}
-DEFINITION_KEYS = {"feed", "aggregate", "filter", "column", "high", "attendance_filter", "fallback", "plus"}
+DEFINITION_KEYS = {"feed", "aggregate", "filter", "column", "high", "attendance_filter", "fallback", "plus", "places"}
 NUMERIC_TYPES = {"BIGINT", "DOUBLE"}
 # What each aggregation needs and allows besides feed / aggregate / filter.
-NEEDS = {"count": set(), "sum": {"column"}, "count_distinct": {"column"}, "mean": {"column"}, "reach": set()}
+NEEDS = {"count": set(), "sum": {"column"}, "count_distinct": {"column"}, "mean": {"column"}, "reach": set(),
+         "coverage": {"places"}}
 ALLOWS = {"count": set(), "sum": {"column", "high"}, "count_distinct": {"column"}, "mean": {"column"},
-          "reach": {"attendance_filter", "fallback", "plus"}}
+          "reach": {"attendance_filter", "fallback", "plus"}, "coverage": {"places"}}
 
 
 def indicators_path(catalogue: Catalogue) -> Path:
@@ -169,14 +170,21 @@ class _Checker:
             self.problems.append(f"{where}: breakdowns muss eine Liste von Namen sein / must be a list of names")
             return ()
         for name in names:
-            if name not in BREAKDOWNS:
+            if definition.aggregate == "coverage":
+                self.problems.append(f"{where}: eine Abdeckung zählt schon Orte und wird nicht aufgeschlüsselt / "
+                                     "a coverage counts places already and has no breakdowns")
+            elif name not in BREAKDOWNS:
                 self.problems.append(f"{where}: Aufschlüsselung '{name}' unbekannt / unknown breakdown "
                                      f"(erlaubt / allowed: {', '.join(BREAKDOWNS)})")
             elif definition.aggregate == "reach" and name not in EVENT_BREAKDOWNS:
                 self.problems.append(f"{where}: eine Reichweite lässt sich nur nach Merkmalen der Veranstaltung "
                                      f"aufschlüsseln ({', '.join(EVENT_BREAKDOWNS)}), nicht nach '{name}': Kopfzahlen "
                                      f"haben keine / a reach breaks down only by event columns; head counts have no {name}")
-            elif definition.aggregate != "reach" and name not in sql.feed_columns(definition.feed):
+            elif name in PLACE_BREAKDOWNS and definition.feed != "events":
+                self.problems.append(f"{where}: nach '{name}' lassen sich nur Veranstaltungen aufschlüsseln (ihre "
+                                     f"Gemeinde), nicht {definition.feed} / only events know a place (their municipality)")
+            elif (definition.aggregate != "reach" and name not in PLACE_BREAKDOWNS
+                  and name not in sql.feed_columns(definition.feed)):
                 self.problems.append(f"{where}: Aufschlüsselung '{name}' gibt es in {definition.feed} nicht / "
                                      f"{definition.feed} has no {name}")
         if len(set(names)) != len(names):
@@ -376,6 +384,12 @@ class _Checker:
             p.append(f"{where}: '{key}' passt nicht zu / is not used by {aggregate}")
         if aggregate == "reach" and feed != "events":
             p.append(f"{where}: reach zählt über Veranstaltungen / reach needs feed events")
+        if aggregate == "coverage":
+            if feed != "events":
+                p.append(f"{where}: coverage zählt Orte mit Veranstaltungen / coverage needs feed events")
+            if d.get("places") is not None and d.get("places") not in COVERAGE_PLACES:
+                p.append(f"{where}: places '{d.get('places')}' unbekannt / unknown (erlaubt / allowed: "
+                         f"{', '.join(COVERAGE_PLACES)})")
         numeric = aggregate in ("sum", "mean")
         for key in ("column", "high"):
             if d.get(key):
@@ -390,7 +404,7 @@ class _Checker:
             return None
         return Definition(feed=feed, aggregate=aggregate, filter=d.get("filter"), column=d.get("column"),
                           high=d.get("high"), attendance_filter=d.get("attendance_filter"),
-                          fallback=fallback, plus=plus)
+                          fallback=fallback, plus=plus, places=d.get("places"))
 
     def _key_source(self, entry: dict, where: str) -> KeySource | None:
         feed = entry.get("feed") if isinstance(entry, dict) else None

@@ -9,11 +9,15 @@ import functools
 import datetime as dt
 from dataclasses import dataclass, field
 
-AGGREGATES = ("count", "sum", "count_distinct", "mean", "reach")
+AGGREGATES = ("count", "sum", "count_distinct", "mean", "reach", "coverage")
 # What an indicator may be broken down by (contract section 6): columns of its feed; a reach
 # only by its events' columns, which place its head counts as well as its listed persons.
-BREAKDOWNS = ("role", "field", "event_type", "supra_regional", "client_type")
-EVENT_BREAKDOWNS = ("field", "event_type", "supra_regional")
+# `region` is no column: the region of the event's matched municipality (pipeline/places).
+BREAKDOWNS = ("role", "field", "event_type", "supra_regional", "region", "client_type")
+EVENT_BREAKDOWNS = ("field", "event_type", "supra_regional", "region")
+PLACE_BREAKDOWNS = ("region",)
+# coverage: which places of the district (places.yaml) count as reached by an event in the period.
+COVERAGE_PLACES = {"regions": "region", "municipalities": "municipality_key"}
 DIRECTIONS = ("at_least", "at_most")
 WHEN_NO_DATA = ("zero", "omit")
 
@@ -42,6 +46,7 @@ class Definition:
     attendance_filter: str | None = None  # reach: which attendance rows name a reached person
     fallback: tuple[str, ...] = ()       # reach: head counts summed for events without attendance
     plus: tuple[KeySource, ...] = ()     # reach: more distinct keys (same district pseudonyms)
+    places: str | None = None            # coverage: regions or municipalities (COVERAGE_PLACES)
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,12 @@ class Indicator:
     def additive(self) -> bool:
         """A total can never be below a quarter, nor ALL below a district (all but means)."""
         return self.definition.aggregate != "mean"
+
+    @property
+    def placed(self) -> bool:
+        """Reads the places of the catalogue: a coverage, or broken down by region. A coverage is
+        reported only for districts that hold places (a district without has nothing to cover)."""
+        return self.definition.aggregate == "coverage" or any(b in PLACE_BREAKDOWNS for b in self.breakdowns)
 
     def applies_to(self, programme_id: str, district_ags: str | None = None) -> bool:
         if self.programmes and programme_id not in self.programmes:

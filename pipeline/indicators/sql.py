@@ -13,7 +13,7 @@ import functools
 import re
 
 from pipeline.contract import load_contract
-from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator
+from pipeline.indicators.model import ALL, ALL_COMPARISON, COVERAGE_PLACES, PLACE_BREAKDOWNS, TOTAL, Indicator
 from pipeline.quarters import quarter_sql
 from pipeline.warehouse import q, stg_columns
 
@@ -162,6 +162,8 @@ def compile_indicator(indicator: Indicator, parameters: dict[str, float],
                       sources: dict[str, str] | None = None, breakdown: str | None = None) -> str:
     """One SELECT with VALUE_COLUMNS for one indicator, over quarters and `total`, districts and ALL;
     with a `breakdown`, per value of that column too (and the column breakdown_value)."""
+    if indicator.definition.aggregate == "coverage":
+        return _compile_coverage(indicator, parameters, sources)
     if indicator.definition.aggregate in ("reach", "count_distinct"):
         return _compile_distinct(indicator, parameters, sources, breakdown)
     rows, m = _plain_rows(indicator, parameters, sources, breakdown)
@@ -230,6 +232,58 @@ def _compile_distinct(indicator: Indicator, parameters: dict[str, float], source
            CAST(c + fb AS BIGINT) AS n, CAST(NULL AS DOUBLE) AS sd, CAST({method} AS VARCHAR) AS method{' , b AS breakdown_value' if breakdown else ''}
     FROM places
     """
+
+
+# The places of the catalogue, as the engine registers them (pipeline/places/match.py).
+PLACE_NAMES = "_place_names"
+
+
+def _compile_coverage(indicator: Indicator, parameters: dict[str, float], sources: dict[str, str] | None) -> str:
+    """Places reached (indicator contract section 7): distinct regions or municipalities of the
+    district with at least one event in the period (events as the engine placed them, with the
+    columns `region` and `municipality_key`), `n` = all of the district's (the "of N").
+
+    Quarter rows exist for quarters with events (as for every indicator, reached may be 0 there);
+    the `total` row for every district in scope, since the engine scopes a coverage to districts
+    that hold places. ALL adds the districts up, reached and N alike (places are a district's own)."""
+    d = indicator.definition
+    column = COVERAGE_PLACES[d.places]
+    counted = "region_id" if d.places == "regions" else "municipality_key"
+    rows = _scoped(indicator, d.feed, render_filter(d.filter, parameters), f"r.{q(column)} AS k", sources)
+    return f"""
+    WITH keyed AS (SELECT programme_id, comparison, district_ags, q, k FROM ({rows}) GROUP BY ALL),
+    places AS (SELECT district_ags, count(DISTINCT {counted}) AS n FROM {PLACE_NAMES} GROUP BY ALL),
+    scoped AS (SELECT DISTINCT s.programme_id, s.comparison, s.district_ags, p.n FROM _scope s
+               JOIN places p ON p.district_ags = s.district_ags WHERE s.indicator_id = '{indicator.id}'),
+    districts AS (
+        SELECT programme_id, comparison, district_ags, q AS period, count(k) AS reached FROM keyed GROUP BY ALL
+        UNION ALL
+        SELECT s.programme_id, s.comparison, s.district_ags, '{TOTAL}', count(DISTINCT k.k)
+        FROM scoped s LEFT JOIN keyed k ON k.programme_id = s.programme_id AND k.comparison = s.comparison
+             AND k.district_ags = s.district_ags
+        GROUP BY ALL),
+    figures AS (
+        SELECT d.programme_id, d.comparison, d.district_ags, d.period, d.reached, s.n
+        FROM districts d JOIN scoped s USING (programme_id, comparison, district_ags)
+        UNION ALL
+        SELECT d.programme_id, d.comparison, '{ALL}', d.period, sum(d.reached), any_value(a.n)
+        FROM districts d JOIN (SELECT programme_id, comparison, sum(n) AS n FROM scoped GROUP BY ALL) a
+             USING (programme_id, comparison)
+        GROUP BY d.programme_id, d.comparison, d.period)
+    SELECT '{indicator.id}' AS indicator_id, programme_id, comparison, district_ags, period,
+           CAST(reached AS DOUBLE) AS value, CAST(NULL AS DOUBLE) AS value_high, CAST(n AS BIGINT) AS n,
+           CAST(NULL AS DOUBLE) AS sd, CAST(NULL AS VARCHAR) AS method
+    FROM figures
+    """
+
+
+def placed_only(breakdown: str, compiled: str) -> str:
+    """A breakdown by place has rows only for the districts that hold places: elsewhere every
+    record would fall in the part '' ("not given"), and a programme's regions are each
+    district's own, so there is no ALL row to add them up."""
+    if breakdown not in PLACE_BREAKDOWNS:
+        return compiled
+    return f"SELECT * FROM ({compiled}) WHERE district_ags IN (SELECT district_ags FROM {PLACE_NAMES})"
 
 
 def filter_type_sql(feed: str, condition: str) -> str:

@@ -242,6 +242,9 @@ def _definition_rows(indicators: IndicatorCatalogue) -> list[list]:
             details.append("ohne Teilnahmeliste: " + " + ".join(d.fallback))
         for extra in d.plus:
             details.append(f"plus {extra.feed}.{extra.column}" + (f" wo {extra.filter}" if extra.filter else ""))
+        if d.places:
+            details.append(f"Orte: {'Regionen' if d.places == 'regions' else 'Gemeinden'} aus places.yaml, "
+                           "n = alle des Kreises")
         references = "; ".join(f"{r.framework}: {r.item}" + (f" ({', '.join(r.programmes)})" if r.programmes else "")
                                for r in i.references)
         rows.append([i.id, i.label_de, i.label_en, i.description_de, i.description_en, UNIT_DE.get(i.unit, i.unit),

@@ -1,5 +1,5 @@
 """Warnings (delivery contract, "Warnings: findings that do not reject"): the rules of rules.yaml
-with severity `warning` and the outliers, as one table `row_warnings` the quality reports,
+with severity `warning`, the outliers and the municipalities no place of the catalogue matches, as one table `row_warnings` the quality reports,
 exports/rejections.csv (severity `warning`), `teilhabe check` and the data-quality page read.
 
 A warning leaves its row accepted and counted: read = accepted + rejected never sees it. The table
@@ -15,6 +15,7 @@ from pipeline.catalogue import Catalogue
 from pipeline.contract import load_contract
 from pipeline.indicators.loader import cached_indicators
 from pipeline.indicators.sql import source
+from pipeline.places import cached_places, drop_places, register_places, unmatched_sql
 from pipeline.quality.compile import compile_rule, grouped_sides, message_sql, number_text
 from pipeline.quality.outliers import flag_outliers, update_followup
 from pipeline.quality.rules import RuleCatalogue, cached_rules
@@ -111,6 +112,11 @@ def compute_warnings(con, catalogue: Catalogue, rules: RuleCatalogue | None = No
                     f"{', '.join(warehouse.q(c) for c in sorted(columns))} FROM "
                     f"{f'cur_{feed}' if plain else source(feed, None)} WHERE {mine}")
     parts = [f"SELECT * FROM ({part}) WHERE {mine}" for part in _rule_rows(rules, parameters, sources)]
+    # unknown_municipality: events of districts with places whose municipality names none of them.
+    places = cached_places(catalogue)
+    if places:
+        register_places(con, places)
+        parts.append(f"SELECT * FROM ({unmatched_sql('cur_events', places)}) WHERE {mine}")
     if outliers:
         update_followup(con, flag_outliers(con, rules, parameters, "_rule_members", districts), districts)
     with warehouse.transaction(con):
@@ -122,6 +128,7 @@ def compute_warnings(con, catalogue: Catalogue, rules: RuleCatalogue | None = No
             con.execute(f"INSERT INTO {TABLE} ({', '.join(warehouse.q(c) for c in COLUMNS)}) {_outlier_rows(rules)}")
     for table in ["_rule_members", "_rule_districts", *sources.values()]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
+    drop_places(con)
     return summary(con)
 
 
