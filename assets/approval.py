@@ -15,7 +15,7 @@ from assets.ingest import STG_KEYS
 from assets.metadata import markdown_table
 from assets.resources import TeilhabeHome
 from assets.versions import code_version, digest, last_data_version
-from pipeline.approval import CHANGED, ensure_tables, record_catalogue, states
+from pipeline.approval import CHANGED, ensure_tables, has_approvals, read_states, record_catalogue, write_states
 from pipeline.indicators import cached_indicators
 from pipeline.warehouse import frame_print, inputs_signature
 
@@ -48,9 +48,11 @@ def approvals(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.Mater
     with home.connect() as con:
         ensure_tables(con)
         version = record_catalogue(con, catalogue)
-        frame = states(con, catalogue)
+        frame = write_states(con, catalogue)
+        # Without any approval the working state is published: it follows the indicator values.
+        working = None if has_approvals(con) else last_data_version(context, indicator_values.key)
         data_version = digest(APPROVAL_CODE, str(version), frame_print(frame.astype(str)),
-                              inputs_signature(con, relations=["approvals"]))
+                              inputs_signature(con, relations=["approvals"]), working)
         published = home.paths.exports / "published"
         unchanged = data_version == last_data_version(context) and published.is_dir()
         if not unchanged:
@@ -72,7 +74,7 @@ def approvals(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.Mater
                             "teilhabe approve). No approved quarter changed since its approval.")
 def freigaben_aktuell(home: TeilhabeHome) -> dg.AssetCheckResult:
     with home.connect(read_only=True) as con:
-        frame = states(con, home.catalogue())
+        frame = read_states(con, home.catalogue())
     changed = frame[frame["state"] == CHANGED]
     return dg.AssetCheckResult(passed=changed.empty, severity=dg.AssetCheckSeverity.WARN, metadata={
         "changed_since_approval": dg.MetadataValue.int(len(changed)),

@@ -295,6 +295,7 @@ def _print_results(home: Home, t) -> None:
     print(t["results"])
     for path in [home.exports / "rejections.csv", home.exports / "delivery_log.csv", home.reports,
                  home.exports / "indicators.csv", home.exports / "indicators.xlsx", home.exports / "impact.csv",
+                 home.exports / "published",
                  home.site / "index.html", home.site / "en" / "index.html"]:
         if path.exists():
             print(f"  {path}")

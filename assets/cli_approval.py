@@ -4,6 +4,7 @@ German first, English with --lang en."""
 from __future__ import annotations
 
 import getpass
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -139,6 +140,13 @@ def cmd_approvals(args, lang: str) -> int:
     return 0
 
 
+def _link(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copy2(source, target)
+
+
 def cmd_publish(args, lang: str) -> int:
     """The exports and the site as they stood after one log entry, from the warehouse's record of
     that approval and the catalogue version in force then."""
@@ -163,8 +171,9 @@ def cmd_publish(args, lang: str) -> int:
             pub = publication(con, up_to=entry)
             write_publication(con, catalogue, indicators, pub, out / "exports" / PUBLISHED_DIR)
             site = Home(out)
+            # The quality reports travel with the site (its links): linked, not copied, where possible.
+            if home.reports.is_dir() and not site.reports.exists():
+                shutil.copytree(home.reports, site.reports, copy_function=_link)
             build_site(con, catalogue, indicators, site, publication=pub)
-            if home.reports.is_dir() and not (out / "reports").exists():
-                shutil.copytree(home.reports, out / "reports")
     print(t["published"].format(id=entry, day=pub.datenstand, out=out))
     return 0

@@ -257,9 +257,9 @@ def read_outliers(con) -> pd.DataFrame:
 
 def read_approvals(con, catalogue: Catalogue) -> pd.DataFrame:
     """The approved and changed programme-quarters (pipeline/approval): state, why, and the day."""
-    from pipeline.approval import OPEN, states
+    from pipeline.approval import OPEN, read_states
 
-    frame = states(con, catalogue)
+    frame = read_states(con, catalogue)
     return frame[frame["state"] != OPEN].reset_index(drop=True)
 
 

@@ -132,8 +132,9 @@ def test_publish_as_of_an_earlier_approval_is_byte_identical(story, tmp_path):
     later = tmp_path / "as_of_day"
     assert _cli("publish", "--as-of", day, "--out", str(later), "--home", str(story["home"].root)) == 0
     assert _snapshot(later / "exports" / "published", PUBLISHED_FILES) == story["steps"]["reapproved"]["published"]
-    # The as-of site shows the figures of approval 1: its lzz-2 page as the home's page was then.
-    assert (out / "site" / "programm" / "lzz-2.html").read_bytes() == story["steps"]["approved"]["site"]["programm/lzz-2.html"]
+    # The as-of site shows the figures of approval 1: its pages of figures as the home's were then.
+    for page in ("index.html", "programm/lzz-2.html", "en/programm/lzz-2.html"):
+        assert (out / "site" / page).read_bytes() == story["steps"]["approved"]["site"][page], page
     assert _cli("publish", "--as-of", "99", "--out", str(tmp_path / "none"), "--home", str(story["home"].root)) == 1
 
 
