@@ -172,3 +172,35 @@ def test_reopen_withdraws_the_quarter_and_unknown_requests_are_refused(story, tm
     assert _cli("approve", "lzz-9", "2023-Q1", "--home", h) == 1
     assert "Unbekanntes Programm" in capsys.readouterr().out
     assert _cli("approve", "lzz-2", "2023-Q3", "--home", h) == 1   # nothing delivered for it
+
+
+def test_a_catalogue_change_touches_approved_quarters_and_its_versions_are_kept(story, tmp_path):
+    from pipeline import warehouse
+    from pipeline.approval import record_catalogue, restore_catalogue, states, versions
+    from pipeline.catalogue import SHIPPED_DIR, load_catalogue
+
+    home = Home(tmp_path / "copy")
+    shutil.copytree(story["home"].root, home.root, ignore=shutil.ignore_patterns("dagster"))
+    own = home.root / "catalogue"
+    shutil.copytree(SHIPPED_DIR, own, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    with warehouse.connect(home.warehouse) as con:
+        # A catalogue edit of the quality rules only: no figure depends on it, nothing is touched.
+        rules = own / "rules.yaml"
+        rules.write_text(rules.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+        assert states(con, load_catalogue(own)).set_index(["programme_id", "quarter"]).loc[("lzz-2", "2023-Q1"), "state"] == "approved"
+        # A target changed in indicators.yaml: the approved quarter is changed since approval.
+        shipped = (SHIPPED_DIR / "indicators.yaml").read_bytes()
+        (own / "indicators.yaml").write_bytes(shipped.replace(b"target: 14\n", b"target: 15\n", 1))
+        changed = states(con, load_catalogue(own)).set_index(["programme_id", "quarter"]).loc[("lzz-2", "2023-Q1")]
+        assert (changed["state"], changed["changed_because"]) == ("changed", "catalogue")
+        # The history: the version the approvals were given on ends when the edited one is seen.
+        before = versions(con)
+        new = record_catalogue(con, load_catalogue(own))
+        after = versions(con)
+        assert len(after) == len(before) + 1 and after.iloc[0]["version_id"] == new
+        assert pd.notna(after.iloc[1]["valid_to"]) and pd.isna(after.iloc[0]["valid_to"])
+        # The version of approval 1 written back is the shipped catalogue, byte for byte.
+        first = con.execute("SELECT catalogue_version FROM approvals WHERE approval_id = 1").fetchall()[0][0]
+        restored = restore_catalogue(con, first, tmp_path / "v1")
+    assert (restored / "indicators.yaml").read_bytes() == shipped
+    assert (restored / "programmes.yaml").read_bytes() == (SHIPPED_DIR / "programmes.yaml").read_bytes()
