@@ -18,6 +18,8 @@ TEXT = {
                         "veröffentlicht (wer, wann und Kommentar werden festgehalten).",
         "reopen_help": "Eine Freigabe zurücknehmen: das Quartal ist wieder offen und nicht mehr veröffentlicht.",
         "approvals_help": "Freigaben und den Stand jedes Programmquartals auflisten.",
+        "log_help": "jeden Eintrag des Freigabe-Protokolls zeigen (auch überholte und zurückgenommene)",
+        "actions": {"approved": "freigegeben", "reopened": "wieder geöffnet"},
         "publish_help": "Die Veröffentlichung (Exporte und Website) so schreiben, wie sie bei einer Freigabe oder "
                         "an einem Tag stand, byte-gleich.",
         "as_of_help": "Nummer einer Freigabe oder Datum JJJJ-MM-TT",
@@ -39,6 +41,8 @@ TEXT = {
                         "a comment are recorded).",
         "reopen_help": "Withdraw an approval: the quarter is open again and no longer published.",
         "approvals_help": "List the approvals and the state of every programme-quarter.",
+        "log_help": "show every entry of the approval log (superseded and withdrawn ones too)",
+        "actions": {"approved": "approved", "reopened": "reopened"},
         "publish_help": "Write the publication (exports and site) as it stood at an approval or on a day, byte "
                         "for byte.",
         "as_of_help": "an approval's number or a date YYYY-MM-DD",
@@ -69,7 +73,9 @@ def add_commands(sub, lang: str, home_help: str) -> None:
         cmd.add_argument("--by", default=None, help=t["by_help"])
         cmd.add_argument("--comment", default="", help=t["comment_help"])
         commands.append(cmd)
-    commands.append(sub.add_parser("approvals", help=t["approvals_help"], description=t["approvals_help"]))
+    listing = sub.add_parser("approvals", help=t["approvals_help"], description=t["approvals_help"])
+    listing.add_argument("--log", action="store_true", help=t["log_help"])
+    commands.append(listing)
     publish = sub.add_parser("publish", help=t["publish_help"], description=t["publish_help"])
     publish.add_argument("--as-of", dest="as_of", required=True, help=t["as_of_help"])
     publish.add_argument("--out", required=True, help=t["out_help"])
@@ -122,6 +128,8 @@ def cmd_approvals(args, lang: str) -> int:
     t = TEXT[lang]
     home = Home.resolve(args.home)
     catalogue, _ = _catalogue(home)
+    if args.log:
+        return _print_log(home, t)
     with connect(home.warehouse, read_only=True) as con:
         listed = states(con, catalogue)
     if listed.empty:
@@ -145,6 +153,22 @@ def _link(source: str, target: str) -> None:
         os.link(source, target)
     except OSError:  # another file system
         shutil.copy2(source, target)
+
+
+def _print_log(home: Home, t) -> int:
+    from pipeline.approval import log
+
+    with connect(home.warehouse, read_only=True) as con:
+        entries = log(con)
+    if entries.empty:
+        print(t["none"])
+        return 0
+    print(t["header"])
+    for row in entries.itertuples(index=False):
+        comment = row.comment if isinstance(row.comment, str) else ""
+        print(f"{row.approval_id:<5}{row.programme_id:<16}{row.quarter:<9}{t['actions'][row.action]:<40}"
+              f"{row.approved_by:<24}{str(row.approved_at)[:19]:<21}{comment}".rstrip())
+    return 0
 
 
 def cmd_publish(args, lang: str) -> int:

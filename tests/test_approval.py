@@ -118,6 +118,10 @@ def test_quality_page_and_approvals_list_show_changed_since_approval(story, caps
     # Approved again after the change: approval 2, by the OS user (no --by), with its comment.
     assert len(listed) == 1 and listed[0].startswith("2 ") and "freigegeben" in listed[0]
     assert "E4 nachgemeldet, geprüft" in listed[0]
+    capsys.readouterr()
+    assert _cli("--lang", "en", "approvals", "--log", "--home", str(story["home"].root)) == 0
+    entries = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert entries == ["1", "2"]   # the superseded approval 1 stays in the log
     log = query(story["home"], "SELECT approval_id, action, approved_by FROM approvals ORDER BY 1")
     import getpass
     assert log == [(1, "approved", "Prüferin A"), (2, "approved", getpass.getuser())]
