@@ -9,13 +9,13 @@ log, the states and the catalogue version: the site and the working exports foll
 """
 import dagster as dg
 
-from assets.cli_approval import write_published
 from assets.indicators import indicator_values
 from assets.ingest import STG_KEYS
 from assets.metadata import markdown_table
 from assets.resources import TeilhabeHome
 from assets.versions import code_version, digest, last_data_version
-from pipeline.approval import CHANGED, ensure_tables, has_approvals, read_states, record_catalogue, write_states
+from pipeline.approval import (CHANGED, PUBLISHED_DIR, ensure_tables, has_approvals, read_states, record_catalogue,
+                               write_published, write_states)
 from pipeline.indicators import cached_indicators
 from pipeline.warehouse import frame_print, inputs_signature
 
@@ -53,7 +53,7 @@ def approvals(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.Mater
         working = None if has_approvals(con) else last_data_version(context, indicator_values.key)
         data_version = digest(APPROVAL_CODE, str(version), frame_print(frame.astype(str)),
                               inputs_signature(con, relations=["approvals"]), working)
-        published = home.paths.exports / "published"
+        published = home.paths.exports / PUBLISHED_DIR
         unchanged = data_version == last_data_version(context) and published.is_dir()
         if not unchanged:
             write_published(con, home.paths, catalogue, indicators)
@@ -64,7 +64,7 @@ def approvals(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.Mater
         "changed_since_approval": dg.MetadataValue.int(int(counts.get(CHANGED, 0))),
         "open": dg.MetadataValue.int(int(counts.get("open", 0))),
         "catalogue_version": dg.MetadataValue.int(int(version)),
-        "published": dg.MetadataValue.path(str(home.paths.exports / "published")),
+        "published": dg.MetadataValue.path(str(home.paths.exports / PUBLISHED_DIR)),
         "states": dg.MetadataValue.md(_table(frame)),
     })
 

@@ -60,7 +60,6 @@ TEXT = {
         "published": "Publication as at approval {id} (data as of {day}) written to {out}.",
     },
 }
-PUBLISHED_DIR = "published"
 
 
 def add_commands(sub, lang: str, home_help: str) -> None:
@@ -92,18 +91,9 @@ def _catalogue(home: Home):
     return catalogue, cached_indicators(catalogue)
 
 
-def write_published(con, home: Home, catalogue, indicators) -> Path:
-    """exports/published/ as the log stands now (the approve command and the Dagster asset alike)."""
-    from pipeline.approval import publication, write_publication
-
-    folder = home.exports / PUBLISHED_DIR
-    write_publication(con, catalogue, indicators, publication(con), folder)
-    return folder
-
-
 def cmd_change(args, lang: str) -> int:
     """approve or reopen."""
-    from pipeline.approval import ApprovalError, approve, reopen
+    from pipeline.approval import ApprovalError, approve, reopen, write_published
 
     t = TEXT[lang]
     home = Home.resolve(args.home)
@@ -175,7 +165,7 @@ def cmd_publish(args, lang: str) -> int:
     """The exports and the site as they stood after one log entry, from the warehouse's record of
     that approval and the catalogue version in force then."""
     from dashboards.site import build_site
-    from pipeline.approval import entry_for, publication, restore_catalogue, write_publication
+    from pipeline.approval import PUBLISHED_DIR, entry_for, publication, restore_catalogue, write_publication
     from pipeline.catalogue import load_catalogue
     from pipeline.indicators import load_indicators
 

@@ -10,10 +10,11 @@ the audit trail per value, and the catalogue's history (docs/approval.md).
 from pipeline.approval.history import record_catalogue, restore_catalogue, versions
 from pipeline.approval.log import (APPROVED, CHANGED, OPEN, REOPENED, ApprovalError, approve, ensure_tables,
                                    has_approvals, log, read_states, reopen, states, write_states)
-from pipeline.approval.outputs import AUDIT_FILE, DATENSTAND_FILE, write_audit, write_publication
+from pipeline.approval.outputs import (AUDIT_FILE, DATENSTAND_FILE, PUBLISHED_DIR, write_audit, write_publication,
+                                       write_published)
 from pipeline.approval.published import (MARK, Publication, entry_for, publication, working_rows)
 
-__all__ = ["APPROVED", "AUDIT_FILE", "CHANGED", "DATENSTAND_FILE", "MARK", "OPEN", "REOPENED", "ApprovalError",
-           "Publication", "approve", "ensure_tables", "entry_for", "has_approvals", "log", "publication", "read_states",
-           "record_catalogue", "reopen", "restore_catalogue", "states", "versions", "working_rows", "write_audit",
-           "write_publication", "write_states"]
+__all__ = ["APPROVED", "AUDIT_FILE", "CHANGED", "DATENSTAND_FILE", "MARK", "OPEN", "PUBLISHED_DIR", "REOPENED",
+           "ApprovalError", "Publication", "approve", "ensure_tables", "entry_for", "has_approvals", "log",
+           "publication", "read_states", "record_catalogue", "reopen", "restore_catalogue", "states", "versions",
+           "working_rows", "write_audit", "write_publication", "write_published", "write_states"]

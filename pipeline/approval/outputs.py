@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.approval.published import AUDIT_COLUMNS, Publication, audit_rows, export_rows
+from pipeline.approval.published import AUDIT_COLUMNS, Publication, audit_rows, export_rows, publication
 from pipeline.catalogue import Catalogue
+from pipeline.home import Home
 from pipeline.indicators import IndicatorCatalogue
 from pipeline.publish.exports import catalogue_order, write_indicator_exports
 from pipeline.tables import write_csv, write_if_changed
 
+PUBLISHED_DIR = "published"  # under the home's exports/
 AUDIT_FILE = "audit.csv"
 APPROVALS_FILE = "approvals.csv"
 DATENSTAND_FILE = "DATENSTAND.txt"
@@ -57,3 +59,10 @@ def write_publication(con, catalogue: Catalogue, indicators: IndicatorCatalogue,
     write_if_changed(folder / DATENSTAND_FILE, datenstand_text(pub).encode("utf-8"))
     paths.append(folder / DATENSTAND_FILE)
     return paths
+
+
+def write_published(con, home: Home, catalogue: Catalogue, indicators: IndicatorCatalogue) -> Path:
+    """exports/published/ as the approval log stands now (`teilhabe approve` and the asset alike)."""
+    folder = home.exports / PUBLISHED_DIR
+    write_publication(con, catalogue, indicators, publication(con), folder)
+    return folder
