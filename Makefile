@@ -16,8 +16,12 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# The demo, then its approvals (every quarter but the latest) and a correction of one approved
+# quarter, which the second run shows as "changed since approval" (docs/approval.md).
 run: install
 	$(BIN)/teilhabe demo --home $(TEILHABE_HOME)
+	$(BIN)/teilhabe run --home $(TEILHABE_HOME)
+	$(BIN)/teilhabe demo --approvals --home $(TEILHABE_HOME)
 	$(BIN)/teilhabe run --home $(TEILHABE_HOME)
 
 test: install

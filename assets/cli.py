@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from assets import cli_approval as approval
 from assets import cli_review as review
 from pipeline.contract import PROJECT_ROOT
 from pipeline.home import Home
@@ -42,6 +43,10 @@ TEXT = {
         "run_failed": "Der Lauf ist fehlgeschlagen: {}",
         "results": "Ergebnisse:",
         "demo_done": "{n} Beispiel-Lieferungen geschrieben nach {inbox}",
+        "demo_approvals_help": "nach dem ersten Lauf: die Quartale bis auf das jeweils letzte freigeben und eine "
+                               "Korrektur eines freigegebenen Quartals in den Posteingang legen",
+        "demo_approved": "{n} Quartale freigegeben; Korrektur {file} im Posteingang: der nächste Lauf zeigt das "
+                         "Quartal als „geändert seit Freigabe“.",
         "catalogue_error": "Der Katalog ist fehlerhaft:",
         "run_failed_details": "Einzelheiten zum Fehler zeigt die Dagster-Oberfläche (teilhabe ui).",
         "rebuild_help": "Die Datenbank aus dem Archiv neu aufbauen (z. B. wenn sie beschädigt ist): die alte Datei "
@@ -77,6 +82,10 @@ TEXT = {
         "run_failed": "The run failed: {}",
         "results": "Results:",
         "demo_done": "{n} sample deliveries written to {inbox}",
+        "demo_approvals_help": "after the first run: approve every quarter but the latest and put a correction of "
+                               "an approved quarter into the inbox",
+        "demo_approved": "{n} quarters approved; correction {file} in the inbox: the next run shows that quarter as "
+                         "\"changed since approval\".",
         "catalogue_error": "The catalogue is invalid:",
         "run_failed_details": "The Dagster UI shows the details of the error (teilhabe ui).",
         "rebuild_help": "Rebuild the warehouse from the archive (e.g. when it is corrupted): the old file is moved "
@@ -117,10 +126,12 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
         cmd.add_argument("--home", help=t["home_help"])
         if name == "demo":
             cmd.add_argument("--scale", choices=("demo", "national"), default="demo", help=t["scale_help"])
+            cmd.add_argument("--approvals", action="store_true", help=t["demo_approvals_help"])
         if name in ("ui", "serve"):
             cmd.add_argument("--port", type=int, default=3000, help=t["port_help"])
             cmd.add_argument("--host", default="127.0.0.1", help=t["host_help"])
     review.add_commands(sub, lang, t["home_help"])
+    approval.add_commands(sub, lang, t["home_help"])
     for cmd in sub.choices.values():
         cmd.add_argument("--lang", choices=sorted(TEXT), default=lang, help="de | en")
     return parser
@@ -284,6 +295,7 @@ def _print_results(home: Home, t) -> None:
     print(t["results"])
     for path in [home.exports / "rejections.csv", home.exports / "delivery_log.csv", home.reports,
                  home.exports / "indicators.csv", home.exports / "indicators.xlsx", home.exports / "impact.csv",
+                 home.exports / "published",
                  home.site / "index.html", home.site / "en" / "index.html"]:
         if path.exists():
             print(f"  {path}")
@@ -331,11 +343,30 @@ def cmd_demo(args, t) -> int:
     from pipeline.demo import write_demo, write_national
 
     home = Home.resolve(args.home).ensure()
+    if args.approvals:
+        return demo_approvals(home, t)
     if args.scale == "national":
         written = write_national(home)
     else:
         written = write_demo(home, _catalogue(home))
     print(t["demo_done"].format(n=len(written), inbox=home.inbox))
+    return EXIT_OK
+
+
+def demo_approvals(home: Home, t) -> int:
+    """After the demo's first run: approve its quarters but the latest, write exports/published/,
+    and put a correction of one approved quarter into the inbox for the next run."""
+    from pipeline import warehouse
+    from pipeline.approval import has_approvals, write_published
+    from pipeline.demo import approve_demo, write_correction
+    from pipeline.indicators import cached_indicators
+
+    catalogue = _catalogue(home)
+    with warehouse.connect(home.warehouse) as con:
+        ids = [] if has_approvals(con) else approve_demo(con, catalogue)
+        write_published(con, home, catalogue, cached_indicators(catalogue))
+    path = write_correction(home, catalogue)
+    print(t["demo_approved"].format(n=len(ids), file=path.name if path else "–"))
     return EXIT_OK
 
 
@@ -401,7 +432,11 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"check": cmd_check, "run": cmd_run, "rebuild": cmd_rebuild, "demo": cmd_demo, "ui": cmd_ui,
                     "serve": cmd_serve, "slides": cmd_slides,
                     "outliers": lambda a, _: review.cmd_outliers(a, a.lang),
-                    "confirm": lambda a, _: review.cmd_confirm(a, a.lang)}
+                    "confirm": lambda a, _: review.cmd_confirm(a, a.lang),
+                    "approve": lambda a, _: approval.cmd_change(a, a.lang),
+                    "reopen": lambda a, _: approval.cmd_change(a, a.lang),
+                    "approvals": lambda a, _: approval.cmd_approvals(a, a.lang),
+                    "publish": lambda a, _: approval.cmd_publish(a, a.lang)}
         return commands[args.command](args, t)
     except CatalogueError as exc:
         print(t["catalogue_error"], file=sys.stderr)

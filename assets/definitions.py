@@ -3,7 +3,7 @@ import os
 
 import dagster as dg
 
-from assets import impact, indicators, ingest, publish, quality
+from assets import approval, impact, indicators, ingest, publish, quality
 from assets.jobs import alles_neu_berechnen, quartal_verarbeiten
 from assets.resources import TeilhabeHome
 from assets.schedules import quartalslauf
@@ -11,8 +11,8 @@ from assets.sensors import posteingang
 from pipeline.home import DEFAULT_HOME
 
 defs = dg.Definitions(
-    assets=[*ingest.ASSETS, *quality.ASSETS, *indicators.ASSETS, *impact.ASSETS, *publish.ASSETS],
-    asset_checks=[*quality.CHECKS, *indicators.CHECKS, *impact.CHECKS, *publish.CHECKS],
+    assets=[*ingest.ASSETS, *quality.ASSETS, *indicators.ASSETS, *impact.ASSETS, *approval.ASSETS, *publish.ASSETS],
+    asset_checks=[*quality.CHECKS, *indicators.CHECKS, *impact.CHECKS, *approval.CHECKS, *publish.CHECKS],
     jobs=[quartal_verarbeiten, alles_neu_berechnen],
     schedules=[quartalslauf],
     sensors=[posteingang],

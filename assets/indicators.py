@@ -17,14 +17,15 @@ from assets.ingest import STG_KEYS
 from assets.resources import TeilhabeHome
 from assets.versions import code_version, digest, last_data_version
 from pipeline.catalogue import CatalogueError, load_catalogue
-from pipeline.publish.exports import INDICATOR_FILES, write_indicator_exports
+from pipeline.approval import AUDIT_FILE, MARK, ensure_tables, working_rows, write_audit
+from pipeline.publish.exports import INDICATOR_FILES, with_breakdowns, write_indicator_exports
 from pipeline.indicators import ALL, ALL_COMPARISON, TABLE, TOTAL, cached_indicators, load_indicators
 from pipeline.indicators.engine import (BREAKDOWN_TABLE, catalogue_frames, inputs_print, latest_quarters,
                                         write_indicators)
 from pipeline.warehouse import inputs_signature, table_exists
 
 INDICATOR_CODE = code_version("pipeline.indicators", "pipeline.warehouse")
-EXPORT_CODE = code_version("pipeline.publish.exports", "pipeline.tables")
+EXPORT_CODE = code_version("pipeline.publish.exports", "pipeline.tables", "pipeline.approval")
 OWNERS = ["team:evaluation"]
 PREVIEW_COLUMNS = ("programme_id", "indicator_id", "value", "value_high", "target", "status", "method")
 PREVIEW_ROWS = 40
@@ -85,27 +86,33 @@ def indicator_values(context: dg.AssetExecutionContext, home: TeilhabeHome) -> d
 
 
 @dg.asset(
-    deps=[indicator_values],
+    # approvals: each row is marked against the published state (vs_published).
+    deps=[indicator_values, dg.AssetKey("approvals")],
     group_name="publish",
     pool="duckdb",  # reads the warehouse: no writer may hold it meanwhile
     kinds={"csv", "parquet", "excel"},
     owners=OWNERS,
     code_version=EXPORT_CODE,
     description="exports/indicators.csv, .parquet und .xlsx (deutsche Spaltenköpfe, ein Blatt je Programm, "
-                "Blatt Definitionen); byte-gleich bei gleichen Daten / byte-identical for the same data.",
+                "Blatt Definitionen), der Arbeitsstand mit der Spalte vs_published (gleich / abweichend / nicht "
+                "veröffentlicht), und exports/audit.csv (je Wert die Lieferdateien mit SHA-256); byte-gleich bei "
+                "gleichen Daten / the working state marked against the published one, with its audit trail.",
 )
 def indicator_exports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> dg.MaterializeResult:
     catalogue = home.catalogue()
     indicators = cached_indicators(catalogue)
-    paths = [home.paths.exports / name for name in INDICATOR_FILES]
+    paths = [home.paths.exports / name for name in (*INDICATOR_FILES, AUDIT_FILE)]
     with home.connect() as con:
+        ensure_tables(con)
         version = digest(EXPORT_CODE, _exports_signature(con, catalogue, indicators))
         unchanged = version == last_data_version(context) and all(p.is_file() for p in paths)
         if unchanged:
             rows = con.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
         else:
             rows = con.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
-            paths = write_indicator_exports(con, catalogue, indicators, home.paths.exports)
+            paths = write_indicator_exports(con, catalogue, indicators, home.paths.exports,
+                                            rows=working_rows(con, with_breakdowns(con)), extra_columns=(MARK,))
+            paths.append(write_audit(con, catalogue, indicators, home.paths.exports / AUDIT_FILE))
     context.log.info("%s %s", "unverändert / unchanged:" if unchanged else "wrote", ", ".join(p.name for p in paths))
     metadata = {p.suffix.lstrip("."): dg.MetadataValue.path(str(p)) for p in paths}
     metadata["dagster/row_count"] = dg.MetadataValue.int(rows)
@@ -115,7 +122,7 @@ def indicator_exports(context: dg.AssetExecutionContext, home: TeilhabeHome) -> 
 
 def _exports_signature(con, catalogue, indicators) -> str:
     """The table's rows and the catalogue (labels, programme order, definitions)."""
-    tables = [TABLE] + ([BREAKDOWN_TABLE] if table_exists(con, BREAKDOWN_TABLE) else [])
+    tables = [TABLE, "approvals"] + ([BREAKDOWN_TABLE] if table_exists(con, BREAKDOWN_TABLE) else [])
     return inputs_signature(con, relations=tables,
                             files=[catalogue.directory / "programmes.yaml", catalogue.directory / "districts.csv",
                                    Path(indicators.path)])

@@ -24,8 +24,9 @@ from pipeline.places import places_path
 
 OWNERS = ["team:evaluation"]
 SITE_CODE = code_version("dashboards", "pipeline.impact.readings", "pipeline.indicators.model")
+# approvals: the published figures are the approved ones (pipeline/approval).
 INPUTS = [dg.AssetKey("indicator_values"), dg.AssetKey("quality_reports"), dg.AssetKey("quality_warnings"),
-          dg.AssetKey("impact_estimates")]
+          dg.AssetKey("impact_estimates"), dg.AssetKey("approvals")]
 
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dashboards import privacy, withhold
+from dashboards import i18n, privacy, withhold
 from pipeline.catalogue import Catalogue, Programme
 from pipeline.quarters import quarter_of
 from pipeline.warehouse import table_exists
@@ -40,11 +40,23 @@ class SiteData:
     outliers: pd.DataFrame = field(default_factory=pd.DataFrame)  # the outliers' follow-up list
     breakdowns: pd.DataFrame = field(default_factory=pd.DataFrame)  # indicator_breakdowns, `total`, published
     reports: dict[tuple[str | None, str | None], str] = field(default_factory=dict)  # -> path under site/
+    # The date of the latest approval in the published figures (pipeline/approval); None: nothing
+    # approved yet, the figures are the working state and the reporting date is shown.
+    datenstand: dt.date | None = None
+    approvals: pd.DataFrame = field(default_factory=pd.DataFrame)  # each programme-quarter's approval state
     memo: dict = field(default_factory=dict, repr=False)  # what pages prepare once for both languages
     # (district, quarter) whose quality report is not published: it counts a withheld survey file's rows.
     withheld_reports: set = field(default_factory=set)
 
     # -- lookups pages use ------------------------------------------------------------------------
+
+    def status_line(self, lang: str) -> str:
+        """"Datenstand …": the latest approval's date once figures are approved (a re-delivery then
+        changes nothing on a published page), else the latest delivery's; empty without either."""
+
+        if self.datenstand is not None:
+            return i18n.t(lang, "data_status_approved", date=i18n.date(self.datenstand, lang))
+        return i18n.t(lang, "data_status", date=i18n.date(self.as_of, lang)) if self.as_of else ""
 
     @functools.cached_property
     def rules(self):
@@ -192,8 +204,15 @@ def _arrow_frame(con, sql: str) -> pd.DataFrame:
         return cursor.sql(sql).to_arrow_table().to_pandas()
 
 
-def read_values(con) -> pd.DataFrame:
-    frame = _arrow_frame(con, "SELECT * FROM indicator_values")  # `n` is float once privacy.apply has run
+def _published(relation: str, approved: bool) -> str:
+    """The published rows without the approval they come from (pipeline/approval)."""
+    return f"SELECT * EXCLUDE (approval_id, approved_on) FROM {relation}" if approved else f"SELECT * FROM {relation}"
+
+
+def read_values(con, publication=None) -> pd.DataFrame:
+    """The published indicator values (`publication`: pipeline.approval.publication; None: the table)."""
+    sql = _published(publication.values, publication.approved) if publication else "SELECT * FROM indicator_values"
+    frame = _arrow_frame(con, sql)  # `n` is float once privacy.apply has run
     frame["comparison"] = frame["comparison"].astype(bool)
     return frame
 
@@ -217,13 +236,15 @@ def read_warnings(con) -> pd.DataFrame:
         FROM findings WHERE severity = 'warning' GROUP BY ALL ORDER BY ALL""").df()
 
 
-def read_breakdowns(con, threshold: int) -> pd.DataFrame:
+def read_breakdowns(con, threshold: int, publication=None) -> pd.DataFrame:
     """The breakdowns of every programme-to-date (`total`) figure, with the "< 5" rule applied."""
-    if not table_exists(con, "indicator_breakdowns"):
+    relation = publication.breakdowns if publication else "indicator_breakdowns"
+    if relation is None or (relation == "indicator_breakdowns" and not table_exists(con, relation)):
         return pd.DataFrame(columns=["programme_id", "indicator_id", "district_ags", "district_name", "comparison",
                                      "period", "breakdown", "breakdown_value", "value", "unit", "label_de", "label_en",
                                      "masked", "withheld"])
-    frame = con.execute(f"SELECT * FROM indicator_breakdowns WHERE period = '{TOTAL}'").df()
+    frame = con.execute(f"SELECT * FROM ({_published(relation, publication is not None and publication.approved)}) "
+                        f"WHERE period = '{TOTAL}'").df()
     return privacy.breakdown_rows(frame, threshold)
 
 
@@ -232,6 +253,14 @@ def read_outliers(con) -> pd.DataFrame:
     return con.execute("""
         SELECT district_ags, quarter, measure_id, record_id, value, history_median, peer_median, status
         FROM outlier_followup ORDER BY district_ags, quarter, measure_id, record_id""").df()
+
+
+def read_approvals(con, catalogue: Catalogue) -> pd.DataFrame:
+    """The approved and changed programme-quarters (pipeline/approval): state, why, and the day."""
+    from pipeline.approval import OPEN, read_states
+
+    frame = read_states(con, catalogue)
+    return frame[frame["state"] != OPEN].reset_index(drop=True)
 
 
 def read_micro_projects(con) -> pd.DataFrame:
@@ -311,12 +340,18 @@ def _hide_lonely(out: pd.DataFrame, rows: pd.Series, keys: list[str]) -> None:
 
 
 def load(con, catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: int = privacy.DEFAULT_THRESHOLD,
-         as_of: dt.date | None = None) -> SiteData:
+         as_of: dt.date | None = None, publication=None) -> SiteData:
+    """Everything a page shows. The figures are the published ones (`publication`, by default
+    what is published now: the approved state, pipeline/approval); deliveries, findings and
+    deadlines are the current ones, the evaluators' working view of the data quality."""
+    from pipeline.approval import publication as published
+
+    publication = publication or published(con)
     as_of = as_of or reporting_date(con)
     additive = {i.id for i in indicators if i.definition.aggregate in ADDITIVE}
     # The survey's blocks first (whole districts withheld), then the "lonely" rule over what is left.
     blocks = withhold.read_blocks(con, catalogue, threshold)
-    values = withhold.withhold_values(privacy.apply(read_values(con), threshold), blocks,
+    values = withhold.withhold_values(privacy.apply(read_values(con, publication), threshold), blocks,
                                       withhold.survey_indicators(indicators))
     values = suppress_secondary(values, additive, threshold)
     deliveries = read_deliveries(con)
@@ -328,7 +363,8 @@ def load(con, catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: i
                     deliveries=_plain_strings(deliveries), rejections=_plain_strings(read_rejections(con)),
                     status=_plain_strings(read_status(con, catalogue, as_of)),
                     warnings=_plain_strings(read_warnings(con)), outliers=_plain_strings(read_outliers(con)),
-                    breakdowns=_plain_strings(read_breakdowns(con, threshold)),
+                    breakdowns=_plain_strings(read_breakdowns(con, threshold, publication)),
+                    datenstand=publication.datenstand, approvals=_plain_strings(read_approvals(con, catalogue)),
                     micro_projects=_plain_strings(read_micro_projects(con)), as_of=as_of,
                     impact=_plain_strings(withhold.withhold_impact(read_impact(con), blocks, catalogue)),
                     withheld_reports=set(zip(hidden["district_ags"], hidden["quarter"])))

@@ -44,6 +44,7 @@ def quality_page(data: SiteData, place: Place) -> Body:
             body.add(f"<p class='note'>{esc(t(lang, 'rejections_summary_note'))}</p>")
         body.add(_rejections_summary(data, place) if many else _rejections_table(data, place))
     _warnings(body, data, place)
+    _approvals(body, data, place)
     if (None, None) in data.reports:
         body.add(f"<p>{report_link(place, data, None, None, t(lang, 'unassigned_report'))}</p>")
     return body
@@ -189,3 +190,28 @@ def _rejections_table(data: SiteData, place: Place) -> str:
     headers = [t(lang, "districts"), t(lang, "quarter"), "Lieferart" if lang == "de" else "Feed",
                t(lang, "reason"), t(lang, "count"), t(lang, "report")]
     return table(headers, rows, numeric={4})
+
+
+def _approvals(body: Body, data: SiteData, place: Place) -> None:
+    """Each approved programme-quarter, the ones changed since approval first: who approved is
+    the evaluators' record (teilhabe approvals), not the public's; the day and the reason are."""
+    lang = place.lang
+    body.add(f"<h2 id='approvals'>{esc(t(lang, 'approvals_heading'))}</h2>"
+             f"<p class='note'>{esc(t(lang, 'approvals_note'))}</p>")
+    approvals = data.approvals
+    if approvals.empty:
+        body.add(f"<p>{esc(t(lang, 'no_approvals'))}</p>")
+        return
+    names = {p.id: programme_name(p, lang) for p in data.catalogue.programmes}
+    ordered = approvals.assign(_first=approvals["state"] != "changed").sort_values("_first", kind="stable")
+    rows = []
+    for r in ordered.itertuples(index=False):
+        if r.state == "changed":
+            reasons = ", ".join(t(lang, f"changed_by_{w}") for w in str(r.changed_because).split(", "))
+            state = chip(f"⚠ {t(lang, 'changed_since_approval')} ({reasons})", style.DELIVERY_STYLE["late"][0])
+        else:
+            state = t(lang, "approval_state_approved")
+        rows.append([names.get(r.programme_id, r.programme_id), r.quarter, state,
+                     i18n.date(pd.Timestamp(r.approved_at).date(), lang)])
+    body.add(table([t(lang, "programme"), t(lang, "quarter"), "Stand" if lang == "de" else "State",
+                    t(lang, "approved_on")], rows))

@@ -18,9 +18,8 @@ from pipeline.indicators.model import ALL
 def start_page(data: SiteData, place: Place) -> Body:
     lang = place.lang
     body = Body(title=t(lang, "site_title"))
-    if data.as_of is not None:
-        body.add(f"<p class='status-date'><strong>{esc(t(lang, 'data_status', date=i18n.date(data.as_of, lang)))}"
-                 f"</strong></p>")
+    if data.status_line(lang):
+        body.add(f"<p class='status-date'><strong>{esc(data.status_line(lang))}</strong></p>")
     # The scorecard first: on a phone it must be in the first screen; the sentences follow it.
     body.add(scorecard(data, place))
     body.add(f"<ul class='headlines'>{''.join(f'<li>{esc(h)}</li>' for h in headlines(data, lang))}</ul>")

@@ -33,8 +33,9 @@ def plotly_js() -> bytes:
 
 def build_site(con, catalogue: Catalogue, indicators: IndicatorCatalogue, home: Home, lang_default: str = "de",
                privacy_threshold: int = privacy.DEFAULT_THRESHOLD, geojson_path: str | os.PathLike | None = None,
-               as_of: dt.date | None = None) -> list[Path]:
-    """Write every page in both languages; return the pages' paths (default language first)."""
+               as_of: dt.date | None = None, publication=None) -> list[Path]:
+    """Write every page in both languages; return the pages' paths (default language first).
+    `publication`: whose figures (pipeline.approval.publication; default: what is published now)."""
     if lang_default not in i18n.LANGS:
         raise ValueError(f"lang_default must be one of {i18n.LANGS}")
     root = home.site
@@ -44,7 +45,7 @@ def build_site(con, catalogue: Catalogue, indicators: IndicatorCatalogue, home: 
     # Builds before this one kept a manifest of page digests here; nothing reads it any more.
     (root / ".fingerprints.json").unlink(missing_ok=True)
     geo_file = geo.configured_path(geojson_path)
-    data = site_data.load(con, catalogue, indicators, privacy_threshold, as_of)
+    data = site_data.load(con, catalogue, indicators, privacy_threshold, as_of, publication)
     data.reports = copy_reports(home, con, root, data.withheld_reports)
     features = geo.load_features(geo_file, set(data.districts())) if geo_file else None
     if geo_file:   # the states' borders, dissolved once from the whole file, for every programme's map
@@ -94,7 +95,9 @@ def render(data: site_data.SiteData, place: layout.Place, features, geo_file: Pa
 def page_html(data: site_data.SiteData, place: layout.Place, body: layout.Body) -> str:
     # Programmes by name, not code: a reviewer does not know "bpb-lsa-2017".
     nav = [(sitemap.programme_path(p.id), pages_common.compact_name(p, place.lang)) for p in data.catalogue.programmes]
-    source = i18n.t(place.lang, "chart_source", date=i18n.date(data.as_of, place.lang)) if data.as_of else ""
+    # "Datenstand": the latest approval's date once figures are approved, else the reporting date.
+    day = data.datenstand or data.as_of
+    source = i18n.t(place.lang, "chart_source", date=i18n.date(day, place.lang)) if day else ""
     return layout.page(place, body, nav, data.threshold, geo.GEO_STUB if body.has_map else None, source)
 
 

@@ -253,7 +253,7 @@ def _front(data: site_data.SiteData, programmes, lang: str, today: dt.date) -> l
     t = lambda key, **kw: i18n.t(lang, key, **kw)  # noqa: E731
     names = "".join(f"<li>{html.escape(programme_name(p, lang))}</li>" for p in programmes)
     funders = ", ".join(dict.fromkeys(i18n.funder(p.funder, lang) for p in programmes))
-    status = t("data_status", date=i18n.date(data.as_of, lang)) if data.as_of else ""
+    status = data.status_line(lang)
     out = [f"<section class='cover'><h1>{html.escape(t('site_title'))}</h1><ul>{names}</ul>"
            f"<p>{html.escape(t('funder'))}: {html.escape(funders)}</p>"
            f"<p>{html.escape(t('slides_date', date=i18n.date(today, lang)))} · {html.escape(status)}</p></section>"]

@@ -35,6 +35,9 @@ def test_definitions_load_with_groups_jobs_schedule_and_sensor():
     specs = [repo.asset_graph.get_check_spec(k) for k in repo.asset_graph.asset_check_keys
              if (k.asset_key.to_user_string(), k.name) in warning_checks]
     assert len(specs) == 3 and not any(spec.blocking for spec in specs)
+    # Approval (docs/approval.md): the states in the UI, a warning while a quarter changed since approval.
+    assert ("approvals", "freigaben_aktuell") in checks
+    assert not repo.asset_graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey("approvals"), "freigaben_aktuell")).blocking
 
 
 def test_every_asset_touching_the_warehouse_is_in_the_duckdb_pool():
@@ -49,7 +52,7 @@ def test_every_asset_has_a_code_version_and_the_keys_are_as_published():
     # and on each asset the code version Dagster judges staleness by.
     repo = defs.get_repository_def()
     keys = sorted(key.to_user_string() for key in repo.asset_graph.get_all_asset_keys())
-    assert keys == sorted(["conference_site", "impact_estimates", "indicator_exports", "indicator_values",
+    assert keys == sorted(["approvals", "conference_site", "impact_estimates", "indicator_exports", "indicator_values",
                            "quality_reports", "quality_warnings", *(f"{layer}_{feed}" for layer in ("raw", "stg") for feed in FEEDS)])
     for key in repo.asset_graph.get_all_asset_keys():
         version = repo.asset_graph.get(key).code_version

@@ -23,14 +23,16 @@ runtime modules never do.
     faults.py       the planted faults
     files.py        writing CSV and XLSX as offices do
     inbox.py        write_demo: all of the above, plus a re-delivery and a misnamed draft
+    approvals.py    approve_demo and write_correction: approved quarters and one changed since approval
     common.py       vocabulary and random streams shared with the national generator
     national_rows.py, national.py   the national plan, its vectorised rows, its files
 """
+from pipeline.demo.approvals import approve_demo, write_correction
 from pipeline.demo.faults import PLANTED_FAULTS
 from pipeline.demo.files import GERMAN_ENUM_PREFERRED, GERMAN_HEADERS
 from pipeline.demo.inbox import MISNAMED_FILE, REDELIVERY, write_demo
 from pipeline.demo.national import write_national
 from pipeline.demo.national_rows import NationalPlan, national_plan
 
-__all__ = ["GERMAN_ENUM_PREFERRED", "GERMAN_HEADERS", "MISNAMED_FILE", "PLANTED_FAULTS", "REDELIVERY", "NationalPlan",
+__all__ = ["approve_demo", "write_correction", "GERMAN_ENUM_PREFERRED", "GERMAN_HEADERS", "MISNAMED_FILE", "PLANTED_FAULTS", "REDELIVERY", "NationalPlan",
            "national_plan", "write_demo", "write_national"]

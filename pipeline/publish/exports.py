@@ -73,16 +73,20 @@ def catalogue_order(catalogue: Catalogue, indicators: IndicatorCatalogue, source
 
 
 def write_indicator_exports(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, indicators: IndicatorCatalogue,
-                            exports_dir: Path | str, relation: str = TABLE) -> list[Path]:
-    """indicators.csv, .parquet and .xlsx in `exports_dir` from the table `relation`; returns their paths."""
+                            exports_dir: Path | str, relation: str = TABLE, rows: str | None = None,
+                            extra_columns: tuple[str, ...] = ()) -> list[Path]:
+    """indicators.csv, .parquet and .xlsx in `exports_dir` from the table `relation`; returns their paths.
+    `rows`: the complete table's SELECT if not `with_breakdowns(relation)` (the published state, the
+    working state marked against it: pipeline/approval), with `extra_columns` after EXPORT_COLUMNS
+    in the CSV and Parquet files."""
     exports_dir = Path(exports_dir)
     present = con.sql(f"SELECT * FROM {relation}").columns
     missing = [c for c in COLUMNS if c not in present]
     if missing:
         raise ValueError(f"indicator table lacks columns: {', '.join(missing)}")
     rows_workbook = relation
-    relation = f"({with_breakdowns(con, relation)})"
-    columns = ", ".join(q(c) for c in EXPORT_COLUMNS)
+    relation = f"({rows or with_breakdowns(con, relation)})"
+    columns = ", ".join(q(c) for c in (*EXPORT_COLUMNS, *extra_columns))
     order = catalogue_order(catalogue, indicators) + ", src.breakdown NULLS FIRST, src.breakdown_value"
     csv_name, parquet_name, xlsx_name = INDICATOR_FILES
     parquet_path = exports_dir / parquet_name
