@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -51,6 +52,20 @@ def _row(path: Path, indicator: str = "trainings_held", period: str = "2023-Q1")
 @pytest.fixture(scope="module")
 def story(tmp_path_factory):
     """Runs the whole story once; each step's files are kept for the tests."""
+    # `teilhabe run` in this process sets TEILHABE_HOME and DAGSTER_HOME for itself: put them
+    # back afterwards, or later tests would find this home.
+    saved = {key: os.environ.get(key) for key in ("TEILHABE_HOME", "DAGSTER_HOME")}
+    try:
+        yield _story(tmp_path_factory)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _story(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("approval")
     home = Home(root / "home").ensure()
     events = home.inbox / f"{LIPPE}_2023-Q1_events.csv"

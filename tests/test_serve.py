@@ -226,7 +226,9 @@ def test_ui_shows_the_pipeline_assets(served):
     _, port, _, _ = served
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page()
+        # Tall enough for every asset row: the UI's list is virtualised, and with the asset
+        # `approvals` stg_events was the first row below a 720 px screen.
+        page = browser.new_page(viewport={"width": 1280, "height": 1600})
         outside = []
         local = f"http://127.0.0.1:{port}"
 
