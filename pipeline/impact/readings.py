@@ -32,6 +32,19 @@ NOTES = {
                       "mindestens {min_districts} nötig; daher weder Intervall noch p-Wert.",
                       "Inference needs more districts: only {districts} districts with responses in both waves, "
                       "at least {min_districts} needed; hence no interval and no p-value."),
+    "pre_trend": ("Vortrend nicht flach: Programm- und Vergleichskreise entwickelten sich schon vor dem Start "
+                  "unterschiedlich; der DiD-Befund ist nur eingeschränkt belastbar.",
+                  "Pre-trend not flat: programme and comparison districts already moved apart before the start; "
+                  "the DiD finding is only of limited reliability."),
+    "pre_trend_flat": ("Kein Vortrend nachweisbar: Vor dem Start liefen Programm- und Vergleichskreise im Rahmen "
+                       "des Zufalls parallel (das belegt parallele Trends nicht, es widerlegt sie nur nicht).",
+                       "No pre-trend detected: before the start programme and comparison districts ran parallel "
+                       "within chance (this does not prove parallel trends, it only fails to refute them)."),
+    "pre_trend_not_flat": ("Vortrend nicht flach: Schon vor dem Start entwickelten sich Programm- und "
+                           "Vergleichskreise unterschiedlich; die DiD-Befunde dieses Items sind nur eingeschränkt "
+                           "belastbar.",
+                           "Pre-trend not flat: programme and comparison districts already moved apart before the "
+                           "start; the DiD findings of this item are only of limited reliability."),
     "unbounded": ("Die Daten begrenzen das Intervall nach mindestens einer Seite nicht (es reicht über den "
                   "möglichen Wertebereich hinaus).",
                   "The data do not bound the interval on at least one side (it reaches beyond the possible "
