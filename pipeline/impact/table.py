@@ -45,7 +45,8 @@ NUMBERS = ("estimate", "ci_low", "ci_high", "p_value", "se", "mean_baseline", "m
            "mean_baseline_ci_high", "mean_follow_up", "mean_follow_up_ci_low", "mean_follow_up_ci_high",
            "mean_comparison_baseline", "mean_comparison_follow_up", "mean_follow_up_adjusted",
            "mean_comparison_follow_up_adjusted", "baseline_sd", "effect_size", "mde", "p_adjusted")
-COUNTS = ("wave", "reference_wave", "n_baseline", "n_follow_up", "n_comparison_baseline", "n_comparison_follow_up",
+WAVE_COLUMNS = ("wave", "reference_wave")   # event-study rows: which wave, against which (labels, not counts)
+COUNTS = ("n_baseline", "n_follow_up", "n_comparison_baseline", "n_comparison_follow_up",
           "clusters_programme", "clusters_comparison", "bootstrap_reps", "family_size")
 
 
@@ -233,7 +234,7 @@ def _finish(rows: list[dict], items, groups, min_cell, indicative_below, catalog
     frame = judge(frame, catalogue).reindex(columns=list(COLUMNS))
     for column in NUMBERS:
         frame[column] = frame[column].astype(float)
-    for column in COUNTS:
+    for column in (*COUNTS, *WAVE_COLUMNS):
         frame[column] = frame[column].astype("Int64")
     for column in ("indicative", "suppressed", "established"):
         frame[column] = frame[column].astype(bool)
