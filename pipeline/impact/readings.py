@@ -177,6 +177,13 @@ def impact_reading(row: Mapping, lang: str = "de") -> str:
 
     if get("method") in ("did_top_box", "did_leave_one_out"):
         return _robustness_reading(get, lang, item, group, note)
+    if get("method") in ("event_study", "placebo", "pre_trend"):   # read in the event-study table
+        if get("method") == "pre_trend":
+            return f"{head}: {note}".strip()
+        wave = get("wave")
+        return (f"{head}, Welle {wave} gegen Welle {get('reference_wave')}: {_num(float(get('estimate')), lang, signed=True)}. {note}"
+                if de else f"{head}, wave {wave} against wave {get('reference_wave')}: "
+                           f"{_num(float(get('estimate')), lang, signed=True)}. {note}").strip()
     est = float(get("estimate"))
     inference = not (_missing(get("p_value")) or _missing(get("ci_low")) or _missing(get("ci_high")))
     if inference:
