@@ -265,6 +265,6 @@ def event_study(rows: pd.DataFrame, items: list[tuple[str, str]], lang: str, fla
     if reference is not None and reference + 1 in waves:
         layout["shapes"].append(dict(type="line", xref="x", yref="paper", x0=reference + 0.5, x1=reference + 0.5,
                                      y0=0, y1=1, line=dict(color=style.GREY, width=2, dash="dash")))
-        layout["annotations"] = [dict(text=i18n.t(lang, "impact_event_start"), x=reference + 0.5, y=1, xref="x",
-                                      yref="paper", yanchor="bottom", showarrow=False, font=dict(size=12))]
+        # named in the axis title rather than an annotation: the page's other charts use annotations
+        layout["xaxis"]["title"] = dict(text=i18n.t(lang, "impact_event_start"), standoff=6)
     return {"data": data, "layout": layout}
