@@ -210,3 +210,61 @@ def wave_means(cells: dict, items: list[tuple[str, str]], groups: list[tuple[str
                                               arrayminus=[v or 0 for v in down], color=colour, thickness=1.5,
                                               width=4)))
     return {"data": data, "layout": layout}
+
+
+def event_study(rows: pd.DataFrame, items: list[tuple[str, str]], lang: str, flagged: set[str]) -> dict:
+    """The event study: per item the effect of each wave against the last wave before the start
+    (0 by definition, an open marker without interval) with its 95 % interval; a dashed line marks
+    the start. Items whose pre-trend is not flat (`flagged`) are drawn solid and named so in the
+    legend ("⚠"), the others dotted: the verdict is in the words, not in colour alone."""
+    waves = sorted({int(w) for w in rows["wave"].dropna()} | {int(w) for w in rows["reference_wave"].dropna()})
+    reference = int(rows["reference_wave"].dropna().iloc[0]) if rows["reference_wave"].notna().any() else None
+    data, offsets = [], {item: (k - (len(items) - 1) / 2) * 0.08 for k, (item, _) in enumerate(items)}
+    for k, (item, label) in enumerate(items):
+        part = rows[(rows["item"] == item) & ~rows["suppressed"] & rows["estimate"].notna()]
+        if part.empty:
+            continue
+        xs, ys, up, down, hover = [], [], [], [], []
+        for wave in waves:
+            if wave == reference:
+                xs.append(wave + offsets[item]), ys.append(0.0), up.append(0.0), down.append(0.0)
+                hover.append(f"{label}: {i18n.t(lang, 'impact_event_reference', wave=wave)}")
+                continue
+            found = part[part["wave"] == wave]
+            if found.empty:
+                continue
+            r = found.iloc[0]
+            est = float(r["estimate"])
+            low, high = r["ci_low"], r["ci_high"]
+            bounded = not (is_missing(low) or is_missing(high) or math.isinf(low) or math.isinf(high))
+            xs.append(wave + offsets[item])
+            ys.append(est)
+            up.append(float(high) - est if bounded else 0.0)
+            down.append(est - float(low) if bounded else 0.0)
+            hover.append(f"{label}, {i18n.t(lang, 'impact_wave', wave=wave)}: {signed(est, lang)} "
+                         f"{interval_text(low, high, lang) if bounded else ''}")
+        colour = style.SEQUENCE[k % len(style.SEQUENCE)]
+        name = f"⚠ {label}" if item in flagged else label
+        data.append(dict(type="scatter", x=xs, y=ys, mode="lines+markers", name=name, hovertext=hover,
+                         hoverinfo="text", line=dict(color=colour, width=2.5 if item in flagged else 1.5,
+                                                      dash="solid" if item in flagged else "dot"),
+                         marker=dict(size=9, color=colour),
+                         error_y=dict(type="data", symmetric=False, array=up, arrayminus=down, color=colour,
+                                      thickness=1.5, width=4)))
+    layout = style.layout(lang, title=style.wrap(i18n.t(lang, "impact_event_chart_title"), 60), height=380,
+                          showlegend=True, margin=dict(l=60, r=20, t=62, b=90),
+                          legend=dict(orientation="h", x=0, xanchor="left", y=-0.25, yanchor="top"))
+    layout["template"] = {}
+    layout["xaxis"] = style.axis(tickvals=waves, ticktext=[i18n.t(lang, "impact_wave", wave=w) for w in waves],
+                                 fixedrange=True, zeroline=False, range=[min(waves) - 0.5, max(waves) + 0.5]
+                                 if waves else None)
+    layout["yaxis"] = style.axis(fixedrange=True, zeroline=False,
+                                 title=dict(text=i18n.t(lang, "impact_event_axis"), standoff=6))
+    layout["shapes"] = [dict(type="line", xref="paper", yref="y", x0=0, x1=1, y0=0, y1=0,
+                             line=dict(color=style.OKABE_ITO["black"], width=1, dash="dash"))]
+    if reference is not None and reference + 1 in waves:
+        layout["shapes"].append(dict(type="line", xref="x", yref="paper", x0=reference + 0.5, x1=reference + 0.5,
+                                     y0=0, y1=1, line=dict(color=style.GREY, width=2, dash="dash")))
+        # named in the axis title rather than an annotation: the page's other charts use annotations
+        layout["xaxis"]["title"] = dict(text=i18n.t(lang, "impact_event_start"), standoff=6)
+    return {"data": data, "layout": layout}

@@ -6,7 +6,7 @@ import functools
 
 import pandas as pd
 
-from dashboards import charts_impact, i18n, privacy, sitemap, style
+from dashboards import charts_impact, i18n, pages_event_study, privacy, sitemap, style
 from dashboards.data import SiteData
 from dashboards.i18n import is_missing, t
 from dashboards.layout import Body, Place, Raw, esc, table
@@ -188,7 +188,9 @@ def _impact_section(body: Body, data: SiteData, programme: Programme, place: Pla
             if title == "impact_exploratory_title":
                 body.add(f"<p class='note'>{esc(t(lang, 'impact_exploratory_note'))}</p>")
         _glance(body, part, pre_post_rows, did_rows if has_did else None, lang, threshold, items_of)
+    pages_event_study.pre_trend_warnings(body, rows, lang, items_of)
     _robustness(body, rows[rows["method"].isin(ROBUSTNESS_METHODS)], items, lang, items_of)
+    pages_event_study.event_study_section(body, rows, items, lang, items_of, pid)
     _impact_details(body, data, programme, place, rows)
 
 

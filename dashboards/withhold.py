@@ -25,14 +25,15 @@ DELIVERY_COUNTS = ("rows_read", "accepted", "rejected", "late", "corrected")
 
 def read_blocks(con, catalogue: Catalogue, min_cell: int = MIN_CELL) -> set[tuple[str, str]]:
     """The survey blocks from the current survey rows: respondents per district, wave and group,
-    counted for each programme whose period holds the quarter (a district may be in two)."""
+    counted for each programme whose survey period holds the quarter (a district may be in two)."""
     if not _relation(con, "cur_survey"):   # a view
         return set()
     counts = con.execute("""SELECT district_ags, quarter, wave, "group", count(*) FROM cur_survey
                             GROUP BY ALL ORDER BY ALL""").fetchall()
     rows = []
     for p in catalogue.programmes:
-        first, last = quarter_of(p.start), quarter_of(p.end)
+        # the survey period: from the first listed wave, which may lie before the start (issue 19)
+        first, last = quarter_of(p.survey_start), quarter_of(p.end)
         roles = {**{a: "comparison" for a in p.comparison_districts}, **{a: "programme" for a in p.districts}}
         for ags, quarter, wave, group, n in counts:
             if ags in roles and quarter is not None and first <= quarter <= last:

@@ -185,7 +185,9 @@ def test_every_estimate_built_from_the_block_is_withheld(cut_site):
     # A programme district's own DiD that uses no blocked cell is not withheld by the rule.
     with warehouse.connect(cut_site[0].warehouse, read_only=True) as con:
         blocks = site_data.withhold.read_blocks(con, catalogue)
-    assert blocks == {(PROGRAMME, DISTRICT), (PROGRAMME, "05766")}   # Lippe: the fewest respondents (139) of the others
+    # the blocked district takes the one with the fewest respondents of the others along, counted
+    # over all four survey waves of lzz-2 (issue 19): 15090 (Stendal)
+    assert blocks == {(PROGRAMME, DISTRICT), (PROGRAMME, "15090")}
     free = did[~did["district_ags"].isin(["ALL"] + [d for _, d in blocks])]
     assert len(free) and not free["note_en"].str.startswith("Withheld: a respondent group").any()
 
@@ -254,3 +256,59 @@ def test_rule_units():
     groups = lambda pid: (["a", "b", "c", "d"], ["k"])  # noqa: E731
     assert withheld_estimates(did, {("p", "a")}, groups) == [True, False, False, True]
     assert withheld_estimates(did, {("p", "k")}, groups) == [True, True, False, False]
+
+
+def test_event_study_rows_built_from_the_block_are_withheld(cut_site):
+    """The event-study rows of lzz-2 (per wave, placebo, joint pre-trend test) and the robustness
+    rows are pooled over every programme district, Waldeck-Frankenberg's blocked volunteers
+    included: withheld with every number blank, and the page draws no event-study chart."""
+    home, _, _, published, _, _ = cut_site
+    impact = published.impact[published.impact["programme_id"] == PROGRAMME]
+    checks = impact[impact["method"].isin(["event_study", "placebo", "pre_trend", "did_top_box", "did_leave_one_out"])]
+    assert set(checks["method"]) == {"event_study", "placebo", "pre_trend", "did_top_box", "did_leave_one_out"}
+    assert checks["suppressed"].all()
+    assert checks[["estimate", "ci_low", "ci_high", "p_value", "n_baseline", "n_follow_up"]].isna().all().all()
+    page = (home.site / "wirkung.html").read_text(encoding="utf-8")
+    assert f"fig-event-{PROGRAMME}" not in page
+
+
+@pytest.fixture(scope="module")
+def cut_pre_wave(tmp_path_factory):
+    """Only the first wave (before lzz-2's start, not in any pre/post table) cut: Waldeck-
+    Frankenberg's volunteers of wave 1 keep 3 respondents."""
+    root = tmp_path_factory.mktemp("disclosure-pre-wave")
+    home = Home(root / "home").ensure()
+    write_demo(home)
+    assert _cut(home.inbox / f"{DISTRICT}_2022-Q4_survey.csv", KEEP) > KEEP
+    ingest(home, "2017-01-01", "2025-10-01")
+    catalogue = load_catalogue()
+    indicators = load_indicators(catalogue)
+    with warehouse.connect(home.warehouse) as con:
+        compute_indicators(con, catalogue, indicators)
+        table = estimate_impact(con, catalogue, bootstrap_reps=99)
+        write_impact_table(con, table)
+    with warehouse.connect(home.warehouse, read_only=True) as con:
+        build_site(con, catalogue, indicators, home)
+        published = site_data.load(con, catalogue, indicators)
+    return home, table, published
+
+
+def test_a_small_cell_in_a_pre_wave_withholds_the_rows_built_from_it(cut_pre_wave):
+    """Wave 1 is used only by the event study, pooled over all respondents: there every district
+    cell has ~70 answers, so the estimate computes the rows. Publication counts wave 1 in the
+    blocks (read_blocks: the survey period begins with the first listed wave) and withholds every
+    event-study row of lzz-2 and the delivery counts of the cut file, from which the three
+    volunteers could otherwise be read off (accepted rows − the other groups)."""
+    home, table, published = cut_pre_wave
+    events = table[(table["programme_id"] == PROGRAMME) & table["method"].isin(["event_study", "placebo", "pre_trend"])]
+    assert len(events) and not events["suppressed"].any()
+    with warehouse.connect(home.warehouse, read_only=True) as con:
+        assert (PROGRAMME, DISTRICT) in site_data.withhold.read_blocks(con, load_catalogue())
+    shown = published.impact[(published.impact["programme_id"] == PROGRAMME)
+                             & published.impact["method"].isin(["event_study", "placebo", "pre_trend"])]
+    assert len(shown) == len(events) and shown["suppressed"].all() and shown["estimate"].isna().all()
+    log = published.deliveries
+    row = log[log["file_name"] == f"{DISTRICT}_2022-Q4_survey.csv"]
+    assert len(row) == 1 and row["accepted"].isna().all()
+    page = (home.site / "wirkung.html").read_text(encoding="utf-8")
+    assert f"fig-event-{PROGRAMME}" not in page

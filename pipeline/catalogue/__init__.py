@@ -26,6 +26,19 @@ class CatalogueError(ValueError):
         super().__init__("Katalog fehlerhaft / catalogue invalid:\n- " + "\n- ".join(problems))
 
 
+MAX_WAVE = 12            # deliveries.md, survey `wave`: numbers 1–12
+WAVE_KEYS = ("number", "date", "before_start")
+
+
+@dataclass(frozen=True)
+class SurveyWave:
+    """One survey wave a programme lists: its number (what a survey row writes in `wave`), the day
+    its fieldwork begins, and whether it lies before the programme's start (a pre-wave)."""
+    number: int
+    date: dt.date
+    before_start: bool
+
+
 @dataclass(frozen=True)
 class Programme:
     id: str
@@ -43,6 +56,31 @@ class Programme:
     # their pooled difference-in-differences is judged alone; every other impact row is
     # exploratory and judged after a family-wise correction (pipeline/impact/multiplicity.py).
     primary_outcomes: tuple[str, ...] = ()
+    # Numbered survey waves (deliveries.md, survey `wave`), in number order; empty for a programme
+    # surveyed in the two waves `baseline` / `follow_up` only.
+    survey_waves: tuple[SurveyWave, ...] = ()
+
+    @property
+    def survey_start(self) -> dt.date:
+        """A survey row belongs to the programme from its first listed wave on, which may lie
+        before the programme's start (a pre-wave); other feeds from the start."""
+        return min([self.start, *(w.date for w in self.survey_waves)])
+
+    def wave_phase(self, wave: str) -> tuple[int, bool] | None:
+        """A survey row's wave -> (wave number, before the start). For a programme that lists its
+        waves, `baseline` is the last wave before the start (the event study's reference) and
+        `follow_up` the last wave after it (the final follow-up, as in a two-wave design);
+        without a listing they are waves 1 and 2. None: a number the programme does not list."""
+        listed = {str(w.number): (w.number, w.before_start) for w in self.survey_waves}
+        if wave in listed:
+            return listed[wave]
+        if wave not in ("baseline", "follow_up"):
+            return None
+        if not self.survey_waves:
+            return (1, True) if wave == "baseline" else (2, False)
+        before = [w.number for w in self.survey_waves if w.before_start]
+        after = [w.number for w in self.survey_waves if not w.before_start]
+        return (before[-1], True) if wave == "baseline" else (after[-1], False)
 
 
 @dataclass(frozen=True)
@@ -69,6 +107,32 @@ class Catalogue:
                 for role, members in (("programme", p.districts), ("comparison", p.comparison_districts))
                 for ags in members]
         frame = pd.DataFrame(rows, columns=["district_ags", "programme_id", "start", "end", "role"])
+        frame["start"] = pd.to_datetime(frame["start"])
+        frame["end"] = pd.to_datetime(frame["end"])
+        return frame
+
+    @functools.cached_property
+    def survey_membership(self) -> pd.DataFrame:
+        """`membership` for survey rows: the period begins with the programme's first listed wave
+        (Programme.survey_start), so a wave before the start belongs to the programme."""
+        frame = self.membership.copy()
+        starts = {p.id: pd.Timestamp(p.survey_start) for p in self.programmes}
+        frame["start"] = frame["programme_id"].map(starts).astype(frame["start"].dtype)
+        return frame
+
+    @functools.cached_property
+    def survey_waves(self) -> pd.DataFrame:
+        """The wave values a survey row may write, per district and survey period: one row per
+        (district, programme, wave) with `wave` as written (`baseline`, `follow_up` or a listed
+        number), its number and whether it lies before the start (Programme.wave_phase)."""
+        rows = []
+        for p in self.programmes:
+            values = ["baseline", "follow_up", *(str(w.number) for w in p.survey_waves)]
+            for role, members in (("programme", p.districts), ("comparison", p.comparison_districts)):
+                for ags in members:
+                    rows += [(ags, p.id, p.survey_start, p.end, v, *p.wave_phase(v)) for v in values]
+        frame = pd.DataFrame(rows, columns=["district_ags", "programme_id", "start", "end", "wave", "wave_number",
+                                            "before_start"])
         frame["start"] = pd.to_datetime(frame["start"])
         frame["end"] = pd.to_datetime(frame["end"])
         return frame
@@ -136,6 +200,70 @@ def _survey_items() -> tuple[str, ...]:
     return survey_items()
 
 
+def _load_waves(listing, where: str, start: dt.date | None, end: dt.date | None,
+                problems: list[str]) -> tuple[SurveyWave, ...]:
+    """A programme's `survey_waves`: each with number 1–12, date and before_start; at least one
+    wave before the start and one after; in number order the dates rise and every pre-wave comes
+    before every wave after the start; a wave after the start is not dated before it, none after
+    the end. Every finding names the programme and the wave."""
+    if listing is None:
+        return ()
+    if not isinstance(listing, list) or not listing:
+        problems.append(f"{where}: survey_waves muss eine Liste von Wellen sein (number, date, before_start) / "
+                        "must be a list of waves (number, date, before_start)")
+        return ()
+    waves, numbers = [], set()
+    for k, entry in enumerate(listing, 1):
+        here = f"{where} survey_waves Eintrag/entry {k}"
+        if not isinstance(entry, dict):
+            problems.append(f"{here}: keine Angabe number/date/before_start / not a mapping of number, date, before_start")
+            continue
+        missing = [key for key in WAVE_KEYS if key not in entry]
+        unknown = sorted(str(key) for key in entry if key not in WAVE_KEYS)
+        if missing:
+            problems.append(f"{here}: Angaben fehlen / missing: {', '.join(missing)}")
+        if unknown:
+            problems.append(f"{here}: unbekannte Angabe / unknown key: {', '.join(unknown)}")
+        if missing:
+            continue
+        number = entry["number"]
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_WAVE:
+            problems.append(f"{here}: Wellennummer '{number}' muss eine ganze Zahl 1–{MAX_WAVE} sein / "
+                            f"wave number must be a whole number 1–{MAX_WAVE}")
+            continue
+        here = f"{where} survey_waves Welle/wave {number}"
+        if number in numbers:
+            problems.append(f"{here}: Nummer doppelt / duplicate number")
+            continue
+        numbers.add(number)
+        day = _date(entry["date"], here, problems)
+        if not isinstance(entry["before_start"], bool):
+            problems.append(f"{here}: before_start '{entry['before_start']}' muss true oder false sein / "
+                            "must be true or false")
+            continue
+        if day is None:
+            continue
+        if end and day > end:
+            problems.append(f"{here}: Datum {day} liegt nach dem Programmende {end} / dated after the programme ends")
+        if start and not entry["before_start"] and day < start:
+            problems.append(f"{here}: Datum {day} liegt vor dem Programmstart {start}, ist aber nicht before_start / "
+                            "dated before the programme's start but not marked before_start")
+        waves.append(SurveyWave(number, day, entry["before_start"]))
+    waves.sort(key=lambda w: w.number)
+    for earlier, later in zip(waves, waves[1:]):
+        if later.date <= earlier.date:
+            problems.append(f"{where} survey_waves: Welle {later.number} ({later.date}) liegt nicht nach Welle "
+                            f"{earlier.number} ({earlier.date}) / wave {later.number} is not dated after wave {earlier.number}")
+        if earlier.before_start is False and later.before_start is True:
+            problems.append(f"{where} survey_waves: Welle {later.number} ist before_start, folgt aber auf Welle "
+                            f"{earlier.number} nach dem Start / wave {later.number} is marked before the start but "
+                            f"follows wave {earlier.number} after it")
+    if waves and (all(w.before_start for w in waves) or not any(w.before_start for w in waves)):
+        problems.append(f"{where} survey_waves: mindestens eine Welle vor und eine nach dem Start nötig / "
+                        "needs at least one wave before and one after the start")
+    return tuple(waves)
+
+
 def _load_programmes(path: Path, districts: pd.DataFrame, problems: list[str]) -> tuple[Programme, ...]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     programmes, seen = [], set()
@@ -176,11 +304,13 @@ def _load_programmes(path: Path, districts: pd.DataFrame, problems: list[str]) -
             if unknown:
                 problems.append(f"{where}: primary_outcomes {', '.join(unknown)} sind keine Befragungs-Items "
                                 f"({', '.join(_survey_items())}) / are not survey items")
+        waves = _load_waves(entry.get("survey_waves"), where, start, end, problems)
         programmes.append(Programme(
             id=pid, name_de=entry["name_de"], name_en=entry["name_en"], funder=entry.get("funder", ""),
             carrier=entry.get("carrier", ""), start=start or dt.date.min, end=end or dt.date.min,
             target_level=level, districts=members, comparison_districts=comparison,
-            source=entry.get("source", ""), primary_outcomes=tuple(primary)))
+            source=entry.get("source", ""), primary_outcomes=tuple(primary),
+            survey_waves=waves))
     if not programmes:
         problems.append(f"{path.name}: keine Programme / no programmes")
     return tuple(programmes)

@@ -70,6 +70,10 @@ SURVEY_GROUP_SHIFT = {
 # `belonging` carries the planted programme effect (+0.4 vs +0.1); `contacts` has none.
 SURVEY_TREND = {"belonging": 0.1, "participation": 0.05, "information_access": 0.1, "contacts": 0.15}
 SURVEY_EFFECT = {"belonging": 0.3, "participation": 0.15, "information_access": 0.1, "contacts": 0.0}
+# A planted pre-trend (programmes listing numbered waves): in programme districts this item rises
+# by this much per wave *before* the start, so the event study's pre-trend test must flag it
+# (lzz-2 participation: wave 1 lies 0.3 below wave 2 there, flat in the comparison districts).
+SURVEY_PRE_TREND = {"participation": 0.3}
 SURVEY_SD = 0.9
 SURVEY_MISSING = 0.05
 

@@ -11,9 +11,10 @@ from pipeline.contract import load_contract
 from pipeline.demo.common import (ADVICE_TOPICS, DEFAULT_ROLE_MIX, EVENT_FIELDS, EVENT_TITLES, EVENT_TYPES,
                                   EVENT_WEIGHTS, MICRO_APPLICANTS, RECEIPT_HOUR_UTC, ROLE_MIX, ROLES, SURVEY_BASE,
                                   SURVEY_EFFECT, SURVEY_GROUP_SHARES, SURVEY_GROUP_SHIFT, SURVEY_GROUPS, SURVEY_ITEMS,
-                                  SURVEY_MISSING, SURVEY_SD, SURVEY_TREND, qtag, stream)
+                                  SURVEY_MISSING, SURVEY_PRE_TREND, SURVEY_SD, SURVEY_TREND, qtag,
+                                  stream)
 from pipeline.demo.offices import (ATTENDANCE_FROM, MICRO_PROJECT_FUNDS, OPEN_EVENT_TYPES, Delivery, Office, Slot,
-                                   plan_slots)
+                                   SurveySlot, plan_slots)
 from pipeline.quarters import quarter_bounds, quarter_of
 
 
@@ -46,8 +47,8 @@ def _feeds(rng: np.random.Generator, office: Office, slot: Slot, micro_projects:
         feeds["newsletters"] = _newsletters(rng, office, slot.quarter, slot.window)
     if micro_projects:
         feeds["micro_projects"] = micro_projects
-    for wave, in_programme in slot.waves:
-        feeds.setdefault("survey", []).extend(_survey(rng, office, slot.quarter, wave, in_programme))
+    for wave in slot.waves:
+        feeds.setdefault("survey", []).extend(_survey(rng, office, slot.quarter, wave))
     order = list(load_contract().feeds)
     return dict(sorted(feeds.items(), key=lambda item: order.index(item[0])))
 
@@ -134,7 +135,7 @@ def _newsletters(rng: np.random.Generator, office: Office, quarter: str, window:
     return rows
 
 
-def _survey(rng: np.random.Generator, office: Office, quarter: str, wave: str, in_programme: bool) -> list[dict]:
+def _survey(rng: np.random.Generator, office: Office, quarter: str, wave: SurveySlot) -> list[dict]:
     size = int(rng.integers(60, 91))
     # Quota sample: fixed group shares, so a wave's mean moves with the design, not the group mix.
     quota = np.floor(np.array(SURVEY_GROUP_SHARES) * size).astype(int)
@@ -145,16 +146,19 @@ def _survey(rng: np.random.Generator, office: Office, quarter: str, wave: str, i
     days = _random_days(rng, *fieldwork, size)
     scores = {}
     for item in SURVEY_ITEMS:
-        change = SURVEY_TREND[item] + (SURVEY_EFFECT[item] if in_programme else 0.0)
-        mean = (SURVEY_BASE[item] + office.survey_shift + (change if wave == "follow_up" else 0.0)
+        change = SURVEY_TREND[item] + (SURVEY_EFFECT[item] if wave.in_programme else 0.0)
+        # before the start: the planted pre-trend, lower the more waves before the last pre-wave
+        early = -SURVEY_PRE_TREND.get(item, 0.0) * wave.steps_before if wave.in_programme else 0.0
+        mean = (SURVEY_BASE[item] + office.survey_shift + (change if wave.after_start else early)
                 + np.array([SURVEY_GROUP_SHIFT[g][item] for g in groups]))
         # Centred noise: with ~75 answers one draw could hide or double the planted effect.
         noise = rng.normal(0, SURVEY_SD, size)
         score = np.clip(np.rint(mean + noise - noise.mean()), 1, 5).astype(int)
         unanswered = rng.random(size) < SURVEY_MISSING
         scores[item] = [None if skip else int(s) for s, skip in zip(score, unanswered)]
-    prefix = f"{office.code}-S{qtag(quarter)}-{'B' if wave == 'baseline' else 'F'}"
-    return [{"response_id": f"{prefix}{i + 1:03d}", "date": days[i], "wave": wave, "group": str(groups[i]),
+    tag = {"baseline": "B", "follow_up": "F"}.get(wave.wave, f"W{wave.wave}")
+    prefix = f"{office.code}-S{qtag(quarter)}-{tag}"
+    return [{"response_id": f"{prefix}{i + 1:03d}", "date": days[i], "wave": wave.wave, "group": str(groups[i]),
              **{item: scores[item][i] for item in SURVEY_ITEMS}} for i in range(size)]
 
 

@@ -91,7 +91,18 @@ class Slot:
     ags: str
     quarter: str
     window: tuple[dt.date, dt.date] | None = None  # days of programme activity in the quarter
-    waves: list[tuple[str, bool]] = field(default_factory=list)  # (wave, is programme district)
+    waves: list["SurveySlot"] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SurveySlot:
+    """One survey wave a district fields in a quarter: the value written in `wave`, whether the
+    district is a programme district, whether the wave lies after the programme's start, and for
+    a wave before it how many waves it lies before the last one (the planted pre-trend's steps)."""
+    wave: str
+    in_programme: bool
+    after_start: bool
+    steps_before: int = 0
 
 
 @dataclass
@@ -119,11 +130,22 @@ def plan_slots(catalogue: Catalogue) -> dict[tuple[str, str], Slot]:
                 slot.window = (min(lo, slot.window[0]), max(hi, slot.window[1])) if slot.window else (lo, hi)
         if not p.comparison_districts:
             continue
-        baseline, follow_up = quarter_of(p.start), quarter_of(p.end)
+        # Numbered waves where the catalogue lists them (at their dates), else baseline at the
+        # start and follow-up at the end.
+        if p.survey_waves:
+            pre = sum(w.before_start for w in p.survey_waves)
+            # The districts write the numbers of the extra waves and the two-wave words for the
+            # last wave before the start and the last wave (deliveries.md allows both; the survey
+            # indicators per wave count `baseline` / `follow_up`).
+            label = {p.wave_phase(word)[0]: word for word in ("baseline", "follow_up")}
+            waves = [(quarter_of(w.date), label.get(w.number, str(w.number)), not w.before_start,
+                      max(pre - 1 - i, 0)) for i, w in enumerate(p.survey_waves)]
+        else:
+            waves = [(quarter_of(p.start), "baseline", False, 0), (quarter_of(p.end), "follow_up", True, 0)]
         for ags in p.districts + p.comparison_districts:
-            for quarter, wave in ((baseline, "baseline"), (follow_up, "follow_up")):
+            for quarter, wave, after, steps in waves:
                 slot = slots.setdefault((ags, quarter), Slot(ags, quarter))
-                slot.waves.append((wave, ags in p.districts))
+                slot.waves.append(SurveySlot(wave, ags in p.districts, after, steps))
     return dict(sorted(slots.items()))
 
 

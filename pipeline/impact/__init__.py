@@ -34,6 +34,12 @@ Robustness rows (`robustness`): per item the DiD of the share answering 4–5 (`
 and for the primary outcome the pooled DiD leaving out one district at a time
 (``did_leave_one_out``); checks, judged in no family.
 
+Event study (`event_rows`, engine `event_study`; issue 19): for a programme whose catalogue lists
+two or more survey waves before its start, per item ``event_study`` rows (each wave against the
+last pre-wave), a ``placebo`` row and the joint ``pre_trend`` test; a pre-trend that is not flat
+marks the item's DiD rows indicative. Numbered waves map onto the two-wave rows as
+Programme.wave_phase says (`baseline` = last pre-wave, `follow_up` = last wave).
+
 Modules: survey (items, groups, responses from the warehouse, cell aggregates) → estimator (DiD)
 and welch (pre/post) → design (pooled changes, MDE) → disclosure (small cells) → multiplicity
 (families, Holm) → robustness (checks) → readings (words) → table (rows, table, export).

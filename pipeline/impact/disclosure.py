@@ -170,16 +170,21 @@ def withheld_estimates(rows, blocks: set[tuple[str, str]], comparison_of) -> lis
     """Per impact row (dicts with programme_id, method, district_ags, role), whether publication
     withholds it because a cell it is built from is in a block: a pre/post row of a blocked
     district or pool; a DiD row whose programme side (the district, or every programme district
-    for the pool) or comparison pool holds a blocked district. `comparison_of(programme)` gives
+    for the pool) or comparison pool holds a blocked district; a robustness or event-study row
+    (pooled over every programme district) like the pooled DiD. `comparison_of(programme)` gives
     (programme districts, comparison districts)."""
     out = []
     for row in rows:
         programme, district = row["programme_id"], row["district_ags"]
-        if row["method"] != "did":
+        if row["method"] == "pre_post":
             out.append((programme, district) in blocks)
             continue
         districts, comparison = comparison_of(programme)
-        treated = districts if district == ALL else [district]
+        # every other method compares the programme side with the comparison pool: the per-district
+        # DiD one programme district; the pooled DiD, its robustness rows (top box; leave-one-out,
+        # whose district_ags is the district left out) and the event-study rows all of them
+        treated = [district] if row["method"] == "did" and district != ALL else districts
+        district = district if row["method"] == "did" else ALL
         used = {*treated, *comparison, ALL_COMPARISON, *([ALL] if district == ALL else [])}
         out.append(any((programme, d) in blocks for d in used))
     return out

@@ -32,6 +32,19 @@ NOTES = {
                       "mindestens {min_districts} nötig; daher weder Intervall noch p-Wert.",
                       "Inference needs more districts: only {districts} districts with responses in both waves, "
                       "at least {min_districts} needed; hence no interval and no p-value."),
+    "pre_trend": ("Vortrend nicht flach: Programm- und Vergleichskreise entwickelten sich schon vor dem Start "
+                  "unterschiedlich; der DiD-Befund ist nur eingeschränkt belastbar.",
+                  "Pre-trend not flat: programme and comparison districts already moved apart before the start; "
+                  "the DiD finding is only of limited reliability."),
+    "pre_trend_flat": ("Kein Vortrend nachweisbar: Vor dem Start liefen Programm- und Vergleichskreise im Rahmen "
+                       "des Zufalls parallel (das belegt parallele Trends nicht, es widerlegt sie nur nicht).",
+                       "No pre-trend detected: before the start programme and comparison districts ran parallel "
+                       "within chance (this does not prove parallel trends, it only fails to refute them)."),
+    "pre_trend_not_flat": ("Vortrend nicht flach: Schon vor dem Start entwickelten sich Programm- und "
+                           "Vergleichskreise unterschiedlich; die DiD-Befunde dieses Items sind nur eingeschränkt "
+                           "belastbar.",
+                           "Pre-trend not flat: programme and comparison districts already moved apart before the "
+                           "start; the DiD findings of this item are only of limited reliability."),
     "unbounded": ("Die Daten begrenzen das Intervall nach mindestens einer Seite nicht (es reicht über den "
                   "möglichen Wertebereich hinaus).",
                   "The data do not bound the interval on at least one side (it reaches beyond the possible "
@@ -164,6 +177,13 @@ def impact_reading(row: Mapping, lang: str = "de") -> str:
 
     if get("method") in ("did_top_box", "did_leave_one_out"):
         return _robustness_reading(get, lang, item, group, note)
+    if get("method") in ("event_study", "placebo", "pre_trend"):   # read in the event-study table
+        if get("method") == "pre_trend":
+            return f"{head}: {note}".strip()
+        wave = get("wave")
+        return (f"{head}, Welle {wave} gegen Welle {get('reference_wave')}: {_num(float(get('estimate')), lang, signed=True)}. {note}"
+                if de else f"{head}, wave {wave} against wave {get('reference_wave')}: "
+                           f"{_num(float(get('estimate')), lang, signed=True)}. {note}").strip()
     est = float(get("estimate"))
     inference = not (_missing(get("p_value")) or _missing(get("ci_low")) or _missing(get("ci_high")))
     if inference:

@@ -52,37 +52,54 @@ def check_items(items) -> tuple[str, ...]:
 
 def load_responses(con, catalogue, items=None) -> pd.DataFrame:
     """One row per answered item per response and programme: programme_id, role, district_ags,
-    wave, group, item (categorical labels), score. A response belongs to a programme
-    when its district is a programme or comparison district of it and its date lies within the
-    programme period."""
+    wave, group, item (categorical labels), score, and wave_number. A response belongs to a
+    programme when its district is a programme or comparison district of it and its date lies
+    within the programme's survey period (from its first listed wave, which may precede the start,
+    to its end: Catalogue.survey_waves).
+
+    `wave` is the wave's part in the two-wave comparison of the pre/post and DiD rows: `baseline`
+    for the last wave before the start, `follow_up` for the last wave after it, `pre` / `post` for
+    the other listed waves (only the event study uses those); `wave_number` its number in the
+    programme's listing (a two-wave programme: 1 and 2)."""
     items = check_items(items)
-    members = pd.DataFrame(
-        [(p.id, role, ags, p.start.isoformat(), p.end.isoformat())
-         for p in catalogue.programmes
-         for role, districts in (("programme", p.districts), ("comparison", p.comparison_districts))
-         for ags in districts],
-        columns=["programme_id", "role", "district_ags", "start", "end"])
-    long_columns = ["programme_id", "role", "district_ags", "wave", "group", "item", "score"]
-    if members.empty:
+    waves = catalogue.survey_waves
+    long_columns = ["programme_id", "role", "district_ags", "wave", "group", "item", "score", "wave_number"]
+    if waves.empty:
         return pd.DataFrame(columns=long_columns)
-    con.register("_impact_members", members)
+    roles = catalogue.membership[["district_ags", "programme_id", "role"]]
+    members = waves.merge(roles, on=["district_ags", "programme_id"])
+    reference = members[members["before_start"]].groupby("programme_id")["wave_number"].max()
+    last = members.groupby("programme_id")["wave_number"].max()
+    members["phase"] = np.where(members["wave_number"] == members["programme_id"].map(reference), "baseline",
+                                np.where(members["wave_number"] == members["programme_id"].map(last), "follow_up",
+                                         np.where(members["before_start"], "pre", "post")))
+    members = members.assign(start=members["start"].dt.date.astype(str), end=members["end"].dt.date.astype(str))
+    con.register("_impact_members", members[["programme_id", "role", "district_ags", "start", "end", "wave", "phase",
+                                             "wave_number"]])
     try:
         frame = con.execute(f"""
-            SELECT m.programme_id, m.role, s.district_ags, s.wave, s."group",
-                   {", ".join(f's."{i}"' for i in items)}
+            SELECT m.programme_id, m.role, s.district_ags, m.phase AS wave, s."group",
+                   {", ".join(f's."{i}"' for i in items)}, m.wave_number
             FROM cur_survey s JOIN _impact_members m
-              ON s.district_ags = m.district_ags
+              ON s.district_ags = m.district_ags AND s.wave = m.wave
              AND s.date BETWEEN CAST(m.start AS DATE) AND CAST(m."end" AS DATE)
-            WHERE s.wave IN ('baseline', 'follow_up') AND s."group" IS NOT NULL
+            WHERE s."group" IS NOT NULL
             ORDER BY ALL""").df()   # a fixed order: sums, and so the last digits, do not vary between runs
     finally:
         con.unregister("_impact_members")
     for column in long_columns[:5]:   # categories: the long format repeats every label once per item
         frame[column] = frame[column].astype(str).astype("category")
-    long = frame.melt(id_vars=long_columns[:5], value_vars=list(items), var_name="item", value_name="score")
+    id_columns = [*long_columns[:5], "wave_number"]
+    long = frame.melt(id_vars=id_columns, value_vars=list(items), var_name="item", value_name="score")
     long = long[long["score"].notna()]   # unanswered items are excluded per item
-    long = long.assign(score=long["score"].astype(float), item=long["item"].astype("category"))
+    long = long.assign(score=long["score"].astype(float), item=long["item"].astype("category"),
+                       wave_number=long["wave_number"].astype(int))
     return long[long_columns].reset_index(drop=True)
+
+
+def two_waves(long: pd.DataFrame) -> pd.DataFrame:
+    """The responses of the baseline and follow-up waves: what the pre/post and DiD rows compare."""
+    return long[long["wave"].isin(WAVES)].reset_index(drop=True)
 
 
 def _codes(values: pd.Series, extra=()) -> tuple[np.ndarray, np.ndarray]:

@@ -16,20 +16,21 @@ from pipeline.impact.disclosure import INDICATIVE_BELOW, MIN_CELL, protect
 from pipeline.impact.design import (MIN_DISTRICTS, combined_sd, did_mde, pooled_change, side_change,
                                     welch_mde)
 from pipeline.impact.estimator import Cells, DidResult, solve
+from pipeline.impact.event_rows import EVENT_METHODS, event_rows
 from pipeline.impact.multiplicity import judge
 from pipeline.impact.readings import note
 from pipeline.impact.robustness import LEAVE_ONE_OUT, TOP_BOX, robustness_rows
 from pipeline.impact.survey import (ALL, ALL_COMPARISON, POOL, POOL_NAME, DistrictCells, cell_stats, check_items,
-                                    load_responses, survey_groups, survey_items)
+                                    load_responses, survey_groups, survey_items, two_waves)
 from pipeline.impact.welch import t_intervals, welch_changes, welch_df
 from pipeline.tables import write_csv
 
 TABLE = "impact_estimates"
-METHODS = ("did", TOP_BOX, LEAVE_ONE_OUT, "pre_post")   # the kinds of rows, in the table's order
+METHODS = ("did", TOP_BOX, LEAVE_ONE_OUT, *EVENT_METHODS, "pre_post")   # the kinds of rows, in the table's order
 EXPORT_NAME = "impact.csv"
 
 COLUMNS = (
-    "programme_id", "method", "item", "district_ags", "district_name", "role", "group",
+    "programme_id", "method", "item", "district_ags", "district_name", "role", "group", "wave", "reference_wave",
     "estimate", "ci_low", "ci_high", "p_value", "se",
     "n_baseline", "n_follow_up", "n_comparison_baseline", "n_comparison_follow_up",
     "mean_baseline", "mean_baseline_ci_low", "mean_baseline_ci_high",
@@ -44,6 +45,7 @@ NUMBERS = ("estimate", "ci_low", "ci_high", "p_value", "se", "mean_baseline", "m
            "mean_baseline_ci_high", "mean_follow_up", "mean_follow_up_ci_low", "mean_follow_up_ci_high",
            "mean_comparison_baseline", "mean_comparison_follow_up", "mean_follow_up_adjusted",
            "mean_comparison_follow_up_adjusted", "baseline_sd", "effect_size", "mde", "p_adjusted")
+WAVE_COLUMNS = ("wave", "reference_wave")   # event-study rows: which wave, against which (labels, not counts)
 COUNTS = ("n_baseline", "n_follow_up", "n_comparison_baseline", "n_comparison_follow_up",
           "clusters_programme", "clusters_comparison", "bootstrap_reps", "family_size")
 
@@ -215,7 +217,7 @@ def _did_result(row: dict, result: DidResult, mine: dict, theirs: dict, indicati
 
 def _finish(rows: list[dict], items, groups, min_cell, indicative_below, catalogue) -> pd.DataFrame:
     withheld = {"suppressed", "secondary", "inherited", "not_estimable"}
-    flags = {"indicative", "one_programme", "one_comparison", "unbounded", "few_districts"}
+    flags = {"indicative", "one_programme", "one_comparison", "unbounded", "few_districts", "pre_trend"}
     for row in rows:
         reasons = row.pop("_reasons")
         row["suppressed"] = bool(withheld & set(reasons))
@@ -232,7 +234,7 @@ def _finish(rows: list[dict], items, groups, min_cell, indicative_below, catalog
     frame = judge(frame, catalogue).reindex(columns=list(COLUMNS))
     for column in NUMBERS:
         frame[column] = frame[column].astype(float)
-    for column in COUNTS:
+    for column in (*COUNTS, *WAVE_COLUMNS):
         frame[column] = frame[column].astype("Int64")
     for column in ("indicative", "suppressed", "established"):
         frame[column] = frame[column].astype(bool)
@@ -247,8 +249,8 @@ def _districts(row: dict) -> int:
 
 
 def sort_impact(frame: pd.DataFrame, items=None, groups=None) -> pd.DataFrame:
-    """Deterministic order: programme, method (did, its robustness rows, pre_post), item (survey order), role, district
-    (pool first), group (ALL first)."""
+    """Deterministic order: programme, method (did, its robustness rows, the event study, pre_post), item (survey
+    order), role, district (pool first), group (ALL first), wave."""
     items = list(items or survey_items())
     groups = [ALL, *(groups or survey_groups())]
     key = pd.DataFrame({
@@ -259,6 +261,7 @@ def sort_impact(frame: pd.DataFrame, items=None, groups=None) -> pd.DataFrame:
         "d0": ~frame["district_ags"].isin([ALL, ALL_COMPARISON]),
         "d": frame["district_ags"],
         "g": frame["group"].map(lambda v: groups.index(v) if v in groups else len(groups)),
+        "w": frame["wave"].astype("Float64").fillna(0) if "wave" in frame else 0,
     })
     order = key.sort_values(list(key.columns), kind="mergesort").index
     return frame.loc[order].reset_index(drop=True)
@@ -272,7 +275,8 @@ def estimate_impact(con, catalogue, *, bootstrap_reps: int = 999, seed: int = 20
     survey score item (output counts never get an impact)."""
     items = check_items(items)
     groups = survey_groups()
-    long = load_responses(con, catalogue, items)
+    every_wave = load_responses(con, catalogue, items)
+    long = two_waves(every_wave)
     if long.empty:
         return _finish([], items, groups, min_cell, indicative_below, catalogue)
     districts = DistrictCells.of(long, groups)
@@ -282,7 +286,10 @@ def estimate_impact(con, catalogue, *, bootstrap_reps: int = 999, seed: int = 20
     robust = robustness_rows(long, did, districts, catalogue, groups, bootstrap_reps=bootstrap_reps,
                              rng_for=functools.partial(functools.partial, _row_seed, seed),
                              indicative_below=indicative_below)
-    frame = _finish(pre_post + did + robust, items, groups, min_cell, indicative_below, catalogue)
+    events = event_rows(every_wave, did + robust, catalogue, bootstrap_reps=bootstrap_reps,
+                        rng_for=functools.partial(functools.partial, _row_seed, seed), min_cell=min_cell,
+                        indicative_below=indicative_below)
+    frame = _finish(pre_post + did + robust + events, items, groups, min_cell, indicative_below, catalogue)
     if not set(frame["item"]) <= set(survey_items()):   # belt and braces: only survey items, ever
         raise ValueError("impact rows for a non-survey item")
     return frame

@@ -88,6 +88,8 @@ def _typed_columns(feed: Feed) -> dict[str, str]:
                "source_row": "BIGINT", "_quarter_end": "DATE", "_in_programme": "BOOLEAN", "row_problem": "VARCHAR"}
     if feed.name == "attendance":
         columns["_event_known"] = "BOOLEAN"
+    if feed.name == "survey":
+        columns["_wave_listed"] = "BOOLEAN"
     for col in feed.columns:
         columns[f"{col.name}__raw"] = "VARCHAR"
         if col.type in ("text", "pseudonym"):
@@ -240,6 +242,8 @@ def typed_select(plan: ScreenPlan, where: str) -> str:
     if feed.name == "attendance":
         outer.append("CASE WHEN t.event_id IS NULL THEN NULL ELSE EXISTS (SELECT 1 FROM _known_events k WHERE "
                      "k.district_ags = t.district_ags AND k.event_id = t.event_id) END AS _event_known")
+    if feed.name == "survey":
+        outer.append(f"{wave_listed_sql('t')} AS _wave_listed")
     outer += [f"{sql} AS {_q(name)}" for name, sql in plan.derived.items()]
     if date is None:
         outer += ["CAST(NULL AS VARCHAR) AS _stg_quarter", "FALSE AS _is_late"]
@@ -248,6 +252,20 @@ def typed_select(plan: ScreenPlan, where: str) -> str:
                   f"CAST(quarter(t.{date}) AS VARCHAR) END AS _stg_quarter",
                   f"coalesce(t.{date} < t._quarter_start, FALSE) AS _is_late"]
     return f"SELECT {', '.join(outer)} FROM ({inner}) t"
+
+
+WAVE_NUMBERS = tuple(str(k) for k in range(1, 13))   # deliveries.md, survey `wave`
+
+
+def wave_listed_sql(t: str) -> str:
+    """Whether a survey row's numbered wave is one its programme lists (the programme found by
+    district and date, `_waves` from Catalogue.survey_waves); NULL where the question does not
+    arise (no number, no date, or outside every programme: other rules answer those)."""
+    numbers = ", ".join(_literal(v) for v in WAVE_NUMBERS)
+    inside = f"w.district_ags = {t}.district_ags AND {t}.date BETWEEN w.start AND w.\"end\""
+    return (f"CASE WHEN {t}.wave IS NULL OR {t}.wave NOT IN ({numbers}) OR {t}.date IS NULL "
+            f"OR NOT EXISTS (SELECT 1 FROM _waves w WHERE {inside}) THEN NULL "
+            f"ELSE EXISTS (SELECT 1 FROM _waves w WHERE {inside} AND w.wave = {t}.wave) END")
 
 
 def screen_tables(plan: ScreenPlan) -> list[str]:

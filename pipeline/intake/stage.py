@@ -116,6 +116,8 @@ def basis(contract: Contract, catalogue: Catalogue, feed: Feed) -> str:
     digest = hashlib.sha256(json.dumps(feed.suite, sort_keys=True, ensure_ascii=False).encode())
     digest.update(repr((sorted(contract.true_values), sorted(contract.false_values))).encode())
     digest.update(catalogue.membership.to_csv(index=False).encode())
+    if feed.name == "survey":   # the survey's period and valid wave numbers come from the listed waves
+        digest.update(catalogue.survey_waves.to_csv(index=False).encode())
     rejecting = cached_rules(catalogue).rejecting(feed.name)
     if rejecting:  # the catalogue's reject rules for this feed and the parameters they may name
         parameters = {n: p.value for n, p in cached_indicators(catalogue).parameters.items()}
@@ -157,9 +159,15 @@ def _stage(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: 
     """Typing and screening in DuckDB (screen.py), GX on the flagged rows (suite.py)."""
     chunks = _quarter_chunks(con, feed, quarters)
     where = f"r.delivery_quarter IN (SELECT unnest($quarters)) AND r.receipt_id IN {TODO}"
-    members = catalogue.membership
+    members = catalogue.survey_membership if feed.name == "survey" else catalogue.membership
     if feed.name != "survey":
         members = members[members["role"] == "programme"]
+    else:   # the wave values each programme's survey rows may write (numbered waves: its catalogue)
+        con.register("_waves_frame", catalogue.survey_waves[["district_ags", "start", "end", "wave"]])
+        con.execute("""CREATE OR REPLACE TEMP TABLE _waves AS SELECT CAST(district_ags AS VARCHAR) AS district_ags,
+                       CAST(start AS DATE) AS start, CAST("end" AS DATE) AS "end", CAST(wave AS VARCHAR) AS wave
+                       FROM _waves_frame""")
+        con.unregister("_waves_frame")
     bounds = pd.DataFrame([(q, *quarter_bounds(q)) for q in quarters], columns=["q", "q_start", "q_end"])
     con.register("_members_frame", members[["district_ags", "start", "end"]])
     con.register("_quarters_frame", bounds)
@@ -198,7 +206,7 @@ def _stage(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: 
         flagged.append(warehouse.fetch_df(con, f"""
             SELECT {raw_select} FROM {typed_rows(plan)} t SEMI JOIN _cands c USING (receipt_id, source_row)
             ORDER BY receipt_id, source_row"""))
-    for table in ["_typed", "_cur", "_members", "_quarters", "_known_events", *(f"_ty_{c.name}" for c in feed.columns),
+    for table in ["_typed", "_cur", "_members", "_waves", "_quarters", "_known_events", *(f"_ty_{c.name}" for c in feed.columns),
                   *screen_tables(plan)]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     flagged = [f for f in flagged if len(f)]

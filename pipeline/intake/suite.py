@@ -20,6 +20,7 @@ import pandas as pd
 
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract, Feed
+from pipeline.intake.screen import WAVE_NUMBERS
 from pipeline.intake.values import type_columns
 from pipeline.quarters import quarter_bounds
 from pipeline.warehouse import stg_columns
@@ -124,7 +125,7 @@ def _quarter_starts(delivery_quarter: pd.Series) -> pd.Series:
 def _in_programme(frame: pd.DataFrame, feed: Feed, catalogue: Catalogue) -> pd.Series:
     """A record belongs to a programme of its district whose period holds its date (section 1 of
     indicators.md); comparison districts may only send survey rows."""
-    members = catalogue.membership
+    members = catalogue.survey_membership if feed.name == "survey" else catalogue.membership
     if feed.name != "survey":
         members = members[members["role"] == "programme"]
     if feed.date_column is None:
@@ -135,6 +136,21 @@ def _in_programme(frame: pd.DataFrame, feed: Feed, catalogue: Catalogue) -> pd.S
     result = pd.Series(False, index=frame.index, dtype=object)
     result[frame.index.isin(inside)] = True
     return result.where(dates.notna(), None)
+
+
+def _wave_listed(frame: pd.DataFrame, catalogue: Catalogue) -> pd.Series:
+    """As screen.wave_listed_sql: whether a numbered wave is one the programme of the row (by
+    district and date) lists; None where the question does not arise."""
+    waves = catalogue.survey_waves
+    result = pd.Series(None, index=frame.index, dtype=object)
+    asked = frame["wave"].isin(WAVE_NUMBERS) & frame["date"].notna()
+    pairs = frame.loc[asked, ["district_ags", "wave"]].assign(_rid=frame.index[asked], _date=frame.loc[asked, "date"])
+    pairs = pairs.merge(waves[["district_ags", "start", "end", "wave"]].rename(columns={"wave": "_listed"}),
+                        on="district_ags")
+    pairs = pairs[(pairs["_date"] >= pairs["start"]) & (pairs["_date"] <= pairs["end"])]
+    result[frame.index.isin(pairs["_rid"])] = False
+    result[frame.index.isin(pairs.loc[pairs["wave"] == pairs["_listed"], "_rid"])] = True
+    return result
 
 
 def _event_known(frame: pd.DataFrame, known_events: pd.DataFrame) -> pd.Series:
@@ -155,6 +171,8 @@ def prepare(raw: pd.DataFrame, feed: Feed, contract: Contract, catalogue: Catalo
     if feed.name == "attendance":
         frame["_event_known"] = _event_known(frame, known_events if known_events is not None
                                              else pd.DataFrame(columns=["district_ags", "event_id"]))
+    if feed.name == "survey":
+        frame["_wave_listed"] = _wave_listed(frame, catalogue)
     for name, expression in feed.derived.items():
         frame[name] = frame.eval(expression)
     frame["_rid"] = np.arange(len(frame))
