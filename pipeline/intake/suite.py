@@ -155,6 +155,9 @@ def prepare(raw: pd.DataFrame, feed: Feed, contract: Contract, catalogue: Catalo
     if feed.name == "attendance":
         frame["_event_known"] = _event_known(frame, known_events if known_events is not None
                                              else pd.DataFrame(columns=["district_ags", "event_id"]))
+    if feed.name == "trajectories":  # judged over the whole sheet in SQL (screen.ARRIVAL_CONSISTENT)
+        consistent = raw["_arrival_consistent"]
+        frame["_arrival_consistent"] = consistent.astype(object).where(consistent.notna(), None).to_numpy()
     for name, expression in feed.derived.items():
         frame[name] = frame.eval(expression)
     frame["_rid"] = np.arange(len(frame))
