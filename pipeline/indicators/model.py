@@ -8,10 +8,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-AGGREGATES = ("count", "sum", "count_distinct", "mean", "reach")
+from pipeline.indicators.trajectory import BREAKDOWNS as TRAJECTORY_BREAKDOWNS
+from pipeline.indicators.trajectory import Trajectory
+
+AGGREGATES = ("count", "sum", "count_distinct", "mean", "reach", "trajectory")
 # What an indicator may be broken down by (contract section 6): columns of its feed; a reach
 # only by its events' columns, which place its head counts as well as its listed persons.
-BREAKDOWNS = ("role", "field", "event_type", "supra_regional", "client_type")
+BREAKDOWNS = ("role", "field", "event_type", "supra_regional", "client_type", *TRAJECTORY_BREAKDOWNS)
 EVENT_BREAKDOWNS = ("field", "event_type", "supra_regional")
 DIRECTIONS = ("at_least", "at_most")
 WHEN_NO_DATA = ("zero", "omit")
@@ -41,6 +44,7 @@ class Definition:
     attendance_filter: str | None = None  # reach: which attendance rows name a reached person
     fallback: tuple[str, ...] = ()       # reach: head counts summed for events without attendance
     plus: tuple[KeySource, ...] = ()     # reach: more distinct keys (same district pseudonyms)
+    trajectory: Trajectory | None = None  # trajectory: the measure and its parameters
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,15 @@ class Indicator:
     @property
     def additive(self) -> bool:
         """A total can never be below a quarter, nor ALL below a district (all but means)."""
-        return self.definition.aggregate != "mean"
+        return self.definition.aggregate not in ("mean", "trajectory")
+
+    @property
+    def interval(self) -> str | None:
+        """How its 95 % interval is computed: `t` for a mean, `wilson` for a share of persons."""
+        d = self.definition
+        if d.aggregate == "mean":
+            return "t"
+        return "wilson" if d.trajectory is not None and d.trajectory.share else None
 
     def applies_to(self, programme_id: str, district_ags: str | None = None) -> bool:
         if self.programmes and programme_id not in self.programmes:

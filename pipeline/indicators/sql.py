@@ -14,6 +14,7 @@ import re
 
 from pipeline.contract import load_contract
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, Indicator
+from pipeline.indicators.trajectory_sql import compile_trajectory
 from pipeline.quarters import quarter_sql
 from pipeline.warehouse import q, stg_columns
 
@@ -162,6 +163,12 @@ def compile_indicator(indicator: Indicator, parameters: dict[str, float],
                       sources: dict[str, str] | None = None, breakdown: str | None = None) -> str:
     """One SELECT with VALUE_COLUMNS for one indicator, over quarters and `total`, districts and ALL;
     with a `breakdown`, per value of that column too (and the column breakdown_value)."""
+    d = indicator.definition
+    if d.aggregate == "trajectory":
+        scope = (f"JOIN _scope s ON s.indicator_id = '{indicator.id}' AND s.district_ags = r.district_ags "
+                 f"AND r._date BETWEEN s.start AND s.end")
+        observations = records_sql(d.feed, render_filter(d.filter, parameters), sources)
+        return compile_trajectory(indicator.id, d.trajectory, observations, scope, breakdown)
     if indicator.definition.aggregate in ("reach", "count_distinct"):
         return _compile_distinct(indicator, parameters, sources, breakdown)
     rows, m = _plain_rows(indicator, parameters, sources, breakdown)
