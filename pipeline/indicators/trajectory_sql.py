@@ -111,3 +111,32 @@ def compile_trajectory(indicator_id: str, t: Trajectory, observations: str, scop
     GROUP BY GROUPING SETS ((programme_id, comparison, district_ags{b}), (programme_id, comparison{b}))
     HAVING {m['n']} > 0
     """
+
+
+# The cohort progress chart's bands: months since arrival, in half-years (0–5, 6–11, …).
+BAND_MONTHS = 6
+
+
+def progress_sql(periods: str, observations: str = "cur_trajectories", band_months: int = BAND_MONTHS) -> str:
+    """Language level over months since arrival, per programme, district (and ALL), arrival cohort
+    and band: `persons` with a level recorded in the band, and their mean CEFR step (0 = none …
+    6 = C2), each person at their latest level in the band. `periods`: (programme_id,
+    district_ags, start, end) of the programme districts; observations outside them count nowhere."""
+    return f"""
+    WITH o AS (
+        SELECT m.programme_id, r.district_ags, r.person_key, r.date, {_rank('r.language_level')} AS lvl,
+               first_value(r.arrival_month IGNORE NULLS) OVER (
+                   PARTITION BY m.programme_id, r.district_ags, r.person_key ORDER BY r.date, r.receipt_id, r.source_row
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS arrival
+        FROM {observations} r JOIN {periods} m ON m.district_ags = r.district_ags AND r.date BETWEEN m.start AND m."end"),
+    banded AS (
+        SELECT programme_id, district_ags, person_key,
+               CAST(year(arrival) AS VARCHAR) || '-H' || CASE WHEN month(arrival) <= 6 THEN '1' ELSE '2' END AS arrival_cohort,
+               {band_months} * (datediff('month', arrival, date) // {band_months}) AS band,
+               arg_max(lvl, date) AS lvl
+        FROM o WHERE arrival IS NOT NULL AND lvl IS NOT NULL GROUP BY ALL)
+    SELECT programme_id, CASE WHEN grouping(district_ags) = 0 THEN district_ags ELSE '{ALL}' END AS district_ags,
+           arrival_cohort, band, count(*) AS persons, avg(lvl) AS mean_level
+    FROM banded
+    GROUP BY GROUPING SETS ((programme_id, district_ags, arrival_cohort, band), (programme_id, arrival_cohort, band))
+    ORDER BY ALL"""
