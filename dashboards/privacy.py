@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboards.i18n import is_missing
+from pipeline.indicators.model import ALL, ALL_COMPARISON
 
 DEFAULT_THRESHOLD = 5
 # Units whose value counts persons: persons reached, clients advised (mostly individuals) and
@@ -64,6 +65,20 @@ def apply(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFra
     return out
 
 
+def _withhold_lonely(out: pd.DataFrame, rows, keys: list[str], size: pd.Series) -> bool:
+    """Where exactly one row of a group (over `rows`) is hidden, withhold the open row with the
+    fewest persons too; whether any was withheld."""
+    part = out.loc[rows]
+    hidden = part["masked"] | part["withheld"]
+    counts = hidden.groupby([part[k] for k in keys], sort=False, dropna=False).transform("sum")
+    open_rows = part[(counts == 1) & ~hidden]
+    if open_rows.empty:
+        return False
+    partners = size[open_rows.index].groupby([open_rows[k] for k in keys], sort=False, dropna=False).idxmin()
+    out.loc[partners.to_numpy(), "withheld"] = True
+    return True
+
+
 def count_text(value, unit: str, threshold: int, fmt) -> str:
     """One figure for a page: `fmt(value)` or "< 5" when it is a small count of persons."""
     if unit in PERSON_UNITS and is_small(value, threshold):
@@ -78,6 +93,8 @@ def breakdown_rows(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> p
     whole, so one hidden part would be the whole minus the others. Column `withheld` marks those."""
     out = frame.copy()
     out["value"] = out["value"].astype("float64")
+    if "n" not in out:
+        out["n"] = float("nan")
     persons = out["unit"].isin(PERSON_UNITS)
     out["masked"] = persons & (out["value"] < threshold).fillna(False)
     # Shares and medians of persons (trajectories): by their persons, as on the overall rows.
@@ -85,15 +102,18 @@ def breakdown_rows(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> p
     out["masked"] |= out["unit"].isin(PERSON_N_UNITS - SHARE_UNITS - PERSON_UNITS) & (
         out["n"].astype("float64") < threshold).fillna(False)
     out["withheld"] = False
-    keys = ["programme_id", "indicator_id", "comparison", "district_ags", "period", "breakdown"]
-    lonely = out[out["masked"]].groupby(keys).filter(lambda g: len(g) == 1)
     # The partner is the part with the fewest persons: the smallest count, or for a share or a
     # median the smallest n (its persons add up to the whole's as a count's parts do).
     size = out["value"].where(persons, out["n"].astype("float64"))
-    for _, row in lonely.iterrows():  # few: only groups with one small count of persons
-        group = out[(out[keys] == row[keys]).all(axis=1) & ~out["masked"]]
-        if len(group):
-            out.loc[size[group.index].idxmin(), "withheld"] = True
+    parts = ["programme_id", "indicator_id", "comparison", "district_ags", "period", "breakdown"]
+    # The same part in every district adds up to the programme's (ALL) part, shown on the
+    # programme's page: a part hidden in one district alone is ALL minus the other districts'.
+    places = ["programme_id", "indicator_id", "comparison", "period", "breakdown", "breakdown_value"]
+    district = ~out["district_ags"].isin([ALL, ALL_COMPARISON])
+    changed = True
+    while changed:   # each pass can only hide more: it ends
+        changed = _withhold_lonely(out, out.index, parts, size)
+        changed |= _withhold_lonely(out, out.index[district], places, size)
     hidden = out["masked"] | out["withheld"]
     out["value"] = out["value"].mask(hidden)
     for column in ("ci_low", "ci_high"):
