@@ -17,7 +17,6 @@ import numpy as np
 
 from pipeline.demo.common import stream
 from pipeline.indicators.trajectory import LEVELS
-from pipeline.quarters import quarter_of
 
 # Share of persons at each starting level (none, A1, A2, B1, B2).
 START_LEVELS = np.array([0.36, 0.30, 0.20, 0.10, 0.04])
@@ -33,10 +32,12 @@ def _months_to_date(months: np.ndarray) -> np.ndarray:
     return months.astype("datetime64[M]").astype("datetime64[D]")
 
 
-def draw_paths(rng: np.random.Generator, persons: int, start: dt.date, end: dt.date, code: str) -> dict[str, np.ndarray]:
-    """Observations of `persons` newcomers of one district within [start, end], as columns:
-    observation_id, person_key, date (datetime64[D]), arrival_month ('YYYY-MM'), language_level,
-    course, activity, advice_service; one row per observation, ordered by person and date."""
+def draw_paths(rng: np.random.Generator, persons: int, start: dt.date, end: dt.date,
+               code: str = "") -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Observations of `persons` newcomers within [start, end]: (person number, observation
+    number, columns observation_id, person_key (`code`-V…, `code`-T…), date (datetime64[D]),
+    arrival_month ('YYYY-MM'), language_level, course, activity, advice_service); one row per
+    observation, ordered by person and date."""
     first_month = (start.year - 1970) * 12 + start.month - 1
     last_month = (end.year - 1970) * 12 + end.month - 1
     arrival = rng.integers(first_month - 24, last_month - 2, size=persons)
@@ -74,7 +75,7 @@ def draw_paths(rng: np.random.Generator, persons: int, start: dt.date, end: dt.d
     arrival_text = np.array([f"{1970 + m // 12}-{m % 12 + 1:02d}" for m in range(arrival.min(), arrival.max() + 1)],
                             dtype=object)[arrival - arrival.min()]
     number = np.arange(len(person))
-    return {
+    return person[keep], number[keep], {
         "observation_id": np.char.add(f"{code}-V", np.char.zfill(number.astype(str), 5))[keep].astype(object),
         "person_key": np.char.add(f"{code}-T", np.char.zfill(person.astype(str), 4))[keep].astype(object),
         "date": day[keep],
@@ -95,21 +96,16 @@ def _group_cumsum(values: np.ndarray, starts: np.ndarray, count: np.ndarray) -> 
 
 def delivery_quarters(rng: np.random.Generator, dates: np.ndarray) -> np.ndarray:
     """The quarter each row is delivered in: its own, or (LATE_SHARE of rows) the next one."""
-    own = np.array([quarter_of(d) for d in dates.astype("datetime64[D]").astype(dt.date)], dtype=object)
+    months = dates.astype("datetime64[M]").astype(np.int64)
     late = rng.random(len(dates)) < LATE_SHARE
-    following = np.array([_next_quarter(q) for q in own], dtype=object)
-    return np.where(late, following, own)
-
-
-def _next_quarter(quarter: str) -> str:
-    year, n = int(quarter[:4]), int(quarter[-1])
-    return f"{year + n // 4}-Q{n % 4 + 1}"
+    index = months // 3 + late   # quarters since 1970-Q1
+    return np.char.add(np.char.add((1970 + index // 4).astype(str), "-Q"), (index % 4 + 1).astype(str)).astype(object)
 
 
 def demo_paths(seed: int, ags: str, code: str, start: dt.date, end: dt.date, persons: int) -> dict[str, list[dict]]:
     """A district's observations as the demo's rows (canonical values), per delivery quarter."""
     rng = stream(seed, int(ags), 77)
-    columns = draw_paths(rng, persons, start, end, code)
+    _, _, columns = draw_paths(rng, persons, start, end, code)
     quarters = delivery_quarters(rng, columns["date"])
     dates = columns["date"].astype(dt.date)
     by_quarter: dict[str, list[dict]] = {}
@@ -163,3 +159,35 @@ def invalid_rows(rows: list[dict], code: str) -> list[dict]:
         {**base, "observation_id": f"{code}-VX3", "arrival_month": other if other != base["arrival_month"] else after},
         {**base, "observation_id": f"{code}-VX4", "person_key": "Maria_Schulz"},
     ]
+
+
+# National demo: newcomers per programme district (issue 20: about 500).
+NATIONAL_PERSONS = 500
+
+
+def national_trajectories(districts: tuple[str, ...], quarters: tuple[str, ...], seed: int,
+                          persons: int = NATIONAL_PERSONS) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Every programme district's observations over the national period, drawn at once: per
+    delivery quarter (district index into `districts`, text columns). A late row of the last
+    quarter stays in it."""
+    from pipeline.quarters import quarter_bounds
+
+    start, end = quarter_bounds(quarters[0])[0], quarter_bounds(quarters[-1])[1]
+    rng = stream(seed, 7, 77)
+    person, number, columns = draw_paths(rng, persons * len(districts), start, end)
+    district = person // persons
+    ags = np.array(districts, dtype=object)[district]
+    local = (person % persons).astype(str)
+    columns["person_key"] = ("T" + ags + "-" + np.char.zfill(local, 4).astype(object))
+    columns["observation_id"] = ("V" + ags + "-" + np.char.zfill((number - number.min()).astype(str), 7).astype(object))
+    delivered = delivery_quarters(rng, columns["date"])
+    delivered[delivered > quarters[-1]] = quarters[-1]
+    columns["date"] = np.datetime_as_string(columns["date"], unit="D").astype(object)
+    order = np.argsort(delivered, kind="stable")
+    bounds = np.searchsorted(delivered[order], np.array(quarters, dtype=object), side="left")
+    ends = np.searchsorted(delivered[order], np.array(quarters, dtype=object), side="right")
+    out = {}
+    for quarter, lo, hi in zip(quarters, bounds, ends):
+        rows = order[lo:hi]
+        out[quarter] = (district[rows], {name: values[rows] for name, values in columns.items()})
+    return out
