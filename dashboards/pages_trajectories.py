@@ -131,7 +131,7 @@ def progress_chart(data: SiteData, programme: Programme, ags: str, lang: str, ti
     layout["xaxis"] = style.axis(title=dict(text=t(lang, "traj_months_since_arrival")), dtick=6, rangemode="tozero")
     layout["yaxis"] = style.axis(title=dict(text=t(lang, "traj_mean_level")), range=[0, len(LEVELS) - 1],
                                  tickvals=list(range(len(LEVELS))), ticktext=[_level(lvl, lang) for lvl in LEVELS])
-    layout["legend"] = dict(orientation="h", y=-0.3)
+    layout["legend"] = dict(orientation="h", y=-0.38)
     layout["margin"] = dict(l=60, r=20, t=70, b=110)
     return charts.figure(traces, layout)
 
