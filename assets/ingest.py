@@ -89,7 +89,7 @@ def raw_deliveries(context: dg.AssetExecutionContext, home: TeilhabeHome):
 
 # Column types a preview may show: typed values only, never free text (a title, a topic, a
 # municipality may name a person) and never a person key.
-PREVIEW_TYPES = {"date", "enum", "int", "decimal", "bool", "range"}
+PREVIEW_TYPES = {"date", "month", "enum", "int", "decimal", "bool", "range"}
 
 
 def preview_rows(feed, rows):

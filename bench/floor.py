@@ -2,7 +2,7 @@
 
 It reads the delivered CSVs (grouped by header line, one `read_csv` scan per group), applies the
 contract's row rules that can reject rows of the feeds behind the standard indicators (events,
-attendance, advice, newsletters) in plain SQL, keeps the current record per id (the latest
+attendance, advice, newsletters, trajectories) in plain SQL, keeps the current record per id (the latest
 delivery wins; an event's attendance list belongs to the latest delivery listing it), and
 computes the standard indicator totals per programme × district (and ALL). No archive, no
 receipts, no reports, no Dagster: what a careful analyst would write by hand for these files.
@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-FEEDS = ("events", "attendance", "advice", "newsletters")
+FEEDS = ("events", "attendance", "advice", "newsletters", "trajectories")
 NAME = re.compile(r"^(\d{5})_(\d{4}-Q[1-4])_([a-z_]+)\.csv$", re.IGNORECASE)
 FORBIDDEN = {"name", "vorname", "nachname", "email", "e_mail", "mail", "telefon", "phone", "adresse", "address",
              "geburtsdatum", "date_of_birth"}
@@ -32,9 +32,12 @@ COLUMNS = {
     "attendance": ("event_id", "person_key", "role"),
     "advice": ("case_id", "date", "client_type", "client_key", "topic", "duration_min"),
     "newsletters": ("issue_id", "sent_date", "recipients", "title"),
+    "trajectories": ("observation_id", "person_key", "date", "arrival_month", "language_level", "course", "activity",
+                     "advice_service"),
 }
 INDICATORS = ("events_held", "trainings_held", "network_meetings", "best_practice_meetings", "advice_sessions",
-              "advised_clients", "newsletters_sent", "engaged_reached", "people_reached")
+              "advised_clients", "newsletters_sent", "engaged_reached", "people_reached", "traj_persons",
+              "traj_followed")
 
 # Shared SQL fragments: dates (ISO or German), whole numbers, pseudonyms.
 DATE = """CASE WHEN regexp_full_match({x}, '\\d{{4}}-\\d{{2}}-\\d{{2}}([ T]00:00(:00)?)?')
@@ -148,6 +151,32 @@ WHERE issue_id IS NOT NULL AND sent_date IS NOT NULL AND d IS NOT NULL AND recip
   AND n IS NOT NULL AND n >= 0 AND copies = 1 AND d <= {QUARTER_END}
   AND EXISTS (SELECT 1 FROM members m WHERE m.ags = t.ags AND d BETWEEN m.start AND m."end");
 
+-- trajectories: required values, date and month (YYYY-MM or a date), enums, pseudonym, not before the
+-- month of arrival, one id once per file, not after the delivery quarter, inside a programme period; a
+-- person keeps the month of arrival of their first delivered row (later rows with another: rejected)
+CREATE OR REPLACE TABLE ok_trajectories AS
+WITH t AS (
+    SELECT *, {DATE.format(x='date')} AS d,
+           CASE WHEN regexp_full_match(arrival_month, '\d{{4}}-\d{{2}}')
+                THEN CAST(try_strptime(arrival_month || '-01', '%Y-%m-%d') AS DATE)
+                ELSE date_trunc('month', {DATE.format(x='arrival_month')}) END AS arrival,
+           count(*) OVER (PARTITION BY file, observation_id) AS copies
+    FROM raw_trajectories),
+valid AS (
+    SELECT * FROM t
+    WHERE observation_id IS NOT NULL AND person_key IS NOT NULL AND date IS NOT NULL AND d IS NOT NULL
+      AND (arrival_month IS NULL OR arrival IS NOT NULL) AND {PSEUDONYM_OK.format(x='person_key')}
+      AND (language_level IS NULL OR language_level IN ('none', 'A1', 'A2', 'B1', 'B2', 'C1', 'C2'))
+      AND (course IS NULL OR course IN ('integration_course', 'job_language_course', 'other_course', 'none'))
+      AND (activity IS NULL OR activity IN ('employed', 'vocational_training', 'school', 'job_seeking', 'other'))
+      AND (advice_service IS NULL OR advice_service IN ('migration_advice', 'youth_migration_service', 'jobcentre',
+                                                        'other', 'none'))
+      AND coalesce(d >= arrival, TRUE) AND copies = 1 AND d <= {QUARTER_END}
+      AND EXISTS (SELECT 1 FROM members m WHERE m.ags = t.ags AND d BETWEEN m.start AND m."end"))
+SELECT ags, dq, observation_id, person_key, d AS date, arrival FROM valid
+QUALIFY arrival IS NULL OR arrival = first_value(arrival IGNORE NULLS) OVER (
+    PARTITION BY ags, person_key ORDER BY dq, d ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING);
+
 -- current records: the latest delivery of an id wins; an event's list belongs to its latest delivery
 CREATE OR REPLACE TABLE cur_events AS SELECT * FROM ok_events
     QUALIFY row_number() OVER (PARTITION BY ags, event_id ORDER BY dq DESC) = 1;
@@ -157,6 +186,8 @@ CREATE OR REPLACE TABLE cur_advice AS SELECT * FROM ok_advice
     QUALIFY row_number() OVER (PARTITION BY ags, case_id ORDER BY dq DESC) = 1;
 CREATE OR REPLACE TABLE cur_newsletters AS SELECT * FROM ok_newsletters
     QUALIFY row_number() OVER (PARTITION BY ags, issue_id ORDER BY dq DESC) = 1;
+CREATE OR REPLACE TABLE cur_trajectories AS SELECT * FROM ok_trajectories
+    QUALIFY row_number() OVER (PARTITION BY ags, observation_id ORDER BY dq DESC) = 1;
 """
 
 TOTALS_SQL = """
@@ -168,6 +199,8 @@ att AS (SELECT ev.programme_id, ev.ags, ev.event_type, a.person_key, a.role
         FROM ev JOIN cur_attendance a ON a.ags = ev.ags AND a.event_id = ev.event_id),
 adv AS (SELECT m.programme_id, a.* FROM cur_advice a JOIN members m ON m.ags = a.ags AND a.date BETWEEN m.start AND m."end"),
 nl AS (SELECT m.programme_id, n.* FROM cur_newsletters n JOIN members m ON m.ags = n.ags AND n.sent_date BETWEEN m.start AND m."end"),
+paths AS (SELECT m.programme_id, t.ags, t.person_key, count(*) AS obs, min(t.date) AS first, max(t.date) AS last
+          FROM cur_trajectories t JOIN members m ON m.ags = t.ags AND t.date BETWEEN m.start AND m."end" GROUP BY ALL),
 figures AS (
     SELECT programme_id, ags, 'events_held' AS indicator_id, count(*) AS value FROM ev GROUP BY ALL
     UNION ALL SELECT programme_id, ags, 'trainings_held', count(*) FROM ev WHERE event_type = 'training' GROUP BY ALL
@@ -177,6 +210,9 @@ figures AS (
     UNION ALL SELECT programme_id, ags, 'advice_sessions', count(*) FROM adv GROUP BY ALL
     UNION ALL SELECT programme_id, ags, 'advised_clients', count(DISTINCT client_key) FROM adv GROUP BY ALL
     UNION ALL SELECT programme_id, ags, 'newsletters_sent', count(*) FROM nl GROUP BY ALL
+    UNION ALL SELECT programme_id, ags, 'traj_persons', count(*) FROM paths GROUP BY ALL
+    UNION ALL SELECT programme_id, ags, 'traj_followed', count(*) FROM paths
+              WHERE obs >= 2 AND last >= first + INTERVAL 6 MONTH GROUP BY ALL
     UNION ALL SELECT programme_id, ags, 'engaged_reached', sum(v) FROM (
         SELECT programme_id, ags, count(DISTINCT person_key) AS v FROM att
         WHERE event_type = 'training' AND role IN ('volunteer', 'staff') GROUP BY ALL

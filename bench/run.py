@@ -137,7 +137,9 @@ def clean(home: Path) -> None:
 def pipeline_totals(home: Path, indicators: list[str]) -> pd.DataFrame:
     frame = pd.read_csv(home / "exports" / "indicators.csv", dtype={"district_ags": str}, encoding="utf-8-sig",
                         low_memory=False)
-    frame = frame[(frame["period"] == "total") & (~frame["comparison"]) & frame["indicator_id"].isin(indicators)]
+    # The overall rows only: breakdown rows (indicator contract section 6) are parts of them.
+    frame = frame[(frame["period"] == "total") & (~frame["comparison"]) & frame["indicator_id"].isin(indicators)
+                  & frame["breakdown"].isna()]
     return frame[["programme_id", "indicator_id", "district_ags", "value"]]
 
 

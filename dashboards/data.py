@@ -15,7 +15,7 @@ import pandas as pd
 from dashboards import i18n, privacy, withhold
 from pipeline.catalogue import Catalogue, Programme
 from pipeline.quarters import quarter_of
-from pipeline.warehouse import table_exists
+from pipeline.warehouse import literal, table_exists
 from pipeline.indicators.model import ALL, ALL_COMPARISON, TOTAL, IndicatorCatalogue
 
 ADDITIVE = ("count", "sum")  # quarters add up to the total, districts to the ALL row
@@ -39,6 +39,7 @@ class SiteData:
     warnings: pd.DataFrame = field(default_factory=pd.DataFrame)  # warnings standing now, per delivery and code
     outliers: pd.DataFrame = field(default_factory=pd.DataFrame)  # the outliers' follow-up list
     breakdowns: pd.DataFrame = field(default_factory=pd.DataFrame)  # indicator_breakdowns, `total`, published
+    progress: pd.DataFrame = field(default_factory=pd.DataFrame)  # trajectories: level by months since arrival, published
     reports: dict[tuple[str | None, str | None], str] = field(default_factory=dict)  # -> path under site/
     # The date of the latest approval in the published figures (pipeline/approval); None: nothing
     # approved yet, the figures are the working state and the reporting date is shown.
@@ -248,6 +249,22 @@ def read_breakdowns(con, threshold: int, publication=None) -> pd.DataFrame:
     return privacy.breakdown_rows(frame, threshold)
 
 
+def read_progress(con, catalogue: Catalogue, threshold: int) -> pd.DataFrame:
+    """The cohort progress charts' cells (trajectory_sql.progress_sql), published: a cell of fewer
+    persons than the threshold is dropped, and no cell shows its persons, only the mean level, so
+    no count of persons can be subtracted from another (only the ALL cell pools districts)."""
+    from pipeline.indicators.trajectory_sql import progress_sql
+
+    members = catalogue.membership[catalogue.membership["role"] == "programme"]
+    if members.empty or not table_exists(con, "stg_trajectories"):
+        return pd.DataFrame(columns=["programme_id", "district_ags", "arrival_cohort", "band", "mean_level"])
+    periods = " UNION ALL ".join(
+        f"SELECT {literal(p)} AS programme_id, {literal(a)} AS district_ags, DATE '{s}' AS start, DATE '{e}' AS \"end\""
+        for p, a, s, e in zip(members["programme_id"], members["district_ags"], members["start"], members["end"]))
+    cells = con.execute(progress_sql(f"({periods})")).df()
+    return cells[cells["persons"] >= threshold].drop(columns="persons").reset_index(drop=True)
+
+
 def read_outliers(con) -> pd.DataFrame:
     # Values and references only: no record's free text, no person.
     return con.execute("""
@@ -311,6 +328,32 @@ def read_status(con, catalogue: Catalogue, as_of: dt.date | None) -> pd.DataFram
     return delivery_status(con, catalogue, as_of)
 
 
+def additive_ids(indicators: IndicatorCatalogue) -> set[str]:
+    """Indicators whose districts add up to the ALL row (and quarters to the total): counts and
+    sums, and the trajectory measures that count persons."""
+    return {i.id for i in indicators if i.definition.aggregate in ADDITIVE
+            or (i.definition.trajectory is not None and i.unit in privacy.PERSON_UNITS)}
+
+
+def suppress_secondary_shares(values: pd.DataFrame, share_ids: set[str]) -> pd.DataFrame:
+    """Shares and medians of persons (trajectories): their persons (n) and counted persons (value
+    × n) add up over the districts to the ALL row's, so where exactly one district's figure is
+    hidden, the district with the next fewest persons is withheld too, with its n and interval."""
+    out = values.copy()
+    rows = out["indicator_id"].isin(share_ids) & ~out["district_ags"].isin([ALL, ALL_COMPARISON])
+    part = out[rows]
+    keys = ["programme_id", "indicator_id", "comparison", "period"]
+    groups = part.groupby(keys, sort=False, dropna=False)["masked"]
+    lonely = (groups.transform("sum") == 1) & (groups.transform("size") > 1)
+    open_rows = part[lonely & ~part["masked"]]
+    if open_rows.empty:
+        return out
+    partners = open_rows["n"].astype(float).groupby([open_rows[k] for k in keys], sort=False, dropna=False).idxmin()
+    out.loc[partners.to_numpy(), ["masked", "n_masked", "withheld"]] = True
+    out.loc[partners.to_numpy(), ["value", "n", "ci_low", "ci_high"]] = float("nan")
+    return out
+
+
 def suppress_secondary(values: pd.DataFrame, additive_ids: set[str], threshold: int) -> pd.DataFrame:
     """A single hidden figure in a sum can be computed back from the total (total − the others).
     Where exactly one quarter of a series, or one district of a programme, is hidden while its
@@ -348,12 +391,13 @@ def load(con, catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: i
 
     publication = publication or published(con)
     as_of = as_of or reporting_date(con)
-    additive = {i.id for i in indicators if i.definition.aggregate in ADDITIVE}
+    additive = additive_ids(indicators)
+    shares = {i.id for i in indicators if i.definition.trajectory is not None} - additive
     # The survey's blocks first (whole districts withheld), then the "lonely" rule over what is left.
     blocks = withhold.read_blocks(con, catalogue, threshold)
     values = withhold.withhold_values(privacy.apply(read_values(con, publication), threshold), blocks,
                                       withhold.survey_indicators(indicators))
-    values = suppress_secondary(values, additive, threshold)
+    values = suppress_secondary_shares(suppress_secondary(values, additive, threshold), shares)
     deliveries = read_deliveries(con)
     deliveries["counts_withheld"] = withhold.withheld_deliveries(deliveries, blocks, withhold.survey_receipts(con))
     hidden = deliveries[deliveries["counts_withheld"]]
@@ -365,6 +409,7 @@ def load(con, catalogue: Catalogue, indicators: IndicatorCatalogue, threshold: i
                     warnings=_plain_strings(read_warnings(con)), outliers=_plain_strings(read_outliers(con)),
                     breakdowns=_plain_strings(read_breakdowns(con, threshold, publication)),
                     datenstand=publication.datenstand, approvals=_plain_strings(read_approvals(con, catalogue)),
+                    progress=_plain_strings(read_progress(con, catalogue, threshold)),
                     micro_projects=_plain_strings(read_micro_projects(con)), as_of=as_of,
                     impact=_plain_strings(withhold.withhold_impact(read_impact(con), blocks, catalogue)),
                     withheld_reports=set(zip(hidden["district_ags"], hidden["quarter"])))

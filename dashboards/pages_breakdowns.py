@@ -10,6 +10,7 @@ from dashboards.data import SiteData
 from dashboards.i18n import t
 from dashboards.layout import Body, Place, esc, table
 from dashboards.pages_common import figure_part, has_many_districts, programme_name
+from dashboards.pages_trajectories import trajectory_ids
 from pipeline.catalogue import Programme
 from pipeline.contract import load_contract
 from pipeline.indicators.model import ALL
@@ -17,7 +18,7 @@ from pipeline.places import Places, cached_places
 
 # The feed whose column names each breakdown's values (German: the contract's first alias).
 BREAKDOWN_FEEDS = {"field": "events", "event_type": "events", "supra_regional": "events", "client_type": "advice",
-                   "role": "attendance"}
+                   "role": "attendance", "language_level": "trajectories", "activity": "trajectories"}
 
 
 def value_label(breakdown: str, value: str, lang: str, places: Places | None = None, ags: str | None = None) -> str:
@@ -27,7 +28,7 @@ def value_label(breakdown: str, value: str, lang: str, places: Places | None = N
         return places.region_name(ags, value, lang) if places is not None and ags else value
     if breakdown == "supra_regional":
         return t(lang, "supra_regional_yes" if value == "true" else "supra_regional_no")
-    if lang == "de":
+    if lang == "de" and breakdown in BREAKDOWN_FEEDS:
         aliases = load_contract().feeds[BREAKDOWN_FEEDS[breakdown]].column(breakdown).values.get(value)
         if aliases:
             return aliases[0]
@@ -42,7 +43,7 @@ def breakdown_section(body: Body, data: SiteData, programme: Programme, place: P
     many = has_many_districts(programme)
     wanted = [ALL] if many else list(programme.districts)
     mine = rows[(rows["programme_id"] == programme.id) & ~rows["comparison"].astype(bool)
-                & rows["district_ags"].isin(wanted)]
+                & rows["district_ags"].isin(wanted) & ~rows["indicator_id"].isin(trajectory_ids(data))]
     if mine.empty:
         return
     body.add(f"<h2>{esc(t(lang, 'breakdowns_title'))}</h2>"
@@ -97,7 +98,8 @@ def district_breakdowns(data: SiteData, programme: Programme, ags: str, lang: st
     rows = data.breakdowns
     if rows.empty:
         return ""
-    mine = rows[(rows["programme_id"] == programme.id) & (rows["district_ags"] == ags)]
+    mine = rows[(rows["programme_id"] == programme.id) & (rows["district_ags"] == ags)
+                & ~rows["indicator_id"].isin(trajectory_ids(data))]   # in pages_trajectories
     if mine.empty:
         return ""
     order = {i.id: n for n, i in enumerate(data.indicators)}

@@ -10,6 +10,7 @@ from dashboards.pages_common import (district_name, has_many_districts, masked_l
                                      compact_name, status_chip, value_text, withheld_line)
 from pipeline.indicators.model import ALL
 from dashboards.pages_breakdowns import district_breakdowns
+from dashboards.pages_trajectories import trajectory_ids, trajectory_section
 from dashboards.pages_impact import district_impact
 from dashboards.pages_places import places_section
 from dashboards.targets import target_text
@@ -39,7 +40,8 @@ def district_page(data: SiteData, ags: str, place: Place) -> Body:
         body.add(f"<h2>{esc(t(lang, 'totals_table', programme=short))}</h2>")
         body.add(masked_line(masked, lang, threshold))
         body.add(withheld_line(any(r.get("withheld", False) for r in totals), lang, threshold))
-        outputs = [r for r in totals if r["unit"] not in charts.SURVEY_UNITS]
+        paths = set(trajectory_ids(data))  # with their intervals in trajectory_section
+        outputs = [r for r in totals if r["unit"] not in charts.SURVEY_UNITS and r["indicator_id"] not in paths]
         survey = [r for r in totals if r["unit"] in charts.SURVEY_UNITS]
         if outputs:
             body.add(_totals_table(outputs, lang, threshold, _programme_targets(data, programme)))
@@ -59,6 +61,8 @@ def district_page(data: SiteData, ags: str, place: Place) -> Body:
         places_section(body, data, programme, ags, lang)
     for programme, _ in memberships:
         body.add(district_breakdowns(data, programme, ags, lang))
+    for programme, _ in memberships:
+        trajectory_section(body, data, programme, lang, ags)
     for programme, _ in memberships:
         if has_many_districts(programme):
             district_impact(body, data, programme, ags, place)

@@ -9,6 +9,7 @@ from dashboards.data import SiteData
 from dashboards.i18n import is_missing, t
 from dashboards.layout import Body, Place, esc
 from dashboards.pages_breakdowns import breakdown_section
+from dashboards.pages_trajectories import trajectory_section
 from dashboards.pages_common import (MET, district_links, finding, district_name, figure_part, has_many_districts, masked_note,
                                      programme_name, status_legend, target_rows, verdict)
 from pipeline.catalogue import Programme
@@ -67,6 +68,8 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
         if indicator.unit in charts.SURVEY_UNITS:
             survey.append(indicator)
             continue
+        if indicator.definition.aggregate == "trajectory":  # with their intervals in trajectory_section
+            continue
         label = i18n.label(indicator, lang)
         figure = charts_programme.indicator_bars(mine, indicator, programme, data.catalogue.districts, lang, threshold,
                                        across=many)
@@ -87,6 +90,7 @@ def programme_page(data: SiteData, programme: Programme, place: Place, features:
         body.add(f"<div class='grid'>{''.join(progress)}</div>")
     _micro_section(body, data, programme, totals, lang)
     breakdown_section(body, data, programme, place)
+    trajectory_section(body, data, programme, lang)
     if survey:
         body.add(f"<h2>{esc(t(lang, 'survey_title'))}</h2>")
         body.add(f"<p class='note'>{esc(t(lang, 'survey_note', threshold=threshold))}</p>")

@@ -12,15 +12,28 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboards.i18n import is_missing
+from pipeline.indicators.model import ALL, ALL_COMPARISON
 
 DEFAULT_THRESHOLD = 5
 # Units whose value counts persons: persons reached, clients advised (mostly individuals) and
 # survey responses (one questionnaire, one person).
 PERSON_UNITS = frozenset({"persons", "clients", "responses"})
-# Units whose `n` counts persons: survey means, n = answers.
-PERSON_N_UNITS = frozenset({"score", "responses"})
+# Units whose `n` counts persons: survey means, n = answers; a trajectory share or median, n =
+# the persons it is of.
+PERSON_N_UNITS = frozenset({"score", "responses", "percent", "months"})
+# Shares of persons (trajectories): the persons counted (value % of n) and those not counted are
+# cells of persons too, so a share is hidden when either is below the threshold ("3 of 40
+# improved" names 3 persons as surely as a count of 3 does).
+SHARE_UNITS = frozenset({"percent"})
 # What goes with a hidden value.
 DERIVED = ("value_high", "per_10k", "attainment_pct")
+
+
+def small_share(value: pd.Series, n: pd.Series, threshold: int) -> pd.Series:
+    """Shares in percent of n persons whose counted or uncounted persons number below the threshold."""
+    n = n.astype("float64")
+    counted = (value.astype("float64") * n / 100).round()
+    return ((counted < threshold) | (n - counted < threshold) | (n < threshold)).fillna(False)
 
 
 def is_small(value, threshold: int = DEFAULT_THRESHOLD) -> bool:
@@ -38,17 +51,32 @@ def apply(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFra
     out = frame.copy()
     persons = out["unit"].isin(PERSON_UNITS)
     out["masked"] = persons & (out["value"].astype("float64") < threshold).fillna(False)
+    out["masked"] |= out["unit"].isin(SHARE_UNITS) & small_share(out["value"], out["n"], threshold)
     small_n = out["n"].astype("float64") < threshold
     out["n_masked"] = out["unit"].isin(PERSON_N_UNITS) & small_n.fillna(False)
     for column in ("value", *DERIVED):
         out[column] = out[column].astype("float64").mask(out["masked"])
-    # A mean over fewer answers than the threshold is not published either.
-    means = out["n_masked"] & ~out["unit"].isin(PERSON_UNITS)
+    # A mean over fewer answers than the threshold is not published either, nor a hidden share's interval.
+    means = (out["n_masked"] & ~out["unit"].isin(PERSON_UNITS)) | out["masked"]
     for column in ("value", "ci_low", "ci_high", "attainment_pct"):
         out[column] = out[column].astype("float64").mask(means)
     out["n"] = out["n"].astype("float64").mask(out["n_masked"])
     out["withheld"] = False   # set where a figure is hidden to protect another one (data.py, withhold.py)
     return out
+
+
+def _withhold_lonely(out: pd.DataFrame, rows, keys: list[str], size: pd.Series) -> bool:
+    """Where exactly one row of a group (over `rows`) is hidden, withhold the open row with the
+    fewest persons too; whether any was withheld."""
+    part = out.loc[rows]
+    hidden = part["masked"] | part["withheld"]
+    counts = hidden.groupby([part[k] for k in keys], sort=False, dropna=False).transform("sum")
+    open_rows = part[(counts == 1) & ~hidden]
+    if open_rows.empty:
+        return False
+    partners = size[open_rows.index].groupby([open_rows[k] for k in keys], sort=False, dropna=False).idxmin()
+    out.loc[partners.to_numpy(), "withheld"] = True
+    return True
 
 
 def count_text(value, unit: str, threshold: int, fmt) -> str:
@@ -65,16 +93,32 @@ def breakdown_rows(frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> p
     whole, so one hidden part would be the whole minus the others. Column `withheld` marks those."""
     out = frame.copy()
     out["value"] = out["value"].astype("float64")
+    if "n" not in out:
+        out["n"] = float("nan")
     persons = out["unit"].isin(PERSON_UNITS)
     out["masked"] = persons & (out["value"] < threshold).fillna(False)
+    # Shares and medians of persons (trajectories): by their persons, as on the overall rows.
+    out["masked"] |= out["unit"].isin(SHARE_UNITS) & small_share(out["value"], out["n"], threshold)
+    out["masked"] |= out["unit"].isin(PERSON_N_UNITS - SHARE_UNITS - PERSON_UNITS) & (
+        out["n"].astype("float64") < threshold).fillna(False)
     out["withheld"] = False
-    keys = ["programme_id", "indicator_id", "comparison", "district_ags", "period", "breakdown"]
-    lonely = out[out["masked"]].groupby(keys).filter(lambda g: len(g) == 1)
-    for _, row in lonely.iterrows():  # few: only groups with one small count of persons
-        group = out[(out[keys] == row[keys]).all(axis=1) & ~out["masked"]]
-        if len(group):
-            out.loc[group["value"].idxmin(), "withheld"] = True
-    out["value"] = out["value"].mask(out["masked"] | out["withheld"])
+    # The partner is the part with the fewest persons: the smallest count, or for a share or a
+    # median the smallest n (its persons add up to the whole's as a count's parts do).
+    size = out["value"].where(persons, out["n"].astype("float64"))
+    parts = ["programme_id", "indicator_id", "comparison", "district_ags", "period", "breakdown"]
+    # The same part in every district adds up to the programme's (ALL) part, shown on the
+    # programme's page: a part hidden in one district alone is ALL minus the other districts'.
+    places = ["programme_id", "indicator_id", "comparison", "period", "breakdown", "breakdown_value"]
+    district = ~out["district_ags"].isin([ALL, ALL_COMPARISON])
+    changed = True
+    while changed:   # each pass can only hide more: it ends
+        changed = _withhold_lonely(out, out.index, parts, size)
+        changed |= _withhold_lonely(out, out.index[district], places, size)
+    hidden = out["masked"] | out["withheld"]
+    out["value"] = out["value"].mask(hidden)
+    for column in ("ci_low", "ci_high"):
+        if column in out:
+            out[column] = out[column].astype("float64").mask(hidden)
     return out
 WITHHELD_TEXT = {"de": "gesperrt", "en": "withheld"}
 

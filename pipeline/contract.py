@@ -56,6 +56,9 @@ class Feed:
     columns: tuple[Column, ...]
     derived: dict[str, str]
     suite: dict
+    # Folded headers forbidden in this feed beyond those of contract section 4 (trajectories:
+    # nationality, birth year, gender): a file with one is set aside as `forbidden_column`.
+    forbidden: frozenset[str] = frozenset()
 
     @functools.cached_property
     def header_lookup(self) -> dict[str, str]:
@@ -137,7 +140,8 @@ def _feed_from_suite(suite: dict) -> Feed:
     return Feed(name=meta["feed"], alias_de=meta["alias_de"], label_de=meta["label_de"],
                 label_en=meta["label_en"], id_columns=tuple(meta["id_columns"]),
                 date_column=meta.get("date_column"), columns=columns,
-                derived=meta.get("derived", {}), suite=suite)
+                derived=meta.get("derived", {}), suite=suite,
+                forbidden=frozenset(fold(c) for c in meta.get("forbidden_columns", [])))
 
 
 @functools.cache

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from pipeline.contract import load_contract
 
-SQL_TYPES = {"text": "VARCHAR", "pseudonym": "VARCHAR", "enum": "VARCHAR", "date": "DATE",
+SQL_TYPES = {"text": "VARCHAR", "pseudonym": "VARCHAR", "enum": "VARCHAR", "date": "DATE", "month": "DATE",
              "int": "BIGINT", "decimal": "DOUBLE", "bool": "BOOLEAN"}
 
 META_DDL = """
@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS row_rejections (
     reason_de VARCHAR, reason_en VARCHAR);
 CREATE TABLE IF NOT EXISTS sheet_results (
     receipt_id VARCHAR NOT NULL, feed VARCHAR NOT NULL, rows_read BIGINT, accepted BIGINT,
-    rejected BIGINT, late BIGINT, events_print UBIGINT);
+    rejected BIGINT, late BIGINT, events_print UBIGINT, arrivals_print UBIGINT);
 -- Findings that do not reject (pipeline/quality/findings.py): derived, recomputed whole.
 CREATE TABLE IF NOT EXISTS row_warnings (
     rule_id VARCHAR, reason_code VARCHAR NOT NULL, feed VARCHAR, receipt_id VARCHAR, district_ags VARCHAR,
@@ -207,6 +207,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(META_DDL)
     con.execute("ALTER TABLE receipts ADD COLUMN IF NOT EXISTS ignored_sheets VARCHAR")  # homes of 0.1.0
     con.execute("ALTER TABLE sheet_results ADD COLUMN IF NOT EXISTS events_print UBIGINT")  # homes of 0.2.0
+    con.execute("ALTER TABLE sheet_results ADD COLUMN IF NOT EXISTS arrivals_print UBIGINT")  # homes before trajectories
     for feed in load_contract().feeds.values():
         con.execute(_feed_ddl(feed))
     con.execute(_views_sql(list(load_contract().feeds.values())))

@@ -13,7 +13,7 @@ from assets.sensors import posteingang
 from tests.conftest import ingest, write_csv
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
-FEEDS = ["advice", "attendance", "events", "micro_projects", "newsletters", "survey"]
+FEEDS = ["advice", "attendance", "events", "micro_projects", "newsletters", "survey", "trajectories"]
 
 
 def test_definitions_load_with_groups_jobs_schedule_and_sensor():

@@ -124,7 +124,8 @@ def test_german_headers_and_enum_labels_fold_to_the_contract(demo):
         for column in feed.columns:
             assert fold(GERMAN_HEADERS[column.name]) == column.alias, column.name
             for value in column.values:
-                # a wave number (1–12) has no German word: it is written as it is
+                # A value without a German alias (a wave number 1–12, the CEFR levels A1 … C2) is
+                # written as it is.
                 label = GERMAN_ENUM_PREFERRED.get(value) or (column.values[value] or [value])[0]
                 assert column.enum_lookup[fold(label)] == value
 
@@ -133,7 +134,7 @@ def test_xlsx_has_german_sheets_real_dates_a_formula_and_an_empty_row(demo):
     home, _ = demo
     path = home.inbox / "03153_2018-Q3.xlsx"
     book = python_calamine.CalamineWorkbook.from_path(path)
-    assert book.sheet_names == ["Veranstaltungen", "Beratungen", "Newsletter"]
+    assert book.sheet_names == ["Veranstaltungen", "Beratungen", "Newsletter", "Verläufe"]  # Goslar: KiIM (lzz-1)
     rows = _sheet(path, "Veranstaltungen")
     assert rows[0][:2] == ["Veranstaltung-ID", "Datum"]
     assert isinstance(rows[1][1], dt.date)

@@ -30,6 +30,8 @@ GERMAN_HEADERS = {
     "newcomers_reached": "Erreichte Zugewanderte", "status": "Status",
     "response_id": "Antwort-ID", "wave": "Welle", "group": "Gruppe", "belonging": "Zugehörigkeit",
     "participation": "Teilhabe", "information_access": "Informationszugang", "contacts": "Kontakte",
+    "observation_id": "Beobachtung-ID", "arrival_month": "Zuzugsmonat", "language_level": "Sprachniveau",
+    "course": "Kurs", "activity": "Tätigkeit", "advice_service": "Beratungsstelle",
 }
 # Where the contract's first German alias is not what an office would write.
 GERMAN_ENUM_PREFERRED = {"training": "Schulung", "conference": "Fachtag", "materials": "Sachkosten",

@@ -11,6 +11,7 @@ from pipeline.demo.common import qtag, stream
 from pipeline.demo.deliveries import draw_event, plan_deliveries
 from pipeline.demo.faults import PLANTED_FAULTS
 from pipeline.demo.files import set_received, write_csv, write_delivery, write_workbook
+from pipeline.demo.trajectories import add_demo_trajectories
 from pipeline.demo.offices import CSV_DE, Office, all_districts, office_of
 from pipeline.home import Home
 from pipeline.quarters import quarter_bounds
@@ -29,6 +30,7 @@ def write_demo(home: Home, catalogue: Catalogue | None = None, seed: int = 2024)
     for ags, quarter, plant, _ in PLANTED_FAULTS:
         if (ags, quarter) in deliveries:
             plant(deliveries, (ags, quarter), offices[ags], stream(seed, int(ags), 99))
+    add_demo_trajectories(deliveries, catalogue, offices, seed)
     written = [path for d in deliveries.values() for path in write_delivery(home.inbox, d)]
     written += _write_redelivery(home.inbox, deliveries, offices, seed)
     written += _write_misnamed_file(home.inbox, deliveries)

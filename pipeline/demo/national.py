@@ -22,6 +22,7 @@ import yaml
 from pipeline.catalogue import SHIPPED_DIR
 from pipeline.demo.common import RECEIPT_HOUR_UTC, stream
 from pipeline.demo.files import set_received
+from pipeline.demo.trajectories import national_trajectories
 from pipeline.demo.national_rows import (NATIONAL_FIRST_QUARTER, NationalPlan, Rows, national_extras, national_plan,
                                          national_quarter_rows, strings)
 from pipeline.home import Home
@@ -50,6 +51,9 @@ NATIONAL_HEADERS = {
                         "newcomers_reached", "status"),),
     "survey": (("response_id", "date", "wave", "group", "belonging", "participation", "information_access",
                 "contacts"),),
+    "trajectories": (("observation_id", "person_key", "date", "arrival_month", "language_level", "course", "activity",
+                      "advice_service"),
+                     ("observation_id", "person_key", "date", "arrival_month", "language_level", "course", "activity")),
 }
 
 
@@ -60,8 +64,9 @@ def write_national(home: Home, districts: int = 400, quarters: int = 20, seed: i
     home.inbox.mkdir(parents=True, exist_ok=True)
     _write_national_catalogue(home.root / "catalogue", plan, seed)
     written: list[Path] = []
+    paths = national_trajectories(plan.districts, plan.quarters, seed)
     for n, quarter in enumerate(plan.quarters):
-        written += _write_national_quarter(home.inbox, plan, n, quarter, seed)
+        written += _write_national_quarter(home.inbox, plan, n, quarter, seed, paths[quarter])
     return sorted(written)
 
 
@@ -119,9 +124,11 @@ def _render(rows: Rows, header: tuple[str, ...], index: np.ndarray) -> list[str]
     return line.tolist()
 
 
-def _write_national_quarter(inbox: Path, plan: NationalPlan, n: int, quarter: str, seed: int) -> list[Path]:
+def _write_national_quarter(inbox: Path, plan: NationalPlan, n: int, quarter: str, seed: int,
+                            paths: tuple[np.ndarray, dict[str, np.ndarray]]) -> list[Path]:
     feeds = national_quarter_rows(plan, n, quarter, seed)
     national_extras(feeds, n, quarter, plan)
+    feeds["trajectories"] = Rows(*paths)
     rng = stream(seed, 7, 1000 + n)
     everyone = plan.districts + plan.comparison
     nd = len(plan.districts)

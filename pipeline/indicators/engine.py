@@ -27,7 +27,8 @@ from pipeline.warehouse import frame_print, relation_prints, view_definitions
 TABLE = "indicator_values"
 BREAKDOWN_TABLE = "indicator_breakdowns"
 BREAKDOWN_COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
-                     "breakdown", "breakdown_value", "value", "value_high", "n", "method", "unit", "label_de", "label_en")
+                     "breakdown", "breakdown_value", "value", "value_high", "n", "method", "unit", "label_de", "label_en",
+                     "ci_low", "ci_high")
 COLUMNS = ("programme_id", "indicator_id", "district_ags", "district_name", "comparison", "period",
            "value", "value_high", "ci_low", "ci_high", "n", "method", "target", "direction", "status",
            "attainment_pct", "elapsed_share", "baseline", "baseline_date", "baseline_source", "milestone",
@@ -128,9 +129,9 @@ def milestones_frame(catalogue: Catalogue, indicators: IndicatorCatalogue) -> pd
 
 def indicators_frame(indicators: IndicatorCatalogue) -> pd.DataFrame:
     rows = [(n, i.id, i.direction, i.unit, i.label_de, i.label_en, i.definition.aggregate,
-             bool(i.definition.high)) for n, i in enumerate(indicators)]
+             bool(i.definition.high), i.interval) for n, i in enumerate(indicators)]
     return pd.DataFrame(rows, columns=["ord", "indicator_id", "direction", "unit", "label_de", "label_en",
-                                       "aggregate", "has_high"])
+                                       "aggregate", "has_high", "interval"])
 
 
 # -- how far each programme is ------------------------------------------------------------------
@@ -210,8 +211,9 @@ figures AS (
            round(f.value, 4) AS v,
            CASE WHEN i.has_high THEN round(coalesce(f.value_high, 0), 4) END AS vh,
            CASE WHEN f.period = '{total}' THEN r.target END AS t,
-           CASE WHEN i.aggregate = 'mean' AND f.n >= 2
-                THEN ({t975}) * f.sd / sqrt(f.n) END AS half_width
+           CASE WHEN i.interval = 't' AND f.n >= 2
+                THEN ({t975}) * f.sd / sqrt(f.n) END AS half_width,
+           {wilson}
     FROM filled f
     JOIN _rows r USING (indicator_id, programme_id, comparison, district_ags)
     JOIN _indicators i USING (indicator_id)
@@ -220,7 +222,7 @@ figures AS (
 )
 SELECT programme_id, indicator_id, district_ags, district_name, comparison, period,
        v AS value, vh AS value_high,
-       round(v - half_width, 4) AS ci_low, round(v + half_width, 4) AS ci_high,
+       round(coalesce(v - half_width, w_low), 4) AS ci_low, round(coalesce(v + half_width, w_high), 4) AS ci_high,
        n, method, t AS target, direction,
        CASE WHEN t IS NULL OR direction IS NULL THEN NULL
             WHEN direction = 'at_most' THEN CASE WHEN v <= t THEN 'within' ELSE 'exceeded' END
@@ -231,7 +233,7 @@ SELECT programme_id, indicator_id, district_ags, district_name, comparison, peri
        CASE WHEN t > 0 THEN round(v / t * 100, 1) END AS attainment_pct,
        CASE WHEN period = '{total}' THEN round(share, 4) END AS elapsed_share,
        baseline, baseline_date, baseline_source, m_value AS milestone, m_due AS milestone_due,
-       CASE WHEN aggregate NOT IN ('mean', 'coverage') AND population > 0
+       CASE WHEN aggregate NOT IN ('mean', 'coverage', 'trajectory') AND population > 0
             THEN round(v / population * 10000, 2) END AS per_10k,
        unit, label_de, label_en
 FROM figures
@@ -259,8 +261,8 @@ BREAKDOWN_FINAL_SQL = """
 SELECT v.programme_id, v.indicator_id, v.district_ags, r.district_name, v.comparison, v.period, v.breakdown,
        v.breakdown_value, round(v.value, 4) AS value,
        CASE WHEN i.has_high THEN round(coalesce(v.value_high, 0), 4) END AS value_high, v.n, v.method,
-       i.unit, i.label_de, i.label_en
-FROM {parts} v
+       i.unit, i.label_de, i.label_en, round(w_low, 4) AS ci_low, round(w_high, 4) AS ci_high
+FROM (SELECT v.*, {wilson} FROM {parts} v JOIN _indicators i USING (indicator_id)) v
 JOIN _rows r USING (indicator_id, programme_id, comparison, district_ags)
 JOIN _indicators i USING (indicator_id)
 JOIN _programmes p USING (programme_id)
@@ -268,9 +270,27 @@ ORDER BY p.ord, i.ord, v.comparison, v.district_ags, v.period, v.breakdown, v.br
 """
 
 
+def compile_breakdown_final(parts: str) -> str:
+    return BREAKDOWN_FINAL_SQL.format(parts=parts, wilson=wilson_sql("v.value", "v.n", "i.interval"))
+
+
 def compile_final(parts: str = "_values") -> str:
     """Zero rows, names, targets, status and rounding, over the unfinished rows in `parts`."""
-    return FINAL_SQL.format(parts=parts, total=TOTAL, t975=sql.t975_sql("(f.n - 1)"))
+    return FINAL_SQL.format(parts=parts, total=TOTAL, t975=sql.t975_sql("(f.n - 1)"),
+                            wilson=wilson_sql("f.value", "f.n", "i.interval"))
+
+
+def wilson_sql(percent: str, n: str, interval: str) -> str:
+    """The Wilson score interval (95 %, z = 1.959964) of a share given in percent of n persons, as
+    w_low, w_high in percent: (p + z²/2n ∓ z·√(p(1−p)/n + z²/4n²)) / (1 + z²/n). Unlike p ± z·se it
+    stays inside 0–100 and is not empty at 0 % or 100 %."""
+    p, z2 = f"({percent} / 100.0)", "3.841459"
+    centre = f"({p} + {z2} / (2.0 * {n}))"
+    half = f"(1.959964 * sqrt({p} * (1 - {p}) / {n} + {z2} / (4.0 * {n} * {n})))"
+    scale = f"(1 + {z2} / {n})"
+    on = f"{interval} = 'wilson' AND {n} > 0"
+    return (f"CASE WHEN {on} THEN 100 * ({centre} - {half}) / {scale} END AS w_low, "
+            f"CASE WHEN {on} THEN 100 * ({centre} + {half}) / {scale} END AS w_high")
 
 
 def _register(con, name: str, frame: pd.DataFrame, casts: dict[str, str]) -> None:
@@ -398,7 +418,8 @@ CASTS = {
     "_milestones": {"indicator_id": "VARCHAR", "programme_id": "VARCHAR", "comparison": "BOOLEAN",
                     "district_ags": "VARCHAR", "due": "DATE", "value": "DOUBLE"},
     "_indicators": {"indicator_id": "VARCHAR", "direction": "VARCHAR", "unit": "VARCHAR", "label_de": "VARCHAR",
-                    "label_en": "VARCHAR", "aggregate": "VARCHAR", "has_high": "BOOLEAN", "ord": "INTEGER"},
+                    "label_en": "VARCHAR", "aggregate": "VARCHAR", "has_high": "BOOLEAN", "ord": "INTEGER",
+                    "interval": "VARCHAR"},
     "_programmes": {"programme_id": "VARCHAR", "ord": "INTEGER", "share": "DOUBLE", "reached": "DATE"},
     sql.PLACE_NAMES: {"district_ags": "VARCHAR", "norm": "VARCHAR", "municipality_key": "VARCHAR", "region_id": "VARCHAR"},
     "_place_prefixes": {"prefix": "VARCHAR"},
@@ -413,7 +434,7 @@ def write_indicators(con, indicators: IndicatorCatalogue, frames: dict[str, pd.D
         prefixes = tuple(frames["_place_prefixes"]["prefix"]) if "_place_prefixes" in frames else ()
         _recompute(con, indicators, "_values", prefixes)
         con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {compile_final()}")
-        con.execute(f"CREATE OR REPLACE TABLE {BREAKDOWN_TABLE} AS {BREAKDOWN_FINAL_SQL.format(parts='_values_breakdowns')}")
+        con.execute(f"CREATE OR REPLACE TABLE {BREAKDOWN_TABLE} AS {compile_breakdown_final('_values_breakdowns')}")
     finally:
         for name in (*frames, "_values", "_values_breakdowns"):
             con.execute(f"DROP TABLE IF EXISTS {name}")

@@ -21,6 +21,8 @@ from pipeline.indicators import sql
 from pipeline.indicators.model import (AGGREGATES, BREAKDOWNS, COVERAGE_PLACES, DIRECTIONS, EVENT_BREAKDOWNS, INHERIT,
                                        PLACE_BREAKDOWNS, WHEN_NO_DATA, Baseline, Definition, Indicator,
                                        IndicatorCatalogue, KeySource, Milestone, Override, Parameter, Reference)
+from pipeline.indicators.trajectory import BREAKDOWNS as TRAJECTORY_BREAKDOWNS
+from pipeline.indicators.trajectory import parse_trajectory
 from pipeline.warehouse import ensure_schema, stg_columns
 
 FILE_NAME = "indicators.yaml"
@@ -29,13 +31,14 @@ OVERRIDE_KEYS = {"programme", "district", "target", "baseline", "milestones"}
 INDICATOR_KEYS = {"id", "label_de", "label_en", "description_de", "description_en", "unit", "direction",
                   "target", "applies_to", "overrides", "references", "when_no_data", "comparison",
                   "definition", "breakdowns"}
-DEFINITION_KEYS = {"feed", "aggregate", "filter", "column", "high", "attendance_filter", "fallback", "plus", "places"}
+DEFINITION_KEYS = {"feed", "aggregate", "filter", "column", "high", "attendance_filter", "fallback", "plus", "places",
+                   "trajectory"}
 NUMERIC_TYPES = {"BIGINT", "DOUBLE"}
 # What each aggregation needs and allows besides feed / aggregate / filter.
 NEEDS = {"count": set(), "sum": {"column"}, "count_distinct": {"column"}, "mean": {"column"}, "reach": set(),
-         "coverage": {"places"}}
+         "coverage": {"places"}, "trajectory": {"trajectory"}}
 ALLOWS = {"count": set(), "sum": {"column", "high"}, "count_distinct": {"column"}, "mean": {"column"},
-          "reach": {"attendance_filter", "fallback", "plus"}, "coverage": {"places"}}
+          "reach": {"attendance_filter", "fallback", "plus"}, "coverage": {"places"}, "trajectory": {"trajectory"}}
 
 
 def indicators_path(catalogue: Catalogue) -> Path:
@@ -156,8 +159,9 @@ class _Checker:
         breakdowns = self._breakdowns(entry.get("breakdowns") or [], definition, where) if definition else ()
         if len(p) > before or definition is None:
             return None
-        if definition.aggregate == "mean":
-            when = "omit"  # a mean of nothing is no figure, not zero
+        if definition.aggregate in ("mean", "trajectory"):
+            # a mean of nothing is no figure, not zero; nor is a path nobody delivered (the feed is optional)
+            when = "omit"
         return Indicator(
             id=entry["id"], label_de=entry["label_de"], label_en=entry["label_en"],
             description_de=entry.get("description_de", ""), description_en=entry.get("description_en", ""),
@@ -176,6 +180,10 @@ class _Checker:
             elif name not in BREAKDOWNS:
                 self.problems.append(f"{where}: Aufschlüsselung '{name}' unbekannt / unknown breakdown "
                                      f"(erlaubt / allowed: {', '.join(BREAKDOWNS)})")
+            elif (definition.aggregate == "trajectory") != (name in TRAJECTORY_BREAKDOWNS) and (
+                    definition.aggregate == "trajectory" or name not in sql.feed_columns(definition.feed)):
+                self.problems.append(f"{where}: Aufschlüsselung '{name}' passt nicht zu / does not fit "
+                                     f"{definition.aggregate} (Verläufe / trajectories: {', '.join(TRAJECTORY_BREAKDOWNS)})")
             elif definition.aggregate == "reach" and name not in EVENT_BREAKDOWNS:
                 self.problems.append(f"{where}: eine Reichweite lässt sich nur nach Merkmalen der Veranstaltung "
                                      f"aufschlüsseln ({', '.join(EVENT_BREAKDOWNS)}), nicht nach '{name}': Kopfzahlen "
@@ -183,7 +191,7 @@ class _Checker:
             elif name in PLACE_BREAKDOWNS and definition.feed != "events":
                 self.problems.append(f"{where}: nach '{name}' lassen sich nur Veranstaltungen aufschlüsseln (ihre "
                                      f"Gemeinde), nicht {definition.feed} / only events know a place (their municipality)")
-            elif (definition.aggregate != "reach" and name not in PLACE_BREAKDOWNS
+            elif (definition.aggregate not in ("reach", "trajectory") and name not in PLACE_BREAKDOWNS
                   and name not in sql.feed_columns(definition.feed)):
                 self.problems.append(f"{where}: Aufschlüsselung '{name}' gibt es in {definition.feed} nicht / "
                                      f"{definition.feed} has no {name}")
@@ -390,6 +398,9 @@ class _Checker:
             if d.get("places") is not None and d.get("places") not in COVERAGE_PLACES:
                 p.append(f"{where}: places '{d.get('places')}' unbekannt / unknown (erlaubt / allowed: "
                          f"{', '.join(COVERAGE_PLACES)})")
+        if aggregate == "trajectory" and feed != "trajectories":
+            p.append(f"{where}: trajectory zählt über Verläufe / trajectory needs feed trajectories")
+        trajectory = parse_trajectory(d["trajectory"], where, p) if aggregate == "trajectory" and "trajectory" in given else None
         numeric = aggregate in ("sum", "mean")
         for key in ("column", "high"):
             if d.get(key):
@@ -404,7 +415,7 @@ class _Checker:
             return None
         return Definition(feed=feed, aggregate=aggregate, filter=d.get("filter"), column=d.get("column"),
                           high=d.get("high"), attendance_filter=d.get("attendance_filter"),
-                          fallback=fallback, plus=plus, places=d.get("places"))
+                          fallback=fallback, plus=plus, places=d.get("places"), trajectory=trajectory)
 
     def _key_source(self, entry: dict, where: str) -> KeySource | None:
         feed = entry.get("feed") if isinstance(entry, dict) else None

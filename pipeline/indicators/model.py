@@ -9,11 +9,14 @@ import functools
 import datetime as dt
 from dataclasses import dataclass, field
 
-AGGREGATES = ("count", "sum", "count_distinct", "mean", "reach", "coverage")
+from pipeline.indicators.trajectory import BREAKDOWNS as TRAJECTORY_BREAKDOWNS
+from pipeline.indicators.trajectory import Trajectory
+
+AGGREGATES = ("count", "sum", "count_distinct", "mean", "reach", "coverage", "trajectory")
 # What an indicator may be broken down by (contract section 6): columns of its feed; a reach
 # only by its events' columns, which place its head counts as well as its listed persons.
 # `region` is no column: the region of the event's matched municipality (pipeline/places).
-BREAKDOWNS = ("role", "field", "event_type", "supra_regional", "region", "client_type")
+BREAKDOWNS = ("role", "field", "event_type", "supra_regional", "region", "client_type", *TRAJECTORY_BREAKDOWNS)
 EVENT_BREAKDOWNS = ("field", "event_type", "supra_regional", "region")
 PLACE_BREAKDOWNS = ("region",)
 # coverage: which places of the district (places.yaml) count as reached by an event in the period.
@@ -47,6 +50,7 @@ class Definition:
     fallback: tuple[str, ...] = ()       # reach: head counts summed for events without attendance
     plus: tuple[KeySource, ...] = ()     # reach: more distinct keys (same district pseudonyms)
     places: str | None = None            # coverage: regions or municipalities (COVERAGE_PLACES)
+    trajectory: Trajectory | None = None  # trajectory: the measure and its parameters
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,15 @@ class Indicator:
     @property
     def additive(self) -> bool:
         """A total can never be below a quarter, nor ALL below a district (all but means)."""
-        return self.definition.aggregate != "mean"
+        return self.definition.aggregate not in ("mean", "trajectory")
+
+    @property
+    def interval(self) -> str | None:
+        """How its 95 % interval is computed: `t` for a mean, `wilson` for a share of persons."""
+        d = self.definition
+        if d.aggregate == "mean":
+            return "t"
+        return "wilson" if d.trajectory is not None and d.trajectory.share else None
 
     @property
     def placed(self) -> bool:

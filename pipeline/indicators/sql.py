@@ -14,6 +14,7 @@ import re
 
 from pipeline.contract import load_contract
 from pipeline.indicators.model import ALL, ALL_COMPARISON, COVERAGE_PLACES, PLACE_BREAKDOWNS, TOTAL, Indicator
+from pipeline.indicators.trajectory_sql import compile_trajectory
 from pipeline.quarters import quarter_sql
 from pipeline.warehouse import q, stg_columns
 
@@ -164,6 +165,12 @@ def compile_indicator(indicator: Indicator, parameters: dict[str, float],
     with a `breakdown`, per value of that column too (and the column breakdown_value)."""
     if indicator.definition.aggregate == "coverage":
         return _compile_coverage(indicator, parameters, sources)
+    d = indicator.definition
+    if d.aggregate == "trajectory":
+        scope = (f"JOIN _scope s ON s.indicator_id = '{indicator.id}' AND s.district_ags = r.district_ags "
+                 f"AND r._date BETWEEN s.start AND s.end")
+        observations = records_sql(d.feed, render_filter(d.filter, parameters), sources)
+        return compile_trajectory(indicator.id, d.trajectory, observations, scope, breakdown)
     if indicator.definition.aggregate in ("reach", "count_distinct"):
         return _compile_distinct(indicator, parameters, sources, breakdown)
     rows, m = _plain_rows(indicator, parameters, sources, breakdown)

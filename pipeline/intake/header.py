@@ -88,7 +88,7 @@ class HeaderPlan:
 def plan_header(headers: list[str], feed: Feed, contract: Contract) -> HeaderPlan:
     """Header checks of sections 2 and 4 (forbidden and missing columns, aliases, extra columns)."""
     folded = [fold(h) for h in headers]
-    forbidden = [h for h in headers if h and contract.is_forbidden(h)]
+    forbidden = [h for h in headers if h and (contract.is_forbidden(h) or fold(h) in feed.forbidden)]
     mapping: dict[int, str] = {}
     written: dict[str, str] = {}
     ignored = []
@@ -119,7 +119,8 @@ def _clean_text(column: pd.Series) -> pd.Series:
 
 
 def _known(header: str, feed: Feed, contract: Contract) -> bool:
-    return bool(header) and (fold(header) in feed.header_lookup or contract.is_forbidden(header))
+    return bool(header) and (fold(header) in feed.header_lookup or fold(header) in feed.forbidden
+                             or contract.is_forbidden(header))
 
 
 def _merged(upper: list[str], lower: list[str], feed: Feed, contract: Contract) -> list[str]:

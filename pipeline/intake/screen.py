@@ -36,7 +36,7 @@ SCREEN_KWARGS = {
     "expect_compound_columns_to_be_unique": {"column_list"},
     "expect_column_pair_values_a_to_be_greater_than_b": {"column_A", "column_B", "or_equal", "ignore_row_if"},
 }
-TYPED_SQL = {"date": "DATE", "int": "BIGINT", "decimal": "DOUBLE", "bool": "BOOLEAN", "enum": "VARCHAR"}
+TYPED_SQL = {"date": "DATE", "month": "DATE", "int": "BIGINT", "decimal": "DOUBLE", "bool": "BOOLEAN", "enum": "VARCHAR"}
 DERIVED_TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*)|(\d+(?:\.\d+)?)|([-+*()]))")
 
 
@@ -90,6 +90,8 @@ def _typed_columns(feed: Feed) -> dict[str, str]:
         columns["_event_known"] = "BOOLEAN"
     if feed.name == "survey":
         columns["_wave_listed"] = "BOOLEAN"
+    if feed.name == "trajectories":
+        columns["_arrival_consistent"] = "BOOLEAN"
     for col in feed.columns:
         columns[f"{col.name}__raw"] = "VARCHAR"
         if col.type in ("text", "pseudonym"):
@@ -244,6 +246,10 @@ def typed_select(plan: ScreenPlan, where: str) -> str:
                      "k.district_ags = t.district_ags AND k.event_id = t.event_id) END AS _event_known")
     if feed.name == "survey":
         outer.append(f"{wave_listed_sql('t')} AS _wave_listed")
+    source = f"({inner}) t"
+    if feed.name == "trajectories":
+        outer.append(ARRIVAL_CONSISTENT)
+        source += " LEFT JOIN _known_arrivals ka ON ka.district_ags = t.district_ags AND ka.person_key = t.person_key"
     outer += [f"{sql} AS {_q(name)}" for name, sql in plan.derived.items()]
     if date is None:
         outer += ["CAST(NULL AS VARCHAR) AS _stg_quarter", "FALSE AS _is_late"]
@@ -251,7 +257,18 @@ def typed_select(plan: ScreenPlan, where: str) -> str:
         outer += [f"CASE WHEN t.{date} IS NULL THEN NULL ELSE CAST(year(t.{date}) AS VARCHAR) || '-Q' || "
                   f"CAST(quarter(t.{date}) AS VARCHAR) END AS _stg_quarter",
                   f"coalesce(t.{date} < t._quarter_start, FALSE) AS _is_late"]
-    return f"SELECT {', '.join(outer)} FROM ({inner}) t"
+    return f"SELECT {', '.join(outer)} FROM {source}"
+
+
+# Trajectories: a person has one month of arrival (contract section 3). The month that counts is the
+# one of the person's accepted rows in the district's earlier deliveries (`_known_arrivals`, built
+# by staging), else of the person's first row in this file by date (then by row): a row with
+# another month is the later row, rejected as `inconsistent_counts`. Computed here over the whole
+# sheet, since the suite sees only the flagged rows; a row without a month or key is not judged.
+ARRIVAL_CONSISTENT = """CASE WHEN t.arrival_month IS NULL OR t.person_key IS NULL THEN NULL
+    ELSE t.arrival_month = coalesce(ka.arrival_month, first_value(t.arrival_month) OVER (
+        PARTITION BY t.receipt_id, t.person_key
+        ORDER BY t.arrival_month IS NULL, t.date NULLS LAST, t.source_row)) END AS _arrival_consistent"""
 
 
 WAVE_NUMBERS = tuple(str(k) for k in range(1, 13))   # deliveries.md, survey `wave`

@@ -60,6 +60,12 @@ def stage_feed(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarte
     `whole` (default: all) are staged whole; in the others only the districts whose staging is
     out of date (`changed_districts`). Returns what staging left for the whole quarters."""
     whole = set(quarters) if whole is None else whole & set(quarters)
+    if feed.name == "trajectories" and len(quarters) > 1:
+        # A person's month of arrival is judged against the district's earlier deliveries
+        # (`known_arrivals`): the quarters one at a time, in order, each on the ones before.
+        for quarter in sorted(quarters):
+            stage_feed(con, contract, catalogue, feed, [quarter], whole)
+        return _staged(con, feed, quarters)
     limited = sorted(set(quarters) - whole)
     districts = sorted(changed_districts(con, feed, limited)) if limited else []
     # A withdrawn file (no longer in the inbox) is not judged again and its rows stop counting.
@@ -77,6 +83,20 @@ def stage_feed(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarte
         _stage(con, contract, catalogue, feed, quarters, plan)
     con.execute("DROP TABLE _todo")
     return _staged(con, feed, quarters)
+
+
+def known_arrivals(quarter: str) -> str:
+    """Per district and person, the month of arrival of the person's accepted trajectory rows
+    delivered before `quarter` (current sheets; the earliest dated row's, should they differ)."""
+    return f"""(SELECT s.district_ags, s.person_key, arg_min(s.arrival_month, (s.date, s.source_row)) AS arrival_month
+                FROM stg_trajectories s JOIN current_sheets c ON c.receipt_id = s.receipt_id AND c.feed = 'trajectories'
+                WHERE s.delivery_quarter < {warehouse.literal(quarter)} AND s.arrival_month IS NOT NULL GROUP BY ALL)"""
+
+
+def arrivals_prints(quarter: str) -> str:
+    """Per district, a set hash of `known_arrivals(quarter)`: what its sheets of `quarter` were judged against."""
+    return f"""(SELECT district_ags, bit_xor(hash(person_key, arrival_month)) AS arrivals_print
+                FROM {known_arrivals(quarter)} GROUP BY 1)"""
 
 
 # Per district, a set hash of the events attendance may name (what `_known_events` holds).
@@ -105,6 +125,11 @@ def changed_districts(con, feed: Feed, quarters: list[str]) -> set[str]:
                          LEFT JOIN {EVENTS_PRINTS} e USING (district_ags)
                          WHERE sr.feed = $feed AND r.quarter IN (SELECT unnest($quarters)) AND r.status <> 'withdrawn'
                            AND sr.events_print IS DISTINCT FROM coalesce(e.events_print, 0)""")
+    if feed.name == "trajectories":  # staged a quarter at a time (stage_feed)
+        parts += [f"""SELECT r.district_ags FROM sheet_results sr JOIN receipts r USING (receipt_id)
+                      LEFT JOIN {arrivals_prints(quarter)} a USING (district_ags)
+                      WHERE sr.feed = $feed AND r.quarter = {warehouse.literal(quarter)} AND r.status <> 'withdrawn'
+                        AND sr.arrivals_print IS DISTINCT FROM coalesce(a.arrivals_print, 0)""" for quarter in quarters]
     found = con.execute(" UNION ".join(parts), {"feed": feed.name, "quarters": quarters}).fetchall()  # a few rows
     return {row[0] for row in found}
 
@@ -179,6 +204,8 @@ def _stage(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: 
     con.unregister("_quarters_frame")
     if feed.name == "attendance":
         con.execute("CREATE OR REPLACE TEMP TABLE _known_events AS SELECT DISTINCT district_ags, event_id FROM stg_events")
+    if feed.name == "trajectories":  # one quarter per pass (stage_feed)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _known_arrivals AS SELECT * FROM {known_arrivals(min(quarters))}")
     register_typing(con, feed, contract, f"delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO}", [quarters])
     current = sorted(_current(con, feed, quarters))
     con.execute("CREATE OR REPLACE TEMP TABLE _cur AS SELECT unnest(?::VARCHAR[]) AS receipt_id", [current])
@@ -186,7 +213,8 @@ def _stage(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: 
     stg_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row",
                             "_stg_quarter AS quarter", "_is_late AS is_late", *map(warehouse.q, stg_names)])
     raw_select = ", ".join(["receipt_id", "district_ags", "delivery_quarter", "source_row", "decimal_comma", "row_problem",
-                            *(f"{warehouse.q(c + '__raw')} AS {warehouse.q(c)}" for c in warehouse.raw_columns(feed))])
+                            *(f"{warehouse.q(c + '__raw')} AS {warehouse.q(c)}" for c in warehouse.raw_columns(feed)),
+                            *(["_arrival_consistent"] if feed.name == "trajectories" else [])])
     con.execute(f"DELETE FROM stg_{feed.name} WHERE delivery_quarter IN (SELECT unnest(?)) AND receipt_id IN {TODO}",
                 [quarters])
     flagged, counts = [], []
@@ -206,7 +234,7 @@ def _stage(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: 
         flagged.append(warehouse.fetch_df(con, f"""
             SELECT {raw_select} FROM {typed_rows(plan)} t SEMI JOIN _cands c USING (receipt_id, source_row)
             ORDER BY receipt_id, source_row"""))
-    for table in ["_typed", "_cur", "_members", "_waves", "_quarters", "_known_events", *(f"_ty_{c.name}" for c in feed.columns),
+    for table in ["_typed", "_cur", "_members", "_waves", "_quarters", "_known_events", "_known_arrivals", *(f"_ty_{c.name}" for c in feed.columns),
                   *screen_tables(plan)]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     flagged = [f for f in flagged if len(f)]
@@ -255,6 +283,11 @@ def _stage(con, contract: Contract, catalogue: Catalogue, feed: Feed, quarters: 
             FROM _todo t JOIN receipts r USING (receipt_id) LEFT JOIN {EVENTS_PRINTS} e USING (district_ags)""")
         results = results.merge(prints, on="receipt_id", how="left")
         columns.append("events_print")
+    if feed.name == "trajectories":  # `changed_districts` compares it with the earlier deliveries as they are then
+        prints = warehouse.fetch_df(con, f"""SELECT t.receipt_id, coalesce(a.arrivals_print, 0) AS arrivals_print
+            FROM _todo t JOIN receipts r USING (receipt_id) LEFT JOIN {arrivals_prints(min(quarters))} a USING (district_ags)""")
+        results = results.merge(prints, on="receipt_id", how="left")
+        columns.append("arrivals_print")
     _write_results(con, feed, quarters, rejections, results[columns])
 
 

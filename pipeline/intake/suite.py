@@ -173,6 +173,9 @@ def prepare(raw: pd.DataFrame, feed: Feed, contract: Contract, catalogue: Catalo
                                              else pd.DataFrame(columns=["district_ags", "event_id"]))
     if feed.name == "survey":
         frame["_wave_listed"] = _wave_listed(frame, catalogue)
+    if feed.name == "trajectories":  # judged over the whole sheet in SQL (screen.ARRIVAL_CONSISTENT)
+        consistent = raw["_arrival_consistent"]
+        frame["_arrival_consistent"] = consistent.astype(object).where(consistent.notna(), None).to_numpy()
     for name, expression in feed.derived.items():
         frame[name] = frame.eval(expression)
     frame["_rid"] = np.arange(len(frame))

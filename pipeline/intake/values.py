@@ -38,6 +38,20 @@ def parse_date(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return typed, _unparsed(text, typed)
 
 
+ISO_MONTH = r"^\d{4}-\d{2}$"
+
+
+def parse_month(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A month `YYYY-MM`, or a date of which the month counts (contract: trajectories'
+    `arrival_month`), as the month's first day."""
+    typed, _ = parse_date(text)
+    month = text.str.match(ISO_MONTH, na=False)
+    if month.any():
+        typed[month] = pd.to_datetime(text[month], format="%Y-%m", errors="coerce")
+    typed = typed.dt.to_period("M").dt.to_timestamp().astype("datetime64[s]")
+    return typed, _unparsed(text, typed)
+
+
 def parse_number(text: pd.Series, decimal_comma: pd.Series) -> tuple[pd.Series, pd.Series]:
     """`1.000,50` where a decimal comma is allowed (`;`/tab CSV, workbooks), else `1000.50`."""
     cleaned = text.str.replace(r"\s*(?:€|EUR)\s*$|^\s*(?:€|EUR)\s*", "", regex=True).str.replace(r"(?<=\d)\s+(?=\d{3})", "", regex=True)
@@ -98,6 +112,8 @@ def type_columns(raw: pd.DataFrame, columns: tuple[Column, ...], contract: Contr
         out[f"{col.name}__raw"] = text
         if col.type == "date":
             out[col.name], out[f"{col.name}__unparsed"] = parse_date(text.astype("string"))
+        elif col.type == "month":
+            out[col.name], out[f"{col.name}__unparsed"] = parse_month(text.astype("string"))
         elif col.type == "int":
             out[col.name], out[f"{col.name}__unparsed"] = parse_int(text.astype("string"), comma)
         elif col.type == "decimal":
