@@ -241,7 +241,7 @@ def run_pipeline(home: Home, t=TEXT["de"], also: set[str] = frozenset()) -> int:
     prepare_instance(home)
     from assets.changes import due_quarters, inbox_digests
     from assets.console import one_line_console
-    from assets.definitions import defs  # after TEILHABE_HOME is set: the resource reads it
+    from assets.definitions import defs
     from assets.resources import TeilhabeHome
 
     # The command line's console: a failed step in one line, the trace in the event log.
@@ -261,8 +261,10 @@ def run_pipeline(home: Home, t=TEXT["de"], also: set[str] = frozenset()) -> int:
     else:
         print(t["run_start"].format(n=files, inbox=home.inbox, changed=len(due),
                                     first=key_to_quarter(wanted[0]), last=key_to_quarter(wanted[-1])))
+    # The home is handed to the run, not read from the environment: `assets.definitions` may have
+    # been imported earlier in this process for another home (a test, a rebuild after a run).
     result = job.execute_in_process(
-        instance=instance, raise_on_error=False,
+        instance=instance, raise_on_error=False, resources={"home": resource},
         tags={"dagster/asset_partition_range_start": wanted[0], "dagster/asset_partition_range_end": wanted[-1],
               RUN_PID_TAG: str(os.getpid()), RUN_HOST_TAG: socket.gethostname()},
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
