@@ -359,13 +359,13 @@ def demo_approvals(home: Home, t) -> int:
     """After the demo's first run: approve its quarters but the latest, write exports/published/,
     and put a correction of one approved quarter into the inbox for the next run."""
     from pipeline import warehouse
-    from pipeline.approval import has_approvals, write_published
+    from pipeline.approval import has_approvals, keeper, write_published
     from pipeline.demo import approve_demo, write_correction
     from pipeline.indicators import cached_indicators
 
     catalogue = _catalogue(home)
     with warehouse.connect(home.warehouse) as con:
-        ids = [] if has_approvals(con) else approve_demo(con, catalogue)
+        ids = [] if has_approvals(con) else approve_demo(con, catalogue, keep=keeper(home))
         write_published(con, home, catalogue, cached_indicators(catalogue))
     path = write_correction(home, catalogue)
     print(t["demo_approved"].format(n=len(ids), file=path.name if path else "–"))

@@ -93,7 +93,7 @@ def _catalogue(home: Home):
 
 def cmd_change(args, lang: str) -> int:
     """approve or reopen."""
-    from pipeline.approval import ApprovalError, approve, reopen, write_published
+    from pipeline.approval import ApprovalError, approve, keeper, reopen, write_published
 
     t = TEXT[lang]
     home = Home.resolve(args.home)
@@ -102,7 +102,7 @@ def cmd_change(args, lang: str) -> int:
     act = approve if args.command == "approve" else reopen
     with connect(home.warehouse) as con:
         try:
-            entry = act(con, catalogue, args.programme, args.quarter, by, args.comment)
+            entry = act(con, catalogue, args.programme, args.quarter, by, args.comment, keep=keeper(home))
         except ApprovalError as error:
             print(error.de if lang == "de" else error.en)
             return 1

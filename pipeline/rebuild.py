@@ -17,7 +17,9 @@ can be made again from it by the one intake path:
    are (the scratch folder's archive is discarded, the archive does not grow).
 3. The evaluators' decisions are put back from the archive's journal (`archive/decisions.jsonl`,
    pipeline/decisions.py): confirmed outliers enter the follow-up list as confirmed, with who,
-   when and why, and the run keeps them so while their values are delivered as they were.
+   when and why, and the run keeps them so while their values are delivered as they were; every
+   approval log entry comes back with the figures it published and its catalogue version
+   (pipeline/approval/journal.py), so the published state and `publish --as-of` are as before.
 4. A normal run over every quarter that has a receipt or an inbox file, not only the due ones
    (Dagster's record says they were ingested already): it stages every delivery and recomputes
    everything downstream; a file in the inbox that was never received is received as in any run.
@@ -40,7 +42,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import decisions, warehouse
+from pipeline import approval, decisions, warehouse
 from pipeline.catalogue import Catalogue
 from pipeline.contract import Contract
 from pipeline.home import Home
@@ -196,5 +198,6 @@ def replay(home: Home, contract: Contract, catalogue: Catalogue, con) -> tuple[i
                     "WHERE receipts.receipt_id = a.receipt_id AND receipts.archive_path IS NOT NULL")
         con.unregister("archived_at")
     restore_confirmations(con, decisions.entries(home, "outlier_confirmed"))
+    approval.restore(con, home)
     quarters = warehouse.fetch_df(con, "SELECT DISTINCT quarter FROM receipts WHERE quarter IS NOT NULL")
     return sum(len(b) for b in batches), set(quarters["quarter"])

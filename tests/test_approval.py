@@ -223,3 +223,34 @@ def test_a_catalogue_change_touches_approved_quarters_and_its_versions_are_kept(
         restored = restore_catalogue(con, first, tmp_path / "v1")
     assert (restored / "indicators.yaml").read_bytes() == shipped
     assert (restored / "programmes.yaml").read_bytes() == (SHIPPED_DIR / "programmes.yaml").read_bytes()
+
+
+def test_a_rebuilt_warehouse_keeps_the_approvals_and_what_they_published(story, tmp_path, capsys):
+    """The approvals are decisions, not derived data: each entry is kept in the archive
+    (archive/approvals/NNNNNN/*.parquet, announced in archive/decisions.jsonl), and `teilhabe
+    rebuild` of a corrupted warehouse puts them back: the same log, the same published exports
+    (approval 2: 3 trainings), and `publish --as-of 1` still the files of approval 1 (2 trainings)."""
+    home = Home(tmp_path / "copy")
+    shutil.copytree(story["home"].root, home.root, ignore=shutil.ignore_patterns("dagster"))
+    h = str(home.root)
+    journal = [line for line in (home.archive / "decisions.jsonl").read_text(encoding="utf-8").splitlines()
+               if '"kind": "approval"' in line]
+    assert len(journal) == 2 and '"approval_id": 1' in journal[0] and '"approval_id": 2' in journal[1]
+    log_before = query(home, "SELECT * FROM approvals ORDER BY approval_id")
+    capsys.readouterr()
+    assert _cli("approvals", "--log", "--home", h) == 0
+    listed_before = capsys.readouterr().out
+    home.warehouse.write_bytes(b"\0" * 100_000)  # corrupted
+    assert _cli("rebuild", "--home", h) == 0
+    assert query(home, "SELECT * FROM approvals ORDER BY approval_id") == log_before
+    capsys.readouterr()
+    assert _cli("approvals", "--log", "--home", h) == 0
+    assert capsys.readouterr().out == listed_before
+    published = _snapshot(home.exports / "published", PUBLISHED_FILES)
+    assert published == story["steps"]["reapproved"]["published"]
+    again = tmp_path / "published.csv"
+    again.write_bytes(published["indicators.csv"])
+    assert (_row(again)["value"], _row(again)["approval_id"]) == ("3", "2")
+    out = tmp_path / "as_of_1"
+    assert _cli("publish", "--as-of", "1", "--out", str(out), "--home", h) == 0
+    assert _snapshot(out / "exports" / "published", PUBLISHED_FILES) == story["steps"]["approved"]["published"]

@@ -146,8 +146,9 @@ def _snapshot(con, table: str, source: str, approval_id: int, programme_id: str,
 
 
 def approve(con, catalogue: Catalogue, programme_id: str, quarter: str, by: str, comment: str = "",
-            now: dt.datetime | None = None) -> int:
-    """Approve the programme's quarter as it stands now; returns the approval's id."""
+            now: dt.datetime | None = None, keep=None) -> int:
+    """Approve the programme's quarter as it stands now; returns the approval's id. `keep(con, id)`
+    runs inside the transaction once the entry is written (journal.keeper: the archive's copy)."""
     ensure_tables(con)
     _check_request(con, catalogue, programme_id, quarter)
     now = now or dt.datetime.now().replace(microsecond=0)
@@ -164,13 +165,15 @@ def approve(con, catalogue: Catalogue, programme_id: str, quarter: str, by: str,
         _snapshot(con, "approved_breakdowns", "indicator_breakdowns", approval_id, programme_id, quarter)
         con.execute("INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [approval_id, programme_id, quarter, APPROVED, by, now, comment or None, version, printed])
+        if keep:
+            keep(con, approval_id)
     con.unregister("_keys")
     con.unregister("_members")
     return approval_id
 
 
 def reopen(con, catalogue: Catalogue, programme_id: str, quarter: str, by: str, comment: str = "",
-           now: dt.datetime | None = None) -> int:
+           now: dt.datetime | None = None, keep=None) -> int:
     """Withdraw the standing approval of the programme's quarter: it is open again and its quarter
     rows leave the published state until approved again. Returns the log entry's id."""
     ensure_tables(con)
@@ -185,6 +188,8 @@ def reopen(con, catalogue: Catalogue, programme_id: str, quarter: str, by: str, 
         approval_id = _next_id(con)
         con.execute("INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                     [approval_id, programme_id, quarter, REOPENED, by, now, comment or None, version])
+        if keep:
+            keep(con, approval_id)
     return approval_id
 
 

@@ -27,14 +27,15 @@ DEMO_BY = "Evaluationsteam (Demo)"
 CORRECTED = ("lzz-2", "15090", 1)  # programme, district, which of its quarters (0: the first)
 
 
-def approve_demo(con, catalogue: Catalogue, by: str = DEMO_BY) -> list[int]:
-    """Approve every programme-quarter with figures but each programme's latest; returns the ids."""
+def approve_demo(con, catalogue: Catalogue, by: str = DEMO_BY, keep=None) -> list[int]:
+    """Approve every programme-quarter with figures but each programme's latest; returns the ids.
+    `keep`: as for `approve` (the archive's copy of each entry)."""
     listed = states(con, catalogue)
     ids = []
     for programme_id, part in listed.groupby("programme_id", sort=False):
         for quarter in sorted(part["quarter"])[:-1]:
             ids.append(approve(con, catalogue, programme_id, quarter, by,
-                               "Demo: geprüft, Lieferungen vollständig / checked, deliveries complete"))
+                               "Demo: geprüft, Lieferungen vollständig / checked, deliveries complete", keep=keep))
     return ids
 
 
