@@ -95,6 +95,21 @@ def test_waves_need_one_before_and_one_after_the_start(tmp_path):
         load_catalogue(folder)
 
 
+def test_an_impossible_unquoted_date_is_named_with_its_line(tmp_path):
+    """YAML itself fails on an unquoted 2023-02-30 (a bare ValueError, no line): the loader names
+    the file, the line and the text instead of a stack trace."""
+    folder = _catalogue_with(tmp_path, """    survey_waves:
+      - {number: 1, date: 2023-02-30, before_start: true}
+      - {number: 2, date: 2023-09-01, before_start: false}
+""")
+    line = next(n for n, text in enumerate((folder / "programmes.yaml").read_text(encoding="utf-8").splitlines(), 1)
+                if "2023-02-30" in text)
+    with pytest.raises(CatalogueError) as raised:
+        load_catalogue(folder)
+    assert raised.value.problems == [f"programmes.yaml Zeile/line {line}: '2023-02-30' ist kein Datum / is not a date "
+                                     "(day is out of range for month)"]
+
+
 def test_a_wave_number_the_programme_does_not_list_is_bad_enum(tmp_path, contract, catalogue):
     """Kreis Lippe (05766, lzz-2, waves 1–4) and Northeim (03155, amif-nom, no listing), rows
     numbered as the district sees them (header = row 1)."""

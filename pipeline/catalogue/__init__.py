@@ -26,6 +26,36 @@ class CatalogueError(ValueError):
         super().__init__("Katalog fehlerhaft / catalogue invalid:\n- " + "\n- ".join(problems))
 
 
+DATE_LIKE = re.compile(r"(?<![\w.])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w.])")
+
+
+def read_yaml(path: Path):
+    """A catalogue file's YAML, or a CatalogueError that says where it cannot be read. Besides
+    syntax errors, YAML reads an unquoted 2023-02-30 as a date and fails on it with a bare
+    ValueError; the lines with such an impossible date are named."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CatalogueError([f"{path.name}: nicht lesbar / unreadable: {error}"]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise CatalogueError([f"{path.name}: nicht lesbar / unreadable: {error}"]) from None
+    except ValueError as error:
+        bad = [f"{path.name} Zeile/line {n}: '{m.group(0)}' ist kein Datum / is not a date ({error})"
+               for n, line in enumerate(text.splitlines(), 1) for m in DATE_LIKE.finditer(line.split("#")[0])
+               if not _is_date(*m.groups())]
+        raise CatalogueError(bad or [f"{path.name}: nicht lesbar / unreadable: {error}"]) from None
+
+
+def _is_date(year: str, month: str, day: str) -> bool:
+    try:
+        dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return True
+
+
 MAX_WAVE = 12            # deliveries.md, survey `wave`: numbers 1–12
 WAVE_KEYS = ("number", "date", "before_start")
 
@@ -265,7 +295,9 @@ def _load_waves(listing, where: str, start: dt.date | None, end: dt.date | None,
 
 
 def _load_programmes(path: Path, districts: pd.DataFrame, problems: list[str]) -> tuple[Programme, ...]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise CatalogueError([f"{path.name}: erwartet eine Zuordnung mit 'programmes' / expected a mapping"])
     programmes, seen = [], set()
     for i, entry in enumerate(data.get("programmes", [])):
         pid = str(entry.get("id", ""))
@@ -321,7 +353,7 @@ def load_catalogue(directory: Path | str | None = None) -> Catalogue:
     problems: list[str] = []
     districts = _load_districts(directory / "districts.csv", problems)
     programmes = _load_programmes(directory / "programmes.yaml", districts, problems)
-    settings = yaml.safe_load((directory / "programmes.yaml").read_text(encoding="utf-8")) or {}
+    settings = read_yaml(directory / "programmes.yaml") or {}
     deadlines = _load_deadlines(settings, "programmes.yaml delivery_deadline", problems)
     if problems:
         raise CatalogueError(problems)

@@ -13,9 +13,8 @@ from numbers import Real
 from pathlib import Path
 
 import duckdb
-import yaml
 
-from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError, loaded_once
+from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError, loaded_once, read_yaml
 from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import (AGGREGATES, BREAKDOWNS, COVERAGE_PLACES, DIRECTIONS, EVENT_BREAKDOWNS, INHERIT,
@@ -60,10 +59,7 @@ def cached_indicators(catalogue: Catalogue) -> IndicatorCatalogue:
 def load_indicators(catalogue: Catalogue, path: Path | str | None = None) -> IndicatorCatalogue:
     path = Path(path) if path else indicators_path(catalogue)
     problems: list[str] = []
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise CatalogueError([f"{path.name}: nicht lesbar / unreadable: {error}"]) from None
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise CatalogueError([f"{path.name}: erwartet eine Zuordnung mit 'indicators' / expected a mapping"])
     parameters = _parameters(data.get("parameters") or {}, path.name, problems)

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import yaml
 
-from pipeline.catalogue import AGS_PATTERN, SHIPPED_DIR, Catalogue, CatalogueError, loaded_once
+from pipeline.catalogue import AGS_PATTERN, SHIPPED_DIR, Catalogue, CatalogueError, loaded_once, read_yaml
 from pipeline.places.normalise import fold_sql, normalise_sql
 
 FILE_NAME = "places.yaml"
@@ -106,10 +105,7 @@ def cached_places(catalogue: Catalogue) -> Places:
 
 def load_places(catalogue: Catalogue, path: Path | str | None = None) -> Places:
     path = Path(path) if path else places_path(catalogue)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise CatalogueError([f"{path.name}: nicht lesbar / unreadable: {error}"]) from None
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise CatalogueError([f"{path.name}: erwartet eine Zuordnung mit 'districts' / expected a mapping"])
     # The shipped file, used by a home whose own catalogue folder has none, describes the shipped

@@ -11,9 +11,8 @@ from numbers import Real
 from pathlib import Path
 
 import duckdb
-import yaml
 
-from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError, loaded_once
+from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError, loaded_once, read_yaml
 from pipeline.contract import load_contract
 from pipeline.indicators.loader import ID_PATTERN, cached_indicators, column_problem, filter_problem
 from pipeline.warehouse import ensure_schema
@@ -111,10 +110,7 @@ def _number(value) -> bool:
 
 def load_rules(catalogue: Catalogue, path: Path | str | None = None) -> RuleCatalogue:
     path = Path(path) if path else rules_path(catalogue)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise CatalogueError([f"{path.name}: nicht lesbar / unreadable: {error}"]) from None
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise CatalogueError([f"{path.name}: erwartet eine Zuordnung mit 'rules' / expected a mapping"])
     if not isinstance(data.get("rules") or [], list) or not isinstance(data.get("outliers") or {}, dict):
