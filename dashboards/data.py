@@ -350,7 +350,7 @@ def suppress_secondary_shares(values: pd.DataFrame, share_ids: set[str]) -> pd.D
         return out
     partners = open_rows["n"].astype(float).groupby([open_rows[k] for k in keys], sort=False, dropna=False).idxmin()
     out.loc[partners.to_numpy(), ["masked", "n_masked", "withheld"]] = True
-    out.loc[partners.to_numpy(), ["value", "n", "ci_low", "ci_high"]] = float("nan")
+    out.loc[partners.to_numpy(), ["value", "n", "ci_low", "ci_high", *privacy.DERIVED]] = float("nan")
     return out
 
 
@@ -378,6 +378,8 @@ def _hide_lonely(out: pd.DataFrame, rows: pd.Series, keys: list[str]) -> None:
     partners = values.groupby([open_rows[k] for k in keys], sort=False, dropna=False).idxmin()
     out.loc[partners.to_numpy(), "masked"] = True
     out.loc[partners.to_numpy(), "withheld"] = True   # hidden to protect another cell: "gesperrt", not "< 5"
+    # and gone, not only flagged: the site's data files and chart data carry no hidden number
+    out.loc[partners.to_numpy(), ["value", "ci_low", "ci_high", *privacy.DERIVED]] = float("nan")
     for column in ("value", *privacy.DERIVED):
         out.loc[partners.to_numpy(), column] = float("nan")
 

@@ -77,6 +77,7 @@ h4{font-size:1rem;margin:1rem 0 .2rem}.impact-link{font-weight:600}
 .ic-yes{background:#56B4E9}.ic-no{background:#E4E4E4}.ic-indicative{background:#F0E442}.ic-withheld{background:#fff;border-style:dashed}.ic-primary{background:#fff;border-color:#0072B2}
 p.common{font-style:italic;color:var(--muted);margin:.4rem 0}
 footer{max-width:84rem;margin:0 auto;padding:1rem 1.5rem 2rem;color:var(--muted);font-size:.88rem;border-top:1px solid var(--line)}
+footer .downloads{display:block;margin-top:.4rem}
 @media (max-width:40rem){header{padding:.4rem .8rem}nav ul{flex-wrap:nowrap;overflow-x:auto;max-width:100%;padding-bottom:.2rem}
 nav li{white-space:nowrap}header nav{max-width:100%;order:3}main{padding:.6rem .8rem 2rem}h1{font-size:1.3rem}
 h2{font-size:1.1rem;margin-top:1.2rem}table{font-size:.85rem}}
@@ -312,7 +313,9 @@ def page(place: Place, body: Body, programmes: list[tuple[str, str]], threshold:
 <h1>{esc(body.title)}</h1>
 {chr(10).join(body.parts)}
 </main>
-<footer>{esc(t('footer', threshold=threshold))}</footer>
+<footer>{esc(t('footer', threshold=threshold))}
+<span class="downloads">{esc(t('footer_data'))} <a href="{esc(place.asset('daten/kennzahlen.csv'))}" download>{esc(t('footer_values'))}</a>,
+<a href="{esc(place.asset('daten/kennzahlen_aufschluesselungen.csv'))}" download>{esc(t('footer_breakdowns'))}</a></span></footer>
 </body>
 </html>
 """

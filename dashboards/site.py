@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from dashboards import data as site_data
-from dashboards import (geo, i18n, layout, pages_common, pages_district, pages_impact, pages_methods,
+from dashboards import (downloads, geo, i18n, layout, pages_common, pages_district, pages_impact, pages_methods,
                         pages_programme, pages_quality, pages_start, privacy, sitemap)
 from pipeline.catalogue import Catalogue
 from pipeline.home import Home
@@ -47,6 +47,7 @@ def build_site(con, catalogue: Catalogue, indicators: IndicatorCatalogue, home: 
     geo_file = geo.configured_path(geojson_path)
     data = site_data.load(con, catalogue, indicators, privacy_threshold, as_of, publication)
     data.reports = copy_reports(home, con, root, data.withheld_reports)
+    downloads.write_downloads(data, root)
     features = geo.load_features(geo_file, set(data.districts())) if geo_file else None
     if geo_file:   # the states' borders, dissolved once from the whole file, for every programme's map
         data.memo["state_outlines"] = geo.state_outlines(geo_file, {a[:2] for a in data.districts()})

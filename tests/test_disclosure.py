@@ -312,3 +312,15 @@ def test_a_small_cell_in_a_pre_wave_withholds_the_rows_built_from_it(cut_pre_wav
     assert len(row) == 1 and row["accepted"].isna().all()
     page = (home.site / "wirkung.html").read_text(encoding="utf-8")
     assert f"fig-event-{PROGRAMME}" not in page
+
+
+def test_the_sites_data_file_gives_the_attacker_nothing_either(cut_site):
+    """The site's downloadable figures (site/daten/kennzahlen.csv) in place of the pages' frame:
+    no withheld cell comes back, and no hidden row carries a number."""
+    import dataclasses
+
+    home, catalogue, _, published, _, _ = cut_site
+    values = pd.read_csv(home.site / "daten" / "kennzahlen.csv", dtype={"district_ags": str}, encoding="utf-8-sig")
+    hidden = values[values["masked"] | values["withheld"]]
+    assert hidden["withheld"].any() and hidden[["value", "n", "attainment_pct"]].isna().all().all()
+    assert attack(dataclasses.replace(published, values=values), catalogue) == {}

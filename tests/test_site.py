@@ -442,3 +442,29 @@ def test_stendal_s_baseline_and_milestones_are_shown(site):
     assert "Meilensteine (Stendal)" in page and "Meilensteine 2024-Q1: 12" in page
     methods = read(site, "methoden.html")
     assert "Meilenstein 12 bis 31.03.2024 (Phase 3: Pilotmaßnahmen)" in methods
+
+
+def test_every_page_links_the_sites_data_and_it_says_what_the_pages_say(site):
+    """The footer of every page links two CSV files (site/daten/): the figures as the pages show
+    them. A hidden figure is an empty cell with its reason, never the number."""
+    import pandas as pd
+
+    root = site.home.site
+    for page in ("index.html", "en/index.html", "programm/lzz-2.html", "en/kreis/13076.html"):
+        links = re.findall(r'href="([^"]+\.csv)" download', read(site, page))
+        assert [link.rsplit("/", 1)[1] for link in links] == ["kennzahlen.csv", "kennzahlen_aufschluesselungen.csv"]
+        assert all(((root / page).parent / link).resolve().is_file() for link in links), page
+    values = pd.read_csv(root / "daten" / "kennzahlen.csv", dtype={"district_ags": str}, encoding="utf-8-sig")
+    # The page of Ludwigslust-Parchim says how many of its 5 regions were reached; so does the file.
+    reached = int(re.search(r"Erreicht:</strong> (\d+) von 5 Regionen", read(site, "kreis/13076.html")).group(1))
+    row = values[(values["indicator_id"] == "regions_reached") & (values["district_ags"] == "13076")
+                 & (values["period"] == "total")]
+    assert row["value"].tolist() == [reached]
+    hidden = values[values["masked"] | values["withheld"]]
+    assert len(hidden) > 0   # the demo has small counts
+    assert hidden[["value", "value_high", "ci_low", "ci_high", "n", "attainment_pct"]].isna().all().all()
+    persons = values[values["unit"].isin(["persons", "clients", "responses"]) & ~values["masked"]]
+    assert not (persons["value"] < 5).any()
+    breakdowns = pd.read_csv(root / "daten" / "kennzahlen_aufschluesselungen.csv", encoding="utf-8-sig")
+    assert breakdowns[breakdowns["masked"] | breakdowns["withheld"]]["value"].isna().all()
+    assert "Wirtschaft" in set(breakdowns["breakdown_value"]) or "economy" in set(breakdowns["breakdown_value"])
