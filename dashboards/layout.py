@@ -78,6 +78,7 @@ h4{font-size:1rem;margin:1rem 0 .2rem}.impact-link{font-weight:600}
 p.common{font-style:italic;color:var(--muted);margin:.4rem 0}
 footer{max-width:84rem;margin:0 auto;padding:1rem 1.5rem 2rem;color:var(--muted);font-size:.88rem;border-top:1px solid var(--line)}
 footer .downloads{display:block;margin-top:.4rem}
+table.paths td:first-child{min-width:15rem}table.paths small{color:var(--muted);white-space:nowrap}
 @media (max-width:40rem){header{padding:.4rem .8rem}nav ul{flex-wrap:nowrap;overflow-x:auto;max-width:100%;padding-bottom:.2rem}
 nav li{white-space:nowrap}header nav{max-width:100%;order:3}main{padding:.6rem .8rem 2rem}h1{font-size:1.3rem}
 h2{font-size:1.1rem;margin-top:1.2rem}table{font-size:.85rem}}

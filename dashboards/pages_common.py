@@ -143,7 +143,8 @@ def short_name(programme: Programme, lang: str) -> str:
 def figure_part(body: Body, figure, div_id: str, label: str) -> str:
     """A figure's HTML to place in a grid of charts (body.figure() adds one on its own line)."""
     body.figures += 1
-    return figure_html(figure, div_id, label)
+    # In a grid, the chart and the source line and buttons drawn under it (layout.TOOLS_JS) share one cell.
+    return f"<div>{figure_html(figure, div_id, label)}</div>"
 
 
 def place_names(data: SiteData, districts, lang: str) -> list[str]:

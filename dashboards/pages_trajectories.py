@@ -11,8 +11,8 @@ from __future__ import annotations
 from dashboards import charts, i18n, style
 from dashboards.data import SiteData
 from dashboards.i18n import is_missing, t
-from dashboards.layout import Body, esc, table
-from dashboards.pages_common import figure_part
+from dashboards.layout import Body, Raw, esc, table
+from dashboards.pages_common import district_name, figure_part
 from dashboards.privacy import hidden_text
 from pipeline.catalogue import Programme
 from pipeline.indicators.model import ALL
@@ -54,7 +54,9 @@ def _n(row: dict, lang: str, threshold: int) -> str:
 
 
 def results_table(data: SiteData, programme: Programme, places: list[str], lang: str) -> str:
-    """Indicator × place: value, 95 % interval (Wilson, shares), persons it is of."""
+    """One place (a district's page): indicator × value, 95 % interval (Wilson, shares), persons it
+    is of. Several (a programme's page): indicator × place, each cell the value with its interval
+    and n under it, so the districts read side by side."""
     ids = trajectory_ids(data)
     rows = data.values[(data.values["programme_id"] == programme.id) & data.values["indicator_id"].isin(ids)
                        & (data.values["period"] == "total") & data.values["district_ags"].isin(places)
@@ -64,10 +66,72 @@ def results_table(data: SiteData, programme: Programme, places: list[str], lang:
     order = {i: n for n, i in enumerate(ids)}
     where = {a: n for n, a in enumerate(places)}
     records = sorted(rows.to_dict("records"), key=lambda r: (order[r["indicator_id"]], where[r["district_ags"]]))
-    cells = [[i18n.label(r, lang), t(lang, "all_districts") if r["district_ags"] == ALL else r["district_name"],
-              _cell(r, lang, data.threshold), _interval(r, lang), _n(r, lang, data.threshold)] for r in records]
-    return table([t(lang, "indicator"), t(lang, "traj_district"), t(lang, "value"), t(lang, "traj_interval"),
-                  t(lang, "traj_n")], cells, numeric={2, 4})
+    if len(places) == 1:
+        cells = [[i18n.label(r, lang), _cell(r, lang, data.threshold), _interval(r, lang), _n(r, lang, data.threshold)]
+                 for r in records]
+        return table([t(lang, "indicator"), t(lang, "value"), t(lang, "traj_interval"), t(lang, "traj_n")], cells,
+                     numeric={1, 3})
+    shown = [a for a in places if a in set(rows["district_ags"])]
+    by_key = {(r["indicator_id"], r["district_ags"]): r for r in records}
+    cells = []
+    for indicator_id in [i for i in ids if i in set(rows["indicator_id"])]:
+        first = next(r for r in records if r["indicator_id"] == indicator_id)
+        line = [_unprefixed(i18n.label(first, lang))]
+        for ags in shown:
+            r = by_key.get((indicator_id, ags))
+            line.append(_stacked(r, lang, data.threshold) if r else "")
+        cells.append(line)
+    names = [t(lang, "all_districts") if a == ALL else _short(data, a) for a in shown]
+    return table([t(lang, "indicator"), *names], cells, numeric=set(range(1, len(shown) + 1)), cls="paths")
+
+
+def _stacked(row: dict, lang: str, threshold: int):
+    """The value, and under it in small type its interval and n (shares and medians)."""
+    value = _cell(row, lang, threshold)
+    n = _n(row, lang, threshold)
+    extra = [x for x in (_interval(row, lang), f"n = {n}" if n else "") if x]
+    if not extra:
+        return value
+    return Raw(esc(value) + "".join(f"<br><small>{esc(x)}</small>" for x in extra))
+
+
+def _unprefixed(label: str) -> str:
+    """"Verläufe: mindestens zweimal …" -> "mindestens zweimal …": the section names the paths."""
+    head, sep, rest = label.partition(": ")
+    return rest[:1].upper() + rest[1:] if sep and len(head) < 20 else label
+
+
+def _short(data: SiteData, ags: str) -> str:
+    """A district's name without "Landkreis" / "Kreis", to keep the columns narrow."""
+    name = district_name(data, ags)
+    for prefix in ("Landkreis ", "Kreis ", "Altmarkkreis "):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def findings(data: SiteData, programme: Programme, ags: str, lang: str) -> dict[str, str]:
+    """The headlines of the two charts, from published figures only: the oldest cohort's latest
+    mean level (progress), the share whose level rose within 12 months (transitions)."""
+    out = {}
+    p = data.progress
+    rows = p[(p["programme_id"] == programme.id) & (p["district_ags"] == ags)] if not p.empty else p
+    if not rows.empty:
+        cohort = sorted(set(rows["arrival_cohort"]))[0]
+        last = rows[rows["arrival_cohort"] == cohort].sort_values("band").iloc[-1]
+        level = float(last["mean_level"])
+        low = min(int(level), len(LEVELS) - 1)
+        between = _level(LEVELS[low], lang) if level == low or low == len(LEVELS) - 1 else \
+            t(lang, "traj_between", low=_level(LEVELS[low], lang), high=_level(LEVELS[low + 1], lang))
+        out["progress"] = t(lang, "traj_progress_finding", cohort=t(lang, "traj_cohort", cohort=cohort),
+                            months=int(last["band"]), level=between, mean=i18n.number(level, lang, 1))
+    v = data.values
+    share = v[(v["programme_id"] == programme.id) & (v["indicator_id"] == "traj_language_improved")
+              & (v["district_ags"] == ags) & (v["period"] == "total") & ~v["comparison"].astype(bool)]
+    if len(share) == 1 and not (share["masked"].iloc[0] or share["withheld"].iloc[0]) \
+            and not is_missing(share["value"].iloc[0]):
+        out["matrix"] = t(lang, "traj_matrix_finding", share=_figure(share["value"].iloc[0], "percent", lang))
+    return out
 
 
 def transition_heatmap(data: SiteData, programme: Programme, ags: str, lang: str, title: str) -> dict | None:
@@ -104,6 +168,8 @@ def transition_heatmap(data: SiteData, programme: Programme, ags: str, lang: str
     layout = style.layout(lang, title=style.wrap(title, 60), height=140 + 44 * len(shown))
     layout["xaxis"] = dict(title=dict(text=t(lang, "traj_latest_level")), side="bottom", fixedrange=True)
     layout["yaxis"] = dict(title=dict(text=t(lang, "traj_first_level")), autorange="reversed", fixedrange=True)
+    layout["meta"] = dict(narrow=dict(title=dict(layout["title"], text=style.wrap(title, 32)),
+                                      margin=dict(layout["margin"], t=100), height=layout["height"] + 30))
     return charts.figure([trace], layout)
 
 
@@ -133,7 +199,17 @@ def progress_chart(data: SiteData, programme: Programme, ags: str, lang: str, ti
                                  tickvals=list(range(len(LEVELS))), ticktext=[_level(lvl, lang) for lvl in LEVELS])
     layout["legend"] = dict(orientation="h", y=-0.38)
     layout["margin"] = dict(l=60, r=20, t=70, b=110)
+    # On a phone the title wraps shorter and the legend stands in one column under the axis
+    # title (side by side, its entries ran into the axis title); the chart grows by its rows.
+    rows = len(traces)
+    layout["meta"] = dict(narrow=dict(
+        title=dict(layout["title"], text=style.wrap(title, 32)), legend=dict(orientation="v", x=0, y=-0.3, yanchor="top"),
+        height=440 + 22 * rows, margin=dict(l=60, r=20, t=90, b=100 + 22 * rows)))
     return charts.figure(traces, layout)
+
+
+def _with_finding(headline: str | None, part: str) -> str:
+    return f"<div><p class='finding'>{esc(headline)}</p>{part}</div>" if headline else part
 
 
 def cohort_table(data: SiteData, programme: Programme, ags: str, lang: str) -> str:
@@ -171,14 +247,16 @@ def trajectory_section(body: Body, data: SiteData, programme: Programme, lang: s
     body.add(f"<p class='note'>{esc(t(lang, 'traj_note', threshold=data.threshold))}</p>")
     body.add(results)
     parts = []
+    headlines = findings(data, programme, where, lang)
     title = t(lang, "traj_progress_title")
     figure = progress_chart(data, programme, where, lang, title)
     if figure is not None:
-        parts.append(figure_part(body, figure, f"fig-traj-progress-{tag}", title))
+        parts.append(_with_finding(headlines.get("progress"),
+                                   figure_part(body, figure, f"fig-traj-progress-{tag}", title)))
     title = t(lang, "traj_matrix_title")
     figure = transition_heatmap(data, programme, where, lang, title)
     if figure is not None:
-        parts.append(figure_part(body, figure, f"fig-traj-matrix-{tag}", title))
+        parts.append(_with_finding(headlines.get("matrix"), figure_part(body, figure, f"fig-traj-matrix-{tag}", title)))
     if parts:
         body.add(f"<div class='grid'>{''.join(parts)}</div>")
     cohorts = cohort_table(data, programme, where, lang)
