@@ -130,21 +130,7 @@ def choropleth(features: list[dict], met_share: dict[str, float], names: dict[st
     if others:
         area(others, style.LIGHT_GREY, i18n.t(lang, "map_grey" if set(others) <= set(comparison) else "map_no_value"),
              [names.get(a, a) for a in others])
-    if outlines:
-        lon, lat = [], []
-        for (x1, y1), (x2, y2) in outlines:
-            lon += [x1, x2, None]
-            lat += [y1, y2, None]
-        data.append(dict(type="scattergeo", lon=lon, lat=lat, mode="lines", line=dict(color="#000000", width=2),
-                         name=i18n.t(lang, "map_states"), hoverinfo="skip"))
-    points = [centroid(f) for f in features]
-    data.append(dict(type="scattergeo", lon=[p[0] for p in points], lat=[p[1] for p in points], mode="text",
-                     text=[style.short_district(names.get(a, a)) for a in ids], textfont=dict(size=14, color="#000000"),
-                     hoverinfo="skip", showlegend=False))
-    layout = style.layout(lang, title=title, height=560, margin=dict(l=0, r=0, t=60, b=0),
-                          legend=dict(orientation="h", y=-0.02, x=0, xanchor="left", yanchor="top"))
-    layout["geo"] = dict(fitbounds="locations", visible=False)
-    return charts.figure(data, layout)
+    return _finished(data, features, names, lang, title, outlines)
 
 
 def value_map(features: list[dict], values: dict[str, float], names: dict[str, str], lang: str, title: str,
@@ -166,6 +152,13 @@ def value_map(features: list[dict], values: dict[str, float], names: dict[str, s
                          featureidkey="properties.ags", colorscale=[[0, style.LIGHT_GREY], [1, style.LIGHT_GREY]],
                          showscale=False, showlegend=True, name=i18n.t(lang, "map_no_value"),
                          hovertext=[names.get(a, a) for a in others], hoverinfo="text"))
+    return _finished(data, features, names, lang, title, outlines)
+
+
+def _finished(data: list[dict], features: list[dict], names: dict[str, str], lang: str, title: str,
+              outlines: list | None) -> dict:
+    """Every map's furniture over its shaded districts: the states' borders, each district named
+    at its middle, the legend below, the view fitted to the districts."""
     if outlines:
         lon, lat = [], []
         for (x1, y1), (x2, y2) in outlines:
@@ -175,8 +168,8 @@ def value_map(features: list[dict], values: dict[str, float], names: dict[str, s
                          name=i18n.t(lang, "map_states"), hoverinfo="skip"))
     points = [centroid(f) for f in features]
     data.append(dict(type="scattergeo", lon=[p[0] for p in points], lat=[p[1] for p in points], mode="text",
-                     text=[style.short_district(names.get(a, a)) for a in ids], textfont=dict(size=14, color="#000000"),
-                     hoverinfo="skip", showlegend=False))
+                     text=[style.short_district(names.get(f["id"], f["id"])) for f in features],
+                     textfont=dict(size=14, color="#000000"), hoverinfo="skip", showlegend=False))
     layout = style.layout(lang, title=title, height=560, margin=dict(l=0, r=0, t=60, b=0),
                           legend=dict(orientation="h", y=-0.02, x=0, xanchor="left", yanchor="top"))
     layout["geo"] = dict(fitbounds="locations", visible=False)
