@@ -19,10 +19,40 @@ from pipeline.indicators.model import ALL
 from pipeline.indicators.trajectory import LEVELS
 
 TRANSITIONS = "traj_transitions"
+COLUMNS = {"programme_id", "district_ags", "district_name", "indicator_id", "period", "breakdown", "breakdown_value",
+           "value", "ci_low", "ci_high", "n", "unit", "label_de", "label_en", "masked", "withheld",
+           "arrival_cohort", "band", "mean_level"}
 
 
 def trajectory_ids(data: SiteData) -> list[str]:
     return [i.id for i in data.indicators if i.definition.aggregate == "trajectory"]
+
+
+def _parts(data: SiteData) -> tuple[dict, dict, dict]:
+    """The trajectory rows of values, breakdowns and progress cells by (programme, place), as
+    records, split once for all pages and both languages: picked per page from the whole frames
+    (filters, to_dict), they cost minutes at national scale (440 district pages × 2 languages)."""
+    if "trajectory_parts" not in data.memo:
+        ids = trajectory_ids(data)
+        split = []
+        for frame, own in ((data.values, True), (data.breakdowns, True), (data.progress, False)):
+            if frame.empty:
+                split.append({})
+                continue
+            if own:
+                frame = frame[frame["indicator_id"].isin(ids) & ~frame["comparison"].astype(bool)]
+                if "breakdown" not in frame:
+                    frame = frame[frame["period"] == "total"]
+            split.append(_by_place(frame[[c for c in frame.columns if c in COLUMNS]].to_dict("records")))
+        data.memo["trajectory_parts"] = tuple(split)
+    return data.memo["trajectory_parts"]
+
+
+def _by_place(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    out: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        out.setdefault((r["programme_id"], r["district_ags"]), []).append(r)
+    return out
 
 
 def _figure(value, unit: str, lang: str) -> str:
@@ -58,23 +88,22 @@ def results_table(data: SiteData, programme: Programme, places: list[str], lang:
     is of. Several (a programme's page): indicator × place, each cell the value with its interval
     and n under it, so the districts read side by side."""
     ids = trajectory_ids(data)
-    rows = data.values[(data.values["programme_id"] == programme.id) & data.values["indicator_id"].isin(ids)
-                       & (data.values["period"] == "total") & data.values["district_ags"].isin(places)
-                       & ~data.values["comparison"].astype(bool)]
-    if rows.empty:
+    values = _parts(data)[0]
+    found = [r for a in places for r in values.get((programme.id, a), [])]
+    if not found:
         return ""
     order = {i: n for n, i in enumerate(ids)}
     where = {a: n for n, a in enumerate(places)}
-    records = sorted(rows.to_dict("records"), key=lambda r: (order[r["indicator_id"]], where[r["district_ags"]]))
+    records = sorted(found, key=lambda r: (order[r["indicator_id"]], where[r["district_ags"]]))
     if len(places) == 1:
         cells = [[i18n.label(r, lang), _cell(r, lang, data.threshold), _interval(r, lang), _n(r, lang, data.threshold)]
                  for r in records]
         return table([t(lang, "indicator"), t(lang, "value"), t(lang, "traj_interval"), t(lang, "traj_n")], cells,
                      numeric={1, 3})
-    shown = [a for a in places if a in set(rows["district_ags"])]
+    shown = [a for a in places if a in {r["district_ags"] for r in records}]
     by_key = {(r["indicator_id"], r["district_ags"]): r for r in records}
     cells = []
-    for indicator_id in [i for i in ids if i in set(rows["indicator_id"])]:
+    for indicator_id in [i for i in ids if i in {r["indicator_id"] for r in records}]:
         first = next(r for r in records if r["indicator_id"] == indicator_id)
         line = [_unprefixed(i18n.label(first, lang))]
         for ags in shown:
@@ -114,36 +143,29 @@ def findings(data: SiteData, programme: Programme, ags: str, lang: str) -> dict[
     """The headlines of the two charts, from published figures only: the oldest cohort's latest
     mean level (progress), the share whose level rose within 12 months (transitions)."""
     out = {}
-    p = data.progress
-    rows = p[(p["programme_id"] == programme.id) & (p["district_ags"] == ags)] if not p.empty else p
-    if not rows.empty:
-        cohort = sorted(set(rows["arrival_cohort"]))[0]
-        last = rows[rows["arrival_cohort"] == cohort].sort_values("band").iloc[-1]
+    values, _, progress = _parts(data)
+    rows = progress.get((programme.id, ags))
+    if rows:
+        cohort = min(r["arrival_cohort"] for r in rows)
+        last = max((r for r in rows if r["arrival_cohort"] == cohort), key=lambda r: r["band"])
         level = float(last["mean_level"])
         low = min(int(level), len(LEVELS) - 1)
         between = _level(LEVELS[low], lang) if level == low or low == len(LEVELS) - 1 else \
             t(lang, "traj_between", low=_level(LEVELS[low], lang), high=_level(LEVELS[low + 1], lang))
         out["progress"] = t(lang, "traj_progress_finding", cohort=t(lang, "traj_cohort", cohort=cohort),
                             months=int(last["band"]), level=between, mean=i18n.number(level, lang, 1))
-    v = data.values
-    share = v[(v["programme_id"] == programme.id) & (v["indicator_id"] == "traj_language_improved")
-              & (v["district_ags"] == ags) & (v["period"] == "total") & ~v["comparison"].astype(bool)]
-    if len(share) == 1 and not (share["masked"].iloc[0] or share["withheld"].iloc[0]) \
-            and not is_missing(share["value"].iloc[0]):
-        out["matrix"] = t(lang, "traj_matrix_finding", share=_figure(share["value"].iloc[0], "percent", lang))
+    share = [r for r in values.get((programme.id, ags), []) if r["indicator_id"] == "traj_language_improved"]
+    if len(share) == 1 and not (share[0]["masked"] or share[0]["withheld"]) and not is_missing(share[0]["value"]):
+        out["matrix"] = t(lang, "traj_matrix_finding", share=_figure(share[0]["value"], "percent", lang))
     return out
 
 
 def transition_heatmap(data: SiteData, programme: Programme, ags: str, lang: str, title: str) -> dict | None:
     """First level (rows) × latest level (columns): persons, hidden cells labelled and left blank."""
-    b = data.breakdowns
-    if b.empty:
+    found = {r["breakdown_value"]: r for r in _parts(data)[1].get((programme.id, ags), [])
+             if r["indicator_id"] == TRANSITIONS and r["breakdown"] == "transition"}
+    if not found:
         return None
-    rows = b[(b["programme_id"] == programme.id) & (b["indicator_id"] == TRANSITIONS) & (b["breakdown"] == "transition")
-             & (b["district_ags"] == ags) & ~b["comparison"].astype(bool)]
-    if rows.empty:
-        return None
-    found = {v: r for v, r in zip(rows["breakdown_value"], rows.to_dict("records"))}
     shown = [lvl for lvl in LEVELS if any(v.split(">")[0] == lvl or v.split(">")[-1] == lvl for v in found)]
     names = [_level(lvl, lang) for lvl in shown]
     z, text = [], []
@@ -179,18 +201,18 @@ def _level(level: str, lang: str) -> str:
 
 def progress_chart(data: SiteData, programme: Programme, ags: str, lang: str, title: str) -> dict | None:
     """Per arrival cohort a line: mean language level (CEFR steps) by months since arrival."""
-    p = data.progress
-    if p.empty:
-        return None
-    rows = p[(p["programme_id"] == programme.id) & (p["district_ags"] == ags)]
-    if rows.empty:
+    rows = _parts(data)[2].get((programme.id, ags))
+    if not rows:
         return None
     traces = []
-    for n, (cohort, part) in enumerate(rows.groupby("arrival_cohort", sort=True)):
-        part = part.sort_values("band")
+    lines: dict[str, list[tuple[int, float]]] = {}
+    for r in rows:
+        lines.setdefault(r["arrival_cohort"], []).append((int(r["band"]), float(r["mean_level"])))
+    for n, cohort in enumerate(sorted(lines)):
+        points = sorted(lines[cohort])
         name = t(lang, "traj_cohort", cohort=cohort)
         traces.append(charts.trace(
-            "scatter", mode="lines+markers", x=[int(b) for b in part["band"]], y=[float(v) for v in part["mean_level"]],
+            "scatter", mode="lines+markers", x=[b for b, _ in points], y=[v for _, v in points],
             name=name, line=dict(color=style.SEQUENCE[n % len(style.SEQUENCE)]),
             hovertemplate=f"{name}: %{{y:.1f}}<extra>%{{x}}+ {t(lang, 'traj_months')}</extra>"))
     layout = style.layout(lang, title=style.wrap(title, 60), height=420)
@@ -214,17 +236,16 @@ def _with_finding(headline: str | None, part: str) -> str:
 
 def cohort_table(data: SiteData, programme: Programme, ags: str, lang: str) -> str:
     """Each trajectory indicator per arrival cohort (breakdown arrival_cohort) at one place."""
-    b = data.breakdowns
-    if b.empty:
+    rows = [r for r in _parts(data)[1].get((programme.id, ags), []) if r["breakdown"] == "arrival_cohort"]
+    if not rows:
         return ""
-    rows = b[(b["programme_id"] == programme.id) & b["indicator_id"].isin(trajectory_ids(data))
-             & (b["breakdown"] == "arrival_cohort") & (b["district_ags"] == ags) & ~b["comparison"].astype(bool)]
-    if rows.empty:
-        return ""
-    cohorts = sorted(set(rows["breakdown_value"]), key=lambda c: (c == "", c))
+    cohorts = sorted({r["breakdown_value"] for r in rows}, key=lambda c: (c == "", c))
+    by_indicator: dict[str, dict] = {}
+    for r in rows:
+        by_indicator.setdefault(r["indicator_id"], {})[r["breakdown_value"]] = r
     cells = []
     for indicator_id in trajectory_ids(data):
-        mine = {r["breakdown_value"]: r for r in rows[rows["indicator_id"] == indicator_id].to_dict("records")}
+        mine = by_indicator.get(indicator_id)
         if mine:
             first = next(iter(mine.values()))
             cells.append([i18n.label(first, lang)] + [_cell(mine[c], lang, data.threshold) if c in mine else ""
