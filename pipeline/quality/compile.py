@@ -1,4 +1,5 @@
-"""Compile validation rules (rules.py) to DuckDB SQL: one set-based SELECT per rule.
+"""Compile validation rules (rules.py) to DuckDB SQL: one set-based SELECT per rule, reading
+the aggregate sides of grouped rules from one scan per feed, level and kind (`family_sql`).
 
 Every SELECT returns RULE_COLUMNS, one row per unit where the rule does not hold: the file and
 row the finding names (`report_on`), the figures on both sides. The units come from the cur_
@@ -20,12 +21,6 @@ SQL_OPERATORS = {"<=": "<=", "<": "<", "==": "=", ">=": ">=", ">": ">", "!=": "<
 UNIT_KEYS = {"event": ("event_id",), "delivery": ("delivery_quarter",), "district_quarter": ("quarter",)}
 
 
-def _aggregate(side: Side) -> str:
-    column = q(side.column) if side.column else None
-    return {"count": "count(*)", "sum": f"sum({column})",
-            "count_distinct": f"count(DISTINCT {column})"}[side.aggregate]
-
-
 def _scaled(expression: str, side: Side) -> str:
     return f"CAST({expression} AS DOUBLE)" if side.factor == 1 else f"CAST({expression} AS DOUBLE) * {side.factor!r}"
 
@@ -40,28 +35,67 @@ def side_columns(side: Side, keys: tuple[str, ...]) -> set[str]:
     return {"district_ags", *keys, *([side.column] if side.column else []), *named}
 
 
-def grouped_sides(rules) -> dict[str, set[str]]:
-    """Per feed: the columns the grouped rules' sides read (what `compute_warnings` materialises
-    once, so that several rules over 8 million attendance rows scan them once)."""
-    needed: dict[str, set[str]] = {}
+# A figure: one aggregate side per unit, (feed, level, aggregate, column, filter); the factor is
+# applied by the rule. A family: the figures one scan computes, (feed, level, distinct column or
+# None for counts and sums).
+Figure = tuple[str, str, str, str | None, str | None]
+Family = tuple[str, str, str | None]
+
+
+def figure_of(side: Side, level: str) -> Figure:
+    return (side.feed, level, side.aggregate, side.column, side.filter)
+
+
+def family_of(figure: Figure) -> Family:
+    feed, level, aggregate, column, _ = figure
+    return (feed, level, column if aggregate == "count_distinct" else None)
+
+
+def side_families(rules) -> dict[Family, list[Figure]]:
+    """The figures of the grouped rules' sides, each once, by family: `compute_warnings` computes
+    a family in one scan of its feed (the four attendance rules: one pass over 8 million rows
+    instead of four), and every rule then reads its figures from there."""
+    families: dict[Family, list[Figure]] = {}
     for rule in rules:
         if rule.level == "record":
             continue
         for side in (rule.left, rule.right):
             if side.aggregate is not None:
-                needed.setdefault(side.feed, set()).update(side_columns(side, UNIT_KEYS[rule.level]))
-    return needed
+                figure = figure_of(side, rule.level)
+                members = families.setdefault(family_of(figure), [])
+                if figure not in members:
+                    members.append(figure)
+    return families
 
 
-def _side_table(side: Side, keys: tuple[str, ...], parameters: dict[str, float], sources: dict[str, str] | None) -> str:
-    """Per unit: the side's figure over the unit's current records."""
-    group = ", ".join(("district_ags", *keys))
-    if side.aggregate == "count_distinct":  # in two steps: DISTINCT aggregates per group are slow in DuckDB
-        column = q(side.column)
-        return (f"SELECT {group}, count({column}) AS v FROM (SELECT DISTINCT {group}, {column} FROM "
-                f"{source(side.feed, sources)} WHERE {render_filter(side.filter, parameters)}) GROUP BY {group}")
-    return (f"SELECT {group}, {_aggregate(side)} AS v FROM {source(side.feed, sources)} "
-            f"WHERE {render_filter(side.filter, parameters)} GROUP BY {group}")
+def family_columns(figures: list[Figure]) -> set[str]:
+    """The columns of its feed a family's scan reads."""
+    return set().union(*(side_columns(Side(aggregate=a, feed=f, column=c, filter=w), UNIT_KEYS[level])
+                         for f, level, a, c, w in figures))
+
+
+def family_sql(family: Family, figures: list[Figure], parameters: dict[str, float], relation: str) -> str:
+    """Per unit (district and the level's keys): the figures `v0, v1, ...` over the unit's records
+    of `relation`, in one scan. A figure is empty (NULL) where none of the unit's records passes
+    its filter, as if it were computed alone over the records that pass it (`bool_or`)."""
+    feed, level, distinct = family
+    group = ", ".join(("district_ags", *UNIT_KEYS[level]))
+    filters = [f"({render_filter(w, parameters)})" for _, _, _, _, w in figures]
+    scanned = " OR ".join(filters)
+    if distinct is not None:
+        # Counts of distinct values in two steps (DISTINCT aggregates per group are slow in
+        # DuckDB): the unit's distinct values, each with whether a record of it passes each
+        # filter, then per unit the values that pass.
+        passes = ", ".join(f"bool_or({f}) AS _f{i}" for i, f in enumerate(filters))
+        values = ", ".join(f"CASE WHEN bool_or(_f{i}) THEN count(_c) FILTER (WHERE _f{i}) END AS v{i}"
+                           for i in range(len(figures)))
+        return (f"SELECT {group}, {values} FROM (SELECT {group}, {q(distinct)} AS _c, {passes} FROM {relation} "
+                f"WHERE {scanned} GROUP BY {group}, {q(distinct)}) GROUP BY {group}")
+    values = []
+    for i, ((_, _, aggregate, column, _), f) in enumerate(zip(figures, filters)):
+        value = "count(*)" if aggregate == "count" else f"sum({q(column)})"
+        values.append(f"CASE WHEN bool_or({f}) THEN {value} FILTER (WHERE {f}) END AS v{i}")
+    return f"SELECT {group}, {', '.join(values)} FROM {relation} WHERE {scanned} GROUP BY {group}"
 
 
 def _in_programmes(rule: Rule, alias: str, day: str) -> str:
@@ -97,7 +131,8 @@ def _record_rule(rule: Rule, parameters: dict[str, float], records: str | None =
     return units, "l", "r"
 
 
-def _grouped_rule(rule: Rule, parameters: dict[str, float], sources: dict[str, str] | None) -> tuple[str, str, str]:
+def _grouped_rule(rule: Rule, parameters: dict[str, float],
+                  figures: dict[Figure, tuple[str, str]] | None) -> tuple[str, str, str]:
     """Event, delivery and district × quarter levels: sides are aggregates per unit."""
     keys = UNIT_KEYS[rule.level]
     group = ", ".join(("district_ags", *keys))
@@ -117,29 +152,33 @@ def _grouped_rule(rule: Rule, parameters: dict[str, float], sources: dict[str, s
         units = (f"SELECT district_ags, quarter, arg_max(receipt_id, delivery_quarter) AS receipt_id, "
                  f"max(delivery_quarter) AS delivery_quarter, CAST(NULL AS BIGINT) AS source_row "
                  f"FROM {records} GROUP BY district_ags, quarter")
-    joins, figures = [], {}
+    joins, values = [], {}
     for name, side in (("l", rule.left), ("r", rule.right)):
         if side.aggregate is None:
-            figures[name] = _constant(side)
+            values[name] = _constant(side)
             continue
-        joins.append(f"LEFT JOIN ({_side_table(side, keys, parameters, sources)}) {name} USING ({group})")
-        value = f"coalesce({name}.v, 0)" if side.counts else f"{name}.v"
-        figures[name] = _scaled(value, side)
-    select = (f"SELECT u.receipt_id, u.district_ags, u.delivery_quarter, u.source_row, {figures['l']} AS l, "
-              f"{figures['r']} AS r FROM ({units}) u {' '.join(joins)}")
+        figure = figure_of(side, rule.level)
+        table, column = (figures or {}).get(figure) or (
+            f"({family_sql(family_of(figure), [figure], parameters, source(side.feed, None))})", "v0")
+        joins.append(f"LEFT JOIN {table} {name} USING ({group})")
+        value = f"coalesce({name}.{column}, 0)" if side.counts else f"{name}.{column}"
+        values[name] = _scaled(value, side)
+    select = (f"SELECT u.receipt_id, u.district_ags, u.delivery_quarter, u.source_row, {values['l']} AS l, "
+              f"{values['r']} AS r FROM ({units}) u {' '.join(joins)}")
     return select, "l", "r"
 
 
 def compile_rule(rule: Rule, parameters: dict[str, float], records: str | None = None,
-                 sources: dict[str, str] | None = None) -> str:
+                 figures: dict[Figure, tuple[str, str]] | None = None) -> str:
     """The units where `left operator right` does not hold (an empty side makes no finding).
     `records`: another relation than the current records, for a record-level rule (staging
-    judges the rows of the sheets it stages); `sources`: feed -> relation for the sides of
-    grouped rules (default: the current records)."""
+    judges the rows of the sheets it stages); `figures`: where the sides of a grouped rule are
+    computed already, figure -> (table, column) of `family_sql`'s tables (default: computed here
+    by `family_sql` over the current records, the side alone)."""
     if rule.level == "record":
         units, left, right = _record_rule(rule, parameters, records)
     else:
-        units, left, right = _grouped_rule(rule, parameters, sources)
+        units, left, right = _grouped_rule(rule, parameters, figures)
     column = literal(rule.column) if rule.column else "CAST(NULL AS VARCHAR)"
     return f"""
     SELECT {literal(rule.id)} AS rule_id, {literal(rule.code)} AS reason_code, {literal(rule.report_on)} AS feed,

@@ -16,7 +16,7 @@ from pipeline.contract import load_contract
 from pipeline.indicators.loader import cached_indicators
 from pipeline.indicators.sql import source
 from pipeline.places import cached_places, drop_places, register_places, unmatched_sql
-from pipeline.quality.compile import compile_rule, grouped_sides, message_sql, number_text
+from pipeline.quality.compile import compile_rule, family_columns, family_sql, message_sql, number_text, side_families
 from pipeline.quality.outliers import flag_outliers, update_followup
 from pipeline.quality.rules import RuleCatalogue, cached_rules
 from pipeline.warehouse import literal
@@ -40,7 +40,7 @@ def register_members(con, catalogue: Catalogue) -> None:
     con.unregister("_members_frame")
 
 
-def _rule_rows(rules: RuleCatalogue, parameters: dict[str, float], sources: dict[str, str]) -> list[str]:
+def _rule_rows(rules: RuleCatalogue, parameters: dict[str, float], figures: dict) -> list[str]:
     parts = []
     for rule in rules.rules:
         if rule.severity != "warning":
@@ -52,7 +52,7 @@ def _rule_rows(rules: RuleCatalogue, parameters: dict[str, float], sources: dict
                                 "column", {number_text(shown, 'en')} AS value, left_value, right_value,
                                 {message_sql(rule.message_de, 'de')} AS reason_de,
                                 {message_sql(rule.message_en, 'en')} AS reason_en
-                         FROM ({compile_rule(rule, parameters, sources=sources)})""")
+                         FROM ({compile_rule(rule, parameters, figures=figures)})""")
     return parts
 
 
@@ -102,16 +102,17 @@ def compute_warnings(con, catalogue: Catalogue, rules: RuleCatalogue | None = No
     con.execute("CREATE OR REPLACE TEMP TABLE _rule_districts AS SELECT unnest(CAST(? AS VARCHAR[])) AS district_ags",
                 [list(districts or [])])
     mine = "TRUE" if districts is None else "district_ags IN (SELECT district_ags FROM _rule_districts)"
-    # Each feed the grouped rules read, once, with only the columns they need.
-    sources = {}
-    for feed, columns in grouped_sides([r for r in rules.rules if r.severity == "warning"]).items():
-        sources[feed] = f"_rule_src_{feed}"
+    # The grouped rules' figures, one scan per family (feed, level, kind) over this run's records.
+    figures, tables = {}, []
+    for i, (family, members) in enumerate(side_families([r for r in rules.rules if r.severity == "warning"]).items()):
+        feed = family[0]
         # Attendance joined with its events' dates only where a rule names the date or type.
-        plain = columns <= {name for name, _ in warehouse.stg_columns(CONTRACT.feeds[feed])} | {"district_ags"}
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _rule_src_{feed} AS SELECT "
-                    f"{', '.join(warehouse.q(c) for c in sorted(columns))} FROM "
-                    f"{f'cur_{feed}' if plain else source(feed, None)} WHERE {mine}")
-    parts = [f"SELECT * FROM ({part}) WHERE {mine}" for part in _rule_rows(rules, parameters, sources)]
+        plain = family_columns(members) <= {name for name, _ in warehouse.stg_columns(CONTRACT.feeds[feed])} | {"district_ags"}
+        relation = f"(SELECT * FROM {f'cur_{feed}' if plain else source(feed, None)} WHERE {mine})"
+        tables.append(f"_rule_fig_{i}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _rule_fig_{i} AS {family_sql(family, members, parameters, relation)}")
+        figures.update({figure: (tables[-1], f"v{k}") for k, figure in enumerate(members)})
+    parts = [f"SELECT * FROM ({part}) WHERE {mine}" for part in _rule_rows(rules, parameters, figures)]
     # unknown_municipality: events of districts with places whose municipality names none of them.
     places = cached_places(catalogue)
     if places:
@@ -126,7 +127,7 @@ def compute_warnings(con, catalogue: Catalogue, rules: RuleCatalogue | None = No
         if outliers:  # the follow-up list is small: its warnings are written whole
             con.execute(f"DELETE FROM {TABLE} WHERE reason_code = 'outlier'")
             con.execute(f"INSERT INTO {TABLE} ({', '.join(warehouse.q(c) for c in COLUMNS)}) {_outlier_rows(rules)}")
-    for table in ["_rule_members", "_rule_districts", *sources.values()]:
+    for table in ["_rule_members", "_rule_districts", *tables]:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     drop_places(con)
     return summary(con)
