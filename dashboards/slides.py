@@ -122,10 +122,12 @@ def slide_figures(data: site_data.SiteData, lang: str, programmes: list[str] | N
             slides.append(Slide(f"{programme.id}_{len(slides) + 1:02d}_impact", title, figure))
         title, figure = slides_map.map_slide(data, programme, features, lang, _for_slide)
         if figure is None:
-            if notes is not None:
+            if notes is not None and features is not None:   # no boundaries at all: said once below
                 notes.append(i18n.t(lang, "slide_map_none", programme=compact_name(programme, lang), reason=title))
         else:
             slides.append(Slide(f"{programme.id}_{len(slides) + 1:02d}_map", title, figure))
+    if features is None and notes is not None:
+        notes.append(i18n.t(lang, "map_missing"))
     quality = _quality_slide(data, lang, programmes, len(slides) + 1)
     return slides + ([quality] if quality else [])
 
@@ -220,6 +222,12 @@ def export_slides(home: Home, lang: str = "de", browser_path: str | os.PathLike 
                 raise SlidesUnavailable(_message(browser) + f"\n({type(error).__name__}: {error})") from None
             raise
     written = []
+    # A slide of an earlier export that is not in this one (a map slide before the boundaries
+    # went, numbers shifted by it) would pass for current: gone.
+    current = {f"{slide.name}_{lang}.png" for slide in slides}
+    for stale in out.glob(f"*_{lang}.png"):
+        if stale.name not in current:
+            stale.unlink()
     for slide, image in zip(slides, images):
         path = out / f"{slide.name}_{lang}.png"   # both languages side by side
         write_if_changed(path, image)
