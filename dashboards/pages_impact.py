@@ -15,7 +15,7 @@ from pipeline.catalogue import Programme
 from pipeline.indicators.model import ALL, ALL_COMPARISON
 
 
-def _impact_words(lang: str):
+def impact_words(lang: str):
     """Item, group and pool labels: the same words as the readings of pipeline/impact.py."""
     from pipeline.impact import GROUP_LABEL, ITEM_LABEL, SCOPE_LABEL
     i = 0 if lang == "de" else 1
@@ -32,23 +32,31 @@ def _excludes_zero(row) -> bool:
     return not (is_missing(low) or is_missing(high)) and (low > 0 or high < 0)
 
 
+def verdict(row) -> tuple[str, str]:
+    """How to take one estimate, as the i18n key of its words and its sign: the chips here and
+    the slides' impact headlines (slides_impact.py) say the same."""
+    if bool(row["suppressed"]):
+        return "impact_withheld", ""
+    if is_missing(row["p_value"]):
+        return "impact_no_inference", "∅"
+    if row["family"] == "robustness":   # a check of a result, never a finding of its own
+        return "impact_robustness_chip", "↻"
+    if bool(row["established"]):
+        return "impact_supported", "✓"
+    if _excludes_zero(row):
+        return "impact_not_after_correction", "○"
+    return "impact_not_supported", "○"
+
+
 def impact_chips(row, lang: str) -> str:
     """How to take one estimate: withheld; no inference (too few districts); established (primary
     alone, exploratory after correction), excluding zero only before correction, or not
     established; primary outcome; indicative only. Sign and word, not colour alone; CSS classes,
     since a page holds hundreds of them."""
-    if bool(row["suppressed"]):
-        return f"<span class='chip ic-withheld'>{esc(t(lang, 'impact_withheld'))}</span>"
-    if is_missing(row["p_value"]):
-        out = [f"<span class='chip ic-no'>∅ {esc(t(lang, 'impact_no_inference'))}</span>"]
-    elif row["family"] == "robustness":   # a check of a result, never a finding of its own
-        out = [f"<span class='chip ic-no'>↻ {esc(t(lang, 'impact_robustness_chip'))}</span>"]
-    elif bool(row["established"]):
-        out = [f"<span class='chip ic-yes'>✓ {esc(t(lang, 'impact_supported'))}</span>"]
-    elif _excludes_zero(row):
-        out = [f"<span class='chip ic-no'>○ {esc(t(lang, 'impact_not_after_correction'))}</span>"]
-    else:
-        out = [f"<span class='chip ic-no'>○ {esc(t(lang, 'impact_not_supported'))}</span>"]
+    key, sign = verdict(row)
+    if key == "impact_withheld":
+        return f"<span class='chip ic-withheld'>{esc(t(lang, key))}</span>"
+    out = [f"<span class='chip {'ic-yes' if key == 'impact_supported' else 'ic-no'}'>{sign} {esc(t(lang, key))}</span>"]
     if row["family"] == "primary":
         out.append(f"<span class='chip ic-primary'>★ {esc(t(lang, 'impact_primary'))}</span>")
     if bool(row["indicative"]):
@@ -153,7 +161,7 @@ def impact_page(data: SiteData, place: Place) -> Body:
 def _impact_section(body: Body, data: SiteData, programme: Programme, place: Place) -> None:
     from pipeline.impact import survey_groups, survey_items
     lang, threshold = place.lang, data.threshold
-    items_of, groups_of, scopes_of = _impact_words(lang)
+    items_of, groups_of, scopes_of = impact_words(lang)
     rows = data.programme_impact(programme)
     items = [i for i in survey_items() if (rows["item"] == i).any()]
     groups = [ALL] + [g for g in survey_groups() if (rows["group"] == g).any()]
@@ -284,7 +292,7 @@ def _p_cell(row, lang: str) -> str:
 def _impact_details(body: Body, data: SiteData, programme: Programme, place: Place, rows: pd.DataFrame) -> None:
     from pipeline.impact import survey_groups, survey_items
     lang, threshold = place.lang, data.threshold
-    items_of, groups_of, scopes_of = _impact_words(lang)
+    items_of, groups_of, scopes_of = impact_words(lang)
     items = [i for i in survey_items() if (rows["item"] == i).any()]
     groups = [ALL] + [g for g in survey_groups() if (rows["group"] == g).any()]
     did, pre_post = rows[rows["method"] == "did"], rows[rows["method"] == "pre_post"]
@@ -373,7 +381,7 @@ def _readings_lists(body: Body, did: list[dict], pre_post: list[dict], items: li
                     robustness: list[dict] = ()) -> None:
     """Every row in words, per method in a folded list, by item. Rows are plain dicts: a district
     page of a national programme lists dozens, and a pandas row each took most of its time."""
-    items_of = _impact_words(lang)[0]
+    items_of = impact_words(lang)[0]
     for method, part in (("did", did), ("pre_post", pre_post), ("robustness", list(robustness))):
         if not part:
             continue

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from dashboards import charts_overview, charts_programme, i18n, pages_programme, pages_start, privacy, style
+from dashboards import (charts_overview, charts_programme, geo, i18n, pages_programme, pages_start, privacy, slides_impact,
+                        slides_map, style)
 from dashboards.pages_common import compact_name, finding, is_finished, place_names, programme_name
 from dashboards import data as site_data
 from pipeline import warehouse
@@ -94,10 +95,14 @@ def indicator_groups(rows, size: int = GROUP_SIZE) -> list[list[str]]:
     return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
-def slide_figures(data: site_data.SiteData, lang: str, programmes: list[str] | None = None) -> list[Slide]:
+def slide_figures(data: site_data.SiteData, lang: str, programmes: list[str] | None = None,
+                  notes: list[str] | None = None) -> list[Slide]:
     """Per programme, one slide per group of its targeted indicators: the heat map of those
-    indicators across the districts, under a headline that states the finding."""
+    indicators across the districts, under a headline that states the finding; then its impact
+    slide (slides_impact.py) and its map slide (slides_map.py). Why a programme has no map slide
+    goes to `notes`."""
     slides: list[Slide] = []
+    features = slides_map.boundaries(data)
     for programme in data.catalogue.programmes:
         if programmes and programme.id not in programmes:
             continue
@@ -113,6 +118,16 @@ def slide_figures(data: site_data.SiteData, lang: str, programmes: list[str] | N
             suffix = f"_{n + 1}" if len(groups) > 1 else ""
             slides.append(Slide(f"{programme.id}_{len(slides) + 1:02d}_heatmap{suffix}", title,
                                 _for_slide(figure, programme, lang, title)))
+        for _, title, figure in slides_impact.impact_slides(data, lang, [programme], _for_slide):
+            slides.append(Slide(f"{programme.id}_{len(slides) + 1:02d}_impact", title, figure))
+        title, figure = slides_map.map_slide(data, programme, features, lang, _for_slide)
+        if figure is None:
+            if notes is not None and features is not None:   # no boundaries at all: said once below
+                notes.append(i18n.t(lang, "slide_map_none", programme=compact_name(programme, lang), reason=title))
+        else:
+            slides.append(Slide(f"{programme.id}_{len(slides) + 1:02d}_map", title, figure))
+    if features is None and notes is not None:
+        notes.append(i18n.t(lang, "map_missing"))
     quality = _quality_slide(data, lang, programmes, len(slides) + 1)
     return slides + ([quality] if quality else [])
 
@@ -136,7 +151,7 @@ def _quality_slide(data: site_data.SiteData, lang: str, programmes: list[str] | 
     return Slide(f"quality_{number:02d}", title, figure)
 
 
-def _for_slide(figure, programme, lang: str, title: str) -> go.Figure:
+def _for_slide(figure, programme, lang: str, title: str, wrap: int = 40) -> go.Figure:
     """Static, 16:9, text ≥ 18 pt: the takeaway as headline, the programme named under it for a
     reader of the PDF who did not see the page."""
     figure = go.Figure(figure)
@@ -152,7 +167,7 @@ def _for_slide(figure, programme, lang: str, title: str) -> go.Figure:
             # cells keep room for "✓ 1.970 %" at 28 px.
             trace.y = tuple(style.wrap(i18n.label(r, lang), 22) for r in _labels(trace.y))
             trace.x = tuple(_district_label(str(v)) for v in trace.x)
-    lines = _lines(title, 40)   # the headline starts above the plot, right of the row labels
+    lines = _lines(title, wrap)   # the headline starts above the plot, right of the row labels
     block = 44 * (lines.count("<br>") + 1) + FONT_PX + 14   # headline lines and the programme's name
     top, bottom = block + 90, 20   # the heat map's column names sit above the cells
     # The headline as an annotation anchored at its top: plotly places a multi-line *title* by its
@@ -184,7 +199,8 @@ def _labels(labels) -> list[dict]:
 # -- rendering ------------------------------------------------------------------------------------
 
 def export_slides(home: Home, lang: str = "de", browser_path: str | os.PathLike | None = None,
-                  privacy_threshold: int = privacy.DEFAULT_THRESHOLD, programmes: list[str] | None = None) -> list[Path]:
+                  privacy_threshold: int = privacy.DEFAULT_THRESHOLD, programmes: list[str] | None = None,
+                  notes: list[str] | None = None) -> list[Path]:
     """Write `slides/<chart>.png` for each comparison chart and `slides/folien_<lang>.pdf`;
     return the paths (PNGs, then the PDF). Raises SlidesUnavailable when no browser can run."""
     browser = find_browser(browser_path)
@@ -192,7 +208,7 @@ def export_slides(home: Home, lang: str = "de", browser_path: str | os.PathLike 
     indicators = load_indicators(catalogue)
     with warehouse.connect(home.warehouse, read_only=True) as con:
         data = site_data.load(con, catalogue, indicators, privacy_threshold)
-    slides = slide_figures(data, lang, programmes)
+    slides = slide_figures(data, lang, programmes, notes)
     chosen = [p for p in data.catalogue.programmes if not programmes or p.id in programmes]
     out = home.root / "slides"
     out.mkdir(parents=True, exist_ok=True)
@@ -206,6 +222,12 @@ def export_slides(home: Home, lang: str = "de", browser_path: str | os.PathLike 
                 raise SlidesUnavailable(_message(browser) + f"\n({type(error).__name__}: {error})") from None
             raise
     written = []
+    # A slide of an earlier export that is not in this one (a map slide before the boundaries
+    # went, numbers shifted by it) would pass for current: gone.
+    current = {f"{slide.name}_{lang}.png" for slide in slides}
+    for stale in out.glob(f"*_{lang}.png"):
+        if stale.name not in current:
+            stale.unlink()
     for slide, image in zip(slides, images):
         path = out / f"{slide.name}_{lang}.png"   # both languages side by side
         write_if_changed(path, image)
@@ -239,10 +261,15 @@ async def _render(slides: list[Slide], browser: str, front: list[str]) -> tuple[
     import kaleido
 
     opts = {"format": "png", "width": WIDTH, "height": HEIGHT, "scale": SCALE}
-    # Local plotly.js and no MathJax: kaleido's defaults would fetch both from a CDN.
-    async with kaleido.Kaleido(n=1, plotlyjs=str(_plotly_js()), mathjax=False, path=browser) as k:
-        images = [await k.calc_fig(slide.figure, opts=opts) for slide in slides]
-        pdf = await _print_pack(k, slides, images, front)
+    # Local plotly.js and no MathJax: kaleido's defaults would fetch both from a CDN. The map
+    # slides need the site's stub of the world topojson before plotly.js, else plotly.js fetches
+    # it from a CDN: one script, the stub first.
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "plotly-geo-stub.min.js"
+        script.write_text(geo.GEO_STUB + "\n" + _plotly_js().read_text(encoding="utf-8"), encoding="utf-8")
+        async with kaleido.Kaleido(n=1, plotlyjs=str(script), mathjax=False, path=browser) as k:
+            images = [await k.calc_fig(slide.figure, opts=opts) for slide in slides]
+            pdf = await _print_pack(k, slides, images, front)
     return images, pdf
 
 
@@ -317,11 +344,14 @@ def run_cli(home: Home, lang: str = "de", browser_path: str | os.PathLike | None
     No traceback for a missing browser: that is the operator's situation, not a bug."""
     import sys
 
+    notes: list[str] = []
     try:
-        written = export_slides(home, lang=lang, browser_path=browser_path)
+        written = export_slides(home, lang=lang, browser_path=browser_path, notes=notes)
     except SlidesUnavailable as error:
         print(error, file=sys.stderr)
         return 1
+    for note in notes:   # e.g. why a programme has no map slide
+        print(note, file=sys.stderr)
     for path in written:
         print(path)
     return 0
