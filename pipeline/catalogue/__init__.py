@@ -29,6 +29,13 @@ class CatalogueError(ValueError):
 DATE_LIKE = re.compile(r"(?<![\w.])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w.])")
 
 
+def own_or_shipped(catalogue, name: str) -> Path:
+    """A catalogue folder may carry its own file `name` (indicators.yaml, rules.yaml, places.yaml);
+    otherwise the shipped one holds."""
+    own = Path(catalogue.directory) / name
+    return own if own.is_file() else SHIPPED_DIR / name
+
+
 def read_yaml(path: Path):
     """A catalogue file's YAML, or a CatalogueError that says where it cannot be read. Besides
     syntax errors, YAML reads an unquoted 2023-02-30 as a date and fails on it with a bare

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError, loaded_once, read_yaml
+from pipeline.catalogue import Catalogue, CatalogueError, loaded_once, own_or_shipped, read_yaml
 from pipeline.contract import load_contract
 from pipeline.indicators import sql
 from pipeline.indicators.model import (AGGREGATES, BREAKDOWNS, COVERAGE_PLACES, DIRECTIONS, EVENT_BREAKDOWNS, INHERIT,
@@ -42,8 +42,7 @@ ALLOWS = {"count": set(), "sum": {"column", "high"}, "count_distinct": {"column"
 
 def indicators_path(catalogue: Catalogue) -> Path:
     """A catalogue folder may carry its own indicators.yaml; otherwise the shipped one holds."""
-    own = Path(catalogue.directory) / FILE_NAME
-    return own if own.is_file() else SHIPPED_DIR / FILE_NAME
+    return own_or_shipped(catalogue, FILE_NAME)
 
 
 _LOADED: dict = {}

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipeline.catalogue import AGS_PATTERN, SHIPPED_DIR, Catalogue, CatalogueError, loaded_once, read_yaml
+from pipeline.catalogue import AGS_PATTERN, SHIPPED_DIR, Catalogue, CatalogueError, loaded_once, own_or_shipped, read_yaml
 from pipeline.places.normalise import fold_sql, normalise_sql
 
 FILE_NAME = "places.yaml"
@@ -91,8 +91,7 @@ class Places:
 
 def places_path(catalogue: Catalogue) -> Path:
     """A catalogue folder may carry its own places.yaml; otherwise the shipped one holds."""
-    own = Path(catalogue.directory) / FILE_NAME
-    return own if own.is_file() else SHIPPED_DIR / FILE_NAME
+    return own_or_shipped(catalogue, FILE_NAME)
 
 
 _LOADED: dict = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.catalogue import SHIPPED_DIR, Catalogue, CatalogueError, loaded_once, read_yaml
+from pipeline.catalogue import Catalogue, CatalogueError, loaded_once, own_or_shipped, read_yaml
 from pipeline.contract import load_contract
 from pipeline.indicators.loader import ID_PATTERN, cached_indicators, column_problem, filter_problem
 from pipeline.warehouse import ensure_schema
@@ -92,8 +92,7 @@ class RuleCatalogue:
 
 
 def rules_path(catalogue: Catalogue) -> Path:
-    own = Path(catalogue.directory) / FILE_NAME
-    return own if own.is_file() else SHIPPED_DIR / FILE_NAME
+    return own_or_shipped(catalogue, FILE_NAME)
 
 
 _LOADED: dict = {}
